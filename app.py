@@ -1,0 +1,162 @@
+"""The video service's Chalice app: the API lambdalith, the processor, the scaler, the finalizer.
+
+Routes stay thin (parse -> call a service in chalicelib -> return); one mapping turns typed
+errors into JSON responses. Everything heavy is imported lazily by chalicelib.factory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import Request
+
+from chalicelib.errors import DependencyError, NotFoundError, ServiceError
+from chalicelib.factory import container
+from chalicelib.validation import parse_json_body, validate_batch, validate_empty_or_object
+
+app = Chalice(app_name="video-service")
+app.log.setLevel(logging.INFO)
+
+ANY_CONTENT = ["*/*"]  # content types are checked by the service, to answer in its error shape
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _error(exc: ServiceError) -> Response:
+    return _json(exc.status, exc.to_body())
+
+
+def _is_dependency_failure(exc: Exception) -> bool:
+    name = type(exc).__module__ + "." + type(exc).__name__
+    return name.startswith(("botocore.", "sqlite3.")) or isinstance(exc, (OSError, TimeoutError))
+
+
+def api(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Map typed errors to their status; a failing backend is a 503, never a bare 500."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except ServiceError as exc:
+            return _error(exc)
+        except Exception as exc:
+            if _is_dependency_failure(exc):
+                app.log.exception("backend failure")
+                return _error(DependencyError("a backing service failed; try again",
+                                              details={"reason": type(exc).__name__}))
+            app.log.exception("unhandled error")
+            return _json(500, {"error": {"code": "InternalError",
+                                         "message": "unexpected server error"}})
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None
+    return request
+
+
+def _body(required: bool = True) -> Any:
+    request = _request()
+    return parse_json_body(request.raw_body, request.headers.get("content-type"), required)
+
+
+@app.middleware("http")
+def uniform_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice's own errors (405, 415, ...) in the service's error shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        response.body = {"error": {"code": body["Code"], "message": body.get("Message", "")}}
+    return response
+
+
+@app.route("/health", methods=["GET"])
+@api
+def health() -> Response:
+    ok, body = container().videos.health()
+    return _json(200 if ok else 503, body)
+
+
+@app.route("/videos", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_video() -> Response:
+    return _json(201, container().videos.create(_body()))
+
+
+@app.route("/videos", methods=["GET"])
+@api
+def list_videos() -> Response:
+    return _json(200, container().videos.list(_request().query_params))
+
+
+@app.route("/videos/{video_id}", methods=["GET"])
+@api
+def get_video(video_id: str) -> Response:
+    return _json(200, container().videos.get(video_id))
+
+
+@app.route("/videos/{video_id}/process", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def process_video(video_id: str) -> Response:
+    validate_empty_or_object(_body(required=False))
+    started = container().videos.process([video_id])
+    return _json(202, {
+        "message": "Video processing started",
+        "executionArn": started["executionArn"],
+        "videoId": video_id,
+    })
+
+
+@app.route("/videos/process", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def process_batch() -> Response:
+    started = container().videos.process(validate_batch(_body()))
+    queued = sum(1 for r in started["results"] if r["outcome"] == "queued")
+    return _json(202, {"message": f"Processing started for {queued} video(s)", **started})
+
+
+@app.route("/executions/{name}", methods=["GET"])
+@api
+def get_execution(name: str) -> Response:
+    return _json(200, container().videos.execution(name))
+
+
+@app.route("/media/{video_id}/{run_id}/{name}", methods=["GET"])
+@api
+def get_media(video_id: str, run_id: str, name: str) -> Response:
+    """Local mode only: serves processed outputs (in AWS they are presigned S3 URLs)."""
+    c = container()
+    path = c.media_store().resolve(video_id, run_id, name) if c.settings.is_local else None
+    if path is None:
+        raise NotFoundError("no such media file")
+    from chalicelib.mediastore import content_type_for
+
+    return Response(body=path.read_bytes(), status_code=200,
+                    headers={"Content-Type": content_type_for(name),
+                             "Cache-Control": "private, max-age=3600"})
+
+
+# --- Lambda functions the workflow invokes -------------------------------------------------------
+@app.lambda_function(name="processor")
+def processor(event: dict[str, Any], context: Any) -> Any:
+    return container().processor.handle(event)
+
+
+@app.lambda_function(name="scaler")
+def scaler(event: dict[str, Any], context: Any) -> Any:
+    return container().scaler.handle(event)
+
+
+@app.lambda_function(name="finalizer")
+def finalizer(event: dict[str, Any], context: Any) -> Any:
+    return container().finalizer.handle(event)

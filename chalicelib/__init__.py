@@ -1,0 +1,1 @@
+"""Runtime code of the video service: everything the Lambda functions import."""

@@ -1,0 +1,181 @@
+"""A local capacity provider: execution environments are worker processes.
+
+It behaves like a manually scaled Lambda MI capacity provider as far as the workflow can
+tell: `set_scaling(min, max)` starts environments (asynchronously; `get_scaling` reports the
+config as applied once `min` are up), an invocation with no free environment is throttled
+with `TooManyRequestsException` (and, below `max`, starts one more environment for the
+retry), and scaling down drains: a busy environment stops after its invocation, never
+during it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.capacity.base import CapacityController, ScalingState
+
+
+class Throttled(Exception):
+    """No free execution environment: Lambda's TooManyRequestsException."""
+
+    error_type = "Lambda.TooManyRequestsException"
+
+
+class EnvironmentFailed(Exception):
+    """The environment's process died or timed out during an invocation."""
+
+
+def _warm() -> bool:
+    return True
+
+
+@dataclass
+class _Environment:
+    executor: ProcessPoolExecutor
+    ready: bool = False
+    in_flight: int = 0
+    draining: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class LocalCapacityPool(CapacityController):
+    def __init__(
+        self,
+        worker: Callable[..., Any],
+        worker_args: tuple[Any, ...] = (),
+        concurrency: int = 1,
+        invocation_timeout: float = 900.0,
+        warmup: Callable[[], Any] = _warm,
+    ) -> None:
+        self._worker = worker
+        self._worker_args = worker_args
+        self._concurrency = max(1, concurrency)
+        self._timeout = invocation_timeout
+        self._warmup = warmup
+        self._ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
+        self._lock = threading.RLock()  # done-callbacks may run in the locking thread
+        self._envs: list[_Environment] = []
+        self._requested = (0, 0)
+        # Observations the tests and benchmarks read.
+        self.zero_while_busy = 0
+        self.max_in_flight = 0
+        self.throttles = 0
+        atexit.register(self.close)
+
+    # --- capacity port ---------------------------------------------------------------------------
+    def set_scaling(self, min_envs: int, max_envs: int) -> None:
+        with self._lock:
+            self._requested = (min_envs, max_envs)
+            if max_envs == 0 and self._in_flight() > 0:
+                self.zero_while_busy += 1
+            live = [e for e in self._envs if not e.draining]
+            for _ in range(min_envs - len(live)):
+                self._start_env()
+            for env in live[max_envs:] if len(live) > max_envs else []:
+                env.draining = True
+            self._reap()
+
+    def get_scaling(self) -> ScalingState:
+        with self._lock:
+            lo, hi = self._requested
+            ready = [e for e in self._envs if e.ready and not e.draining]
+            starting = any(not e.ready and not e.draining for e in self._envs)
+            draining = any(e.draining for e in self._envs)
+            settled = len(ready) >= lo and not (starting and len(ready) < lo) and not (
+                hi == 0 and draining
+            )
+            return ScalingState(lo, hi, lo if settled else None, hi if settled else None)
+
+    # --- invocation ------------------------------------------------------------------------------
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Run the worker in a free environment, or raise `Throttled` as Lambda would."""
+        with self._lock:
+            env = next(
+                (
+                    e
+                    for e in self._envs
+                    if e.ready and not e.draining and e.in_flight < self._concurrency
+                ),
+                None,
+            )
+            if env is None:
+                self.throttles += 1
+                live = [e for e in self._envs if not e.draining]
+                if len(live) < self._requested[1]:
+                    self._start_env()  # scale out for the caller's retry
+                raise Throttled(
+                    f"no free execution environment ({len(live)} running, "
+                    f"max {self._requested[1]})"
+                )
+            env.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight())
+        try:
+            future = env.executor.submit(self._worker, *self._worker_args, event)
+            return future.result(timeout=self._timeout)
+        except BrokenProcessPool as exc:
+            env.draining = True
+            raise EnvironmentFailed(f"execution environment exited: {exc}") from None
+        except TimeoutError:
+            env.draining = True
+            self._kill(env)
+            raise EnvironmentFailed(f"invocation timed out after {self._timeout:.0f} s") from None
+        finally:
+            with self._lock:
+                env.in_flight -= 1
+                self._reap()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "environments": sum(1 for e in self._envs if not e.draining),
+                "ready": sum(1 for e in self._envs if e.ready and not e.draining),
+                "inFlight": self._in_flight(),
+                "requested": {"min": self._requested[0], "max": self._requested[1]},
+                "throttles": self.throttles,
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            envs, self._envs = self._envs, []
+        for env in envs:
+            self._kill(env)
+
+    # --- internals (called with the lock held) --------------------------------------------------
+    def _in_flight(self) -> int:
+        return sum(e.in_flight for e in self._envs)
+
+    def _start_env(self) -> None:
+        env = _Environment(ProcessPoolExecutor(max_workers=self._concurrency, mp_context=self._ctx))
+        self._envs.append(env)
+        # Start every worker process now (cold start), then report the environment ready.
+        futures = [env.executor.submit(self._warmup) for _ in range(self._concurrency)]
+
+        def _ready(_: Future[Any]) -> None:
+            if all(f.done() for f in futures):
+                with self._lock:
+                    env.ready = all(f.exception() is None for f in futures)
+                    if not env.ready:
+                        env.draining = True
+                    self._reap()
+
+        for fut in futures:
+            fut.add_done_callback(_ready)
+
+    def _reap(self) -> None:
+        for env in [e for e in self._envs if e.draining and e.in_flight == 0]:
+            self._envs.remove(env)
+            env.executor.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _kill(env: _Environment) -> None:
+        for proc in list(getattr(env.executor, "_processes", {}).values()):
+            proc.terminate()
+        env.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,100 @@
+"""Settings read once from the environment (the configuration contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "local"  # "local" (embedded) or "aws"
+    data_dir: Path = Path(".data")
+    source_roots: tuple[Path, ...] = ()
+    # AWS mode
+    table_name: str = ""
+    bucket: str = ""
+    state_machine_arn: str = ""
+    processor_function: str = ""
+    region: str = ""
+    # scaling of the processor's capacity while work is in flight / at rest
+    scale_min: int = 2
+    scale_max: int = 5
+    idle_min: int = 0
+    idle_max: int = 0
+    lease_ttl_seconds: int = 3 * 3600
+    capacity_max_polls: int = 60
+    processor_timeout_seconds: float = 900.0
+    # local engine
+    local_wait_seconds: float = 0.2
+    local_env_concurrency: int = 2
+    # pagination cursors are HMAC-signed with this key
+    cursor_secret: str = ""
+    cursor_ttl_seconds: int = 24 * 3600
+    # media
+    ffmpeg: str = ""
+    whisper_model: str = ""
+    max_source_bytes: int = 5 * 1024**3
+    max_duration_seconds: float = 3 * 3600.0
+    public_base_url: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "videos.sqlite3"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == "local"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        backend = env.get("VIDEO_BACKEND", "local").strip() or "local"
+        if backend not in ("local", "aws"):
+            raise ValueError(f"VIDEO_BACKEND must be 'local' or 'aws', not {backend!r}")
+        data_dir = Path(env.get("VIDEO_DATA_DIR", ".data")).expanduser().absolute()
+        roots_raw = env.get("VIDEO_SOURCE_ROOTS", "").strip()
+        roots = (
+            tuple(Path(p).expanduser().absolute() for p in roots_raw.split(":") if p)
+            if roots_raw
+            else (data_dir / "inbox",)
+        )
+        return cls(
+            backend=backend,
+            data_dir=data_dir,
+            source_roots=roots,
+            table_name=env.get("VIDEO_TABLE", ""),
+            bucket=env.get("VIDEO_BUCKET", ""),
+            state_machine_arn=env.get("VIDEO_STATE_MACHINE_ARN", ""),
+            processor_function=env.get("VIDEO_PROCESSOR_FUNCTION", ""),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")),
+            scale_min=_int(env, "VIDEO_SCALE_MIN", 2),
+            scale_max=_int(env, "VIDEO_SCALE_MAX", 5),
+            lease_ttl_seconds=_int(env, "VIDEO_LEASE_TTL_SECONDS", 3 * 3600),
+            capacity_max_polls=_int(env, "VIDEO_CAPACITY_MAX_POLLS", 60),
+            processor_timeout_seconds=_float(env, "VIDEO_PROCESSOR_TIMEOUT_SECONDS", 900.0),
+            local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
+            local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 2),
+            cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
+            ffmpeg=env.get("VIDEO_FFMPEG", ""),
+            whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
+            max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),
+            max_duration_seconds=_float(env, "VIDEO_MAX_DURATION_SECONDS", 3 * 3600.0),
+            public_base_url=env.get("VIDEO_PUBLIC_BASE_URL", ""),
+        )

@@ -1,0 +1,34 @@
+"""The orchestrator port."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from abc import ABC, abstractmethod
+from typing import Any
+
+_NAME_RE = re.compile(r"^exec-[0-9a-f]{32}$")
+
+
+def new_execution_name() -> str:
+    return f"exec-{uuid.uuid4().hex}"
+
+
+def is_execution_name(value: str) -> bool:
+    return bool(_NAME_RE.match(value))
+
+
+def execution_name_of(execution_id: str) -> str:
+    """The name is the last `:`-separated part of an execution ARN."""
+    return execution_id.rsplit(":", 1)[-1]
+
+
+class Orchestrator(ABC):
+    @abstractmethod
+    def start(self, name: str, video_ids: list[str]) -> str:
+        """Start one execution for a batch; return its ARN."""
+
+    @abstractmethod
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """Status of an execution by name: {executionArn, status, startDate, stopDate?,
+        error?, cause?, currentState?}, or None when unknown."""

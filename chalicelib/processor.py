@@ -1,0 +1,116 @@
+"""The processor function's logic: one video, from `queued` to `completed` or `failed`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.domain import VideoStatus, is_video_id, utc_now
+from chalicelib.errors import TransitionRejected, ValidationError
+from chalicelib.orchestrator.base import execution_name_of
+from chalicelib.store.base import VideoStore
+
+log = logging.getLogger(__name__)
+
+PROCESSING = VideoStatus.PROCESSING.value
+PROGRESS_INTERVAL_SECONDS = 2.0
+
+
+class VideoNotQueued(Exception):
+    """The video is not queued for this execution (already taken, or re-queued elsewhere)."""
+
+
+class Processor:
+    def __init__(
+        self,
+        store: VideoStore,
+        settings: Settings,
+        media_store_factory: Callable[[], Any],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._media_store_factory = media_store_factory
+        self._clock = clock
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        video_id = event.get("videoId")
+        execution_id = event.get("executionId")
+        if not isinstance(video_id, str) or not is_video_id(video_id):
+            raise ValidationError(f"invalid videoId {video_id!r}")
+        if not isinstance(execution_id, str) or not execution_id:
+            raise ValidationError("executionId is required")
+        owner = {"executionName": execution_name_of(execution_id)}
+        try:
+            item = self._store.transition(
+                video_id,
+                {VideoStatus.QUEUED.value},
+                PROCESSING,
+                set_fields={"progress": 0, "startedAt": utc_now()},
+                only_if=owner,
+            )
+        except TransitionRejected as exc:
+            raise VideoNotQueued(
+                f"video {video_id} is {exc.current or 'missing'}, not queued for this execution"
+            ) from None
+
+        from chalicelib.media.errors import MediaError
+        from chalicelib.processing import run_processing
+
+        media_store = self._media_store_factory()
+        try:
+            result = run_processing(
+                video_id,
+                item["sourceUrl"],
+                self._settings,
+                media_store,
+                self._progress_writer(video_id),
+            )
+        except MediaError as exc:
+            # The video itself is the problem: record why, and let its siblings go on.
+            self._fail(video_id, owner, {"code": exc.code, "message": exc.message})
+            return {"videoId": video_id, "status": VideoStatus.FAILED.value, "error": exc.code}
+        except Exception as exc:
+            log.exception("processing %s crashed", video_id)
+            self._fail(video_id, owner, {"code": "ProcessorError", "message": str(exc)[:2000]})
+            raise
+        self._store.transition(
+            video_id,
+            {PROCESSING},
+            VideoStatus.COMPLETED.value,
+            set_fields={**result, "progress": 100, "completedAt": utc_now()},
+            only_if=owner,
+        )
+        prefix = result.get("outputPrefix")
+        if prefix:
+            media_store.delete_other_runs(video_id, prefix)
+        return {"videoId": video_id, "status": VideoStatus.COMPLETED.value}
+
+    def _fail(self, video_id: str, owner: dict[str, str], error: dict[str, str]) -> None:
+        try:
+            self._store.transition(
+                video_id,
+                {PROCESSING},
+                VideoStatus.FAILED.value,
+                set_fields={"error": error, "failedAt": utc_now()},
+                only_if=owner,
+            )
+        except TransitionRejected:
+            log.warning("video %s left processing before its failure was recorded", video_id)
+
+    def _progress_writer(self, video_id: str) -> Callable[[int], None]:
+        """At most one store write every 2 s, and only while the video is processing."""
+        last = [float("-inf"), -1]
+
+        def write(percent: int) -> None:
+            percent = max(0, min(100, int(percent)))
+            now = self._clock()
+            if percent <= last[1] or now - last[0] < PROGRESS_INTERVAL_SECONDS:
+                return
+            last[0], last[1] = now, percent
+            self._store.update_fields(video_id, {"progress": percent}, {PROCESSING})
+
+        return write

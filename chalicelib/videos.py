@@ -1,0 +1,154 @@
+"""The video service: what the API's routes call. No HTTP and no boto3 in here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.cursor import CursorCodec
+from chalicelib.domain import (
+    QUEUEABLE,
+    RESULT_FIELDS,
+    VideoStatus,
+    is_video_id,
+    new_video_id,
+    utc_now,
+)
+from chalicelib.errors import (
+    ConflictError,
+    DependencyError,
+    NotFoundError,
+    TransitionRejected,
+)
+from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
+from chalicelib.store.base import Item, VideoStore
+from chalicelib.validation import validate_list_params, validate_new_video
+
+QUEUED = VideoStatus.QUEUED.value
+
+
+class VideoService:
+    def __init__(
+        self,
+        store: VideoStore,
+        settings: Settings,
+        cursors: CursorCodec,
+        orchestrator: Callable[[], Orchestrator],
+        render: Callable[[Item], Item] = lambda item: item,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._cursors = cursors
+        self._orchestrator = orchestrator  # built on first use: keeps the cold path light
+        self._render = render
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        body: dict[str, Any] = {"timestamp": utc_now(), "backend": self._store.backend_name}
+        try:
+            self._store.ping()
+        except Exception as exc:  # any failure to reach the store means unhealthy
+            return False, {"status": "unhealthy", **body, "error": type(exc).__name__}
+        return True, {"status": "healthy", **body}
+
+    def create(self, body: Any) -> Item:
+        fields = validate_new_video(body, self._settings)
+        now = utc_now()
+        item: Item = {
+            "id": new_video_id(),
+            **fields,
+            "status": VideoStatus.UPLOADED.value,
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        self._store.create(item)
+        return self._render(item)
+
+    def list(self, params: Mapping[str, str] | None) -> dict[str, Any]:
+        status, limit, token = validate_list_params(params)
+        cursor = self._cursors.decode(token, status) if token else None
+        page = self._store.list(status, limit, cursor)
+        out: dict[str, Any] = {
+            "videos": [self._render(i) for i in page.items],
+            "count": len(page.items),
+        }
+        if page.cursor is not None:
+            out["nextToken"] = self._cursors.encode(page.cursor, status)
+        return out
+
+    def get(self, video_id: str) -> Item:
+        item = self._store.get(video_id) if is_video_id(video_id) else None
+        if item is None:
+            raise NotFoundError(f"video {video_id!r} not found")
+        return self._render(item)
+
+    def process(self, video_ids: list[str]) -> dict[str, Any]:
+        """Queue each video (one conditional write each) and start one execution for them."""
+        name = new_execution_name()
+        accepted: list[str] = []
+        outcomes: list[dict[str, Any]] = []
+        for video_id in video_ids:
+            outcome = self._queue(video_id, name)
+            outcomes.append(outcome)
+            if outcome["outcome"] == "queued":
+                accepted.append(video_id)
+        if not accepted:
+            if all(o["outcome"] == "notFound" for o in outcomes):
+                raise NotFoundError(
+                    "no such video" if len(outcomes) == 1 else "none of these videos exist",
+                    details={"results": outcomes} if len(outcomes) > 1 else None,
+                )
+            single = outcomes[0] if len(outcomes) == 1 else None
+            raise ConflictError(
+                f"video is already {single['currentStatus']}"
+                if single
+                else "none of these videos can be processed now",
+                details=single if single else {"results": outcomes},
+                code="AlreadyInProgress",
+            )
+        try:
+            arn = self._orchestrator().start(name, accepted)
+        except Exception as exc:
+            self._unqueue(accepted, name, exc)
+            raise DependencyError(
+                "could not start the processing workflow; the videos were marked failed",
+                details={"reason": str(exc)[:500]},
+            ) from None
+        return {"executionArn": arn, "executionName": name, "results": outcomes}
+
+    def _queue(self, video_id: str, execution: str) -> dict[str, Any]:
+        if not is_video_id(video_id):
+            return {"videoId": video_id, "outcome": "notFound"}
+        try:
+            self._store.transition(
+                video_id,
+                QUEUEABLE,
+                QUEUED,
+                set_fields={"executionName": execution, "queuedAt": utc_now()},
+                remove_fields=RESULT_FIELDS,
+            )
+        except TransitionRejected as exc:
+            if exc.current is None:
+                return {"videoId": video_id, "outcome": "notFound"}
+            return {"videoId": video_id, "outcome": "conflict", "currentStatus": exc.current}
+        return {"videoId": video_id, "outcome": "queued"}
+
+    def _unqueue(self, video_ids: list[str], execution: str, exc: Exception) -> None:
+        error = {"code": "OrchestratorUnavailable", "message": str(exc)[:2000]}
+        for video_id in video_ids:
+            try:
+                self._store.transition(
+                    video_id,
+                    {QUEUED},
+                    VideoStatus.FAILED.value,
+                    set_fields={"error": error, "failedAt": utc_now()},
+                    only_if={"executionName": execution},
+                )
+            except TransitionRejected:
+                pass
+
+    def execution(self, name: str) -> dict[str, Any]:
+        found = self._orchestrator().describe(name) if is_execution_name(name) else None
+        if found is None:
+            raise NotFoundError(f"execution {name!r} not found")
+        return found
