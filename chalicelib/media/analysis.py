@@ -1,0 +1,321 @@
+"""Content analysis.
+
+1. One ffmpeg pass over a downscaled picture and the first audio track: scene cuts (`scdet`),
+   black segments (`blackdetect`), silences (`silencedetect`), loudness (`ebur128`, integrated
+   LUFS). The same decode also feeds the storyboard sprite (thumbnails.py plans it), so the
+   source is decoded once for all of them.
+2. Vision on one frame per scene (capped): faces with OpenCV Haar cascades, on-screen text with
+   rapidocr. Frames are decoded with PyAV straight into numpy arrays (no JPEG round trip).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.probe import ProbeResult
+from chalicelib.media.thumbnails import (
+    STORYBOARD_NAME,
+    StoryboardPlan,
+    storyboard_filter,
+)
+
+ANALYSIS_WIDTH = 320  # scene/black detection is as good on a small picture and far cheaper
+SCENE_THRESHOLD = 10.0  # scdet score 0-100
+BLACK_MIN_SECONDS = 0.3
+BLACK_PIXEL_THRESHOLD = 0.10
+SILENCE_NOISE_DB = -50
+SILENCE_MIN_SECONDS = 0.5
+VISION_MAX_FRAMES = 12
+VISION_WIDTH = 640
+
+_SCDET = re.compile(r"lavfi\.scd\.score:\s*([\d.]+),\s*lavfi\.scd\.time:\s*([\d.]+)")
+_BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)\s+black_duration:\s*([\d.]+)")
+_SIL_START = re.compile(r"silence_start:\s*(-?[\d.]+)")
+_SIL_END = re.compile(r"silence_end:\s*(-?[\d.]+)\s*\|\s*silence_duration:\s*([\d.]+)")
+_LUFS = re.compile(r"^\s*I:\s*(-?[\d.]+|-inf|nan)\s*LUFS", re.MULTILINE)
+_LRA = re.compile(r"^\s*LRA:\s*(-?[\d.]+)\s*LU\b", re.MULTILINE)
+_PEAK = re.compile(r"^\s*Peak:\s*(-?[\d.]+|-inf)\s*dBFS", re.MULTILINE)
+
+
+@dataclass
+class Signals:
+    """Results of the one-pass signal analysis (times in seconds)."""
+
+    scenes: list[dict[str, float]] = field(default_factory=list)  # {start, end, confidence}
+    cuts: list[dict[str, float]] = field(default_factory=list)  # {time, score}
+    black_segments: list[dict[str, float]] = field(default_factory=list)
+    silences: list[dict[str, float]] = field(default_factory=list)
+    loudness: dict[str, Any] | None = None
+    storyboard_written: bool = False
+
+
+def _r(x: float) -> float:
+    return round(x, 3)
+
+
+def parse_signals(log: str, duration: float, has_audio: bool) -> Signals:
+    """Turn the ffmpeg log of the analysis pass into structured results."""
+    out = Signals()
+    for m in _SCDET.finditer(log):
+        t, score = float(m.group(2)), float(m.group(1))
+        if 0 < t < duration:
+            out.cuts.append({"time": _r(t), "score": _r(score)})
+    out.cuts.sort(key=lambda c: c["time"])
+    bounds = [0.0] + [c["time"] for c in out.cuts] + [duration]
+    for i in range(len(bounds) - 1):
+        # The confidence of a scene is the score of the cut that opened it (the start: 1.0).
+        conf = 1.0 if i == 0 else min(1.0, out.cuts[i - 1]["score"] / 100 * 2)
+        out.scenes.append(
+            {"start": _r(bounds[i]), "end": _r(bounds[i + 1]), "confidence": _r(conf)}
+        )
+    for m in _BLACK.finditer(log):
+        out.black_segments.append(
+            {"start": _r(float(m.group(1))), "end": _r(float(m.group(2))),
+             "duration": _r(float(m.group(3)))}
+        )  # fmt: skip
+    if has_audio:
+        open_start: float | None = None
+        for line in log.splitlines():
+            if (ms := _SIL_START.search(line)) is not None:
+                open_start = max(0.0, float(ms.group(1)))
+            elif (me := _SIL_END.search(line)) is not None:
+                end = float(me.group(1))
+                start = open_start if open_start is not None else end - float(me.group(2))
+                out.silences.append(
+                    {"start": _r(start), "end": _r(end), "duration": _r(end - start)}
+                )
+                open_start = None
+        if open_start is not None and duration - open_start >= SILENCE_MIN_SECONDS:
+            out.silences.append(
+                {
+                    "start": _r(open_start),
+                    "end": _r(duration),
+                    "duration": _r(duration - open_start),
+                }
+            )
+        out.loudness = _loudness(log)
+    return out
+
+
+def _num(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return round(value, 1) if math.isfinite(value) else None
+
+
+def _loudness(log: str) -> dict[str, Any] | None:
+    summary = log[log.rfind("Summary:") :] if "Summary:" in log else ""
+    if not summary:
+        return None
+    i = _LUFS.search(summary)
+    lra = _LRA.search(summary)
+    peak = _PEAK.search(summary)
+    return {
+        # None when the whole track is below the gate (digital silence): "-inf" is no number.
+        "integratedLufs": _num(i.group(1) if i else None),
+        "loudnessRangeLu": _num(lra.group(1) if lra else None),
+        "truePeakDbfs": _num(peak.group(1) if peak else None),
+        "standard": "EBU R128",
+    }
+
+
+def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> list[str]:
+    """ffmpeg arguments of the one analysis pass (plus the storyboard sprite when planned)."""
+    w = min(ANALYSIS_WIDTH, info.width - info.width % 2)
+    h = max(2, round(info.height * w / info.width / 2) * 2)
+    n = 2 if storyboard else 1
+    chains = [
+        f"[0:v:0]scale={w}:{h},split={n}[sig]" + ("[sb]" if storyboard else ""),
+        (
+            f"[sig]blackdetect=d={BLACK_MIN_SECONDS}:pix_th={BLACK_PIXEL_THRESHOLD},"
+            f"scdet=threshold={SCENE_THRESHOLD},nullsink"
+        ),
+    ]
+    if storyboard:
+        chains.append(storyboard_filter(storyboard, "sb", "sprite"))
+    if info.has_audio:
+        chains.append(
+            f"[0:a:0]silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SECONDS},"
+            "ebur128=framelog=quiet:peak=true,anullsink"
+        )
+    # One decoder thread: the transcode runs at the same time and deserves the cores.
+    args = ["-threads", "1", "-i", "source", "-filter_complex", ";".join(chains)]
+    if storyboard:
+        args += ["-map", "[sprite]", "-frames:v", "1", "-q:v", "4", "-update", "1", STORYBOARD_NAME]
+    else:
+        args += ["-f", "null", "-"]  # an output is required even if the graph ends in sinks
+    return args
+
+
+def analyse_signals(
+    work_dir: Path,
+    info: ProbeResult,
+    *,
+    exe: str,
+    timeout: float,
+    storyboard: StoryboardPlan | None = None,
+) -> Signals:
+    """Run the one-pass analysis in work_dir (reads `source`)."""
+    result = run_ffmpeg(
+        build_signal_args(info, storyboard),
+        exe=exe,
+        timeout=timeout,
+        cwd=work_dir,
+        error_code="AnalysisFailed",
+        what="Content analysis",
+    )
+    signals = parse_signals(result.stderr, info.duration, info.has_audio)
+    signals.storyboard_written = bool(storyboard) and (work_dir / STORYBOARD_NAME).is_file()
+    return signals
+
+
+def keyframe_times(scenes: list[dict[str, float]], limit: int = VISION_MAX_FRAMES) -> list[float]:
+    """One time per scene (its middle, away from fades at the cut), the longest scenes first."""
+    chosen = sorted(scenes, key=lambda s: s["end"] - s["start"], reverse=True)[:limit]
+    return sorted(_r((s["start"] + s["end"]) / 2) for s in chosen)
+
+
+def grab_frames(
+    path: Path, times: list[float], rotation: int, width: int
+) -> list[tuple[float, Any]]:
+    """Decode the frame at (or just after) each time as an upright BGR numpy array.
+
+    The frame is scaled in its coded orientation, then turned by the display rotation (ffmpeg
+    auto-rotates for the transcode; PyAV does not).
+    """
+    import av
+    import numpy as np
+
+    frames: list[tuple[float, Any]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for t in times:
+            time_base = float(stream.time_base or Fraction(1, 1000))
+            container.seek(int(t / time_base), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.time is None or frame.time + 1e-3 < t:
+                    continue
+                turned = rotation in (90, 270)
+                disp_w, disp_h = frame.width, frame.height
+                if turned:
+                    disp_w, disp_h = disp_h, disp_w
+                out_w = min(width, disp_w)
+                out_h = max(2, round(disp_h * out_w / disp_w / 2) * 2)
+                coded_w, coded_h = (out_h, out_w) if turned else (out_w, out_h)
+                img: Any = frame.to_ndarray(format="bgr24", width=coded_w, height=coded_h)
+                if rotation:
+                    img = np.ascontiguousarray(np.rot90(img, k=rotation // 90))
+                frames.append((float(frame.time), img))
+                break
+    return frames
+
+
+_engines: dict[str, Any] = {}
+_engine_lock = threading.Lock()
+
+
+def _face_detector() -> Any:
+    import cv2
+
+    with _engine_lock:
+        if "faces" not in _engines:
+            cascades = Path(cv2.__file__).parent / "data"  # = cv2.data.haarcascades (untyped)
+            path = str(cascades / "haarcascade_frontalface_default.xml")
+            clf = cv2.CascadeClassifier(path)
+            if clf.empty():
+                raise RuntimeError("OpenCV Haar cascade for faces is missing")
+            _engines["faces"] = clf
+        return _engines["faces"]
+
+
+def _ocr_engine() -> Any:
+    from rapidocr import RapidOCR
+
+    with _engine_lock:
+        if "ocr" not in _engines:
+            # Text-angle classification off: on-screen text is upright and it costs a model run.
+            _engines["ocr"] = RapidOCR(
+                params={"Global.use_cls": False, "Global.log_level": "error"}
+            )
+        return _engines["ocr"]
+
+
+def detect_faces(img: Any) -> list[dict[str, float]]:
+    """Frontal faces as boxes relative to the frame (0-1) with a cascade-derived confidence."""
+    import cv2
+
+    gray = cv2.equalizeHist(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    h, w = gray.shape[:2]
+    min_side = max(24, min(w, h) // 20)
+    rects, _levels, weights = _face_detector().detectMultiScale3(
+        gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side),
+        outputRejectLevels=True,
+    )  # fmt: skip
+    faces = []
+    for (x, y, fw, fh), weight in zip(list(rects), list(weights), strict=False):
+        # The last stage's weight is an unbounded margin; squash it into 0-1 for a confidence.
+        conf = float(weight) / (abs(float(weight)) + 1.0) if weight > 0 else 0.0
+        faces.append(
+            {"x": _r(x / w), "y": _r(y / h), "width": _r(fw / w), "height": _r(fh / h),
+             "confidence": _r(max(0.0, conf))}
+        )  # fmt: skip
+    return faces
+
+
+def detect_text(img: Any) -> list[dict[str, Any]]:
+    """On-screen text lines with rapidocr: text, confidence and a relative bounding box."""
+    result = _ocr_engine()(img)
+    if result is None or not getattr(result, "txts", None):
+        return []
+    h, w = img.shape[:2]
+    items = []
+    for text, score, box in zip(result.txts, result.scores, result.boxes, strict=False):
+        xs = [float(p[0]) for p in box]
+        ys = [float(p[1]) for p in box]
+        items.append(
+            {"text": str(text), "confidence": _r(float(score)),
+             "x": _r(min(xs) / w), "y": _r(min(ys) / h),
+             "width": _r((max(xs) - min(xs)) / w), "height": _r((max(ys) - min(ys)) / h)}
+        )  # fmt: skip
+    return items
+
+
+def analyse_vision(
+    source: Path,
+    info: ProbeResult,
+    scenes: list[dict[str, float]],
+    *,
+    faces: bool = True,
+    text: bool = True,
+    on_frame: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Faces and text on one keyframe per scene (at most VISION_MAX_FRAMES frames)."""
+    times = keyframe_times(scenes)
+    frames = grab_frames(source, times, info.rotation, VISION_WIDTH)
+    face_hits: list[dict[str, Any]] = []
+    text_hits: list[dict[str, Any]] = []
+    for i, (t, img) in enumerate(frames):
+        if faces:
+            found = detect_faces(img)
+            if found:
+                face_hits.append({"time": _r(t), "faces": found})
+        if text:
+            lines = detect_text(img)
+            if lines:
+                text_hits.append({"time": _r(t), "lines": lines})
+        if on_frame:
+            on_frame(i)
+    return {"faces": face_hits, "text": text_hits, "framesAnalysed": [_r(t) for t, _ in frames]}

@@ -1,0 +1,125 @@
+"""Bring a source into the run's private temp dir under the fixed name `source`.
+
+The user's file name never reaches a command line or a path: only `source` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from chalicelib.media.errors import MediaError
+
+SOURCE_NAME = "source"
+_CHUNK = 1024 * 1024
+
+
+def _too_large(limit: int) -> MediaError:
+    return MediaError(
+        "SourceTooLarge", f"The source is larger than the limit of {limit / 1024**3:.2f} GiB."
+    )
+
+
+def fetch_source(
+    source_url: str,
+    dest_dir: Path,
+    *,
+    source_roots: Sequence[Path],
+    max_bytes: int,
+    s3_client: Any = None,
+) -> Path:
+    """Copy `source_url` (`file://` inside `source_roots`, or `s3://bucket/key`) to dest_dir/source.
+
+    Raises MediaError: SourceNotFound, SourceOutsideRoots, SourceTooLarge, UnsupportedSource.
+    """
+    parts = urlsplit(source_url)
+    dest = dest_dir / SOURCE_NAME
+    if parts.scheme == "file":
+        _fetch_file(parts.netloc, unquote(parts.path), dest, source_roots, max_bytes)
+    elif parts.scheme == "s3":
+        _fetch_s3(parts.netloc, unquote(parts.path.lstrip("/")), dest, max_bytes, s3_client)
+    else:
+        raise MediaError("UnsupportedSource", "The source must be a file:// or s3:// URL.")
+    return dest
+
+
+def resolve_local_source(raw_path: str, source_roots: Sequence[Path]) -> Path:
+    """The real path of a local source, which must be a regular file inside one of the roots.
+
+    Symlinks are resolved first, so a link inside a root that points outside it is rejected.
+    """
+    if not raw_path or "\x00" in raw_path or not raw_path.startswith("/"):
+        raise MediaError("SourceNotFound", "The source path must be absolute.")
+    roots = [Path(r).resolve() for r in source_roots]
+    try:
+        real = Path(raw_path).resolve(strict=True)
+    except (FileNotFoundError, NotADirectoryError):
+        # Say "outside" rather than "not found" for paths outside the roots: no probing of the host.
+        if not any(_is_within(Path(os.path.abspath(raw_path)), root) for root in roots):
+            raise MediaError(
+                "SourceOutsideRoots", "The source is not inside an allowed source directory."
+            ) from None
+        raise MediaError("SourceNotFound", "The source file does not exist.") from None
+    except (OSError, RuntimeError):  # symlink loops, permission problems
+        raise MediaError("SourceNotFound", "The source file cannot be read.") from None
+    if not any(_is_within(real, root) for root in roots):
+        raise MediaError(
+            "SourceOutsideRoots", "The source is not inside an allowed source directory."
+        )
+    if not real.is_file():
+        raise MediaError("SourceNotFound", "The source is not a regular file.")
+    return real
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _fetch_file(
+    netloc: str, raw_path: str, dest: Path, roots: Sequence[Path], max_bytes: int
+) -> None:
+    if netloc not in ("", "localhost"):
+        raise MediaError("UnsupportedSource", "file:// sources must be on this host.")
+    real = resolve_local_source(raw_path, roots)
+    try:
+        src = open(real, "rb")  # noqa: SIM115 - closed below; opened once so the checks hold
+    except OSError:
+        raise MediaError("SourceNotFound", "The source file cannot be read.") from None
+    with src, open(dest, "wb") as out:
+        if os.fstat(src.fileno()).st_size > max_bytes:
+            raise _too_large(max_bytes)
+        copied = 0
+        # Counted while copying too: the file may grow after the size check.
+        while chunk := src.read(_CHUNK):
+            copied += len(chunk)
+            if copied > max_bytes:
+                raise _too_large(max_bytes)
+            out.write(chunk)
+
+
+def _fetch_s3(bucket: str, key: str, dest: Path, max_bytes: int, s3_client: Any) -> None:
+    if not bucket or not key:
+        raise MediaError("UnsupportedSource", "An s3:// source needs a bucket and a key.")
+    if s3_client is None:
+        import boto3  # lazy: local mode never needs it
+
+        s3_client = boto3.client("s3")
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3_client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
+            raise MediaError("SourceNotFound", "The source object does not exist.") from None
+        raise
+    if int(head.get("ContentLength", 0)) > max_bytes:
+        raise _too_large(max_bytes)
+    # Pinned to the version just checked, so an overwrite cannot swap in a bigger object.
+    extra = {"VersionId": head["VersionId"]} if head.get("VersionId") else None
+    s3_client.download_file(bucket, key, str(dest), ExtraArgs=extra)
+    if dest.stat().st_size > max_bytes:  # unversioned buckets: check what actually arrived
+        raise _too_large(max_bytes)

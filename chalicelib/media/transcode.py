@@ -1,0 +1,219 @@
+"""The adaptive ladder: ONE ffmpeg process decodes once, splits, scales and encodes every rung.
+
+Each rung's encoded streams go through the `tee` muxer to both an MP4 (+faststart) and an HLS
+variant (MPEG-TS segments), so HLS costs no second encode. All outputs are flat file names in the
+work dir (the local API serves `/media/{id}/{run}/{name}` from one flat directory). The HLS master
+playlist is written by us from the measured outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.media.errors import MediaError
+from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.probe import ProbeResult
+
+# Short-side heights of the ladder, top first; bitrate caps keep CRF from exploding on noise.
+LADDER: tuple[int, ...] = (1080, 720, 480)
+_MAXRATE_KBPS = {1080: 5000, 720: 2800, 480: 1400}
+SEGMENT_SECONDS = 4
+KEYFRAME_SECONDS = 2  # segments cut only on keyframes: aligned GOPs across rungs
+AUDIO_KBPS = 128
+MASTER_PLAYLIST = "hls_master.m3u8"
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rendition: named by its short side ("720p"), encoded at width x height."""
+
+    quality: str
+    width: int
+    height: int
+    maxrate_kbps: int
+
+    @property
+    def mp4_name(self) -> str:
+        return f"video_{self.quality}.mp4"
+
+    @property
+    def playlist_name(self) -> str:
+        return f"hls_{self.quality}.m3u8"
+
+    @property
+    def segment_pattern(self) -> str:
+        return f"hls_{self.quality}_%05d.ts"
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2.0) * 2)
+
+
+def plan_ladder(width: int, height: int) -> list[Rung]:
+    """Rungs for a display size: never upscale; a source below 480p gets one native rendition.
+
+    The rung names the short side, so a 1080x1920 portrait gets 1080p (1080x1920), 720p, 480p.
+    Aspect ratio is kept and both sides are even (required by yuv420p/H.264).
+    """
+    short = min(width, height)
+    rungs: list[Rung] = []
+    for target in LADDER:
+        if target > short:
+            continue
+        scale = target / short
+        rungs.append(
+            Rung(f"{target}p", _even(width * scale), _even(height * scale), _MAXRATE_KBPS[target])
+        )
+    if not rungs:
+        w, h = width - width % 2, height - height % 2
+        # Roughly proportional to the pixel count of the 480p cap.
+        maxrate = max(200, int(_MAXRATE_KBPS[480] * (w * h) / (854 * 480)))
+        rungs.append(Rung(f"{min(w, h)}p", max(2, w), max(2, h), maxrate))
+    return rungs
+
+
+def build_transcode_args(
+    info: ProbeResult,
+    rungs: list[Rung],
+    *,
+    source: str = "source",
+    preset: str | None = None,
+    crf: int = 23,
+) -> list[str]:
+    """The ffmpeg arguments (after the binary) for the whole ladder in one process."""
+    preset = preset or os.environ.get("VIDEO_X264_PRESET", "veryfast")
+    n = len(rungs)
+    # ffmpeg auto-rotates before the graph, so the graph sees the display orientation.
+    chains = [f"[0:v:0]split={n}" + "".join(f"[s{i}]" for i in range(n))]
+    for i, r in enumerate(rungs):
+        chains.append(
+            f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+        )
+    args = ["-i", source, "-filter_complex", ";".join(chains)]
+    gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
+    for i, r in enumerate(rungs):
+        args += ["-map", f"[v{i}]"]
+        if info.has_audio:
+            args += ["-map", "0:a:0"]
+        args += [
+            "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+            "-profile:v", "high", "-maxrate", f"{r.maxrate_kbps}k",
+            "-bufsize", f"{2 * r.maxrate_kbps}k", "-force_key_frames", gop,
+            "-sc_threshold", "0",
+        ]  # fmt: skip
+        if info.has_audio:
+            args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
+        # The tee muxer needs global headers for MP4; mpegts gets Annex B via its automatic BSF.
+        tee = (
+            f"[f=mp4:movflags=+faststart]{r.mp4_name}"
+            f"|[f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+            f":hls_segment_filename={r.segment_pattern}]{r.playlist_name}"
+        )
+        args += ["-flags", "+global_header", "-f", "tee", tee]
+    return args
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """A finished rung as measured from its MP4."""
+
+    quality: str
+    width: int
+    height: int
+    name: str
+    playlist: str
+    size: int
+    bitrate: int
+    video_codec: str
+    audio_codec: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TranscodeResult:
+    """All renditions plus the HLS master playlist name."""
+
+    renditions: list[Rendition]
+    master_playlist: str
+    seconds: float
+
+
+def transcode(
+    work_dir: Path,
+    info: ProbeResult,
+    *,
+    exe: str,
+    timeout: float,
+    on_progress: Callable[[float], None] | None = None,
+) -> TranscodeResult:
+    """Encode the ladder from work_dir/source into work_dir; write and return the HLS master."""
+    rungs = plan_ladder(info.width, info.height)
+    result = run_ffmpeg(
+        build_transcode_args(info, rungs),
+        exe=exe,
+        timeout=timeout,
+        cwd=work_dir,
+        duration=info.duration,
+        on_progress=on_progress,
+        error_code="TranscodeFailed",
+        what="Transcoding",
+    )
+    renditions = [_measure(work_dir, r) for r in rungs]
+    (work_dir / MASTER_PLAYLIST).write_text(master_playlist(renditions), encoding="utf-8")
+    return TranscodeResult(renditions, MASTER_PLAYLIST, result.seconds)
+
+
+def _measure(work_dir: Path, rung: Rung) -> Rendition:
+    """Re-probe an output: proves it is playable and gives real size/bitrate."""
+    import av
+
+    path = work_dir / rung.mp4_name
+    if not path.is_file() or not (work_dir / rung.playlist_name).is_file():
+        raise MediaError("TranscodeFailed", f"The {rung.quality} rendition was not written.")
+    try:
+        with av.open(str(path)) as c:
+            v = c.streams.video[0]
+            duration = float(c.duration or 0) / 1_000_000
+            size = path.stat().st_size
+            bitrate = int(c.bit_rate or (size * 8 / duration if duration else 0))
+            audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
+            return Rendition(
+                quality=rung.quality,
+                width=v.codec_context.width,
+                height=v.codec_context.height,
+                name=rung.mp4_name,
+                playlist=rung.playlist_name,
+                size=size,
+                bitrate=bitrate,
+                video_codec=v.codec_context.name,
+                audio_codec=audio,
+            )
+    except av.error.FFmpegError as exc:
+        raise MediaError("TranscodeFailed", f"The {rung.quality} output is unreadable.") from exc
+
+
+def _codecs(r: Rendition) -> str:
+    # High profile, level 4.0 as a conservative declaration; players use it only to pre-filter.
+    video = "avc1.640028"
+    return f"{video},mp4a.40.2" if r.audio_codec else video
+
+
+def master_playlist(renditions: list[Rendition]) -> str:
+    """HLS master playlist listing every variant, highest first."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for r in renditions:
+        # BANDWIDTH is the peak; the measured average plus headroom is a fair bound for CRF+VBV.
+        peak = int(r.bitrate * 1.2) + 1
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={r.bitrate},"
+            f'RESOLUTION={r.width}x{r.height},CODECS="{_codecs(r)}"'
+        )
+        lines.append(r.playlist)
+    return "\n".join(lines) + "\n"

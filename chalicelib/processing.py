@@ -1,0 +1,277 @@
+"""The one entry point the app calls to process a video: fetch, probe, stages, publish.
+
+Heavy media libraries are imported lazily (inside the media modules' functions), so importing
+this module costs the API nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.media.errors import MediaError
+from chalicelib.mediastore import MediaStore
+
+PROGRESS_INTERVAL_SECONDS = 2.0
+# Share of the progress bar before and after the transcode (which drives the middle part).
+_PROGRESS_FETCHED, _PROGRESS_TRANSCODED = 5, 95
+ANALYSIS_JSON = "analysis.json"
+
+
+class ProgressReporter:
+    """Forwards a rising 0-100 percent to `callback`, at most once per `interval` seconds.
+
+    The callback writes to the database, so repeats and bursts are dropped; a value is never
+    reported lower than one already sent (ffmpeg's per-output progress can step back).
+    """
+
+    def __init__(
+        self,
+        callback: Callable[[int], None],
+        *,
+        interval: float = PROGRESS_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._callback = callback
+        self._interval = interval
+        self._clock = clock
+        self._last_time: float | None = None
+        self._last_value = -1
+        self._lock = threading.Lock()
+
+    def report(self, percent: float) -> None:
+        """Offer a value; it is sent only when higher than the last one and the interval passed."""
+        value = max(0, min(100, int(percent)))
+        with self._lock:
+            now = self._clock()
+            if value <= self._last_value:
+                return
+            if self._last_time is not None and now - self._last_time < self._interval:
+                return
+            self._last_time, self._last_value = now, value
+        self._callback(value)
+
+
+def new_run_id() -> str:
+    """Time-ordered, unique run id: `20260101T120000Z-1a2b3c4d`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def _work_root(settings: Settings) -> Path | None:
+    """Where private temp dirs go: `VIDEO_TMP_DIR`, else (local mode) beside the media dir so
+    publishing is a rename, else the system temp dir (/tmp on Lambda)."""
+    explicit = os.environ.get("VIDEO_TMP_DIR", "").strip()
+    if explicit:
+        return Path(explicit)
+    if settings.is_local:
+        return settings.data_dir / "work"
+    return None
+
+
+def run_processing(
+    video_id: str,
+    source_url: str,
+    settings: Settings,
+    media_store: MediaStore,
+    on_progress: Callable[[int], None],
+    *,
+    s3_client: Any = None,
+    work_root: Path | None = None,
+) -> dict[str, Any]:
+    """Process one video and return the fields to merge into its item.
+
+    Raises MediaError (code + message) when the input is the problem; temp files are always
+    removed. `outputPrefix`/`runId` name the new run: switch the item to it, then call
+    `media_store.delete_other_runs(video_id, runId)`.
+    """
+    from chalicelib.media import fetch, pipeline, probe
+    from chalicelib.media.ffmpeg import ffmpeg_exe
+    from chalicelib.media.whisper_model import resolve_whisper_model
+
+    started = time.monotonic()
+    progress = ProgressReporter(on_progress)
+    run_id = new_run_id()
+    root = work_root or _work_root(settings)
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="run-", dir=root))  # mode 0700: private
+    stages: dict[str, dict[str, Any]] = {}
+    try:
+        t0 = time.monotonic()
+        fetch.fetch_source(
+            source_url,
+            work_dir,
+            source_roots=settings.source_roots,
+            max_bytes=settings.max_source_bytes,
+            s3_client=s3_client,
+        )
+        stages["fetch"] = _done(t0)
+        t0 = time.monotonic()
+        info = probe.probe(work_dir / fetch.SOURCE_NAME, max_duration=settings.max_duration_seconds)
+        stages["probe"] = _done(t0)
+        progress.report(_PROGRESS_FETCHED)
+
+        span = _PROGRESS_TRANSCODED - _PROGRESS_FETCHED
+        out = pipeline.run_pipeline(
+            work_dir,
+            info,
+            exe=ffmpeg_exe(settings.ffmpeg),
+            whisper=resolve_whisper_model(settings.whisper_model, settings.data_dir),
+            on_transcode_progress=lambda f: progress.report(_PROGRESS_FETCHED + span * f),
+        )
+        stages.update({k: v.to_dict() for k, v in out.stages.items()})
+        progress.report(_PROGRESS_TRANSCODED)
+
+        t0 = time.monotonic()
+        names = _write_documents(work_dir, out, info.duration)
+        prefix = media_store.publish(video_id, run_id, [work_dir / n for n in names])
+        stages["publish"] = _done(t0)
+        result = _result(video_id, run_id, prefix, media_store, info=info, out=out)
+        result["stages"] = stages
+        result["processingTimeMs"] = int((time.monotonic() - started) * 1000)
+        progress.report(100)
+        return result
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _done(t0: float) -> dict[str, Any]:
+    return {"status": "completed", "ms": int((time.monotonic() - t0) * 1000)}
+
+
+def _write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
+    """Write VTT/SRT/JSON documents and list every file of the run (flat names)."""
+    from chalicelib.media import subtitles, thumbnails
+
+    assert out.transcode is not None and out.poster is not None
+    names = [out.poster.name, out.transcode.master_playlist]
+    for r in out.transcode.renditions:
+        names += [r.name, r.playlist]
+        names += sorted(p.name for p in work_dir.glob(f"hls_{r.quality}_*.ts"))
+    if out.storyboard is not None:
+        vtt = thumbnails.storyboard_vtt(out.storyboard, duration, thumbnails.STORYBOARD_NAME)
+        (work_dir / thumbnails.STORYBOARD_VTT).write_text(vtt, encoding="utf-8")
+        names += [thumbnails.STORYBOARD_NAME, thumbnails.STORYBOARD_VTT]
+    if out.transcript is not None:
+        names += list(subtitles.write_subtitles(work_dir, out.transcript))
+    if out.signals is not None:
+        doc = {**_analysis_fields(out)}
+        (work_dir / ANALYSIS_JSON).write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        names.append(ANALYSIS_JSON)
+    return names
+
+
+def _analysis_fields(out: Any) -> dict[str, Any]:
+    s = out.signals
+    vision = out.vision or {}
+    return {
+        "scenes": s.scenes,
+        "sceneCuts": s.cuts,
+        "blackSegments": s.black_segments,
+        "silences": s.silences,
+        "loudness": s.loudness,
+        "faces": vision.get("faces") if out.vision is not None else None,
+        "text": vision.get("text") if out.vision is not None else None,
+        "framesAnalysed": vision.get("framesAnalysed", []),
+    }
+
+
+def _result(
+    video_id: str, run_id: str, prefix: str, store: MediaStore, *, info: Any, out: Any
+) -> dict[str, Any]:
+    def url(name: str) -> str:
+        return store.url(video_id, run_id, name)
+
+    from chalicelib.media import subtitles, thumbnails
+
+    tr = out.transcode
+    result: dict[str, Any] = {
+        "media": {
+            "duration": info.duration,
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "videoCodec": info.video_codec,
+            "audioCodec": info.audio_codec,
+            "container": info.container,
+            "bitrate": info.bitrate,
+            "rotation": info.rotation,
+            "hasAudio": info.has_audio,
+        },
+        "thumbnail": {
+            "url": url(out.poster.name),
+            "width": out.poster.width,
+            "height": out.poster.height,
+            "captureTime": out.poster.capture_time,
+        },
+        "transcoding": {
+            "formats": [
+                {
+                    "quality": r.quality,
+                    "width": r.width,
+                    "height": r.height,
+                    "url": url(r.name),
+                    "size": r.size,
+                    "bitrate": r.bitrate,
+                    "hlsUrl": url(r.playlist),
+                }
+                for r in tr.renditions
+            ],
+            "hls": {"masterUrl": url(tr.master_playlist)},
+            "duration": info.duration,
+            "encodeMs": int(tr.seconds * 1000),
+        },
+        "outputPrefix": prefix,
+        "runId": run_id,
+    }
+    if out.storyboard is not None:
+        sb = out.storyboard
+        result["storyboard"] = {
+            "url": url(thumbnails.STORYBOARD_NAME),
+            "vttUrl": url(thumbnails.STORYBOARD_VTT),
+            "interval": sb.interval,
+            "count": sb.count,
+            "columns": sb.columns,
+            "rows": sb.rows,
+            "tileWidth": sb.tile_width,
+            "tileHeight": sb.tile_height,
+        }
+    else:
+        result["storyboard"] = _not_done(out.stages.get("analysis"))
+    if out.signals is not None:
+        result["analysis"] = {**_analysis_fields(out), "url": url(ANALYSIS_JSON)}
+    else:
+        result["analysis"] = _not_done(out.stages.get("analysis"))
+    if out.transcript is not None:
+        t = out.transcript
+        result["subtitles"] = {
+            "status": "completed",
+            "language": t.language,
+            "languageProbability": t.language_probability,
+            "vttUrl": url(subtitles.VTT_NAME),
+            "srtUrl": url(subtitles.SRT_NAME),
+            "wordCount": t.word_count,
+        }
+    else:
+        result["subtitles"] = _not_done(out.stages.get("subtitles"))
+    return result
+
+
+def _not_done(report: Any) -> dict[str, Any]:
+    if report is None:
+        return {"status": "skipped", "reason": "The stage did not run."}
+    return {"status": report.status, "reason": report.reason or "The stage did not complete."}
+
+
+__all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing"]
