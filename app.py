@@ -24,8 +24,11 @@ ANY_CONTENT = ["*/*"]  # content types are checked by the service, to answer in 
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=body, status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})})
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def _error(exc: ServiceError) -> Response:
@@ -48,11 +51,16 @@ def api(view: Callable[..., Response]) -> Callable[..., Response]:
         except Exception as exc:
             if _is_dependency_failure(exc):
                 app.log.exception("backend failure")
-                return _error(DependencyError("a backing service failed; try again",
-                                              details={"reason": type(exc).__name__}))
+                return _error(
+                    DependencyError(
+                        "a backing service failed; try again",
+                        details={"reason": type(exc).__name__},
+                    )
+                )
             app.log.exception("unhandled error")
-            return _json(500, {"error": {"code": "InternalError",
-                                         "message": "unexpected server error"}})
+            return _json(
+                500, {"error": {"code": "InternalError", "message": "unexpected server error"}}
+            )
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -67,7 +75,9 @@ def _request() -> Request:
 
 def _body(required: bool = True) -> Any:
     request = _request()
-    return parse_json_body(request.raw_body, request.headers.get("content-type"), required)
+    raw = request.raw_body
+    data = raw.encode() if isinstance(raw, str) else raw
+    return parse_json_body(data, request.headers.get("content-type"), required)
 
 
 @app.middleware("http")
@@ -96,7 +106,7 @@ def create_video() -> Response:
 @app.route("/videos", methods=["GET"])
 @api
 def list_videos() -> Response:
-    return _json(200, container().videos.list(_request().query_params))
+    return _json(200, container().videos.list_videos(_request().query_params))
 
 
 @app.route("/videos/{video_id}", methods=["GET"])
@@ -110,11 +120,14 @@ def get_video(video_id: str) -> Response:
 def process_video(video_id: str) -> Response:
     validate_empty_or_object(_body(required=False))
     started = container().videos.process([video_id])
-    return _json(202, {
-        "message": "Video processing started",
-        "executionArn": started["executionArn"],
-        "videoId": video_id,
-    })
+    return _json(
+        202,
+        {
+            "message": "Video processing started",
+            "executionArn": started["executionArn"],
+            "videoId": video_id,
+        },
+    )
 
 
 @app.route("/videos/process", methods=["POST"], content_types=ANY_CONTENT)
@@ -141,9 +154,11 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
         raise NotFoundError("no such media file")
     from chalicelib.mediastore import content_type_for
 
-    return Response(body=path.read_bytes(), status_code=200,
-                    headers={"Content-Type": content_type_for(name),
-                             "Cache-Control": "private, max-age=3600"})
+    return Response(
+        body=path.read_bytes(),
+        status_code=200,
+        headers={"Content-Type": content_type_for(name), "Cache-Control": "private, max-age=3600"},
+    )
 
 
 # --- Lambda functions the workflow invokes -------------------------------------------------------

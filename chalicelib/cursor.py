@@ -46,7 +46,9 @@ class CursorCodec:
         return f"{_b64(payload)}.{_b64(self._sign(payload))}"
 
     def decode(self, token: str, status: str | None) -> dict[str, Any]:
-        invalid = ValidationError("nextToken is not a token this service issued", code="InvalidToken")
+        invalid = ValidationError(
+            "nextToken is not a token this service issued", code="InvalidToken"
+        )
         if len(token) > _MAX_TOKEN or token.count(".") != 1:
             raise invalid
         body_b64, sig_b64 = token.split(".")
@@ -71,6 +73,7 @@ class CursorCodec:
                 code="InvalidToken",
             )
         if self._clock() - issued > self._ttl:
-            raise ValidationError("nextToken has expired; list again from the start",
-                                  code="ExpiredToken")
+            raise ValidationError(
+                "nextToken has expired; list again from the start", code="ExpiredToken"
+            )
         return {"createdAt": created, "id": vid}

@@ -125,8 +125,9 @@ class Container:
             return self.pool
         from chalicelib.capacity.lambda_api import LambdaCapacity
 
-        return LambdaCapacity(_boto3_client("lambda", self.settings),
-                              self.settings.processor_function)
+        return LambdaCapacity(
+            _boto3_client("lambda", self.settings), self.settings.processor_function
+        )
 
     @functools.cached_property
     def scaler(self) -> Scaler:

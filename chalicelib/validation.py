@@ -65,17 +65,24 @@ def _reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
 
 def validate_source_url(url: Any, settings: Settings) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise ValidationError("sourceUrl must be a non-empty string", details={"field": "sourceUrl"})
+        raise ValidationError(
+            "sourceUrl must be a non-empty string", details={"field": "sourceUrl"}
+        )
     if len(url) > MAX_URL:
-        raise ValidationError(f"sourceUrl exceeds {MAX_URL} characters", details={"field": "sourceUrl"})
+        raise ValidationError(
+            f"sourceUrl exceeds {MAX_URL} characters", details={"field": "sourceUrl"}
+        )
     if any(ord(ch) < 32 for ch in url):
-        raise ValidationError("sourceUrl contains control characters", details={"field": "sourceUrl"})
+        raise ValidationError(
+            "sourceUrl contains control characters", details={"field": "sourceUrl"}
+        )
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "s3":
         if not _BUCKET_RE.match(parts.netloc) or not parts.path.strip("/"):
-            raise ValidationError("sourceUrl must look like s3://bucket/key",
-                                  details={"field": "sourceUrl"})
+            raise ValidationError(
+                "sourceUrl must look like s3://bucket/key", details={"field": "sourceUrl"}
+            )
         if settings.is_local and not settings.bucket:
             raise ValidationError(
                 "s3:// sources need an S3 media store (VIDEO_BUCKET); locally use file://",
@@ -84,25 +91,34 @@ def validate_source_url(url: Any, settings: Settings) -> str:
         return url
     if scheme == "file" and settings.is_local:
         if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-            raise ValidationError("file:// URLs must be file:///absolute/path",
-                                  details={"field": "sourceUrl"})
+            raise ValidationError(
+                "file:// URLs must be file:///absolute/path", details={"field": "sourceUrl"}
+            )
         path = Path(unquote(parts.path))
         try:
             resolved = path.resolve(strict=True)
         except (OSError, RuntimeError):
-            raise ValidationError("sourceUrl does not name an existing file",
-                                  details={"field": "sourceUrl"}) from None
+            raise ValidationError(
+                "sourceUrl does not name an existing file", details={"field": "sourceUrl"}
+            ) from None
         if not any(resolved.is_relative_to(root.resolve()) for root in settings.source_roots):
             raise ValidationError(
                 "sourceUrl is outside the allowed source directories (VIDEO_SOURCE_ROOTS)",
-                details={"field": "sourceUrl", "allowedRoots": [str(r) for r in settings.source_roots]},
+                details={
+                    "field": "sourceUrl",
+                    "allowedRoots": [str(r) for r in settings.source_roots],
+                },
             )
         if not resolved.is_file():
             raise ValidationError("sourceUrl is not a regular file", details={"field": "sourceUrl"})
         return url
-    allowed = "s3://bucket/key" if not settings.is_local else "file:///path (or s3:// with a bucket)"
-    raise ValidationError(f"unsupported sourceUrl scheme; use {allowed}",
-                          details={"field": "sourceUrl", "scheme": scheme or None})
+    allowed = (
+        "s3://bucket/key" if not settings.is_local else "file:///path (or s3:// with a bucket)"
+    )
+    raise ValidationError(
+        f"unsupported sourceUrl scheme; use {allowed}",
+        details={"field": "sourceUrl", "scheme": scheme or None},
+    )
 
 
 def validate_new_video(body: Any, settings: Settings) -> dict[str, str]:
@@ -117,8 +133,9 @@ def validate_new_video(body: Any, settings: Settings) -> dict[str, str]:
     if not isinstance(description, str):
         raise ValidationError("description must be a string", details={"field": "description"})
     if len(description) > MAX_DESCRIPTION:
-        raise ValidationError(f"description exceeds {MAX_DESCRIPTION} characters",
-                              details={"field": "description"})
+        raise ValidationError(
+            f"description exceeds {MAX_DESCRIPTION} characters", details={"field": "description"}
+        )
     if "sourceUrl" not in body:
         raise ValidationError("sourceUrl is required", details={"field": "sourceUrl"})
     source = validate_source_url(body["sourceUrl"], settings)
@@ -130,14 +147,17 @@ def validate_list_params(params: Mapping[str, str] | None) -> tuple[str | None, 
     _reject_unknown_params(params, {"status", "limit", "nextToken"})
     status = params.get("status")
     if status is not None and status not in STATUSES:
-        raise ValidationError("status must be one of " + ", ".join(STATUSES),
-                              details={"field": "status", "allowed": list(STATUSES)})
+        raise ValidationError(
+            "status must be one of " + ", ".join(STATUSES),
+            details={"field": "status", "allowed": list(STATUSES)},
+        )
     raw_limit = params.get("limit")
     limit = DEFAULT_LIMIT
     if raw_limit is not None:
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise ValidationError(f"limit must be an integer from 1 to {MAX_LIMIT}",
-                                  details={"field": "limit"})
+            raise ValidationError(
+                f"limit must be an integer from 1 to {MAX_LIMIT}", details={"field": "limit"}
+            )
         limit = int(raw_limit)
     token = params.get("nextToken")
     if token is not None and not token:
@@ -156,11 +176,13 @@ def validate_batch(body: Any) -> list[str]:
     _reject_unknown(body, {"videoIds"})
     ids = body.get("videoIds")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise ValidationError("videoIds must be a non-empty list of video ids",
-                              details={"field": "videoIds"})
+        raise ValidationError(
+            "videoIds must be a non-empty list of video ids", details={"field": "videoIds"}
+        )
     if len(ids) > MAX_BATCH:
-        raise ValidationError(f"a batch holds at most {MAX_BATCH} videos",
-                              details={"field": "videoIds"})
+        raise ValidationError(
+            f"a batch holds at most {MAX_BATCH} videos", details={"field": "videoIds"}
+        )
     if len(set(ids)) != len(ids):
         raise ValidationError("videoIds contains duplicates", details={"field": "videoIds"})
     return list(ids)

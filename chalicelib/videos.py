@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,7 +65,7 @@ class VideoService:
         self._store.create(item)
         return self._render(item)
 
-    def list(self, params: Mapping[str, str] | None) -> dict[str, Any]:
+    def list_videos(self, params: Mapping[str, str] | None) -> dict[str, Any]:
         status, limit, token = validate_list_params(params)
         cursor = self._cursors.decode(token, status) if token else None
         page = self._store.list(status, limit, cursor)
@@ -136,7 +137,7 @@ class VideoService:
     def _unqueue(self, video_ids: list[str], execution: str, exc: Exception) -> None:
         error = {"code": "OrchestratorUnavailable", "message": str(exc)[:2000]}
         for video_id in video_ids:
-            try:
+            with contextlib.suppress(TransitionRejected):
                 self._store.transition(
                     video_id,
                     {QUEUED},
@@ -144,8 +145,6 @@ class VideoService:
                     set_fields={"error": error, "failedAt": utc_now()},
                     only_if={"executionName": execution},
                 )
-            except TransitionRejected:
-                pass
 
     def execution(self, name: str) -> dict[str, Any]:
         found = self._orchestrator().describe(name) if is_execution_name(name) else None

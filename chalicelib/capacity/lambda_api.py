@@ -37,6 +37,10 @@ class LambdaCapacity(CapacityController):
         return ScalingState(
             requested_min=int(requested.get("MinExecutionEnvironments", 0)),
             requested_max=int(requested.get("MaxExecutionEnvironments", 0)),
-            applied_min=None if applied is None else int(applied.get("MinExecutionEnvironments", 0)),
-            applied_max=None if applied is None else int(applied.get("MaxExecutionEnvironments", 0)),
+            applied_min=None
+            if applied is None
+            else int(applied.get("MinExecutionEnvironments", 0)),
+            applied_max=None
+            if applied is None
+            else int(applied.get("MaxExecutionEnvironments", 0)),
         )

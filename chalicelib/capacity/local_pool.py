@@ -89,8 +89,10 @@ class LocalCapacityPool(CapacityController):
             ready = [e for e in self._envs if e.ready and not e.draining]
             starting = any(not e.ready and not e.draining for e in self._envs)
             draining = any(e.draining for e in self._envs)
-            settled = len(ready) >= lo and not (starting and len(ready) < lo) and not (
-                hi == 0 and draining
+            settled = (
+                len(ready) >= lo
+                and not (starting and len(ready) < lo)
+                and not (hi == 0 and draining)
             )
             return ScalingState(lo, hi, lo if settled else None, hi if settled else None)
 
@@ -112,8 +114,7 @@ class LocalCapacityPool(CapacityController):
                 if len(live) < self._requested[1]:
                     self._start_env()  # scale out for the caller's retry
                 raise Throttled(
-                    f"no free execution environment ({len(live)} running, "
-                    f"max {self._requested[1]})"
+                    f"no free execution environment ({len(live)} running, max {self._requested[1]})"
                 )
             env.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight())

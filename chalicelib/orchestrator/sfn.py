@@ -17,7 +17,7 @@ class StepFunctionsOrchestrator(Orchestrator):
         self._arn = state_machine_arn
 
     def _execution_arn(self, name: str) -> str:
-        # arn:aws:states:region:acct:stateMachine:Name -> arn:aws:states:region:acct:execution:Name:exec
+        # ...:stateMachine:Machine -> ...:execution:Machine:name
         prefix, machine = self._arn.split(":stateMachine:", 1)
         return f"{prefix}:execution:{machine}:{name}"
 
@@ -41,5 +41,5 @@ class StepFunctionsOrchestrator(Orchestrator):
             out["stopDate"] = resp["stopDate"].isoformat()
         for key in ("error", "cause"):
             if resp.get(key):
-                out[key] = resp[key]  # type: ignore[literal-required]
+                out[key] = resp[key]
         return out

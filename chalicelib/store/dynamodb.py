@@ -9,6 +9,7 @@ neither `status` nor `entity`, so they never appear in either index.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -228,7 +229,7 @@ class DynamoVideoStore(VideoStore):
         holders = attrs.get("holders", {}).get("M", {})
         for name, exp in holders.items():
             if float(exp["N"]) <= now:  # prune a crashed execution's lease, only if still expired
-                try:
+                with contextlib.suppress(ClientError):
                     self._client.update_item(
                         TableName=self._table,
                         Key=self._lease_key(pool),
@@ -237,8 +238,6 @@ class DynamoVideoStore(VideoStore):
                         ExpressionAttributeNames={"#h": name},
                         ExpressionAttributeValues={":now": {"N": repr(now)}},
                     )
-                except ClientError:
-                    pass
         return self._live(holders, now)
 
     def live_leases(self, pool: str, now: float) -> int:

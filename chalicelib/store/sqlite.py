@@ -82,9 +82,7 @@ class SqliteVideoStore(VideoStore):
             )
 
     def get(self, video_id: str) -> Item | None:
-        row = (
-            self._conn().execute("SELECT doc FROM videos WHERE id = ?", (video_id,)).fetchone()
-        )
+        row = self._conn().execute("SELECT doc FROM videos WHERE id = ?", (video_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def list(self, status: str | None, limit: int, cursor: Mapping[str, Any] | None) -> Page:

@@ -1,0 +1,73 @@
+"""`make run`: serve the app with Chalice's local server on the embedded backends.
+
+This is `chalice local` with one change: a request that matches no route gets a JSON 404
+in the service's error shape (chalice local mimics API Gateway REST's 403 "Missing
+Authentication Token", which tells a REST client nothing useful).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from chalice import local
+from chalice.config import Config
+
+
+class _Gateway(local.LocalGateway):
+    def handle_request(
+        self, method: str, path: str, headers: dict[str, Any], body: bytes | None
+    ) -> dict[str, Any]:
+        try:
+            return super().handle_request(method, path, headers, body)
+        except local.ForbiddenError:
+            try:
+                self.event_converter._route_matcher.match_route(path)
+            except ValueError:
+                error = {"code": "NotFound", "message": f"no route for {method} {path}"}
+                return {
+                    "statusCode": 404,
+                    "headers": {"Content-Type": "application/json"},
+                    "multiValueHeaders": {},
+                    "body": json.dumps({"error": error}).encode(),
+                }
+            raise
+
+
+class _Handler(local.ChaliceRequestHandler):
+    def __init__(
+        self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
+    ) -> None:
+        self.local_gateway = _Gateway(app_object, config)
+        local.BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("VIDEO_BACKEND", "local")
+    os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from app import app
+    from chalicelib.factory import container
+
+    settings = container().settings  # builds the store and recovers interrupted work now
+    (settings.source_roots[0]).mkdir(parents=True, exist_ok=True)
+    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
+    server = local.LocalDevServer(app, config, args.host, args.port, handler_cls=_Handler)
+    print(
+        f"video-service on http://{args.host}:{args.port} (backend {settings.backend}, "
+        f"data {settings.data_dir}, sources {':'.join(map(str, settings.source_roots))})",
+        flush=True,
+    )
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""One contract, two adapters: SQLite on a temp file, DynamoDB over HTTP on moto's server."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.domain import ACTIVE, QUEUEABLE, new_video_id, utc_now
+from chalicelib.errors import TransitionRejected
+from chalicelib.store.base import VideoStore
+from tests.conftest import create_video_table
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VideoStore]:
+    if request.param == "sqlite":
+        from chalicelib.store.sqlite import SqliteVideoStore
+
+        s = SqliteVideoStore(tmp_path / "videos.sqlite3")
+        yield s
+        s.close()
+    else:
+        from chalicelib.store.dynamodb import DynamoVideoStore
+
+        client = request.getfixturevalue("dynamodb")
+        table = f"videos-{uuid.uuid4().hex[:8]}"
+        create_video_table(client, table)
+        yield DynamoVideoStore(client, table)
+        client.delete_table(TableName=table)
+
+
+def make(status: str = "uploaded", **extra: Any) -> dict[str, Any]:
+    now = utc_now()
+    return {
+        "id": new_video_id(),
+        "title": "t",
+        "description": "",
+        "sourceUrl": "s3://b/k",
+        "status": status,
+        "createdAt": now,
+        "updatedAt": now,
+        **extra,
+    }
+
+
+def test_create_then_get_round_trips_nested_values(store: VideoStore) -> None:
+    item = make(media={"duration": 1.5, "width": 1920, "fps": 29.97}, tags=["a", "b"])
+    store.create(item)
+    assert store.get(item["id"]) == item
+
+
+def test_get_unknown_is_none(store: VideoStore) -> None:
+    assert store.get(new_video_id()) is None
+
+
+def test_create_rejects_duplicate_id(store: VideoStore) -> None:
+    item = make()
+    store.create(item)
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own integrity error
+        store.create(item)
+
+
+def test_list_is_newest_first_and_pages_without_gaps_or_repeats(store: VideoStore) -> None:
+    items = [make() for _ in range(7)]
+    for item in items:
+        store.create(item)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = store.list(None, 3, cursor)
+        pages += 1
+        seen += [i["id"] for i in page.items]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == [i["id"] for i in reversed(items)]
+    assert pages == 3  # 3 + 3 + 1: the last full page does not leave an empty one behind
+
+
+def test_exact_multiple_of_limit_ends_without_cursor(store: VideoStore) -> None:
+    for _ in range(4):
+        store.create(make())
+    first = store.list(None, 2, None)
+    second = store.list(None, 2, first.cursor)
+    assert first.cursor is not None
+    assert len(second.items) == 2
+    assert second.cursor is None
+
+
+def test_list_by_status_filters(store: VideoStore) -> None:
+    done = [make("completed") for _ in range(3)]
+    for item in [make(), *done, make("failed")]:
+        store.create(item)
+    page = store.list("completed", 10, None)
+    assert [i["id"] for i in page.items] == [i["id"] for i in reversed(done)]
+    assert store.list("processing", 10, None).items == []
+
+
+def test_lease_items_never_show_up_in_lists(store: VideoStore) -> None:
+    store.create(make())
+    store.acquire_lease("processor", "exec-1", 1e12, 0)
+    assert len(store.list(None, 10, None).items) == 1
+
+
+def test_transition_applies_only_from_allowed_states(store: VideoStore) -> None:
+    item = make(thumbnail={"url": "x"}, progress=40)
+    store.create(item)
+    updated = store.transition(
+        item["id"],
+        QUEUEABLE,
+        "queued",
+        {"executionName": "e1"},
+        remove_fields=("thumbnail", "progress"),
+    )
+    assert updated["status"] == "queued"
+    assert "thumbnail" not in updated and "progress" not in updated
+    assert store.get(item["id"]) == updated
+    with pytest.raises(TransitionRejected) as info:
+        store.transition(item["id"], QUEUEABLE, "queued")
+    assert info.value.current == "queued"
+
+
+def test_transition_of_missing_video_reports_none(store: VideoStore) -> None:
+    with pytest.raises(TransitionRejected) as info:
+        store.transition(new_video_id(), QUEUEABLE, "queued")
+    assert info.value.current is None
+
+
+def test_transition_only_if_checks_owner(store: VideoStore) -> None:
+    item = make("queued", executionName="exec-a")
+    store.create(item)
+    with pytest.raises(TransitionRejected):
+        store.transition(item["id"], ACTIVE, "failed", only_if={"executionName": "exec-b"})
+    assert (
+        store.transition(item["id"], ACTIVE, "failed", only_if={"executionName": "exec-a"})[
+            "status"
+        ]
+        == "failed"
+    )
+
+
+def test_update_fields_respects_status(store: VideoStore) -> None:
+    item = make("processing")
+    store.create(item)
+    assert store.update_fields(item["id"], {"progress": 55}, {"processing"}) is True
+    assert store.get(item["id"])["progress"] == 55  # type: ignore[index]
+    assert store.update_fields(item["id"], {"progress": 60}, {"queued"}) is False
+    assert store.update_fields(new_video_id(), {"progress": 1}, {"processing"}) is False
+
+
+def test_concurrent_transitions_have_exactly_one_winner(store: VideoStore) -> None:
+    item = make()
+    store.create(item)
+    barrier = threading.Barrier(20)
+
+    def attempt(n: int) -> bool:
+        barrier.wait()
+        try:
+            store.transition(item["id"], QUEUEABLE, "queued", {"executionName": f"e{n}"})
+        except TransitionRejected:
+            return False
+        return True
+
+    with ThreadPoolExecutor(20) as pool:
+        wins = list(pool.map(attempt, range(20)))
+    assert wins.count(True) == 1
+
+
+def test_leases_count_live_holders_and_expire(store: VideoStore) -> None:
+    assert store.live_leases("p", now=100) == 0
+    assert store.acquire_lease("p", "a", expires_at=200, now=100) == 1
+    assert store.acquire_lease("p", "b", expires_at=150, now=100) == 2
+    assert store.acquire_lease("p", "a", expires_at=300, now=100) == 2  # refresh, not a second
+    assert store.live_leases("p", now=160) == 1  # b expired: a crashed execution
+    assert store.release_lease("p", "a", now=160) == 0
+    assert store.release_lease("p", "a", now=160) == 0  # releasing twice is harmless
+    assert store.live_leases("other", now=0) == 0
+
+
+def test_reset_leases(store: VideoStore) -> None:
+    store.acquire_lease("p", "a", expires_at=200, now=100)
+    store.reset_leases("p")
+    assert store.live_leases("p", now=100) == 0
+    assert store.acquire_lease("p", "b", expires_at=200, now=100) == 1
+
+
+def test_concurrent_lease_acquires_are_all_counted(store: VideoStore) -> None:
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda n: store.acquire_lease("p", f"h{n}", 1e12, 0), range(10)))
+    assert store.live_leases("p", now=0) == 10
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda n: store.release_lease("p", f"h{n}", 0), range(10)))
+    assert store.live_leases("p", now=0) == 0
+
+
+def test_ping_succeeds(store: VideoStore) -> None:
+    store.ping()
+
+
+def test_dynamodb_lists_query_indexes_and_never_scan(dynamodb: Any) -> None:
+    from chalicelib.store.dynamodb import DynamoVideoStore
+
+    table = f"videos-{uuid.uuid4().hex[:8]}"
+    create_video_table(dynamodb, table)
+    calls: list[tuple[str, str | None]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, params.get("IndexName")))
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.*", record)
+    try:
+        store = DynamoVideoStore(dynamodb, table)
+        store.create(make("failed"))
+        store.list(None, 10, None)
+        store.list("failed", 10, None)
+    finally:
+        dynamodb.meta.events.unregister("provide-client-params.dynamodb.*", record)
+    assert ("Query", "CreatedIndex") in calls
+    assert ("Query", "StatusIndex") in calls
+    assert not any(name == "Scan" for name, _ in calls)
+
+
+def test_sqlite_lists_use_indexes(tmp_path: Path) -> None:
+    from chalicelib.store.sqlite import SqliteVideoStore
+
+    store = SqliteVideoStore(tmp_path / "v.sqlite3")
+    conn = store._conn()
+    for sql, args in (
+        (
+            "SELECT doc FROM videos WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT 5",
+            ("queued",),
+        ),
+        ("SELECT doc FROM videos ORDER BY created_at DESC, id DESC LIMIT 5", ()),
+    ):
+        plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan  # served in index order, no sort
