@@ -184,7 +184,7 @@ def _patched_invoke(
         result = invoker(event)
     except FunctionError as exc:
         return _error_payload(exc.error_type, exc.message, response_headers)
-    except Exception as exc:  # noqa: BLE001 - any invoker error is a function error, as in Lambda
+    except Exception as exc:
         LOG.warning("local function %s raised", function_name, exc_info=True)
         return _error_payload(type(exc).__name__, str(exc), response_headers)
     try:
@@ -250,7 +250,9 @@ class LocalWorkflowEngine:
     ) -> None:
         unknown = set(invokers) - FUNCTION_NAMES.keys()
         if unknown:
-            raise ValueError(f"unknown invoker(s): {sorted(unknown)}; expected {sorted(FUNCTION_NAMES)}")
+            raise ValueError(
+                f"unknown invoker(s): {sorted(unknown)}; expected {sorted(FUNCTION_NAMES)}"
+            )
         if wait_seconds < 0:
             raise ValueError("wait_seconds must be >= 0")
         if retry_scale is None:
@@ -301,7 +303,7 @@ class LocalWorkflowEngine:
         """ARN of the engine's state machine (inside moto)."""
         return self._machine_arn
 
-    def start(self, input: dict[str, Any], name: str | None = None) -> str:  # noqa: A002
+    def start(self, input: dict[str, Any], name: str | None = None) -> str:
         """Start an execution (always named: moto needs it) and return its ARN."""
         self._check_open()
         response = self._client.start_execution(
@@ -313,28 +315,47 @@ class LocalWorkflowEngine:
         return arn
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
-        """Status of an execution, shaped like boto3's describe_execution (+ `currentState`)."""
-        self._check_open()
-        raw = self._client.describe_execution(executionArn=execution_arn)
-        result: dict[str, Any] = {
-            key: raw[key]
-            for key in ("executionArn", "status", "startDate", "stopDate", "output", "error", "cause")
-            if key in raw
-        }
+        """Status of an execution, shaped like boto3's describe_execution (+ `currentState`).
+
+        Dates are timezone-aware datetimes and `output` is a JSON string, as boto3 returns them.
+        """
+        result = self._describe(execution_arn)
         if result["status"] == "RUNNING":
             current = self._current_state(execution_arn)
             if current is not None:
                 result["currentState"] = current
         return result
 
+    def _describe(self, execution_arn: str) -> dict[str, Any]:
+        self._check_open()
+        raw = self._client.describe_execution(executionArn=execution_arn)
+        result: dict[str, Any] = {
+            key: raw[key]
+            for key in (
+                "executionArn",
+                "status",
+                "startDate",
+                "stopDate",
+                "output",
+                "error",
+                "cause",
+            )
+            if key in raw
+        }
+        return result
+
     def wait(self, execution_arn: str, timeout: float) -> dict[str, Any]:
-        """Block until the execution ends or `timeout` seconds pass; return its last description."""
+        """Block until the execution ends or `timeout` seconds pass; return its last description.
+
+        On timeout the description says RUNNING: the caller decides what that means.
+        """
         deadline = time.monotonic() + timeout
-        while True:
-            description = self.describe(execution_arn)
-            if description["status"] != "RUNNING" or time.monotonic() >= deadline:
-                return description
+        # Poll the cheap status; the history walk of currentState only for the final answer.
+        while self._describe(execution_arn)["status"] == "RUNNING":
+            if time.monotonic() >= deadline:
+                break
             time.sleep(_POLL_SECONDS)
+        return self.describe(execution_arn)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """The execution's history events (moto's rendering of GetExecutionHistory)."""
@@ -364,7 +385,7 @@ class LocalWorkflowEngine:
                     cause="The local workflow engine was closed.",
                 )
             self._client.delete_state_machine(stateMachineArn=self._machine_arn)
-        except Exception:  # noqa: BLE001 - closing must not fail the caller's shutdown
+        except Exception:
             LOG.warning("local workflow engine: cleanup failed", exc_info=True)
         finally:
             self._unregister()
@@ -392,7 +413,7 @@ class LocalWorkflowEngine:
         # is an item's state, e.g. ProcessVideo).
         try:
             events = self.history(execution_arn)
-        except Exception:  # noqa: BLE001 - currentState is informative only
+        except Exception:
             return None
         open_states: list[str] = []
         for event in events:
