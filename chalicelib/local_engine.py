@@ -1,22 +1,22 @@
 """Run the committed state-machine definition in-process on moto's ASL interpreter (local mode).
 
-Local-only: import it lazily, never on a Lambda path (it pulls moto). The interpreter is moto's port of
-LocalStack's, entered through `mock_aws` with `execute_state_machine`. Three moto internals are
-patched, process-wide and once, while at least one engine is open (pinned to moto 5.2.5; the canary test
-`tests/workflow/test_moto_canary.py` fails loudly if an upgrade moves them):
+Local-only: import it lazily, never on a Lambda path (it pulls moto). The interpreter is moto's
+port of LocalStack's, entered through `mock_aws` with `execute_state_machine`. Three moto internals
+are patched, process-wide and once, while at least one engine is open (pinned to moto 5.2.5; the
+canary test `tests/workflow/test_workflow_moto_canary.py` fails loudly if an upgrade moves them):
 
 * `LambdaSimpleBackend.invoke`: routes the engine's fake function ARNs to Python callables;
 * `WaitFunction._wait_interval`: a Wait state sleeps the engine's `wait_seconds` instead of its own;
 * `RetrierDecl._eval_body` (and its module's `time.sleep`): Retry intervals scaled by `retry_scale`.
 
-Patches route by ARN (functions) and by state-machine ARN (timings), so several engines can be open at
-once; ARNs of anything else fall through to moto's own behaviour.
+Patches route by ARN (functions) and by state-machine ARN (timings), so several engines can be
+open at once; ARNs of anything else fall through to moto's own behaviour.
 
 Global side effects while an engine is open (mock_aws patches botocore for the whole process):
 boto3 clients *without* an `endpoint_url` that talk to AWS service hostnames are answered by moto.
-Clients with an explicit `endpoint_url` on 127.0.0.1/localhost (e.g. DynamoDB on a moto *server*) are
-passed through untouched. Do not set the global `AWS_ENDPOINT_URL` variable while an engine runs: moto's
-own internal Lambda client would follow it (per-service `AWS_ENDPOINT_URL_DYNAMODB` is fine).
+Clients with an explicit `endpoint_url` on 127.0.0.1/localhost (e.g. DynamoDB on a moto *server*)
+are passed through untouched. Do not set the global `AWS_ENDPOINT_URL` variable while an engine
+runs: moto's own internal Lambda client would follow it (`AWS_ENDPOINT_URL_DYNAMODB` is fine).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def _patched_invoke(
 ) -> str | bytes | None:
     invoker = _RUNTIME.functions.get(function_name)
     if invoker is None:
-        return _RUNTIME.original("invoke")(  # type: ignore[no-any-return]
+        return _RUNTIME.original("invoke")(
             self, function_name, qualifier, body, headers, response_headers
         )
     try:
@@ -184,7 +184,7 @@ def _patched_invoke(
         result = invoker(event)
     except FunctionError as exc:
         return _error_payload(exc.error_type, exc.message, response_headers)
-    except Exception as exc:
+    except Exception as exc:  # any invoker error is a function error, as in Lambda
         LOG.warning("local function %s raised", function_name, exc_info=True)
         return _error_payload(type(exc).__name__, str(exc), response_headers)
     try:
@@ -231,7 +231,7 @@ class _ScaledTime:
 
 
 class LocalWorkflowEngine:
-    """One state machine (the committed definition) running on moto, with Python callables as Lambdas.
+    """One state machine (the committed definition) on moto, with Python callables as Lambdas.
 
     `invokers` are keyed by "scaler", "processor", "finalizer". They run on moto's worker threads,
     several at once inside the Map state, so they must be thread-safe. A callable's return value is
@@ -272,7 +272,7 @@ class LocalWorkflowEngine:
                 "stepfunctions",
                 region_name=region,
                 aws_access_key_id="local",
-                aws_secret_access_key="local",
+                aws_secret_access_key="local",  # noqa: S106 - moto needs some key
             )
             for key, invoker in invokers.items():
                 _RUNTIME.functions[self._arns[key]] = invoker
@@ -364,7 +364,7 @@ class LocalWorkflowEngine:
         kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
         while True:
             page = self._client.get_execution_history(**kwargs)
-            events.extend(page["events"])
+            events.extend(dict(event) for event in page["events"])
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]
@@ -385,7 +385,7 @@ class LocalWorkflowEngine:
                     cause="The local workflow engine was closed.",
                 )
             self._client.delete_state_machine(stateMachineArn=self._machine_arn)
-        except Exception:
+        except Exception:  # closing must not fail the caller's shutdown
             LOG.warning("local workflow engine: cleanup failed", exc_info=True)
         finally:
             self._unregister()
@@ -413,7 +413,7 @@ class LocalWorkflowEngine:
         # is an item's state, e.g. ProcessVideo).
         try:
             events = self.history(execution_arn)
-        except Exception:
+        except Exception:  # currentState is informative only
             return None
         open_states: list[str] = []
         for event in events:

@@ -1,8 +1,8 @@
 """CLI: `python -m workflow {definition,validate,create,update,execute}`.
 
-`definition` and `validate` are offline. `create`/`update`/`execute` drive a real account through the
-SDK's `Workflow` (the `chalice deploy` path, where CDK does not own the state machine): the function
-ARNs and the role come from arguments and fill the definition's placeholders.
+`definition` and `validate` are offline. `create`/`update`/`execute` drive a real account through
+the SDK's `Workflow` (the `chalice deploy` path, where CDK does not own the state machine): the
+function ARNs and the role come from arguments and fill the definition's placeholders.
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     generated = module.render(module.build_definition())
     report(
         "committed definition matches the generator",
-        [] if generated == text else [f"{DEFINITION_PATH} is stale: run `python -m workflow "
-                                      "definition --write`"],
+        []
+        if generated == text
+        else [f"{DEFINITION_PATH} is stale: run `python -m workflow definition --write`"],
     )
     report("statelint", checks.statelint_problems(text))
     report("moto ASL parser", checks.moto_parser_problems(text))
@@ -112,11 +113,11 @@ def _client(args: argparse.Namespace) -> Any:
 
 def cmd_create(args: argparse.Namespace) -> int:
     """Create the state machine; refuse (exit 1) if one with that name exists."""
-    from stepfunctions.steps import FrozenGraph  # type: ignore[import-untyped]
-    from stepfunctions.workflow import Workflow  # type: ignore[import-untyped]
+    from stepfunctions.steps import FrozenGraph
+    from stepfunctions.workflow import Workflow
 
     client = _client(args)
-    # The SDK's create() on an existing name only logs and returns the old ARN, definition unchanged.
+    # The SDK's create() on an existing name only logs and returns the old ARN, unchanged.
     for page in client.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if machine["name"] == args.name:

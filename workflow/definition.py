@@ -1,7 +1,7 @@
 """The processing state machine, built with the AWS Step Functions Data Science SDK.
 
-Build-time only: importing this module pulls `stepfunctions` (and sagemaker, ~2 s). The runtime reads
-the committed `definition.asl.json` through `workflow.substitute` instead.
+Build-time only: importing this module pulls `stepfunctions` (and sagemaker, ~2 s). The runtime
+reads the committed `definition.asl.json` through `workflow.substitute` instead.
 
 Shape of one execution (input `{"videoIds": [...]}`, 1-100 ids):
 
@@ -30,7 +30,7 @@ from typing import Any
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 
-from stepfunctions.steps import (  # type: ignore[import-untyped]  # noqa: E402
+from stepfunctions.steps import (  # noqa: E402
     Catch,
     Chain,
     Choice,
@@ -81,7 +81,7 @@ PROCESSOR_TIMEOUT = 900
 
 
 def processor_capacity(max_environments: int, per_environment_concurrency: int) -> int:
-    """Concurrent processor invocations the scaled-up capacity can serve (the Map's MaxConcurrency)."""
+    """Concurrent invocations the scaled-up processor capacity serves (the Map's MaxConcurrency)."""
     if max_environments < 1 or per_environment_concurrency < 1:
         raise ValueError("max_environments and per_environment_concurrency must be >= 1")
     return max_environments * per_environment_concurrency
@@ -193,7 +193,10 @@ def build_definition(
                 _lambda_retry(),
                 # Release is idempotent per execution: retry any other error too before giving up.
                 Retry(
-                    error_equals=["States.ALL"], interval_seconds=2, max_attempts=3, backoff_rate=2.0
+                    error_equals=["States.ALL"],
+                    interval_seconds=2,
+                    max_attempts=3,
+                    backoff_rate=2.0,
                 ),
             ],
             catch=[_catch_all(release_failed, "$.releaseError")],
@@ -312,8 +315,9 @@ def build_definition(
     graph = Graph(
         acquire,
         comment=(
-            "Process a batch of videos on the processor's own capacity: scale up, wait until ready, "
-            "process, sweep, scale down; every failure marks the batch failed and scales down."
+            "Process a batch of videos on the processor's own capacity: scale up, wait until "
+            "ready, process, sweep, scale down; every failure marks the batch failed and scales "
+            "down."
         ),
         timeout_seconds=timeout_seconds,
     )

@@ -39,7 +39,7 @@ def fakes() -> FakeFunctions:
 
 @pytest.fixture
 def make_engine(definition_text: str) -> Iterator[Callable[..., Any]]:
-    """Build engines on the committed definition (instant Waits and Retry sleeps); close them all."""
+    """Engines on the committed definition (instant Waits and Retry sleeps), closed after."""
     from chalicelib.local_engine import LocalWorkflowEngine
 
     engines: list[LocalWorkflowEngine] = []
