@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# Importable under any pytest import mode: the repo root (chalicelib, workflow) and this folder.
-for _path in (ROOT, Path(__file__).resolve().parent):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from workflow_fakes import FakeFunctions  # noqa: E402
+from tests.workflow.workflow_fakes import FakeFunctions  # noqa: E402
 
 DEFINITION_PATH = ROOT / "workflow" / "definition.asl.json"
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from workflow_fakes import FakeFunctions
 
 from chalicelib.local_engine import FunctionError, LocalWorkflowEngine
+from tests.workflow.workflow_fakes import FakeFunctions
 
 TIMEOUT = 20.0
 
