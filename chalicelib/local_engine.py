@@ -43,6 +43,7 @@ from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import Re
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 LOG = logging.getLogger(__name__)
 
@@ -306,6 +307,9 @@ class LocalWorkflowEngine:
     def start(self, input: dict[str, Any], name: str | None = None) -> str:
         """Start an execution (always named: moto needs it) and return its ARN."""
         self._check_open()
+        # moto keeps every worker thread it starts in a module list; a long-lived local server would
+        # grow it forever. Dropping finished ones is safe: moto only uses the list to join at exit.
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
         response = self._client.start_execution(
             stateMachineArn=self._machine_arn,
             name=name or uuid.uuid4().hex,

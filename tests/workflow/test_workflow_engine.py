@@ -224,6 +224,28 @@ def test_a_closed_engine_refuses_work(fakes: FakeFunctions, definition_text: str
         engine.start(fakes.batch("v1"))
 
 
+def test_closing_stops_running_executions(fakes: FakeFunctions, definition_text: str) -> None:
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def stuck_processor(event: dict[str, Any]) -> dict[str, Any]:
+        entered.set()
+        gate.wait(TIMEOUT)
+        return {"videoId": event["videoId"], "status": "completed"}
+
+    fakes.processor = stuck_processor  # type: ignore[method-assign]
+    engine = LocalWorkflowEngine(definition_text, fakes.invokers(), retry_scale=0.0)
+    arn = engine.start(fakes.batch("v1"))
+    assert entered.wait(TIMEOUT)
+    assert engine.describe(arn)["status"] == "RUNNING"
+    started = time.monotonic()
+    engine.close()  # must not wait for the stuck function
+    gate.set()
+    assert time.monotonic() - started < 5
+    with pytest.raises(RuntimeError, match="closed"):
+        engine.describe(arn)
+
+
 def test_unknown_invoker_names_are_rejected(definition_text: str) -> None:
     with pytest.raises(ValueError, match="unknown invoker"):
         LocalWorkflowEngine(definition_text, {"transcoder": lambda event: event})

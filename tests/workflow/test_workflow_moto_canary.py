@@ -69,6 +69,10 @@ def test_patched_functions_keep_their_signatures() -> None:
     # The retrier sleeps through its module's `time.sleep`; the engine scales that call.
     assert "time.sleep(" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
     assert "env.program_state_event.wait(" in inspect.getsource(WaitFunction._wait_interval)
+    # The engine prunes finished threads from this list.
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    assert isinstance(TMP_THREADS, list)
 
 
 def test_function_errors_reach_retry_and_the_waits_are_overridden() -> None:
