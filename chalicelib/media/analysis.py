@@ -34,7 +34,11 @@ BLACK_PIXEL_THRESHOLD = 0.10
 SILENCE_NOISE_DB = -50
 SILENCE_MIN_SECONDS = 0.5
 VISION_MAX_FRAMES = 12
-VISION_WIDTH = 640
+OCR_WIDTH = 960  # small captions and timecodes vanish at 640 px
+FACE_WIDTH = 640  # Haar cascades: 640 px finds faces down to ~32 px at ~16 ms a frame
+OCR_MIN_CONFIDENCE = 0.7  # below this rapidocr mostly reads texture as text
+# A "line" taller than half the frame is a photo edge or texture read as a glyph, not text.
+OCR_MAX_LINE_HEIGHT = 0.5
 
 _SCDET = re.compile(r"lavfi\.scd\.score:\s*([\d.]+),\s*lavfi\.scd\.time:\s*([\d.]+)")
 _BLACK = re.compile(r"black_start:\s*([\d.]+)\s+black_end:\s*([\d.]+)\s+black_duration:\s*([\d.]+)")
@@ -58,7 +62,7 @@ class Signals:
 
 
 def _r(x: float) -> float:
-    return round(x, 3)
+    return round(float(x), 3)
 
 
 def parse_signals(log: str, duration: float, has_audio: bool) -> Signals:
@@ -140,7 +144,7 @@ def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> l
         f"[0:v:0]scale={w}:{h},split={n}[sig]" + ("[sb]" if storyboard else ""),
         (
             f"[sig]blackdetect=d={BLACK_MIN_SECONDS}:pix_th={BLACK_PIXEL_THRESHOLD},"
-            f"scdet=threshold={SCENE_THRESHOLD},nullsink"
+            f"scdet=threshold={SCENE_THRESHOLD}[sigout]"
         ),
     ]
     if storyboard:
@@ -152,10 +156,10 @@ def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> l
         )
     # One decoder thread: the transcode runs at the same time and deserves the cores.
     args = ["-threads", "1", "-i", "source", "-filter_complex", ";".join(chains)]
+    # The detectors' frames go to the null muxer: they are read from the log, not kept.
+    args += ["-map", "[sigout]", "-f", "null", "-"]
     if storyboard:
         args += ["-map", "[sprite]", "-frames:v", "1", "-q:v", "4", "-update", "1", STORYBOARD_NAME]
-    else:
-        args += ["-f", "null", "-"]  # an output is required even if the graph ends in sinks
     return args
 
 
@@ -283,12 +287,17 @@ def detect_text(img: Any) -> list[dict[str, Any]]:
     h, w = img.shape[:2]
     items = []
     for text, score, box in zip(result.txts, result.scores, result.boxes, strict=False):
+        if float(score) < OCR_MIN_CONFIDENCE or not str(text).strip():
+            continue
         xs = [float(p[0]) for p in box]
         ys = [float(p[1]) for p in box]
+        box_h = (max(ys) - min(ys)) / h
+        if box_h > OCR_MAX_LINE_HEIGHT:
+            continue
         items.append(
             {"text": str(text), "confidence": _r(float(score)),
              "x": _r(min(xs) / w), "y": _r(min(ys) / h),
-             "width": _r((max(xs) - min(xs)) / w), "height": _r((max(ys) - min(ys)) / h)}
+             "width": _r((max(xs) - min(xs)) / w), "height": _r(box_h)}
         )  # fmt: skip
     return items
 
@@ -304,12 +313,19 @@ def analyse_vision(
 ) -> dict[str, Any]:
     """Faces and text on one keyframe per scene (at most VISION_MAX_FRAMES frames)."""
     times = keyframe_times(scenes)
-    frames = grab_frames(source, times, info.rotation, VISION_WIDTH)
+    import cv2
+
+    frames = grab_frames(source, times, info.rotation, OCR_WIDTH)
     face_hits: list[dict[str, Any]] = []
     text_hits: list[dict[str, Any]] = []
     for i, (t, img) in enumerate(frames):
         if faces:
-            found = detect_faces(img)
+            h, w = img.shape[:2]
+            small = img
+            if w > FACE_WIDTH:
+                small = cv2.resize(img, (FACE_WIDTH, max(2, round(h * FACE_WIDTH / w))),
+                                   interpolation=cv2.INTER_AREA)  # fmt: skip
+            found = detect_faces(small)
             if found:
                 face_hits.append({"time": _r(t), "faces": found})
         if text:
