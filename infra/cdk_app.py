@@ -1,0 +1,16 @@
+"""CDK entry point (`cdk.json` runs it): synthesizes the video service stack."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from video_infra.assembly import build_app
+
+if __name__ == "__main__":
+    app, _ = build_app()
+    app.synth()
