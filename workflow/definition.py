@@ -24,11 +24,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from typing import Any
 
 # The SDK imports sagemaker, which prints a v2 deprecation banner and config-discovery logs.
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+# SDK 2.3.0 compares `self.type is 'Choice'` (works: interned literals); its first compile warns.
+warnings.filterwarnings("ignore", message='"is" with a literal', category=SyntaxWarning)
 
 from stepfunctions.steps import (  # noqa: E402
     Catch,
