@@ -108,7 +108,9 @@ def _item_iterator(processor_timeout: int) -> Chain:
     video_failed = Pass(
         "VideoFailed",
         comment="The item ends normally so the Map (and the other videos) keep going.",
-        parameters={"videoId.$": "$.videoId", "status": "failed", "error.$": "$.error"},
+        # Only the error name: causes can be long (stack traces) and 100 of them could pass the
+        # 256 KB payload limit. The finalizer stored the full cause on the video.
+        parameters={"videoId.$": "$.videoId", "status": "failed", "error.$": "$.error.Error"},
     )
     mark_failed = Task(
         "MarkVideoFailed",

@@ -59,7 +59,7 @@ def test_one_bad_video_fails_alone(fakes: FakeFunctions, make_engine: Callable[.
     assert "moov atom not found" in per_item[0]["error"]["Cause"]
     assert fakes.reasons["bad"]["Error"] == "VideoCorrupt"
     failed_items = [r for r in output(result)["results"] if r["status"] == "failed"]
-    assert [item["videoId"] for item in failed_items] == ["bad"]
+    assert failed_items == [{"videoId": "bad", "status": "failed", "error": "VideoCorrupt"}]
     assert [event["action"] for event in fakes.calls_to("scaler")][-1] == "release"
 
 
