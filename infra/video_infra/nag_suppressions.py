@@ -30,6 +30,13 @@ def _ref(stack: cdk.Stack, construct: IConstruct) -> str:
     return stack.get_logical_id(child)
 
 
+def _env(stack: cdk.Stack) -> str:
+    """`region:account` as cdk-nag prints them: pseudo parameters when environment-agnostic."""
+    region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
+    return f"{region}:{account}"
+
+
 def suppress_with_reasons(stack: VideoServiceStack) -> None:
     """Acknowledge the stack's accepted findings; anything new still fails the check."""
     bucket = _ref(stack, stack.bucket)
@@ -55,8 +62,8 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
         )
     _ack(
         stack.api_function.role,  # type: ignore[arg-type]
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
-        f"<AWS::AccountId>:execution:<{_ref(stack, stack.state_machine)}.Name>:*]",
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{_env(stack)}:"
+        f"execution:<{_ref(stack, stack.state_machine)}.Name>:*]",
         "DescribeExecution on this state machine's executions only; execution names are "
         "generated per request.",
     )
@@ -70,8 +77,8 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
         _ack(
             function,
             "AwsSolutions-L1",
-            "Python 3.13 is pinned on purpose: the minimum Lambda MI runtime and the version the "
-            "app is tested on; move to a newer runtime deliberately, with the tests.",
+            "Python 3.13 is pinned on purpose: the oldest runtime Lambda MI accepts and the "
+            "processor image's; move all functions to a newer runtime deliberately, together.",
         )
     _ack(
         stack.http_api,

@@ -1,0 +1,431 @@
+"""The synthesized template: Lambda MI wiring, data stores, workflow, HTTP API, permissions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synthesized
+
+API_ROUTES_EXPECTED_AT_LEAST = {
+    ("GET", "/health"),
+    ("POST", "/videos"),
+    ("GET", "/videos"),
+    ("GET", "/videos/{video_id}"),
+    ("POST", "/videos/{video_id}/process"),
+    ("POST", "/videos/process"),
+}
+
+
+def _statements(synth: Synthesized, role_prefix: str) -> list[dict[str, Any]]:
+    role_id, _ = synth.resource("AWS::IAM::Role", role_prefix)
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        roles = policy["Properties"]["Roles"]
+        if {"Ref": role_id} in roles:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for s in statements:
+        acts = s["Action"]
+        found.update([acts] if isinstance(acts, str) else acts)
+    return found
+
+
+def _getatt(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+# --- Lambda Managed Instances ------------------------------------------------------------------
+def test_two_arm64_capacity_providers_one_auto_one_manual(synth: Synthesized) -> None:
+    providers = synth.resources("AWS::Lambda::CapacityProvider")
+    assert len(providers) == 2
+    modes = {}
+    for logical_id, res in providers.items():
+        props = res["Properties"]
+        assert props["InstanceRequirements"]["Architectures"] == ["arm64"]
+        assert props["VpcConfig"]["SecurityGroupIds"], logical_id
+        assert len(props["VpcConfig"]["SubnetIds"]) >= 2, "use several AZs"
+        modes[logical_id.split("CapacityProvider")[0]] = props["CapacityProviderScalingConfig"][
+            "ScalingMode"
+        ]
+    assert modes == {"Api": "Auto", "Processor": "Manual"}
+
+
+def test_operator_role_has_the_managed_ec2_operator_policy(synth: Synthesized) -> None:
+    role_id, role = synth.resource("AWS::IAM::Role", "CapacityOperatorRole")
+    policies = json.dumps(role["Properties"]["ManagedPolicyArns"])
+    assert "AWSLambdaManagedEC2ResourceOperator" in policies
+    principal = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert principal == {"Service": "lambda.amazonaws.com"}
+    for provider in synth.resources("AWS::Lambda::CapacityProvider").values():
+        assert provider["Properties"]["PermissionsConfig"] == {
+            "CapacityProviderOperatorRoleArn": _getatt(role_id)
+        }
+
+
+def test_security_group_has_no_inbound_and_only_https_out(synth: Synthesized) -> None:
+    _, sg = synth.resource("AWS::EC2::SecurityGroup", "CapacitySecurityGroup")
+    assert "SecurityGroupIngress" not in sg["Properties"]
+    egress = sg["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in egress] == [("tcp", 443, 443)]
+
+
+def test_api_lambdalith_sits_on_the_api_provider(synth: Synthesized) -> None:
+    provider_id, _ = synth.resource("AWS::Lambda::CapacityProvider", "ApiCapacityProvider")
+    _, fn = synth.resource("AWS::Lambda::Function", "ApiFunction")
+    props = fn["Properties"]
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "app.app"
+    assert props["CapacityProviderConfig"] == {
+        "LambdaManagedInstancesCapacityProviderConfig": {
+            "CapacityProviderArn": _getatt(provider_id),
+            "ExecutionEnvironmentMemoryGiBPerVCpu": 2,
+            "PerExecutionEnvironmentMaxConcurrency": 64,
+        }
+    }
+    assert props["FunctionScalingConfig"] == {
+        "MinExecutionEnvironments": 1,
+        "MaxExecutionEnvironments": 10,
+    }
+    assert props["PublishToLatestPublished"] is True
+    assert props["MemorySize"] >= 2048  # Lambda MI minimum: 2 GB and 1 vCPU
+    assert props["Timeout"] <= 29  # below the HTTP API's 30 s integration limit
+
+
+def test_processor_is_an_arm64_image_on_the_manual_provider_at_zero(synth: Synthesized) -> None:
+    provider_id, _ = synth.resource("AWS::Lambda::CapacityProvider", "ProcessorCapacityProvider")
+    _, fn = synth.resource("AWS::Lambda::Function", "ProcessorFunction")
+    props = fn["Properties"]
+    assert props["PackageType"] == "Image"
+    assert props["Architectures"] == ["arm64"]
+    assert props["ImageConfig"]["Command"] == ["app.processor"]
+    config = props["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
+    assert config == {
+        "CapacityProviderArn": _getatt(provider_id),
+        "ExecutionEnvironmentMemoryGiBPerVCpu": 4,
+        "PerExecutionEnvironmentMaxConcurrency": 1,
+    }
+    assert props["FunctionScalingConfig"] == {
+        "MinExecutionEnvironments": 0,
+        "MaxExecutionEnvironments": 0,
+    }
+    # vCPUs per environment = memory / GiB-per-vCPU; at least 1 vCPU and 2 GB (Lambda MI).
+    assert props["MemorySize"] / 1024 / 4 >= 1
+    max_duration = int(props["Environment"]["Variables"]["VIDEO_MAX_DURATION_SECONDS"])
+    assert max_duration < props["Timeout"] <= 900
+
+
+def test_processor_image_asset_is_built_for_arm64(synth: Synthesized) -> None:
+    assets = json.loads((synth.outdir / "VideoService.assets.json").read_text())
+    images = list(assets["dockerImages"].values())
+    assert len(images) == 1
+    source = images[0]["source"]
+    assert source["dockerFile"] == "infra/processor.Dockerfile"
+    assert source["platform"] == "linux/arm64"
+    staged = synth.outdir / source["directory"]
+    names = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
+    # .dockerignore is an allow-list: no .venv, tests or data in the build context.
+    assert {"app.py", "requirements-media.txt", "requirements-model.txt"} <= names
+    assert all(
+        n.split("/")[0]
+        in {
+            "app.py",
+            "chalicelib",
+            "infra",
+            "requirements-media.txt",
+            "requirements-model.txt",
+            ".dockerignore",
+        }
+        for n in names
+    ), sorted(names)
+
+
+@pytest.mark.parametrize("name", ["Scaler", "Finalizer"])
+def test_scaler_and_finalizer_are_ordinary_functions(synth: Synthesized, name: str) -> None:
+    _, fn = synth.resource("AWS::Lambda::Function", f"{name}Function")
+    props = fn["Properties"]
+    assert "CapacityProviderConfig" not in props
+    assert "FunctionScalingConfig" not in props
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == f"app.{name.lower()}"
+
+
+def test_every_function_logs_to_its_own_group_with_retention(synth: Synthesized) -> None:
+    groups = synth.resources("AWS::Logs::LogGroup")
+    functions = synth.resources("AWS::Lambda::Function")
+    seen = set()
+    for logical_id, fn in functions.items():
+        ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[ref]["Properties"]["RetentionInDays"] == 30, logical_id
+        seen.add(ref)
+    assert len(seen) == len(functions) == 4
+    assert all("RetentionInDays" in g["Properties"] for g in groups.values())
+
+
+def test_environment_variables_follow_the_contract(synth: Synthesized) -> None:
+    def env(prefix: str) -> dict[str, Any]:
+        return synth.resource("AWS::Lambda::Function", prefix)[1]["Properties"]["Environment"][
+            "Variables"
+        ]
+
+    table = {"Ref": synth.resource("AWS::DynamoDB::Table", "VideoTable")[0]}
+    bucket = {"Ref": synth.resource("AWS::S3::Bucket", "MediaBucket")[0]}
+    machine = {"Ref": synth.resource("AWS::StepFunctions::StateMachine", "VideoProcessing")[0]}
+    processor = {"Ref": synth.resource("AWS::Lambda::Function", "ProcessorFunction")[0]}
+    for prefix in ("ApiFunction", "ProcessorFunction", "ScalerFunction", "FinalizerFunction"):
+        assert env(prefix)["VIDEO_BACKEND"] == "aws"
+        assert env(prefix)["VIDEO_TABLE"] == table
+    api = env("ApiFunction")
+    assert api["VIDEO_BUCKET"] == bucket
+    assert api["VIDEO_STATE_MACHINE_ARN"] == machine
+    assert api["VIDEO_CURSOR_SECRET"] == {"Ref": "CursorSecret"}
+    assert synth.template["Parameters"]["CursorSecret"]["NoEcho"] is True
+    assert env("ProcessorFunction")["VIDEO_BUCKET"] == bucket
+    scaler = env("ScalerFunction")
+    assert scaler["VIDEO_PROCESSOR_FUNCTION"] == processor
+    assert (scaler["VIDEO_SCALE_MIN"], scaler["VIDEO_SCALE_MAX"]) == ("2", "5")
+
+
+# --- data ---------------------------------------------------------------------------------------
+def test_table_keys_indexes_billing_and_recovery(synth: Synthesized) -> None:
+    _, table = synth.resource("AWS::DynamoDB::Table", "VideoTable")
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["DeletionProtectionEnabled"] is True
+    indexes = {
+        gsi["IndexName"]: (
+            [(k["AttributeName"], k["KeyType"]) for k in gsi["KeySchema"]],
+            gsi["Projection"]["ProjectionType"],
+        )
+        for gsi in props["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "StatusIndex": ([("status", "HASH"), ("createdAt", "RANGE")], "ALL"),
+        "CreatedIndex": ([("entity", "HASH"), ("createdAt", "RANGE")], "ALL"),
+    }
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"id": "S", "status": "S", "createdAt": "S", "entity": "S"}
+
+
+def test_media_bucket_is_private_encrypted_tls_only_and_expires_uploads(
+    synth: Synthesized,
+) -> None:
+    bucket_id, bucket = synth.resource("AWS::S3::Bucket", "MediaBucket")
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-uploads"]["Prefix"] == "uploads/"
+    assert rules["expire-uploads"]["ExpirationInDays"] == 7
+    policies = [
+        p
+        for p in synth.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    (policy,) = policies
+    deny_insecure = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert deny_insecure
+
+
+# --- workflow -----------------------------------------------------------------------------------
+def test_state_machine_uses_the_committed_definition_with_real_function_arns(
+    synth: Synthesized,
+) -> None:
+    from video_infra.assembly import DEFINITION_PATH
+
+    _, machine = synth.resource("AWS::StepFunctions::StateMachine", "VideoProcessing")
+    props = machine["Properties"]
+    assert json.loads(props["DefinitionString"]) == json.loads(DEFINITION_PATH.read_text())
+    expected = {
+        "ScalerFunctionArn": "ScalerFunction",
+        "ProcessorFunctionArn": "ProcessorFunction",
+        "FinalizerFunctionArn": "FinalizerFunction",
+    }
+    subs = props["DefinitionSubstitutions"]
+    assert set(subs) == set(expected)
+    for placeholder, prefix in expected.items():
+        logical_id, _ = synth.resource("AWS::Lambda::Function", prefix)
+        assert subs[placeholder] == _getatt(logical_id)
+        assert "${" + placeholder + "}" in props["DefinitionString"]
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    # the timeout lives in the definition itself
+    assert json.loads(props["DefinitionString"])["TimeoutSeconds"] > 0
+
+
+def test_state_machine_logs_to_a_vended_log_group(synth: Synthesized) -> None:
+    _, machine = synth.resource("AWS::StepFunctions::StateMachine", "VideoProcessing")
+    dest = machine["Properties"]["LoggingConfiguration"]["Destinations"][0]
+    group_id = dest["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    name = synth.template["Resources"][group_id]["Properties"]["LogGroupName"]
+    assert name.startswith("/aws/vendedlogs/states/")
+
+
+def test_state_machine_may_invoke_exactly_the_three_functions(synth: Synthesized) -> None:
+    statements = _statements(synth, "StateMachineRole")
+    invoke = [s for s in statements if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    assert len(invoke) == 1
+    resources = json.dumps(invoke[0]["Resource"])
+    for prefix in ("ScalerFunction", "ProcessorFunction", "FinalizerFunction"):
+        logical_id, _ = synth.resource("AWS::Lambda::Function", prefix)
+        assert logical_id in resources
+    assert "ApiFunction" not in resources
+    assert '"*"' not in resources and ":*" not in resources
+    assert _actions(invoke) == {"lambda:InvokeFunction"}
+
+
+# --- HTTP API -----------------------------------------------------------------------------------
+def test_http_api_routes_equal_the_chalice_route_table(synth: Synthesized) -> None:
+    from video_infra.chalice_bundle import load_chalice_app
+
+    app_routes = {(r.method, r.path) for r in load_chalice_app().routes}
+    assert app_routes >= API_ROUTES_EXPECTED_AT_LEAST
+    template_routes = {
+        tuple(r["Properties"]["RouteKey"].split(" ", 1))
+        for r in synth.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    assert template_routes == app_routes
+
+
+def test_http_api_uses_payload_format_1_0_to_the_lambdalith(synth: Synthesized) -> None:
+    api_fn, _ = synth.resource("AWS::Lambda::Function", "ApiFunction")
+    (integration,) = synth.resources("AWS::ApiGatewayV2::Integration").values()
+    props = integration["Properties"]
+    assert props["PayloadFormatVersion"] == "1.0"
+    assert props["IntegrationType"] == "AWS_PROXY"
+    assert api_fn in json.dumps(props["IntegrationUri"])
+
+
+def test_http_api_stage_has_access_logs_and_throttling(synth: Synthesized) -> None:
+    (stage,) = synth.resources("AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": 200,
+        "ThrottlingRateLimit": 100,
+    }
+    assert "DestinationArn" in props["AccessLogSettings"]
+    assert "$context.requestId" in props["AccessLogSettings"]["Format"]
+
+
+def test_outputs(synth: Synthesized) -> None:
+    outputs = synth.template["Outputs"]
+    assert {"ApiEndpoint", "TableName", "BucketName", "StateMachineArn"} <= set(outputs)
+
+
+# --- least privilege ----------------------------------------------------------------------------
+def test_scaler_may_resize_only_the_processors_latest_published(synth: Synthesized) -> None:
+    processor_id, _ = synth.resource("AWS::Lambda::Function", "ProcessorFunction")
+    statements = _statements(synth, "ScalerRole")
+    scaling = [s for s in statements if "FunctionScalingConfig" in json.dumps(s["Action"])]
+    assert len(scaling) == 1
+    assert set(scaling[0]["Action"]) == {
+        "lambda:PutFunctionScalingConfig",
+        "lambda:GetFunctionScalingConfig",
+    }
+    assert scaling[0]["Resource"] == {
+        "Fn::Join": ["", [_getatt(processor_id), ":$LATEST.PUBLISHED"]]
+    }
+    assert _actions(statements) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "lambda:PutFunctionScalingConfig",
+        "lambda:GetFunctionScalingConfig",
+    }
+
+
+def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> None:
+    logs = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert _actions(_statements(synth, "ApiRole")) == logs | {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "states:StartExecution",
+        "states:DescribeExecution",
+    }
+    assert _actions(_statements(synth, "ProcessorRole")) >= logs | {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+    }
+    processor_extra = (
+        _actions(_statements(synth, "ProcessorRole"))
+        - logs
+        - {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:ListBucket",
+        }
+    )
+    # only what CDK adds to pull the image from the asset repository
+    assert processor_extra <= {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+        "ecr:GetAuthorizationToken",
+    }
+    assert _actions(_statements(synth, "FinalizerRole")) == logs | {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+    for statements in (_statements(synth, r) for r in ("ApiRole", "ScalerRole", "FinalizerRole")):
+        for s in statements:
+            assert s["Resource"] != "*", s
+
+
+def test_s3_access_is_limited_to_prefixes(synth: Synthesized) -> None:
+    def resources_for(role: str, action: str) -> str:
+        return json.dumps(
+            [s["Resource"] for s in _statements(synth, role) if action in json.dumps(s["Action"])]
+        )
+
+    assert "/uploads/*" in resources_for("ProcessorRole", "s3:GetObject")
+    assert "/videos/*" in resources_for("ProcessorRole", "s3:PutObject")
+    assert "/videos/*" in resources_for("ApiRole", "s3:GetObject")
+    assert "/uploads/" not in resources_for("ApiRole", "s3:GetObject")
+    listing = [s for s in _statements(synth, "ProcessorRole") if s["Action"] == "s3:ListBucket"]
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["videos/*"]}}
+
+
+# --- the existing-VPC path ----------------------------------------------------------------------
+def test_existing_vpc_is_looked_up_not_created(synth_existing_vpc: Synthesized) -> None:
+    assert not synth_existing_vpc.resources("AWS::EC2::VPC")
+    assert not synth_existing_vpc.resources("AWS::EC2::NatGateway")
+    for provider in synth_existing_vpc.resources("AWS::Lambda::CapacityProvider").values():
+        assert provider["Properties"]["VpcConfig"]["SubnetIds"] == [
+            "subnet-0aaaaaaaaaaaaaaa1",
+            "subnet-0aaaaaaaaaaaaaaa2",
+        ]
+    _, sg = synth_existing_vpc.resource("AWS::EC2::SecurityGroup", "CapacitySecurityGroup")
+    assert sg["Properties"]["VpcId"] == "vpc-0123456789abcdef0"
+    assert synth_existing_vpc.error is None
