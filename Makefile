@@ -59,8 +59,8 @@ bench-media: $(RUN_STAMP)
 	$(BIN)/python bench/bench_media.py
 
 definition: $(DEV_STAMP)
-	$(BIN)/python -m workflow definition > workflow/definition.asl.json
-	$(BIN)/python -m workflow validate
+	$(BIN)/python -m workflow definition --write
+	$(BIN)/python -m workflow validate --require-node
 
 synth: $(DEV_STAMP)
 	cd infra && ./synth.sh

@@ -19,6 +19,8 @@ from chalicelib.validation import parse_json_body, validate_batch, validate_empt
 
 app = Chalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
+# Media served locally: these bodies go out as bytes, base64 through API Gateway.
+app.api.binary_types.extend(["video/mp4", "video/mp2t"])
 
 ANY_CONTENT = ["*/*"]  # content types are checked by the service, to answer in its error shape
 
@@ -152,12 +154,15 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     path = c.media_store().resolve(video_id, run_id, name) if c.settings.is_local else None
     if path is None:
         raise NotFoundError("no such media file")
-    from chalicelib.mediastore import content_type_for
+    from chalicelib.mediastore import content_type
 
+    ctype = content_type(name)
+    data = path.read_bytes()
+    binary = ctype.split(";")[0] in app.api.binary_types
     return Response(
-        body=path.read_bytes(),
+        body=data if binary else data.decode("utf-8"),
         status_code=200,
-        headers={"Content-Type": content_type_for(name), "Cache-Control": "private, max-age=3600"},
+        headers={"Content-Type": ctype, "Cache-Control": "private, max-age=3600"},
     )
 
 

@@ -63,6 +63,23 @@ def _cursor_secret(settings: Settings) -> bytes:
     return hashlib.sha256(f"cursor:{settings.table_name}".encode()).digest()
 
 
+MEDIA_REF = "media://"
+
+
+class ReferenceUrls:
+    """The media store as the processor sees it: `url()` gives a stable reference
+    (`media://{videoId}/{runId}/{name}`) that the API renders into a real URL when read."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def url(self, video_id: str, run_id: str, name: str) -> str:
+        return f"{MEDIA_REF}{video_id}/{run_id}/{name}"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 class Container:
     """Holds one process's services. `role` is "api" (serves requests, owns the local
     engine and pool) or "worker" (a local processor environment)."""
@@ -75,6 +92,7 @@ class Container:
         self._orchestrator: Orchestrator | None = None
         self._pool: LocalCapacityPool | None = None
         self._media_store: Any = None
+        self._s3: Any = None
         if settings.is_local and role == "api":
             recover_interrupted(self.store)
             from chalicelib.scaler import POOL
@@ -94,18 +112,45 @@ class Container:
         )
 
     def render(self, item: Item) -> Item:
-        """Turn stored media locations into URLs a client can open."""
+        """Turn stored media references into URLs a client can open (presigned in AWS, so
+        they are signed at read time and never expire inside the database)."""
         if "outputPrefix" not in item:
             return item
-        return self.media_store().render(item)
+        store = self.media_store()
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            if isinstance(value, str) and value.startswith(MEDIA_REF):
+                video_id, run_id, name = value[len(MEDIA_REF) :].split("/", 2)
+                return store.url(video_id, run_id, name)
+            return value
+
+        rendered: Item = walk(item)
+        return rendered
 
     def media_store(self) -> Any:
         with self._lock:
             if self._media_store is None:
-                from chalicelib.mediastore import build_media_store
+                from chalicelib import mediastore
 
-                self._media_store = build_media_store(self.settings)
+                if self.settings.is_local and not self.settings.bucket:
+                    self._media_store = mediastore.LocalMediaStore(
+                        self.settings.media_dir, self.settings.public_base_url
+                    )
+                else:
+                    self._media_store = mediastore.S3MediaStore(
+                        self.settings.bucket, self.s3_client()
+                    )
             return self._media_store
+
+    def s3_client(self) -> Any:
+        with self._lock:
+            if self._s3 is None:
+                self._s3 = _boto3_client("s3", self.settings)
+            return self._s3
 
     @functools.cached_property
     def finalizer(self) -> Finalizer:
@@ -117,7 +162,14 @@ class Container:
     def processor(self) -> Processor:
         from chalicelib.processor import Processor
 
-        return Processor(self.store, self.settings, self.media_store)
+        return Processor(
+            self.store,
+            self.settings,
+            lambda: ReferenceUrls(self.media_store()),
+            s3_client=self.s3_client
+            if not self.settings.is_local or self.settings.bucket
+            else None,
+        )
 
     @functools.cached_property
     def capacity(self) -> CapacityController:

@@ -30,11 +30,13 @@ class Processor:
         settings: Settings,
         media_store_factory: Callable[[], Any],
         clock: Callable[[], float] = time.monotonic,
+        s3_client: Callable[[], Any] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._media_store_factory = media_store_factory
         self._clock = clock
+        self._s3_client = s3_client
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         video_id = event.get("videoId")
@@ -68,6 +70,7 @@ class Processor:
                 self._settings,
                 media_store,
                 self._progress_writer(video_id),
+                s3_client=self._s3_client() if self._s3_client else None,
             )
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.
@@ -84,9 +87,12 @@ class Processor:
             set_fields={**result, "progress": 100, "completedAt": utc_now()},
             only_if=owner,
         )
-        prefix = result.get("outputPrefix")
-        if prefix:
-            media_store.delete_other_runs(video_id, prefix)
+        run_id = result.get("runId")
+        if run_id:  # the item now points at the new run: older runs can go
+            try:
+                media_store.delete_other_runs(video_id, run_id)
+            except Exception:  # a leftover old run wastes space but breaks nothing
+                log.warning("could not delete old runs of %s", video_id, exc_info=True)
         return {"videoId": video_id, "status": VideoStatus.COMPLETED.value}
 
     def _fail(self, video_id: str, owner: dict[str, str], error: dict[str, str]) -> None:

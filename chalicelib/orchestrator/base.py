@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 _NAME_RE = re.compile(r"^exec-[0-9a-f]{32}$")
@@ -21,6 +24,28 @@ def is_execution_name(value: str) -> bool:
 def execution_name_of(execution_id: str) -> str:
     """The name is the last `:`-separated part of an execution ARN."""
     return execution_id.rsplit(":", 1)[-1]
+
+
+def execution_view(desc: Mapping[str, Any]) -> dict[str, Any]:
+    """The API's shape of an execution from a DescribeExecution-like mapping."""
+    out: dict[str, Any] = {
+        "executionArn": desc["executionArn"],
+        "name": execution_name_of(desc["executionArn"]),
+        "status": desc["status"],
+    }
+    for key in ("startDate", "stopDate"):
+        value = desc.get(key)
+        if value is not None:
+            out[key] = value.isoformat() if isinstance(value, datetime) else str(value)
+    for key in ("currentState", "error", "cause"):
+        if desc.get(key):
+            out[key] = desc[key]
+    if desc.get("output"):
+        try:
+            out["output"] = json.loads(desc["output"])
+        except (TypeError, ValueError):
+            out["output"] = desc["output"]
+    return out
 
 
 class Orchestrator(ABC):

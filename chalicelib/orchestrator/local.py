@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.capacity.local_pool import EnvironmentFailed, LocalCapacityPool, Throttled
-from chalicelib.orchestrator.base import Orchestrator
+from chalicelib.orchestrator.base import Orchestrator, execution_view
 
 DEFINITION = Path(__file__).resolve().parents[2] / "workflow" / "definition.asl.json"
 
@@ -56,12 +56,12 @@ class LocalOrchestrator(Orchestrator):
     def describe(self, name: str) -> dict[str, Any] | None:
         with self._lock:
             arn = self._arns.get(name)
-        return None if arn is None else self._engine.describe(arn)
+        return None if arn is None else execution_view(self._engine.describe(arn))
 
     def wait(self, name: str, timeout: float) -> dict[str, Any]:
         with self._lock:
             arn = self._arns[name]
-        return self._engine.wait(arn, timeout)
+        return execution_view(self._engine.wait(arn, timeout))
 
     def close(self) -> None:
         self._engine.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.orchestrator.base import Orchestrator
+from chalicelib.orchestrator.base import Orchestrator, execution_view
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -32,14 +32,4 @@ class StepFunctionsOrchestrator(Orchestrator):
             resp = self._client.describe_execution(executionArn=self._execution_arn(name))
         except self._client.exceptions.ExecutionDoesNotExist:
             return None
-        out: dict[str, Any] = {
-            "executionArn": resp["executionArn"],
-            "status": resp["status"],
-            "startDate": resp["startDate"].isoformat(),
-        }
-        if resp.get("stopDate"):
-            out["stopDate"] = resp["stopDate"].isoformat()
-        for key in ("error", "cause"):
-            if resp.get(key):
-                out[key] = resp[key]
-        return out
+        return execution_view(resp)
