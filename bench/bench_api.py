@@ -64,7 +64,7 @@ def api_latency(requests: int) -> None:
     reset_container()
     payload = json.dumps({"title": "bench", "sourceUrl": f"file://{src}"})
     ids: list[str] = []
-    with Client(app) as client:
+    with Client(app, stage_name="local") as client:
         headers = {"content-type": "application/json"}
 
         def create() -> None:

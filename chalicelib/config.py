@@ -38,7 +38,7 @@ class Settings:
     processor_timeout_seconds: float = 900.0
     # local engine
     local_wait_seconds: float = 0.2
-    local_env_concurrency: int = 2
+    local_env_concurrency: int = 1
     # pagination cursors are HMAC-signed with this key
     cursor_secret: str = ""
     cursor_ttl_seconds: int = 24 * 3600
@@ -90,7 +90,7 @@ class Settings:
             capacity_max_polls=_int(env, "VIDEO_CAPACITY_MAX_POLLS", 60),
             processor_timeout_seconds=_float(env, "VIDEO_PROCESSOR_TIMEOUT_SECONDS", 900.0),
             local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
-            local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 2),
+            local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 1),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
             ffmpeg=env.get("VIDEO_FFMPEG", ""),
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),

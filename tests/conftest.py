@@ -115,5 +115,5 @@ def client(local_env: Path) -> Iterator[Any]:
 
     from app import app
 
-    with Client(app) as c:
+    with Client(app, stage_name="local") as c:
         yield c

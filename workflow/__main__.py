@@ -41,6 +41,8 @@ def _concurrency(args: argparse.Namespace) -> int:
             args.max_environments, args.per_environment_concurrency
         )
         return capacity
+    if args.max_concurrency is None:
+        return int(module.DEFAULT_MAX_CONCURRENCY)
     return int(args.max_concurrency)
 
 
@@ -165,7 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     definition = commands.add_parser("definition", help="print the generated ASL JSON")
-    definition.add_argument("--max-concurrency", type=int, default=10)
+    definition.add_argument(
+        "--max-concurrency", type=int, help="default: the processor's max environments x 1"
+    )
     definition.add_argument("--max-environments", type=int)
     definition.add_argument("--per-environment-concurrency", type=int)
     definition.add_argument("--wait-seconds", type=int, default=5)

@@ -74,7 +74,11 @@ RELEASE_STATES: tuple[str, ...] = ("ReleaseCapacity", "ReleaseCapacityAfterFailu
 CAPACITY_NOT_READY_ERROR = "Capacity.NotReady"
 INCOMPLETE_ERROR = "Workflow.Incomplete"
 
-DEFAULT_MAX_CONCURRENCY = 10
+# The processor's busy scaling (VIDEO_SCALE_MAX=5 environments) x 1 video per environment
+# (infra/README.md: one ffmpeg ladder keeps an environment's 2 vCPUs busy).
+DEFAULT_MAX_ENVIRONMENTS = 5
+DEFAULT_PER_ENVIRONMENT_CONCURRENCY = 1
+DEFAULT_MAX_CONCURRENCY = DEFAULT_MAX_ENVIRONMENTS * DEFAULT_PER_ENVIRONMENT_CONCURRENCY
 DEFAULT_WAIT_SECONDS = 5
 DEFAULT_STATE_MACHINE_TIMEOUT = 6 * 60 * 60
 SCALER_TIMEOUT = 60

@@ -432,12 +432,6 @@ def test_existing_vpc_is_looked_up_not_created(synth_existing_vpc: Synthesized) 
 
 
 # --- agreement with the workflow ----------------------------------------------------------------
-@pytest.mark.xfail(
-    reason="workflow/definition.asl.json still has the generator's default MaxConcurrency 10; "
-    "regenerate with `python -m workflow definition --max-environments 5 "
-    "--per-environment-concurrency 1 --write`",
-    strict=False,
-)
 def test_workflow_fan_out_fits_the_processor_capacity(synth: Synthesized) -> None:
     """More parallel invocations than environments x per-environment concurrency get throttled."""
     _, machine = synth.resource("AWS::StepFunctions::StateMachine", "VideoProcessing")
