@@ -39,11 +39,38 @@ def error_from_catch(error: Mapping[str, Any] | None) -> dict[str, str]:
     return {"code": code, "message": (message or code)[:_MAX_MESSAGE]}
 
 
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def from_status_change(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An EventBridge status-change event (TIMED_OUT, ABORTED, FAILED) as a sweep request.
+
+    A state-machine timeout or a manual stop skips every Catch, so the workflow's own sweep
+    never runs; this event is the safety net that still leaves no video active.
+    """
+    detail = event.get("detail") or {}
+    try:
+        ids = json.loads(detail.get("input") or "{}").get("videoIds", [])
+    except (ValueError, AttributeError):
+        ids = []
+    status = str(detail.get("status") or "ENDED")
+    return {
+        "executionId": detail.get("executionArn"),
+        "videoIds": ids if isinstance(ids, list) else [],
+        "error": {
+            "Error": f"Execution.{status}",
+            "Cause": detail.get("cause") or f"the processing execution ended as {status}",
+        },
+    }
+
+
 class Finalizer:
     def __init__(self, store: VideoStore) -> None:
         self._store = store
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        if event.get("detail-type") == STATUS_CHANGE:
+            event = from_status_change(event)
         execution_id = event.get("executionId")
         if not isinstance(execution_id, str) or not execution_id:
             raise ValidationError("executionId is required")

@@ -21,6 +21,8 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -265,6 +267,7 @@ class VideoServiceStack(cdk.Stack):
         self.http_api = self._http_api(chalice_app, settings, retention)
 
         self._grant_least_privilege()
+        self._execution_end_safety_net()
 
         cdk.CfnOutput(self, "ApiEndpoint", value=self.http_api.api_endpoint)
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)
@@ -273,6 +276,36 @@ class VideoServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "ProcessorFunctionName", value=self.processor.function_name)
 
     # --- building blocks ----------------------------------------------------------------------
+    def _execution_end_safety_net(self) -> None:
+        """A state-machine timeout or a manual stop skips every Catch: EventBridge's status
+        change then sweeps the batch (finalizer) and releases the lease (scaler)."""
+        rule = events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description="Sweep and release capacity for executions that ended outside a Catch",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                    "status": ["TIMED_OUT", "ABORTED", "FAILED"],
+                },
+            ),
+        )
+        rule.add_target(targets.LambdaFunction(self.finalizer, retry_attempts=8))
+        rule.add_target(
+            targets.LambdaFunction(
+                self.scaler,
+                retry_attempts=8,
+                event=events.RuleTargetInput.from_object(
+                    {
+                        "action": "release",
+                        "executionId": events.EventField.from_path("$.detail.executionArn"),
+                    }
+                ),
+            )
+        )
+
     def _vpc(self, settings: InfraSettings) -> ec2.IVpc:
         if settings.vpc_id:
             # A real deploy looks the VPC up (and caches it in cdk.context.json); offline

@@ -456,3 +456,21 @@ def _find_values(node: Any, key: str) -> list[Any]:
     if isinstance(node, list):
         return [v for item in node for v in _find_values(item, key)]
     return []
+
+
+def test_executions_ending_outside_a_catch_are_swept_and_released(synth: Synthesized) -> None:
+    """TIMED_OUT / ABORTED skip the definition's Catch handlers: EventBridge covers them."""
+    rules = synth.resources("AWS::Events::Rule")
+    assert len(rules) == 1
+    (rule,) = rules.values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(pattern["detail"]["status"]) == {"TIMED_OUT", "ABORTED", "FAILED"}
+    targets = rule["Properties"]["Targets"]
+    arns = {json.dumps(t["Arn"]) for t in targets}
+    assert any("FinalizerFunction" in a for a in arns)
+    assert any("ScalerFunction" in a for a in arns)
+    scaler_target = next(t for t in targets if "ScalerFunction" in json.dumps(t["Arn"]))
+    transformer = scaler_target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"detail-executionArn": "$.detail.executionArn"}
+    assert '"action":"release"' in transformer["InputTemplate"]

@@ -94,3 +94,20 @@ def test_error_from_catch_keeps_plain_causes() -> None:
         "message": "boom",
     }
     assert error_from_catch({"Error": "X"}) == {"code": "X", "message": "X"}
+
+
+def test_execution_status_change_event_sweeps_the_batch(store: SqliteVideoStore) -> None:
+    """A state-machine timeout skips every Catch; EventBridge's event still cleans up."""
+    vid = put(store, "processing")
+    event = {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": EXEC,
+            "status": "TIMED_OUT",
+            "input": json.dumps({"videoIds": [vid]}),
+            "cause": None,
+        },
+    }
+    assert Finalizer(store).handle(event) == {"failed": [vid]}
+    assert store.get(vid)["error"]["code"] == "Execution.TIMED_OUT"  # type: ignore[index]
