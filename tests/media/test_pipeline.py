@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from collections.abc import Callable
@@ -167,7 +168,7 @@ def test_full_run_on_720p_clip_with_cuts_black_and_silence(
     # Progress: rising percentages, at least 2 s apart; the private temp dir is gone.
     values = [p for _, p in calls]
     assert values and values == sorted(set(values)) and all(0 <= p <= 100 for p in values)
-    assert all(b[0] - a[0] >= 1.99 for a, b in zip(calls, calls[1:], strict=False))
+    assert all(b[0] - a[0] >= 1.99 for a, b in itertools.pairwise(calls))
     assert list(work_root.iterdir()) == []
 
 
@@ -333,7 +334,7 @@ def test_non_video_file_fails_with_not_a_video(media_settings: Settings, tmp_pat
 def test_still_image_is_not_a_video(media_settings: Settings, tmp_path: Path) -> None:
     import numpy as np
 
-    ok, jpg = cv2.imencode(".jpg", np.full((90, 160, 3), 128, np.uint8))
+    _, jpg = cv2.imencode(".jpg", np.full((90, 160, 3), 128, np.uint8))
     url = _inbox_file(media_settings, "photo.jpg", jpg.tobytes())
     assert _fails_with(media_settings, url, tmp_path).code == "NotAVideo"
 

@@ -391,3 +391,18 @@ def test_packaged_whisper_model_is_assembled_once(tmp_path: Path) -> None:
     assert resolve_whisper_model("", tmp_path).model == first.model
     assert model_bin.stat().st_mtime_ns == mtime  # reused, not rebuilt
     assert [p.name for p in (tmp_path / "models").iterdir()] == ["whisper-base"]  # no staging left
+
+
+def test_importing_the_processing_entry_point_loads_no_heavy_media_library() -> None:
+    import subprocess
+    import sys
+
+    heavy = ("av", "cv2", "numpy", "rapidocr", "faster_whisper", "imageio_ffmpeg", "ctranslate2")
+    code = (
+        "import sys, chalicelib.processing, chalicelib.mediastore, chalicelib.media.pipeline\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,230 @@
+"""Media pipeline benchmark on a generated 30 s 1080p30 clip (`make bench-media`).
+
+Prints, in one run:
+ 1. the pipeline's transcode step vs the same ffmpeg command run bare (overhead, goal <= 1.05);
+ 2. the one-process ladder vs three separate ffmpeg runs, one per rung (goal <= 0.75);
+ 3. the whole pipeline (fetch, probe, every stage, publish) vs the transcode alone (goal <= 1.3);
+ 4. realtime factor of the whole pipeline and peak memory (the process tree's summed RSS, sampled
+    from /proc, and the largest single ffmpeg child from getrusage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chalicelib.config import Settings  # noqa: E402
+from chalicelib.media import transcode  # noqa: E402
+from chalicelib.media.ffmpeg import available_cpus, ffmpeg_exe  # noqa: E402
+from chalicelib.media.probe import probe  # noqa: E402
+from chalicelib.mediastore import LocalMediaStore  # noqa: E402
+from chalicelib.processing import run_processing  # noqa: E402
+
+
+def make_clip(exe: str, out: Path, seconds: int) -> None:
+    """1080p30 with motion, grain, a scene change and a tone: not trivially compressible."""
+    half = seconds // 2
+    subprocess.run(
+        [
+            exe, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=s=1920x1080:r=30:d={half}",
+            "-f", "lavfi", "-i", f"mandelbrot=s=1920x1080:r=30,trim=duration={seconds - half}",
+            "-f", "lavfi", "-i", f"sine=f=440:d={seconds}",
+            "-filter_complex",
+            "[0:v][1:v]concat=n=2:v=1:a=0,noise=alls=4:allf=t[v]",
+            "-map", "[v]", "-map", "2:a",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "128k", str(out),
+        ],
+        check=True,
+    )  # fmt: skip
+
+
+class TreeMemory:
+    """Peak summed RSS of this process and all its descendants, sampled from /proc."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        me = os.getpid()
+        while not self._stop.is_set():
+            parents: dict[int, int] = {}
+            rss: dict[int, int] = {}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    statm = Path(f"/proc/{entry}/statm").read_text()
+                except OSError:
+                    continue
+                fields = stat[stat.rfind(")") + 2 :].split()
+                parents[int(entry)] = int(fields[1])
+                rss[int(entry)] = int(statm.split()[1]) * page
+            tree = {me}
+            changed = True
+            while changed:
+                changed = False
+                for pid, ppid in parents.items():
+                    if ppid in tree and pid not in tree:
+                        tree.add(pid)
+                        changed = True
+            self.peak_bytes = max(self.peak_bytes, sum(rss.get(p, 0) for p in tree))
+            self._stop.wait(self.interval)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.monotonic()
+    value = fn()
+    return time.monotonic() - started, value
+
+
+def fresh_work(base: Path, clip: Path, name: str) -> Path:
+    work = base / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    shutil.copyfile(clip, work / "source")
+    return work
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=2, help="best-of for the overhead ratio")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = parser.parse_args()
+
+    exe = ffmpeg_exe()
+    base = Path(tempfile.mkdtemp(prefix="bench-media-"))
+    try:
+        clip = base / "clip.mp4"
+        print(f"generating {args.seconds} s 1080p30 clip …", flush=True)
+        make_clip(exe, clip, args.seconds)
+        info = probe(clip, max_duration=3600)
+        rungs = transcode.plan_ladder(info.width, info.height)
+        ladder_args = transcode.build_transcode_args(info, rungs)
+        print(
+            f"cpus={available_cpus()} ffmpeg={Path(exe).name} "
+            f"source={info.width}x{info.height}@{info.fps} {info.duration}s "
+            f"rungs={[r.quality for r in rungs]}",
+            flush=True,
+        )
+
+        # 1. pipeline transcode step vs the identical command run bare (interleaved, best of N).
+        pipe_times, bare_times = [], []
+        for i in range(args.repeat):
+            work = fresh_work(base, clip, "pipe")
+            t, _ = timed(lambda w=work: transcode.transcode(w, info, exe=exe, timeout=3600))
+            pipe_times.append(t)
+            work = fresh_work(base, clip, "bare")
+            cmd = [exe, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *ladder_args]
+            t, _ = timed(lambda w=work, c=cmd: subprocess.run(c, cwd=w, check=True))
+            bare_times.append(t)
+            print(f"  round {i + 1}: pipeline transcode {pipe_times[-1]:.2f}s, "
+                  f"bare ffmpeg {bare_times[-1]:.2f}s", flush=True)  # fmt: skip
+        t_pipe, t_bare = min(pipe_times), min(bare_times)
+
+        # 2. three separate runs, one rung each (each decodes the source again).
+        separate = []
+        for r in rungs:
+            work = fresh_work(base, clip, f"sep-{r.quality}")
+            one = transcode.build_transcode_args(info, [r])
+            cmd = [exe, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *one]
+            t, _ = timed(lambda w=work, c=cmd: subprocess.run(c, cwd=w, check=True))
+            separate.append(t)
+            print(f"  separate {r.quality}: {t:.2f}s", flush=True)
+        t_sep = sum(separate)
+
+        # 3./4. whole pipeline through the app's entry point, on a local store.
+        data = base / "data"
+        inbox = data / "inbox"
+        inbox.mkdir(parents=True)
+        shutil.copyfile(clip, inbox / "clip.mp4")
+        settings = Settings(backend="local", data_dir=data, source_roots=(inbox,),
+                            whisper_model=os.environ.get("VIDEO_WHISPER_MODEL", ""))  # fmt: skip
+        store = LocalMediaStore(settings.media_dir, "http://127.0.0.1:8000")
+        # Assemble the packaged whisper model first: a one-time cost, not a per-video one.
+        from chalicelib.media.whisper_model import resolve_whisper_model
+
+        resolve_whisper_model(settings.whisper_model, data)
+        with TreeMemory() as mem:
+            t_whole, result = timed(
+                lambda: run_processing(
+                    "BenchVideo0000000000_-",
+                    (inbox / "clip.mp4").as_uri(),
+                    settings,
+                    store,
+                    lambda p: None,
+                )
+            )
+        child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        stages = {k: (v["status"], v["ms"]) for k, v in result["stages"].items()}
+
+        figures = {
+            "transcode_pipeline_s": round(t_pipe, 2),
+            "transcode_bare_s": round(t_bare, 2),
+            "overhead_ratio": round(t_pipe / t_bare, 3),
+            "three_separate_runs_s": round(t_sep, 2),
+            "single_vs_separate_ratio": round(t_bare / t_sep, 3),
+            "whole_pipeline_s": round(t_whole, 2),
+            "whole_vs_transcode_ratio": round(t_whole / t_pipe, 3),
+            "realtime_factor": round(info.duration / t_whole, 2),
+            "peak_tree_rss_mb": round(mem.peak_bytes / 2**20),
+            "peak_single_child_rss_mb": round(child_peak / 2**20),
+            "peak_python_rss_mb": round(self_peak / 2**20),
+            "stages_ms": stages,
+        }
+        goals = [
+            ("(1) pipeline transcode / bare ffmpeg", figures["overhead_ratio"], 1.05),
+            ("(2) one process / three separate runs", figures["single_vs_separate_ratio"], 0.75),
+            ("(3) whole pipeline / transcode alone", figures["whole_vs_transcode_ratio"], 1.3),
+        ]
+        print()
+        for label, value, goal in goals:
+            verdict = "ok" if value <= goal else "MISSED"
+            print(f"{label:42s} {value:6.3f}  (goal <= {goal})  {verdict}")
+        print(f"{'(4) realtime factor (media s / wall s)':42s} {figures['realtime_factor']:6.2f}")
+        print(f"{'    peak RSS, whole process tree':42s} {figures['peak_tree_rss_mb']:6d} MB")
+        child_mb = figures["peak_single_child_rss_mb"]
+        print(f"{'    peak RSS, largest ffmpeg child':42s} {child_mb:6d} MB")
+        print(f"{'    peak RSS, python (whisper, OCR)':42s} {figures['peak_python_rss_mb']:6d} MB")
+        print("stages:", ", ".join(f"{k}={s}:{ms}ms" for k, (s, ms) in stages.items()))
+        print(json.dumps(figures))
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
