@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,25 +83,27 @@ def api_latency(requests: int) -> None:
         print(f"{name:<8}{pct(samples, 50):>10.3f}{pct(samples, 99):>10.3f}")
 
 
+def stored_items(total: int) -> Iterator[dict[str, Any]]:
+    """`total` videos of which MATCHING are queued, spread evenly through time."""
+    for i in range(total):
+        now = utc_now()
+        yield {
+            "id": new_video_id(),
+            "title": f"v{i}",
+            "description": "",
+            "status": "queued" if i % (total // MATCHING) == 0 else "completed",
+            "sourceUrl": "s3://b/k",
+            "createdAt": now,
+            "updatedAt": now,
+        }
+
+
 def fill_sqlite(path: Path, total: int) -> VideoStore:
     from chalicelib.store.sqlite import SqliteVideoStore
 
     store = SqliteVideoStore(path)
     conn = store._conn()
-    rows = []
-    for i in range(total):
-        status = "queued" if i % (total // MATCHING) == 0 else "completed"
-        now = utc_now()
-        item = {
-            "id": new_video_id(),
-            "title": f"v{i}",
-            "description": "",
-            "status": status,
-            "sourceUrl": "s3://b/k",
-            "createdAt": now,
-            "updatedAt": now,
-        }
-        rows.append((item["id"], status, now, json.dumps(item)))
+    rows = [(i["id"], i["status"], i["createdAt"], json.dumps(i)) for i in stored_items(total)]
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO videos (id, status, created_at, doc) VALUES (?,?,?,?)", rows)
     conn.execute("COMMIT")
@@ -109,27 +111,15 @@ def fill_sqlite(path: Path, total: int) -> VideoStore:
 
 
 def fill_dynamo(client: Any, total: int) -> VideoStore:
-    from chalicelib.store.dynamodb import DynamoVideoStore
+    from chalicelib.store.dynamodb import ENTITY, DynamoVideoStore
     from tests.conftest import create_video_table
 
     table = f"bench-{uuid.uuid4().hex[:8]}"
     create_video_table(client, table)
     store = DynamoVideoStore(client, table)
     batch: list[dict[str, Any]] = []
-    for i in range(total):
-        status = "queued" if i % (total // MATCHING) == 0 else "completed"
-        now = utc_now()
-        item = {
-            "id": new_video_id(),
-            "title": f"v{i}",
-            "description": "",
-            "status": status,
-            "sourceUrl": "s3://b/k",
-            "createdAt": now,
-            "updatedAt": now,
-            "entity": "video",
-        }
-        batch.append({"PutRequest": {"Item": store._encode(item)}})
+    for item in stored_items(total):
+        batch.append({"PutRequest": {"Item": store._encode({**item, "entity": ENTITY})}})
         if len(batch) == 25:
             client.batch_write_item(RequestItems={table: batch})
             batch = []
