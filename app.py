@@ -146,6 +146,14 @@ def get_execution(name: str) -> Response:
     return _json(200, container().videos.execution(name))
 
 
+@app.route("/capacity", methods=["GET"])
+@api
+def get_capacity() -> Response:
+    """The processor's capacity: requested vs applied scaling, live leases (and, locally,
+    the worker-process environments)."""
+    return _json(200, container().capacity_view())
+
+
 @app.route("/media/{video_id}/{run_id}/{name}", methods=["GET"])
 @api
 def get_media(video_id: str, run_id: str, name: str) -> Response:

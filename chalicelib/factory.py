@@ -181,6 +181,25 @@ class Container:
             _boto3_client("lambda", self.settings), self.settings.processor_function
         )
 
+    def capacity_view(self) -> dict[str, Any]:
+        import time
+
+        from chalicelib.scaler import POOL
+
+        state = self.capacity.get_scaling()
+        view: dict[str, Any] = {
+            "requested": {"min": state.requested_min, "max": state.requested_max},
+            "applied": None
+            if state.applied_min is None
+            else {"min": state.applied_min, "max": state.applied_max},
+            "leases": self.store.live_leases(POOL, time.time()),
+        }
+        if self.settings.is_local:
+            snap = self.pool.snapshot()
+            view["environments"] = snap["environments"]
+            view["inFlight"] = snap["inFlight"]
+        return view
+
     @functools.cached_property
     def scaler(self) -> Scaler:
         from chalicelib.scaler import Scaler

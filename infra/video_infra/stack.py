@@ -260,6 +260,7 @@ class VideoServiceStack(cdk.Stack):
                     "VIDEO_BUCKET": self.bucket.bucket_name,
                     "VIDEO_STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
                     "VIDEO_CURSOR_SECRET": cursor_secret.value_as_string,
+                    "VIDEO_PROCESSOR_FUNCTION": self.processor.function_name,
                 },
             ),
         )
@@ -605,6 +606,13 @@ class VideoServiceStack(cdk.Stack):
             )
         )
 
+        # GET /capacity reads (never writes) the processor's scaling config.
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:GetFunctionScalingConfig"],
+                resources=[f"{self.processor.function_arn}:{LATEST_PUBLISHED}"],
+            )
+        )
         # Only the processor's $LATEST.PUBLISHED qualifier: the one the scaler resizes.
         self.scaler.add_to_role_policy(
             iam.PolicyStatement(

@@ -447,3 +447,15 @@ def test_batch_with_nothing_to_do_is_409(client: Any, local_env: Path, orchestra
 def test_unknown_execution_is_404(client: Any, orchestrator: Any) -> None:
     assert client.http.get("/executions/exec-" + "0" * 32).status_code == 404
     assert client.http.get("/executions/whatever").status_code == 404
+
+
+def test_capacity_is_zero_at_rest(client: Any) -> None:
+    resp = client.http.get("/capacity")
+    assert resp.status_code == 200
+    assert body(resp) == {
+        "requested": {"min": 0, "max": 0},
+        "applied": {"min": 0, "max": 0},
+        "leases": 0,
+        "environments": 0,
+        "inFlight": 0,
+    }

@@ -122,6 +122,8 @@ def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: P
     master = client.http.get(item["transcoding"]["hls"]["masterUrl"])
     assert master.body.decode().startswith("#EXTM3U")
     assert_capacity_released()
+    capacity = get(client, "/capacity")
+    assert (capacity["environments"], capacity["leases"]) == (0, 0)
 
 
 def test_reprocessing_replaces_outputs(client: Any, app_env: Path) -> None:

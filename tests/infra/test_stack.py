@@ -366,6 +366,7 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
         "s3:GetObject",
         "states:StartExecution",
         "states:DescribeExecution",
+        "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
     }
     assert _actions(_statements(synth, "ProcessorRole")) >= logs | {
         "dynamodb:GetItem",
