@@ -14,7 +14,7 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib.errors import DependencyError, NotFoundError, ServiceError
-from chalicelib.factory import container
+from chalicelib.factory import REQUEST_BASE_URL, container
 from chalicelib.validation import parse_json_body, validate_batch, validate_empty_or_object
 
 app = Chalice(app_name="video-service")
@@ -46,6 +46,7 @@ def api(view: Callable[..., Response]) -> Callable[..., Response]:
     """Map typed errors to their status; a failing backend is a 503, never a bare 500."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Response:
+        REQUEST_BASE_URL.set(_base_url())
         try:
             return view(*args, **kwargs)
         except ServiceError as exc:
@@ -67,6 +68,15 @@ def api(view: Callable[..., Response]) -> Callable[..., Response]:
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def _base_url() -> str:
+    request = app.current_request
+    host = request.headers.get("host") if request else None
+    if not host:
+        return ""
+    proto = request.headers.get("x-forwarded-proto", "http") if request else "http"
+    return f"{proto}://{host}"
 
 
 def _request() -> Request:
@@ -144,6 +154,14 @@ def process_batch() -> Response:
 @api
 def get_execution(name: str) -> Response:
     return _json(200, container().videos.execution(name))
+
+
+@app.route("/videos/{video_id}/stream/{name}", methods=["GET"])
+@api
+def get_stream_document(video_id: str, name: str) -> Response:
+    """HLS playlists and the storyboard index, with their file references signed."""
+    text, ctype = container().videos.stream_document(video_id, name)
+    return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
 @app.route("/capacity", methods=["GET"])

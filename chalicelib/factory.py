@@ -6,6 +6,7 @@ needs: no media libraries, no local engine, no boto3 client it does not call.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import logging
@@ -19,6 +20,7 @@ from chalicelib.cursor import CursorCodec
 from chalicelib.domain import ACTIVE, VideoStatus, utc_now
 from chalicelib.errors import TransitionRejected
 from chalicelib.store.base import Item, VideoStore
+from chalicelib.streaming import is_stream_document
 
 if TYPE_CHECKING:
     from chalicelib.capacity.base import CapacityController
@@ -34,8 +36,13 @@ log = logging.getLogger(__name__)
 
 def _boto3_client(service: str, settings: Settings) -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.client(service, region_name=settings.region or None)  # type: ignore[call-overload]
+    # SigV4 everywhere: presigned S3 URLs may then live up to 7 days (SigV2 ones may not).
+    config = Config(signature_version="s3v4") if service == "s3" else None
+    return boto3.client(  # type: ignore[call-overload]
+        service, region_name=settings.region or None, config=config
+    )
 
 
 def build_store(settings: Settings) -> VideoStore:
@@ -64,6 +71,8 @@ def _cursor_secret(settings: Settings) -> bytes:
 
 
 MEDIA_REF = "media://"
+# Set per request by the API from its Host header, so rendered URLs point back at it.
+REQUEST_BASE_URL: contextvars.ContextVar[str] = contextvars.ContextVar("base_url", default="")
 
 
 class ReferenceUrls:
@@ -109,6 +118,7 @@ class Container:
             CursorCodec(_cursor_secret(self.settings), self.settings.cursor_ttl_seconds),
             self.orchestrator,
             self.render,
+            self.media_store,
         )
 
     def render(self, item: Item) -> Item:
@@ -125,11 +135,17 @@ class Container:
                 return [walk(v) for v in value]
             if isinstance(value, str) and value.startswith(MEDIA_REF):
                 video_id, run_id, name = value[len(MEDIA_REF) :].split("/", 2)
+                if is_stream_document(name):  # served by the API, references signed inside
+                    return f"{self.base_url()}/videos/{video_id}/stream/{name}"
                 return store.url(video_id, run_id, name)
             return value
 
         rendered: Item = walk(item)
         return rendered
+
+    def base_url(self) -> str:
+        """The API's public origin: configured, else taken from the current request."""
+        return self.settings.public_base_url.rstrip("/") or REQUEST_BASE_URL.get()
 
     def media_store(self) -> Any:
         with self._lock:

@@ -74,6 +74,10 @@ class MediaStore(ABC):
         """A URL a browser can GET for one published file."""
 
     @abstractmethod
+    def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
+        """A published text file (playlist, index), or None when it does not exist."""
+
+    @abstractmethod
     def list_runs(self, video_id: str) -> list[str]:
         """Run ids currently stored for a video."""
 
@@ -132,6 +136,10 @@ class LocalMediaStore(MediaStore):
             return None
         root = self.root.resolve()
         return real if root in real.parents else None
+
+    def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
+        path = self.resolve(video_id, run_id, name)
+        return None if path is None else path.read_text(encoding="utf-8")
 
     def list_runs(self, video_id: str) -> list[str]:
         """Run ids on disk, oldest name first."""
@@ -202,6 +210,16 @@ class S3MediaStore(MediaStore):
                 ExpiresIn=self.presign_seconds,
             )
         )
+
+    def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
+        if not is_valid_ids(video_id, run_id, name):
+            return None
+        key = f"{run_prefix(video_id, run_id)}/{name}"
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return str(obj["Body"].read().decode("utf-8"))
 
     def _keys(self, prefix: str) -> list[str]:
         keys: list[str] = []

@@ -37,12 +37,14 @@ class VideoService:
         cursors: CursorCodec,
         orchestrator: Callable[[], Orchestrator],
         render: Callable[[Item], Item] = lambda item: item,
+        media_store: Callable[[], Any] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._cursors = cursors
         self._orchestrator = orchestrator  # built on first use: keeps the cold path light
         self._render = render
+        self._media_store = media_store
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"timestamp": utc_now(), "backend": self._store.backend_name}
@@ -82,6 +84,23 @@ class VideoService:
         if item is None:
             raise NotFoundError(f"video {video_id!r} not found")
         return self._render(item)
+
+    def stream_document(self, video_id: str, name: str) -> tuple[str, str]:
+        """An HLS playlist or the storyboard index of the video's current run, with every
+        file reference turned into a URL the client may fetch (presigned in AWS)."""
+        from chalicelib.mediastore import content_type
+        from chalicelib.streaming import is_stream_document, rewrite_references
+
+        item = self._store.get(video_id) if is_video_id(video_id) else None
+        run_id = item.get("runId") if item else None
+        if not run_id or not is_stream_document(name) or self._media_store is None:
+            raise NotFoundError("no such stream document")
+        media = self._media_store()
+        text = media.read_text(video_id, run_id, name)
+        if text is None:
+            raise NotFoundError("no such stream document")
+        body = rewrite_references(text, lambda ref: str(media.url(video_id, run_id, ref)))
+        return body, content_type(name)
 
     def process(self, video_ids: list[str]) -> dict[str, Any]:
         """Queue each video (one conditional write each) and start one execution for them."""

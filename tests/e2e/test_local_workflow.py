@@ -121,6 +121,10 @@ def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: P
     assert poster.body[:2] == b"\xff\xd8"  # a JPEG
     master = client.http.get(item["transcoding"]["hls"]["masterUrl"])
     assert master.body.decode().startswith("#EXTM3U")
+    variant_name = master.body.decode().splitlines()[-1]
+    variant = client.http.get(f"/videos/{vid}/stream/{variant_name}").body.decode()
+    segment = next(line for line in variant.splitlines() if line.endswith(".ts"))
+    assert client.http.get(segment, headers={"accept": "*/*"}).status_code == 200
     assert_capacity_released()
     capacity = get(client, "/capacity")
     assert (capacity["environments"], capacity["leases"]) == (0, 0)

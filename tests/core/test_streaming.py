@@ -1,0 +1,145 @@
+"""Playlists and the storyboard index are served with every file reference signed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from chalicelib.domain import new_video_id, utc_now
+from chalicelib.mediastore import S3MediaStore
+from chalicelib.store.sqlite import SqliteVideoStore
+from chalicelib.streaming import is_stream_document, rewrite_references
+from chalicelib.videos import VideoService
+
+MASTER = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nhls_720p.m3u8\n"
+VARIANT = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhls_720p_00000.ts\n#EXT-X-ENDLIST\n"
+STORYBOARD = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nstoryboard.jpg#xywh=0,0,160,90\n"
+
+
+def test_rewrite_signs_files_and_keeps_playlists_relative() -> None:
+    sign = lambda name: f"https://signed/{name}?sig=1"  # noqa: E731
+    assert rewrite_references(MASTER, sign) == MASTER  # variants resolve to the same route
+    assert "https://signed/hls_720p_00000.ts?sig=1" in rewrite_references(VARIANT, sign)
+    board = rewrite_references(STORYBOARD, sign)
+    assert "https://signed/storyboard.jpg?sig=1#xywh=0,0,160,90" in board
+    assert "00:00:00.000 --> 00:00:01.000" in board
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("hls_master.m3u8", True),
+        ("storyboard.vtt", True),
+        ("subtitles.vtt", False),
+        ("../x.m3u8", False),
+        ("video_720p.mp4", False),
+        (".m3u8", False),
+    ],
+)
+def test_only_playlists_and_the_storyboard_index_are_stream_documents(name: str, ok: bool) -> None:
+    assert is_stream_document(name) is ok
+
+
+def test_stream_documents_from_s3_carry_presigned_segment_urls(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4"),
+    )
+    bucket = f"media-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    media = S3MediaStore(bucket, s3)
+    vid, run = new_video_id(), "20260101T000000Z-abcdef01"
+    files = []
+    for name, text in (
+        ("hls_master.m3u8", MASTER),
+        ("hls_720p.m3u8", VARIANT),
+        ("storyboard.vtt", STORYBOARD),
+    ):
+        (tmp_path / name).write_text(text)
+        files.append(tmp_path / name)
+    media.publish(vid, run, files)
+    store = SqliteVideoStore(tmp_path / "v.sqlite3")
+    now = utc_now()
+    store.create(
+        {
+            "id": vid,
+            "title": "t",
+            "description": "",
+            "sourceUrl": "s3://b/k",
+            "status": "completed",
+            "createdAt": now,
+            "updatedAt": now,
+            "runId": run,
+        }
+    )
+    service = VideoService(store, None, None, None, media_store=lambda: media)  # type: ignore[arg-type]
+
+    master, ctype = service.stream_document(vid, "hls_master.m3u8")
+    assert ctype == "application/vnd.apple.mpegurl"
+    assert master.splitlines()[-1] == "hls_720p.m3u8"
+    variant, _ = service.stream_document(vid, "hls_720p.m3u8")
+    segment_url = variant.splitlines()[3]
+    assert segment_url.startswith(f"{moto_endpoint}/{bucket}/videos/{vid}/{run}/hls_720p_00000.ts")
+    assert "X-Amz-Signature=" in segment_url
+    board, _ = service.stream_document(vid, "storyboard.vtt")
+    assert "X-Amz-Signature=" in board and board.rstrip().endswith("#xywh=0,0,160,90")
+
+    from chalicelib.errors import NotFoundError
+
+    for bad in ("subtitles.vtt", "hls_1080p.m3u8", "../../etc.m3u8"):
+        with pytest.raises(NotFoundError):
+            service.stream_document(vid, bad)
+
+
+def test_local_item_points_hls_and_storyboard_at_the_stream_route(
+    client: Any, local_env: Path
+) -> None:
+    from chalicelib.factory import container
+
+    c = container()
+    vid, run = new_video_id(), "20260101T000000Z-abcdef01"
+    staging = local_env / "staging"
+    staging.mkdir()
+    for name, text in (
+        ("hls_master.m3u8", MASTER),
+        ("hls_720p.m3u8", VARIANT),
+        ("storyboard.vtt", STORYBOARD),
+    ):
+        (staging / name).write_text(text)
+    c.media_store().publish(vid, run, sorted(staging.iterdir()))
+    now = utc_now()
+    ref = f"media://{vid}/{run}"
+    c.store.create(
+        {
+            "id": vid,
+            "title": "t",
+            "description": "",
+            "sourceUrl": "s3://b/k",
+            "status": "completed",
+            "createdAt": now,
+            "updatedAt": now,
+            "runId": run,
+            "outputPrefix": f"videos/{vid}/{run}",
+            "transcoding": {"hls": {"masterUrl": f"{ref}/hls_master.m3u8"}},
+            "storyboard": {"url": f"{ref}/storyboard.jpg", "vttUrl": f"{ref}/storyboard.vtt"},
+        }
+    )
+    item = json.loads(client.http.get(f"/videos/{vid}", headers={"host": "api.test"}).body)
+    master_url = item["transcoding"]["hls"]["masterUrl"]
+    assert master_url == f"http://api.test/videos/{vid}/stream/hls_master.m3u8"
+    assert item["storyboard"]["url"].endswith(f"/media/{vid}/{run}/storyboard.jpg")
+    variant = client.http.get(f"/videos/{vid}/stream/hls_720p.m3u8")
+    assert variant.status_code == 200
+    segment = variant.body.decode().splitlines()[3]
+    assert segment.endswith(f"/media/{vid}/{run}/hls_720p_00000.ts")
+    assert client.http.get(f"/videos/{vid}/stream/nope.m3u8").status_code == 404
