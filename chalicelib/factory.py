@@ -104,6 +104,7 @@ class Container:
         self._s3: Any = None
         if settings.is_local and role == "api":
             recover_interrupted(self.store)
+            _remove_leftovers(settings)
             from chalicelib.scaler import POOL
 
             self.store.reset_leases(POOL)  # the local pool starts with no environments
@@ -301,6 +302,21 @@ def recover_interrupted(store: VideoStore) -> int:
     if count:
         log.warning("marked %d interrupted videos failed", count)
     return count
+
+
+def _remove_leftovers(settings: Settings) -> None:
+    """Local start-up: scratch space of runs that died with the previous server process
+    (private work dirs, half-published staging dirs, renamed-away old runs)."""
+    import shutil
+
+    for scratch in (
+        settings.data_dir / "work",
+        settings.media_dir / ".staging",
+        settings.media_dir / ".trash",
+    ):
+        if scratch.is_dir():
+            for entry in scratch.iterdir():
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 _container: Container | None = None

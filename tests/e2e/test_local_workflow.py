@@ -323,9 +323,13 @@ def test_restart_marks_interrupted_work_failed(app_env: Path) -> None:
         }
     )
     c.store.acquire_lease(POOL, "old-execution", time.time() + 3600, time.time())
+    leftover = app_env / "work" / "run-dead"
+    leftover.mkdir(parents=True)
+    (leftover / "source").write_bytes(b"half a download")
     reset_container()  # the server stops ...
     item = container().store.get("A" * 22)  # ... and starts again
     assert item is not None
     assert item["status"] == "failed"
     assert item["error"]["code"] == "Interrupted"
     assert container().store.live_leases(POOL, time.time()) == 0
+    assert not leftover.exists()  # the dead run's scratch space is reclaimed
