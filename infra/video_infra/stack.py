@@ -183,46 +183,26 @@ class VideoServiceStack(cdk.Stack):
         )
         self._attach(self.processor_capacity, self.processor, PROCESSOR_SIZING)
 
-        self.scaler = self._function(
+        self.scaler = self._control_function(
             "Scaler",
+            "Scales the processor's environments (Put/GetFunctionScalingConfig)",
+            chalice_app.handler_for("scaler"),
+            api_code,
             retention,
-            lambda role, log_group: lambda_.Function(
-                self,
-                "ScalerFunction",
-                description="Scales the processor's environments (Put/GetFunctionScalingConfig)",
-                runtime=RUNTIME,
-                architecture=ARCH,
-                handler=chalice_app.handler_for("scaler"),
-                code=api_code,
-                memory_size=256,
-                timeout=cdk.Duration.seconds(60),
-                role=role,
-                log_group=log_group,
-                environment={
-                    **common_env,
-                    "VIDEO_PROCESSOR_FUNCTION": self.processor.function_name,
-                    "VIDEO_SCALE_MIN": str(settings.scale_min),
-                    "VIDEO_SCALE_MAX": str(settings.scale_max),
-                },
-            ),
+            {
+                **common_env,
+                "VIDEO_PROCESSOR_FUNCTION": self.processor.function_name,
+                "VIDEO_SCALE_MIN": str(settings.scale_min),
+                "VIDEO_SCALE_MAX": str(settings.scale_max),
+            },
         )
-        self.finalizer = self._function(
+        self.finalizer = self._control_function(
             "Finalizer",
+            "Marks a batch's unfinished videos failed at the end of an execution",
+            chalice_app.handler_for("finalizer"),
+            api_code,
             retention,
-            lambda role, log_group: lambda_.Function(
-                self,
-                "FinalizerFunction",
-                description="Marks a batch's unfinished videos failed at the end of an execution",
-                runtime=RUNTIME,
-                architecture=ARCH,
-                handler=chalice_app.handler_for("finalizer"),
-                code=api_code,
-                memory_size=256,
-                timeout=cdk.Duration.seconds(60),
-                role=role,
-                log_group=log_group,
-                environment=dict(common_env),
-            ),
+            dict(common_env),
         )
 
         # --- workflow ------------------------------------------------------------------------
@@ -277,6 +257,36 @@ class VideoServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "ProcessorFunctionName", value=self.processor.function_name)
 
     # --- building blocks ----------------------------------------------------------------------
+    def _control_function(
+        self,
+        name: str,
+        description: str,
+        handler: str,
+        code: lambda_.Code,
+        retention: logs.RetentionDays,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """A small ordinary Lambda of the workflow's control plane (not on a capacity
+        provider): the scaler and the finalizer."""
+        return self._function(
+            name,
+            retention,
+            lambda role, log_group: lambda_.Function(
+                self,
+                f"{name}Function",
+                description=description,
+                runtime=RUNTIME,
+                architecture=ARCH,
+                handler=handler,
+                code=code,
+                memory_size=256,
+                timeout=cdk.Duration.seconds(60),
+                role=role,
+                log_group=log_group,
+                environment=environment,
+            ),
+        )
+
     def _execution_end_safety_net(self) -> None:
         """A state-machine timeout or a manual stop skips every Catch: EventBridge's status
         change then sweeps the batch (finalizer) and releases the lease (scaler)."""

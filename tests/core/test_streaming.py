@@ -22,6 +22,34 @@ VARIANT = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhls_720p_00000.ts\n#E
 STORYBOARD = "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nstoryboard.jpg#xywh=0,0,160,90\n"
 
 
+def write_documents(directory: Path) -> list[Path]:
+    directory.mkdir(exist_ok=True)
+    paths = []
+    for name, text in (
+        ("hls_master.m3u8", MASTER),
+        ("hls_720p.m3u8", VARIANT),
+        ("storyboard.vtt", STORYBOARD),
+    ):
+        (directory / name).write_text(text)
+        paths.append(directory / name)
+    return paths
+
+
+def completed_item(vid: str, run: str, **extra: Any) -> dict[str, Any]:
+    now = utc_now()
+    return {
+        "id": vid,
+        "title": "t",
+        "description": "",
+        "sourceUrl": "s3://b/k",
+        "status": "completed",
+        "createdAt": now,
+        "updatedAt": now,
+        "runId": run,
+        **extra,
+    }
+
+
 def test_rewrite_signs_files_and_keeps_playlists_relative() -> None:
     sign = lambda name: f"https://signed/{name}?sig=1"  # noqa: E731
     assert rewrite_references(MASTER, sign) == MASTER  # variants resolve to the same route
@@ -59,29 +87,10 @@ def test_stream_documents_from_s3_carry_presigned_segment_urls(
     s3.create_bucket(Bucket=bucket)
     media = S3MediaStore(bucket, s3)
     vid, run = new_video_id(), "20260101T000000Z-abcdef01"
-    files = []
-    for name, text in (
-        ("hls_master.m3u8", MASTER),
-        ("hls_720p.m3u8", VARIANT),
-        ("storyboard.vtt", STORYBOARD),
-    ):
-        (tmp_path / name).write_text(text)
-        files.append(tmp_path / name)
+    files = write_documents(tmp_path / "docs")
     media.publish(vid, run, files)
     store = SqliteVideoStore(tmp_path / "v.sqlite3")
-    now = utc_now()
-    store.create(
-        {
-            "id": vid,
-            "title": "t",
-            "description": "",
-            "sourceUrl": "s3://b/k",
-            "status": "completed",
-            "createdAt": now,
-            "updatedAt": now,
-            "runId": run,
-        }
-    )
+    store.create(completed_item(vid, run))
     service = VideoService(store, None, None, None, media_store=lambda: media)  # type: ignore[arg-type]
 
     master, ctype = service.stream_document(vid, "hls_master.m3u8")
@@ -109,30 +118,16 @@ def test_local_item_points_hls_and_storyboard_at_the_stream_route(
     c = container()
     vid, run = new_video_id(), "20260101T000000Z-abcdef01"
     staging = local_env / "staging"
-    staging.mkdir()
-    for name, text in (
-        ("hls_master.m3u8", MASTER),
-        ("hls_720p.m3u8", VARIANT),
-        ("storyboard.vtt", STORYBOARD),
-    ):
-        (staging / name).write_text(text)
-    c.media_store().publish(vid, run, sorted(staging.iterdir()))
-    now = utc_now()
+    c.media_store().publish(vid, run, write_documents(staging))
     ref = f"media://{vid}/{run}"
     c.store.create(
-        {
-            "id": vid,
-            "title": "t",
-            "description": "",
-            "sourceUrl": "s3://b/k",
-            "status": "completed",
-            "createdAt": now,
-            "updatedAt": now,
-            "runId": run,
-            "outputPrefix": f"videos/{vid}/{run}",
-            "transcoding": {"hls": {"masterUrl": f"{ref}/hls_master.m3u8"}},
-            "storyboard": {"url": f"{ref}/storyboard.jpg", "vttUrl": f"{ref}/storyboard.vtt"},
-        }
+        completed_item(
+            vid,
+            run,
+            outputPrefix=f"videos/{vid}/{run}",
+            transcoding={"hls": {"masterUrl": f"{ref}/hls_master.m3u8"}},
+            storyboard={"url": f"{ref}/storyboard.jpg", "vttUrl": f"{ref}/storyboard.vtt"},
+        )
     )
     item = json.loads(client.http.get(f"/videos/{vid}", headers={"host": "api.test"}).body)
     master_url = item["transcoding"]["hls"]["masterUrl"]
