@@ -24,6 +24,7 @@ MAX_URL = 2048
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 MAX_BATCH = 100
+UPLOADS_PREFIX = "uploads/"  # where sources live in the media bucket (infra grants only this)
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -86,6 +87,15 @@ def validate_source_url(url: Any, settings: Settings) -> str:
         if settings.is_local and not settings.bucket:
             raise ValidationError(
                 "s3:// sources need an S3 media store (VIDEO_BUCKET); locally use file://",
+                details={"field": "sourceUrl"},
+            )
+        # The processor may read only the media bucket's uploads/ prefix: say so now, not
+        # as a failed video later.
+        if settings.bucket and (
+            parts.netloc != settings.bucket or not parts.path.startswith(f"/{UPLOADS_PREFIX}")
+        ):
+            raise ValidationError(
+                f"s3:// sources must be under s3://{settings.bucket}/{UPLOADS_PREFIX}",
                 details={"field": "sourceUrl"},
             )
         return url

@@ -459,3 +459,29 @@ def test_capacity_is_zero_at_rest(client: Any) -> None:
         "environments": 0,
         "inFlight": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("s3://media-bucket/uploads/clip.mp4", 201),
+        ("s3://media-bucket/videos/x/y/video_720p.mp4", 400),  # outputs are not sources
+        ("s3://someone-elses-bucket/uploads/clip.mp4", 400),
+        ("s3://media-bucket/", 400),
+        ("s3://Bad_Bucket/uploads/x.mp4", 400),
+        ("file:///etc/passwd", 400),  # no file:// in AWS mode
+    ],
+)
+def test_aws_mode_sources_must_be_uploads_in_the_media_bucket(url: str, status: int) -> None:
+    from chalicelib.config import Settings
+    from chalicelib.validation import validate_new_video
+
+    settings = Settings(backend="aws", bucket="media-bucket")
+    body = {"title": "t", "sourceUrl": url}
+    if status == 201:
+        assert validate_new_video(body, settings)["sourceUrl"] == url
+    else:
+        from chalicelib.errors import ValidationError
+
+        with pytest.raises(ValidationError):
+            validate_new_video(body, settings)
