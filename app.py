@@ -6,6 +6,7 @@ errors into JSON responses. Everything heavy is imported lazily by chalicelib.fa
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ def _is_dependency_failure(exc: Exception) -> bool:
 def api(view: Callable[..., Response]) -> Callable[..., Response]:
     """Map typed errors to their status; a failing backend is a 503, never a bare 500."""
 
+    @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Response:
         REQUEST_BASE_URL.set(_base_url())
         try:
@@ -65,8 +67,6 @@ def api(view: Callable[..., Response]) -> Callable[..., Response]:
                 500, {"error": {"code": "InternalError", "message": "unexpected server error"}}
             )
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return wrapped
 
 
