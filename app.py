@@ -164,6 +164,22 @@ def get_stream_document(video_id: str, name: str) -> Response:
     return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
+@app.route("/uploads", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_upload() -> Response:
+    """A one-time upload target (presigned S3 PUT in AWS) and the sourceUrl to use."""
+    return _json(201, container().uploads.create(_body(required=False), _base_url()))
+
+
+@app.route("/uploads/{upload_id}/{name}", methods=["PUT"], content_types=ANY_CONTENT)
+@api
+def receive_upload(upload_id: str, name: str) -> Response:
+    """Local mode only: the target of a local upload slot."""
+    raw = _request().raw_body
+    data = raw.encode() if isinstance(raw, str) else raw
+    return _json(201, container().uploads.receive_local(upload_id, name, data or b""))
+
+
 @app.route("/capacity", methods=["GET"])
 @api
 def get_capacity() -> Response:

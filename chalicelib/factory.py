@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.orchestrator.base import Orchestrator
     from chalicelib.processor import Processor
     from chalicelib.scaler import Scaler
+    from chalicelib.uploads import Uploads
     from chalicelib.videos import VideoService
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,12 @@ class Container:
             if self._s3 is None:
                 self._s3 = _boto3_client("s3", self.settings)
             return self._s3
+
+    @functools.cached_property
+    def uploads(self) -> Uploads:
+        from chalicelib.uploads import Uploads
+
+        return Uploads(self.settings, self.s3_client)
 
     @functools.cached_property
     def finalizer(self) -> Finalizer:

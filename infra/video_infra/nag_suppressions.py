@@ -53,6 +53,12 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
         "The processor reads any source object under the uploads/ prefix (object keys are per "
         "video); nothing outside that prefix.",
     )
+    _ack(
+        stack.api_function.role,  # type: ignore[arg-type]
+        f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{UPLOADS_PREFIX}*]",
+        "POST /uploads presigns one-time PUTs under uploads/<random id>/: keys are generated "
+        "per request, the prefix is the boundary (and a lifecycle rule expires it).",
+    )
     for function in (stack.processor, stack.api_function):
         _ack(
             function.role,  # type: ignore[arg-type]

@@ -576,6 +576,13 @@ class VideoServiceStack(cdk.Stack):
                 resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
             )
         )
+        # POST /uploads presigns PUTs: only under uploads/, which the processor reads.
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
+            )
+        )
         self.api_function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],

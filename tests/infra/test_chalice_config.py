@@ -53,9 +53,14 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
         "dynamodb:UpdateItem",
         "dynamodb:Query",
         "s3:GetObject",
+        "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
         "states:StartExecution",
         "states:DescribeExecution",
     }
+    (uploads,) = [
+        s for s in _policy(f"policy-{stage}.json")["Statement"] if s["Sid"] == "PresignUploads"
+    ]
+    assert uploads["Resource"].endswith("/uploads/*")
     assert _actions(_policy(f"policy-{stage}-processor.json")) == logs | {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",

@@ -367,6 +367,7 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
         "states:StartExecution",
         "states:DescribeExecution",
         "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
+        "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
     }
     assert _actions(_statements(synth, "ProcessorRole")) >= logs | {
         "dynamodb:GetItem",

@@ -1,0 +1,110 @@
+"""POST /uploads: a one-time upload target, presigned S3 PUT in AWS, a local slot locally."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from chalicelib.config import Settings
+from chalicelib.errors import ValidationError
+from chalicelib.uploads import Uploads, safe_filename
+
+JSON = {"content-type": "application/json"}
+
+
+def body(resp: Any) -> Any:
+    return json.loads(resp.body)
+
+
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ("clip.mp4", "clip.mp4"),
+        ("../../etc/passwd", "passwd"),
+        ("my film (final).mov", "my_film_final_.mov"),
+        (".hidden", "hidden"),
+        ("///", "source"),
+        (None, "source"),
+    ],
+)
+def test_filenames_are_made_harmless(raw: Any, safe: str) -> None:
+    assert safe_filename(raw) == safe
+
+
+def test_local_upload_then_create_and_process_source(client: Any, local_env: Path) -> None:
+    resp = client.http.post(
+        "/uploads",
+        headers=JSON,
+        body=json.dumps({"filename": "../my clip.mp4", "contentType": "video/mp4"}),
+    )
+    assert resp.status_code == 201
+    target = body(resp)
+    assert target["method"] == "PUT"
+    path = target["uploadUrl"].split("/uploads/", 1)[1]
+    put = client.http.put(
+        f"/uploads/{path}", headers={"content-type": "video/mp4"}, body=b"\x00\x01binary\xff"
+    )
+    assert put.status_code == 201, put.body
+    stored = Path(target["sourceUrl"].removeprefix("file://"))
+    assert stored.read_bytes() == b"\x00\x01binary\xff"
+    assert stored.name == "my_clip.mp4"
+    created = client.http.post(
+        "/videos", headers=JSON, body=json.dumps({"title": "t", "sourceUrl": target["sourceUrl"]})
+    )
+    assert created.status_code == 201  # the slot is inside the source roots
+    again = client.http.put(
+        f"/uploads/{path}", headers={"content-type": "video/mp4"}, body=b"other"
+    )
+    assert again.status_code == 409  # one-time
+
+
+def test_put_without_a_slot_is_404(client: Any) -> None:
+    resp = client.http.put(
+        "/uploads/AAAAAAAAAAAAAAAAAAAAAA/x.mp4", headers={"content-type": "video/mp4"}, body=b"x"
+    )
+    assert resp.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "payload", [{"filename": 5}, {"contentType": "not a type"}, {"size": 3}, ["x"]]
+)
+def test_bad_upload_requests(client: Any, payload: Any) -> None:
+    resp = client.http.post("/uploads", headers=JSON, body=json.dumps(payload))
+    assert resp.status_code == 400
+
+
+def test_s3_upload_is_a_presigned_put_under_uploads(moto_endpoint: str, tmp_path: Path) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4"),
+    )
+    bucket = f"media-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    settings = Settings(backend="aws", bucket=bucket, data_dir=tmp_path)
+    target = Uploads(settings, lambda: s3).create(
+        {"filename": "clip.mp4", "contentType": "video/mp4"}, ""
+    )
+    assert target["sourceUrl"].startswith(f"s3://{bucket}/uploads/")
+    assert "X-Amz-Signature=" in target["uploadUrl"]
+    req = urllib.request.Request(
+        target["uploadUrl"], data=b"video bytes", method="PUT", headers=target["headers"]
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+    key = target["sourceUrl"].split(f"s3://{bucket}/", 1)[1]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"video bytes"
+    # and the created video accepts exactly this kind of source
+    from chalicelib.validation import validate_new_video
+
+    assert validate_new_video({"title": "t", "sourceUrl": target["sourceUrl"]}, settings)
+    with pytest.raises(ValidationError):
+        Uploads(settings, lambda: s3).create({"contentType": "video/mp4; x=1"}, "")
