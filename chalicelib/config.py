@@ -34,7 +34,7 @@ class Settings:
     idle_min: int = 0
     idle_max: int = 0
     lease_ttl_seconds: int = 3 * 3600
-    capacity_max_polls: int = 60
+    capacity_max_polls: int = 120  # x 5 s Wait = 10 min for instances to launch
     processor_timeout_seconds: float = 900.0
     # local engine
     local_wait_seconds: float = 0.2
@@ -87,7 +87,7 @@ class Settings:
             scale_min=_int(env, "VIDEO_SCALE_MIN", 2),
             scale_max=_int(env, "VIDEO_SCALE_MAX", 5),
             lease_ttl_seconds=_int(env, "VIDEO_LEASE_TTL_SECONDS", 3 * 3600),
-            capacity_max_polls=_int(env, "VIDEO_CAPACITY_MAX_POLLS", 60),
+            capacity_max_polls=_int(env, "VIDEO_CAPACITY_MAX_POLLS", 120),
             processor_timeout_seconds=_float(env, "VIDEO_PROCESSOR_TIMEOUT_SECONDS", 900.0),
             local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
             local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 1),
