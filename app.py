@@ -156,7 +156,7 @@ def get_execution(name: str) -> Response:
     return _json(200, container().videos.execution(name))
 
 
-@app.route("/videos/{video_id}/stream/{name}", methods=["GET"])
+@app.route("/videos/{video_id}/stream/{name}", methods=["GET"], cors=True)
 @api
 def get_stream_document(video_id: str, name: str) -> Response:
     """HLS playlists and the storyboard index, with their file references signed."""
@@ -188,7 +188,7 @@ def get_capacity() -> Response:
     return _json(200, container().capacity_view())
 
 
-@app.route("/media/{video_id}/{run_id}/{name}", methods=["GET"])
+@app.route("/media/{video_id}/{run_id}/{name}", methods=["GET"], cors=True)
 @api
 def get_media(video_id: str, run_id: str, name: str) -> Response:
     """Local mode only: serves processed outputs (in AWS they are presigned S3 URLs)."""

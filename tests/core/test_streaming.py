@@ -135,6 +135,8 @@ def test_local_item_points_hls_and_storyboard_at_the_stream_route(
     assert item["storyboard"]["url"].endswith(f"/media/{vid}/{run}/storyboard.jpg")
     variant = client.http.get(f"/videos/{vid}/stream/hls_720p.m3u8")
     assert variant.status_code == 200
+    # a browser player (hls.js) on another origin may fetch playlists and segments
+    assert variant.headers["Access-Control-Allow-Origin"] == "*"
     segment = variant.body.decode().splitlines()[3]
     assert segment.endswith(f"/media/{vid}/{run}/hls_720p_00000.ts")
     assert client.http.get(f"/videos/{vid}/stream/nope.m3u8").status_code == 404
