@@ -117,3 +117,22 @@ def client(local_env: Path) -> Iterator[Any]:
 
     with Client(app, stage_name="local") as c:
         yield c
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str) -> tuple[Any, str]:
+    """A SigV4 S3 client on moto's server and a fresh bucket in it."""
+    import uuid
+
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4"),
+    )
+    bucket = f"media-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    return s3, bucket

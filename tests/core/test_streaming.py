@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from chalicelib.domain import new_video_id, utc_now
 from chalicelib.mediastore import S3MediaStore
@@ -75,16 +72,9 @@ def test_only_playlists_and_the_storyboard_index_are_stream_documents(name: str,
 
 
 def test_stream_documents_from_s3_carry_presigned_segment_urls(
-    moto_endpoint: str, tmp_path: Path
+    s3_bucket: tuple[Any, str], moto_endpoint: str, tmp_path: Path
 ) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4"),
-    )
-    bucket = f"media-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = s3_bucket
     media = S3MediaStore(bucket, s3)
     vid, run = new_video_id(), "20260101T000000Z-abcdef01"
     files = write_documents(tmp_path / "docs")

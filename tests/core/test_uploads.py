@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
@@ -80,15 +77,10 @@ def test_bad_upload_requests(client: Any, payload: Any) -> None:
     assert resp.status_code == 400
 
 
-def test_s3_upload_is_a_presigned_put_under_uploads(moto_endpoint: str, tmp_path: Path) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4"),
-    )
-    bucket = f"media-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+def test_s3_upload_is_a_presigned_put_under_uploads(
+    s3_bucket: tuple[Any, str], tmp_path: Path
+) -> None:
+    s3, bucket = s3_bucket
     settings = Settings(backend="aws", bucket=bucket, data_dir=tmp_path)
     target = Uploads(settings, lambda: s3).create(
         {"filename": "clip.mp4", "contentType": "video/mp4"}, ""
