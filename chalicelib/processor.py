@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,7 +15,6 @@ from chalicelib.store.base import VideoStore
 log = logging.getLogger(__name__)
 
 PROCESSING = VideoStatus.PROCESSING.value
-PROGRESS_INTERVAL_SECONDS = 2.0
 
 
 class VideoNotQueued(Exception):
@@ -29,13 +27,11 @@ class Processor:
         store: VideoStore,
         settings: Settings,
         media_store_factory: Callable[[], Any],
-        clock: Callable[[], float] = time.monotonic,
         s3_client: Callable[[], Any] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._media_store_factory = media_store_factory
-        self._clock = clock
         self._s3_client = s3_client
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,15 +104,10 @@ class Processor:
             log.warning("video %s left processing before its failure was recorded", video_id)
 
     def _progress_writer(self, video_id: str) -> Callable[[int], None]:
-        """At most one store write every 2 s, and only while the video is processing."""
-        last = [float("-inf"), -1]
+        """Writes progress while the video is processing (run_processing's ProgressReporter
+        already sends only rising values, at most one every 2 s)."""
 
         def write(percent: int) -> None:
-            percent = max(0, min(100, int(percent)))
-            now = self._clock()
-            if percent <= last[1] or now - last[0] < PROGRESS_INTERVAL_SECONDS:
-                return
-            last[0], last[1] = now, percent
             self._store.update_fields(video_id, {"progress": percent}, {PROCESSING})
 
         return write
