@@ -45,31 +45,16 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
+from workflow.substitute import FUNCTION_PLACEHOLDERS, function_substitutions, substitute
+
 LOG = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"  # the internals patched here were read from this exact version
 ACCOUNT_ID = "123456789012"  # moto's default account
-FUNCTION_NAMES: dict[str, str] = {
-    # invoker key -> the definition's placeholder for that function's ARN
-    "scaler": "ScalerFunctionArn",
-    "processor": "ProcessorFunctionArn",
-    "finalizer": "FinalizerFunctionArn",
-}
 # The reference wait of the definition: retry sleeps scale with wait_seconds relative to it.
 _REFERENCE_WAIT_SECONDS = 5.0
 _POLL_SECONDS = 0.01
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 _LOCAL_URLS = [r"https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/.*)?$"]
-
-
-def _substitute(definition: str, values: dict[str, str]) -> str:
-    # Same rule as workflow.substitute (not imported: chalicelib must not depend on workflow/).
-    def fill(match: re.Match[str]) -> str:
-        if match.group(1) not in values:
-            raise KeyError(f"no substitution for placeholder ${{{match.group(1)}}}")
-        return values[match.group(1)]
-
-    return _PLACEHOLDER.sub(fill, definition)
 
 
 class FunctionError(Exception):
@@ -249,10 +234,10 @@ class LocalWorkflowEngine:
         region: str = "us-east-1",
         retry_scale: float | None = None,
     ) -> None:
-        unknown = set(invokers) - FUNCTION_NAMES.keys()
+        unknown = set(invokers) - FUNCTION_PLACEHOLDERS.keys()
         if unknown:
             raise ValueError(
-                f"unknown invoker(s): {sorted(unknown)}; expected {sorted(FUNCTION_NAMES)}"
+                f"unknown invoker(s): {sorted(unknown)}; expected {sorted(FUNCTION_PLACEHOLDERS)}"
             )
         if wait_seconds < 0:
             raise ValueError("wait_seconds must be >= 0")
@@ -264,9 +249,9 @@ class LocalWorkflowEngine:
         self._closed = False
         self._arns = {
             key: f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:local-{self._id}-{key}"
-            for key in FUNCTION_NAMES
+            for key in FUNCTION_PLACEHOLDERS
         }
-        filled = _substitute(definition, {FUNCTION_NAMES[k]: arn for k, arn in self._arns.items()})
+        filled = substitute(definition, function_substitutions(self._arns))
         _RUNTIME.acquire()
         try:
             self._client = boto3.client(

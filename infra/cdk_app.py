@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+# video_infra, and the repo root for the Chalice app and workflow/ (its placeholder table)
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from video_infra.assembly import build_app
 

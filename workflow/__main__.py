@@ -20,7 +20,11 @@ os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 
 from workflow import validate as checks  # noqa: E402
-from workflow.substitute import DEFINITION_PATH, substitute  # noqa: E402
+from workflow.substitute import (  # noqa: E402
+    DEFINITION_PATH,
+    function_substitutions,
+    substitute,
+)
 
 
 def _definition_module() -> Any:
@@ -97,11 +101,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _substituted(args: argparse.Namespace) -> dict[str, Any]:
     text = substitute(
         DEFINITION_PATH.read_text(encoding="utf-8"),
-        {
-            "ScalerFunctionArn": args.scaler_arn,
-            "ProcessorFunctionArn": args.processor_arn,
-            "FinalizerFunctionArn": args.finalizer_arn,
-        },
+        function_substitutions(
+            {
+                "scaler": args.scaler_arn,
+                "processor": args.processor_arn,
+                "finalizer": args.finalizer_arn,
+            }
+        ),
     )
     definition: dict[str, Any] = json.loads(text)
     return definition

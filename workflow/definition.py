@@ -33,6 +33,8 @@ logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 # SDK 2.3.0 compares `self.type is 'Choice'` (works: interned literals); its first compile warns.
 warnings.filterwarnings("ignore", message='"is" with a literal', category=SyntaxWarning)
 
+from workflow.substitute import FUNCTION_PLACEHOLDERS  # noqa: E402
+
 from stepfunctions.steps import (  # noqa: E402
     Catch,
     Chain,
@@ -49,14 +51,9 @@ from stepfunctions.steps import (  # noqa: E402
 )
 
 # Substitution placeholders, filled by CDK `definition_substitutions` or by the CLI.
-SCALER_ARN = "${ScalerFunctionArn}"
-PROCESSOR_ARN = "${ProcessorFunctionArn}"
-FINALIZER_ARN = "${FinalizerFunctionArn}"
-PLACEHOLDERS: dict[str, str] = {
-    "scaler": "ScalerFunctionArn",
-    "processor": "ProcessorFunctionArn",
-    "finalizer": "FinalizerFunctionArn",
-}
+SCALER_ARN, PROCESSOR_ARN, FINALIZER_ARN = (
+    "${" + FUNCTION_PLACEHOLDERS[key] + "}" for key in ("scaler", "processor", "finalizer")
+)
 
 # Errors the Lambda service itself raises (not the function): always worth retrying with backoff.
 # Lambda.TooManyRequestsException is also what a processor invocation gets while the processor's

@@ -12,6 +12,24 @@ from pathlib import Path
 
 DEFINITION_PATH = Path(__file__).with_name("definition.asl.json")
 
+# The one table of the definition's placeholders: function key -> `${Name}` of its ARN. The
+# generator writes them, the CLI, the local engine and the CDK stack fill them.
+FUNCTION_PLACEHOLDERS: dict[str, str] = {
+    "scaler": "ScalerFunctionArn",
+    "processor": "ProcessorFunctionArn",
+    "finalizer": "FinalizerFunctionArn",
+}
+
+
+def function_substitutions(arns: dict[str, str]) -> dict[str, str]:
+    """`{function key: ARN}` -> `{placeholder name: ARN}`; every function must be given."""
+    missing = sorted(FUNCTION_PLACEHOLDERS.keys() - arns.keys())
+    unknown = sorted(arns.keys() - FUNCTION_PLACEHOLDERS.keys())
+    if missing or unknown:
+        raise KeyError(f"function ARNs: missing {missing}, unknown {unknown}")
+    return {FUNCTION_PLACEHOLDERS[key]: arn for key, arn in arns.items()}
+
+
 # The same syntax as CloudFormation/CDK `DefinitionSubstitutions`.
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

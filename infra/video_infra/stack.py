@@ -32,6 +32,7 @@ from constructs import Construct
 
 from video_infra.chalice_bundle import REPO_ROOT, ChaliceApp
 from video_infra.settings import InfraSettings
+from workflow.substitute import function_substitutions
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13  # Lambda MI needs Python >= 3.13
 ARCH = lambda_.Architecture.ARM_64
@@ -488,11 +489,13 @@ class VideoServiceStack(cdk.Stack):
             self,
             "VideoProcessing",
             definition_body=sfn.DefinitionBody.from_string(definition_path.read_text()),
-            definition_substitutions={
-                "ScalerFunctionArn": self.scaler.function_arn,
-                "ProcessorFunctionArn": self.processor.function_arn,
-                "FinalizerFunctionArn": self.finalizer.function_arn,
-            },
+            definition_substitutions=function_substitutions(
+                {
+                    "scaler": self.scaler.function_arn,
+                    "processor": self.processor.function_arn,
+                    "finalizer": self.finalizer.function_arn,
+                }
+            ),
             role=role,
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
