@@ -8,7 +8,6 @@ playlist is written by us from the measured outputs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,11 +80,10 @@ def build_transcode_args(
     rungs: list[Rung],
     *,
     source: str = "source",
-    preset: str | None = None,
+    preset: str = "veryfast",
     crf: int = 23,
 ) -> list[str]:
     """The ffmpeg arguments (after the binary) for the whole ladder in one process."""
-    preset = preset or os.environ.get("VIDEO_X264_PRESET", "veryfast")
     n = len(rungs)
     # ffmpeg auto-rotates before the graph, so the graph sees the display orientation.
     chains = [f"[0:v:0]split={n}" + "".join(f"[s{i}]" for i in range(n))]
@@ -155,11 +153,12 @@ def transcode(
     exe: str,
     timeout: float,
     on_progress: Callable[[float], None] | None = None,
+    preset: str = "veryfast",
 ) -> TranscodeResult:
     """Encode the ladder from work_dir/source into work_dir; write and return the HLS master."""
     rungs = plan_ladder(info.width, info.height)
     result = run_ffmpeg(
-        build_transcode_args(info, rungs),
+        build_transcode_args(info, rungs, preset=preset),
         exe=exe,
         timeout=timeout,
         cwd=work_dir,
