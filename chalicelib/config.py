@@ -42,6 +42,15 @@ class Settings:
     local_env_concurrency: int = 1
     # pagination cursors are HMAC-signed with this key
     cursor_secret: str = ""
+    # access control
+    admin_token: str = ""
+    admin_token_secret_arn: str = ""  # AWS: Secrets Manager secret holding the admin token
+    signing_secret: str = ""  # key of signed media/stream URLs (never the cursor key)
+    signed_url_seconds: int = 3600
+    token_cache_seconds: float = 300.0
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 40
+    workspace_max_active: int = 50
     cursor_ttl_seconds: int = 24 * 3600
     # media
     ffmpeg: str = ""
@@ -95,6 +104,14 @@ class Settings:
             local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
             local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 1),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
+            admin_token=env.get("VIDEO_ADMIN_TOKEN", "").strip(),
+            admin_token_secret_arn=env.get("VIDEO_ADMIN_TOKEN_SECRET_ARN", "").strip(),
+            signing_secret=env.get("VIDEO_SIGNING_SECRET", ""),
+            signed_url_seconds=_int(env, "VIDEO_SIGNED_URL_SECONDS", 3600),
+            token_cache_seconds=_float(env, "VIDEO_TOKEN_CACHE_SECONDS", 300.0),
+            rate_limit_per_second=_float(env, "VIDEO_RATE_LIMIT_PER_SECOND", 20.0),
+            rate_limit_burst=_int(env, "VIDEO_RATE_LIMIT_BURST", 40),
+            workspace_max_active=_int(env, "VIDEO_WORKSPACE_MAX_ACTIVE", 50),
             ffmpeg=env.get("VIDEO_FFMPEG", ""),
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),

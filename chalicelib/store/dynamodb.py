@@ -9,6 +9,7 @@ neither `status` nor `entity`, so they never appear in either index.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 from collections.abc import Iterable, Mapping
@@ -19,14 +20,29 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain import utc_now
 from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.store.base import Item, Page, VideoStore
+from chalicelib.store.base import DEFAULT_WORKSPACE, Item, Page, VideoStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-STATUS_INDEX = "StatusIndex"
-CREATED_INDEX = "CreatedIndex"
+STATUS_INDEX = "StatusIndex"  # status + createdAt: every workspace (operators, recovery)
+CREATED_INDEX = "CreatedIndex"  # entity + createdAt: one workspace's videos, or its tokens
+WORKSPACE_STATUS_INDEX = "WorkspaceStatusIndex"  # wsStatus + createdAt: one workspace, one status
 ENTITY = "video"
+
+
+def video_entity(workspace: str) -> str:
+    """CreatedIndex partition of a workspace's videos. The default workspace keeps `video`,
+    the value every item had before workspaces, so its items need no rewrite."""
+    return ENTITY if workspace == DEFAULT_WORKSPACE else f"{ENTITY}#{workspace}"
+
+
+def ws_status(workspace: str, status: str) -> str:
+    return f"{workspace}#{status}"
+
+
+def _token_key(token_id: str) -> dict[str, Any]:
+    return {"id": {"S": f"token#{token_id}"}}
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -63,6 +79,8 @@ class DynamoVideoStore(VideoStore):
     def _decode(self, raw: Mapping[str, Any]) -> Item:
         item = {k: _from_dynamo(self._de.deserialize(v)) for k, v in raw.items()}
         item.pop("entity", None)
+        item.pop("wsStatus", None)
+        item.setdefault("workspace", DEFAULT_WORKSPACE)
         return item
 
     # --- port ------------------------------------------------------------------------------------
@@ -70,9 +88,15 @@ class DynamoVideoStore(VideoStore):
         self._client.get_item(TableName=self._table, Key={"id": {"S": "lease#ping"}})
 
     def create(self, item: Item) -> None:
+        workspace = item.get("workspace", DEFAULT_WORKSPACE)
+        keys = {
+            "workspace": workspace,
+            "entity": video_entity(workspace),
+            "wsStatus": ws_status(workspace, item["status"]),
+        }
         self._client.put_item(
             TableName=self._table,
-            Item=self._encode({**item, "entity": ENTITY}),
+            Item=self._encode({**item, **keys}),
             ConditionExpression="attribute_not_exists(id)",
         )
 
@@ -83,11 +107,23 @@ class DynamoVideoStore(VideoStore):
         raw = resp.get("Item")
         return self._decode(raw) if raw else None
 
-    def list(self, status: str | None, limit: int, cursor: Mapping[str, Any] | None) -> Page:
-        if status is not None:
+    def list(
+        self,
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+        workspace: str | None = None,
+    ) -> Page:
+        if workspace is None:
+            if status is None:
+                raise ValueError("listing across workspaces needs a status")
             index, pk_name, pk_value = STATUS_INDEX, "status", status
+        elif status is not None:
+            index, pk_name, pk_value = WORKSPACE_STATUS_INDEX, "wsStatus", ws_status(
+                workspace, status
+            )
         else:
-            index, pk_name, pk_value = CREATED_INDEX, "entity", ENTITY
+            index, pk_name, pk_value = CREATED_INDEX, "entity", video_entity(workspace)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -171,8 +207,127 @@ class DynamoVideoStore(VideoStore):
         remove_fields: Iterable[str] = (),
         only_if: Mapping[str, str] | None = None,
     ) -> Item:
-        fields = {**(set_fields or {}), "status": to_status, "updatedAt": utc_now()}
-        return self._decode(self._update(video_id, allowed_from, fields, remove_fields, only_if))
+        # wsStatus (the per-workspace status index key) moves with the status. A video's
+        # workspace never changes, so reading it first is safe; the write stays conditional.
+        current = self.get(video_id)
+        if current is None:
+            raise TransitionRejected(video_id, None)
+        workspace = current["workspace"]
+        fields = {
+            **(set_fields or {}),
+            "status": to_status,
+            "wsStatus": ws_status(workspace, to_status),
+            "updatedAt": utc_now(),
+        }
+        guard = {**(only_if or {}), "workspace": workspace}
+        return self._decode(self._update(video_id, allowed_from, fields, remove_fields, guard))
+
+    def count_active(self, workspace: str, statuses: Iterable[str], cap: int) -> int:
+        total = 0
+        for status in sorted(set(statuses)):
+            resp = self._client.query(
+                TableName=self._table,
+                IndexName=WORKSPACE_STATUS_INDEX,
+                KeyConditionExpression="wsStatus = :pk",
+                ExpressionAttributeValues={":pk": {"S": ws_status(workspace, status)}},
+                Select="COUNT",
+                Limit=cap,
+            )
+            total += int(resp.get("Count", 0))
+            if total >= cap:
+                return cap
+        return total
+
+    def migrate(self) -> int:
+        """Give pre-workspace video items `workspace` and `wsStatus` (one conditional update
+        each, so a concurrent transition is never overwritten). A one-off Scan: run it once
+        after deploying (`python -m chalicelib.admin migrate`)."""
+        from botocore.exceptions import ClientError
+
+        changed = 0
+        paginator = self._client.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="attribute_exists(#s) AND attribute_not_exists(wsStatus)",
+            ExpressionAttributeNames={"#s": "status"},
+        ):
+            for raw in page.get("Items", []):
+                status = raw["status"]["S"]
+                with contextlib.suppress(ClientError):  # changed under us: it has the keys now
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key={"id": raw["id"]},
+                        UpdateExpression="SET workspace = :ws, wsStatus = :wss",
+                        ConditionExpression="#s = :st AND attribute_not_exists(wsStatus)",
+                        ExpressionAttributeNames={"#s": "status"},
+                        ExpressionAttributeValues={
+                            ":ws": {"S": DEFAULT_WORKSPACE},
+                            ":wss": {"S": ws_status(DEFAULT_WORKSPACE, status)},
+                            ":st": {"S": status},
+                        },
+                    )
+                    changed += 1
+        return changed
+
+    # --- tokens (items `token#{id}`, listed through CreatedIndex as entity `token#{ws}`) ---
+    def put_token(self, token: Item) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **self._encode({k: v for k, v in token.items() if k != "id"}),
+                **_token_key(token["id"]),
+                "tokenId": {"S": token["id"]},
+                "entity": {"S": f"token#{token['workspace']}"},
+            },
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def _decode_token(self, raw: Mapping[str, Any]) -> Item:
+        token = {k: _from_dynamo(self._de.deserialize(v)) for k, v in raw.items()}
+        token["id"] = token.pop("tokenId")
+        token.pop("entity", None)
+        return token
+
+    def get_token(self, token_id: str) -> Item | None:
+        raw = self._client.get_item(
+            TableName=self._table, Key=_token_key(token_id), ConsistentRead=True
+        ).get("Item")
+        return self._decode_token(raw) if raw else None
+
+    def list_tokens(self, workspace: str) -> builtins.list[Item]:
+        tokens: builtins.list[Item] = []
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            IndexName=CREATED_INDEX,
+            KeyConditionExpression="entity = :e",
+            ExpressionAttributeValues={":e": {"S": f"token#{workspace}"}},
+            ScanIndexForward=False,
+        ):
+            tokens += [self._decode_token(raw) for raw in page.get("Items", [])]
+        return tokens
+
+    def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {
+            f":f{i}": self._ser.serialize(_to_dynamo(v)) for i, v in enumerate(fields.values())
+        }
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_token_key(token_id),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def update_fields(
         self, video_id: str, fields: Mapping[str, Any], only_if_status: Iterable[str]
