@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
 from video_infra.data import OUTPUTS_PREFIX, UPLOADS_PREFIX
@@ -30,6 +32,12 @@ def _ref(stack: cdk.Stack, construct: IConstruct) -> str:
     return stack.get_logical_id(child)
 
 
+def _role(function: lambda_.Function) -> iam.IRole:
+    """A function's execution role (each function here is given one)."""
+    assert function.role is not None
+    return function.role
+
+
 def _env(stack: cdk.Stack) -> str:
     """`region:account` as cdk-nag prints them: pseudo parameters when environment-agnostic."""
     region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
@@ -48,26 +56,26 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
         "operator role; AWS maintains the EC2 actions it needs.",
     )
     _ack(
-        stack.workers.processor.role,  # type: ignore[arg-type]
+        _role(stack.workers.processor),
         f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{UPLOADS_PREFIX}*]",
         "The processor reads any source object under the uploads/ prefix (object keys are per "
         "video); nothing outside that prefix.",
     )
     _ack(
-        stack.api.function.role,  # type: ignore[arg-type]
+        _role(stack.api.function),
         f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{UPLOADS_PREFIX}*]",
         "POST /uploads presigns one-time PUTs under uploads/<random id>/: keys are generated "
         "per request, the prefix is the boundary (and a lifecycle rule expires it).",
     )
     for function in (stack.workers.processor, stack.api.function):
         _ack(
-            function.role,  # type: ignore[arg-type]
+            _role(function),
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{OUTPUTS_PREFIX}*]",
             "Outputs live under videos/<id>/<run>/...: the processor writes/deletes there and "
             "the API presigns reads there; keys are dynamic, the prefix is the boundary.",
         )
     _ack(
-        stack.api.function.role,  # type: ignore[arg-type]
+        _role(stack.api.function),
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{_env(stack)}:"
         f"execution:<{_ref(stack, stack.workflow.state_machine)}.Name>:*]",
         "DescribeExecution on this state machine's executions only; execution names are "

@@ -47,9 +47,10 @@ class VideoServiceStack(cdk.Stack):
         chalice_app: ChaliceApp,
         api_bundle_dir: Path,
         definition_path: Path,
-        **kwargs: object,
+        env: cdk.Environment | None = None,
+        description: str | None = None,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, construct_id, env=env, description=description)
         self.settings = settings
         logs_retention = retention(settings.log_retention_days)
         # The API, scaler and finalizer run the same bundle (app.py, chalicelib/, chalice/).
