@@ -17,7 +17,7 @@ from video_infra.settings import InfraSettings
 
 UPLOADS_PREFIX = "uploads/"  # sources: presigned PUTs land here, the processor reads them
 OUTPUTS_PREFIX = "videos/"  # results: the processor writes them, the API presigns reads
-INDEX_NAMES = ("StatusIndex", "CreatedIndex")
+INDEX_NAMES = ("StatusIndex", "CreatedIndex", "WorkspaceStatusIndex")
 
 
 class Data:
@@ -121,6 +121,14 @@ def _table(scope: Construct, settings: InfraSettings) -> dynamodb.Table:
     table.add_global_secondary_index(
         index_name="CreatedIndex",
         partition_key=dynamodb.Attribute(name="entity", type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.STRING),
+        projection_type=dynamodb.ProjectionType.ALL,
+    )
+    # One workspace's videos of one status (wsStatus = "<workspace>#<status>"). Added alone in
+    # its own deploy: CloudFormation creates at most one GSI per table update.
+    table.add_global_secondary_index(
+        index_name="WorkspaceStatusIndex",
+        partition_key=dynamodb.Attribute(name="wsStatus", type=dynamodb.AttributeType.STRING),
         sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.STRING),
         projection_type=dynamodb.ProjectionType.ALL,
     )

@@ -26,6 +26,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from video_infra.chalice_bundle import REPO_ROOT, ChaliceApp
@@ -241,6 +242,16 @@ class ApiFunction:
             min_length=32,
             description="HMAC key for pagination cursors (e.g. `openssl rand -hex 32`)",
         )
+        # The operator's admin token: generated at the first deploy, never in git or in the
+        # template; the API reads it once per environment (GetSecretValue on this ARN only).
+        self.admin_token = secretsmanager.Secret(
+            scope,
+            "AdminToken",
+            description="The video service operator's admin token (Authorization: Bearer ...)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=48, exclude_punctuation=True
+            ),
+        )
         self.function = _function(
             scope,
             "Api",
@@ -264,6 +275,7 @@ class ApiFunction:
                     "VIDEO_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
                     "VIDEO_CURSOR_SECRET": self.cursor_secret.value_as_string,
                     "VIDEO_PROCESSOR_FUNCTION": workers.processor.function_name,  # GET /capacity
+                    "VIDEO_ADMIN_TOKEN_SECRET_ARN": self.admin_token.secret_arn,
                 },
             ),
         )
@@ -271,6 +283,11 @@ class ApiFunction:
         data.grant_api(self.function)
         workflow.grant_start_and_describe(self.function)
         workers.grant_read_scaling(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[self.admin_token.secret_arn]
+            )
+        )
 
 
 F = TypeVar("F", bound=lambda_.Function)

@@ -96,3 +96,4 @@ class VideoServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "BucketName", value=self.data.bucket.bucket_name)
         cdk.CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ProcessorFunctionName", value=self.workers.processor.function_name)
+        cdk.CfnOutput(self, "AdminTokenSecretArn", value=self.api.admin_token.secret_arn)

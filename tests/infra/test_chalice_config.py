@@ -117,6 +117,7 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
         "states:StartExecution",
         "states:DescribeExecution",
         "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
+        "secretsmanager:GetSecretValue",  # the operator's admin token
     }
     api = _policy(f"policy-{stage}.json")
     (uploads,) = [s for s in api["Statement"] if s["Sid"] == "PresignUploads"]
