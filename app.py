@@ -147,6 +147,77 @@ def revoke_token(token_id: str) -> Response:
     return Response(body="", status_code=204)
 
 
+@routes.route("/videos/{video_id}/events", methods=["GET"], access="read")
+def video_events(video_id: str) -> Response:
+    """Server-Sent Events: the video's state and progress (reconnect with Last-Event-ID)."""
+    request = routes.request()
+    params = dict(request.query_params or {})
+    last = request.headers.get("last-event-id") or params.get("lastEventId")
+    wait = min(container().settings.sse_wait_seconds, _float_param(params, "wait", 25.0))
+    text, _ = container().videos.watch(video_id, routes.principal(), last, wait)
+    return Response(
+        body=text,
+        status_code=200,
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"},
+    )
+
+
+def _float_param(params: dict[str, str], name: str, default: float) -> float:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a number of seconds") from None
+    if not 0 <= value <= 60:
+        raise ValidationError(f"{name} must be between 0 and 60")
+    return value
+
+
+@routes.route("/webhooks", methods=["POST"], access="admin", content_types=ANY_CONTENT)
+def create_webhook() -> Response:
+    """A webhook endpoint of the token's workspace; its signing secret is shown only here."""
+    return _json(201, container().webhooks.create(_body(), routes.principal()))
+
+
+@routes.route("/webhooks", methods=["GET"], access="admin")
+def list_webhooks() -> Response:
+    hooks = container().webhooks.list(routes.principal())
+    return _json(200, {"webhooks": hooks, "count": len(hooks)})
+
+
+@routes.route("/webhooks/{hook_id}", methods=["GET"], access="admin")
+def get_webhook(hook_id: str) -> Response:
+    return _json(200, container().webhooks.get(hook_id, routes.principal()))
+
+
+@routes.route("/webhooks/{hook_id}", methods=["DELETE"], access="admin")
+def delete_webhook(hook_id: str) -> Response:
+    container().webhooks.delete(hook_id, routes.principal())
+    return Response(body="", status_code=204)
+
+
+@routes.route(
+    "/webhooks/{hook_id}/test", methods=["POST"], access="admin", content_types=ANY_CONTENT
+)
+def test_webhook(hook_id: str) -> Response:
+    return _json(202, container().webhooks.test(hook_id, routes.principal()))
+
+
+@routes.route(
+    "/webhooks/{hook_id}/rotate", methods=["POST"], access="admin", content_types=ANY_CONTENT
+)
+def rotate_webhook(hook_id: str) -> Response:
+    return _json(200, container().webhooks.rotate(hook_id, routes.principal()))
+
+
+@routes.route("/webhooks/{hook_id}/deliveries", methods=["GET"], access="admin")
+def webhook_deliveries(hook_id: str) -> Response:
+    deliveries = container().webhooks.deliveries(hook_id, routes.principal())
+    return _json(200, {"deliveries": deliveries, "count": len(deliveries)})
+
+
 @routes.route("/capacity", methods=["GET"], access="admin")
 def get_capacity() -> Response:
     """The processor's capacity: requested vs applied scaling, live leases (and, locally,

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from typing import Any
 
 from chalice import local
@@ -77,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         f"admin token: {where}  (TOKEN=$(cat {where}) for the README walkthrough)",
         flush=True,
     )
-    server.serve_forever()
+    stop = threading.Event()  # the webhook dispatcher: reads the outbox while the server runs
+    threading.Thread(
+        target=container().dispatcher.run, args=(stop,), name="webhooks", daemon=True
+    ).start()
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
     return 0
 
 

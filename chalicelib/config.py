@@ -18,6 +18,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     backend: str = "local"  # "local" (embedded) or "aws"
@@ -51,6 +62,9 @@ class Settings:
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
     workspace_max_active: int = 50
+    # events
+    webhook_allow_private: bool = False  # loopback/private webhook targets (local default: on)
+    sse_wait_seconds: float = 25.0  # how long GET /videos/{id}/events waits for a change
     cursor_ttl_seconds: int = 24 * 3600
     # media
     ffmpeg: str = ""
@@ -112,6 +126,8 @@ class Settings:
             rate_limit_per_second=_float(env, "VIDEO_RATE_LIMIT_PER_SECOND", 20.0),
             rate_limit_burst=_int(env, "VIDEO_RATE_LIMIT_BURST", 40),
             workspace_max_active=_int(env, "VIDEO_WORKSPACE_MAX_ACTIVE", 50),
+            webhook_allow_private=_bool(env, "VIDEO_WEBHOOK_ALLOW_PRIVATE", backend == "local"),
+            sse_wait_seconds=_float(env, "VIDEO_SSE_WAIT_SECONDS", 25.0),
             ffmpeg=env.get("VIDEO_FFMPEG", ""),
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),

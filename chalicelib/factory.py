@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from chalicelib.api.uploads import Uploads
     from chalicelib.capacity.base import CapacityController
     from chalicelib.capacity.local_pool import LocalCapacityPool
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.events.webhooks import WebhookService
     from chalicelib.media_store.base import MediaStore
     from chalicelib.orchestrator.base import Orchestrator
     from chalicelib.tasks.finalizer import Finalizer
@@ -237,6 +239,27 @@ class Container:
         from chalicelib.api.auth import TokenService
 
         return TokenService(self.store)
+
+    @functools.cached_property
+    def webhooks(self) -> WebhookService:
+        from chalicelib.events.webhooks import WebhookService
+
+        return WebhookService(
+            self.store,
+            allow_private=self.settings.webhook_allow_private,
+            require_https=not self.settings.is_local,
+        )
+
+    @functools.cached_property
+    def dispatcher(self) -> Dispatcher:
+        from chalicelib.events.dispatcher import Dispatcher
+
+        return Dispatcher(
+            self.store,
+            self.renderer.item,
+            allow_private=self.settings.webhook_allow_private,
+            require_https=not self.settings.is_local,
+        )
 
     @functools.cached_property
     def renderer(self) -> MediaRenderer:

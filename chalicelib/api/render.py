@@ -22,6 +22,7 @@ from chalicelib.store.base import Item
 # The API's origin as the current request names it (Host / X-Forwarded-Proto); set per request
 # by the route wrapper, used when no public base URL is configured.
 REQUEST_BASE_URL: contextvars.ContextVar[str] = contextvars.ContextVar("base_url", default="")
+_INTERNAL = frozenset({"eventSequence"})
 
 
 def stream_path(video_id: str, name: str) -> str:
@@ -62,7 +63,9 @@ class MediaRenderer:
         return self.file_url(ref.video_id, ref.run_id, ref.name)
 
     def item(self, item: Item) -> Item:
-        """A copy of `item` with every media reference rendered into a URL."""
+        """A copy of `item` as the API shows it: media references rendered into URLs, the
+        store's bookkeeping (the event sequence) left out."""
+        item = {k: v for k, v in item.items() if k not in _INTERNAL}
         if "outputPrefix" not in item:
             return item
 

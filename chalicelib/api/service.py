@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -203,6 +205,38 @@ class VideoService:
                     set_fields={"error": error, "failedAt": utc_now()},
                     only_if={"executionName": execution},
                 )
+
+    def watch(
+        self, video_id: str, actor: Principal, last_id: str | None, wait: float
+    ) -> tuple[str, bool]:
+        """`GET /videos/{id}/events`: Server-Sent Events of the video's state and progress.
+
+        Answers as soon as the state differs from `last_id` (the `Last-Event-ID` a client
+        sends back), else after `wait` seconds with a keep-alive comment; EventSource then
+        reconnects by itself. Buffered responses (API Gateway, Chalice) thus still deliver each
+        change within one poll. Returns `(body, final)`: final once completed or failed."""
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            item = self._owned(video_id, actor)
+            state = {
+                "status": item["status"],
+                "progress": item.get("progress", 0 if item["status"] != "completed" else 100),
+                "eventSequence": item.get("eventSequence", 0),
+            }
+            if item.get("error"):
+                state["error"] = item["error"]
+            event_id = f"{state['eventSequence']}.{state['progress']}.{state['status']}"
+            final = item["status"] in (VideoStatus.COMPLETED.value, VideoStatus.FAILED.value)
+            if event_id != last_id:
+                lines = ["retry: 1000", f"id: {event_id}", "event: state"]
+                lines.append(f"data: {json.dumps(state, separators=(',', ':'))}")
+                if final:
+                    lines += ["", "event: end", "data: {}"]
+                return "\n".join(lines) + "\n\n", final
+            if final or time.monotonic() >= deadline:
+                end = "event: end\ndata: {}\n\n" if final else ""
+                return f"retry: 1000\n: no change\n\n{end}", final
+            time.sleep(0.25)
 
     def _in_workspace(self, video_id: str, actor: Principal) -> bool:
         item = self._store.get(video_id)

@@ -71,6 +71,54 @@ class VideoStore(ABC):
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
         """Set fields on an existing token (revokedAt, lastUsedAt); False when it is gone."""
 
+    # --- events: the outbox (written by create/transition, in their transaction) -----------
+    @abstractmethod
+    def outbox(self, limit: int) -> builtins.list[Item]:
+        """Events not yet fanned out to webhooks, oldest first."""
+
+    @abstractmethod
+    def get_event(self, event_id: str) -> Item | None: ...
+
+    @abstractmethod
+    def mark_dispatched(self, event_id: str) -> None:
+        """The event's deliveries exist: it leaves the outbox (kept a while for deliveries)."""
+
+    # --- webhooks and their deliveries ------------------------------------------------------
+    @abstractmethod
+    def put_webhook(self, hook: Item) -> None: ...
+
+    @abstractmethod
+    def get_webhook(self, hook_id: str) -> Item | None: ...
+
+    @abstractmethod
+    def list_webhooks(self, workspace: str) -> builtins.list[Item]: ...
+
+    @abstractmethod
+    def update_webhook(self, hook_id: str, fields: Mapping[str, Any]) -> bool: ...
+
+    @abstractmethod
+    def delete_webhook(self, hook_id: str) -> bool: ...
+
+    @abstractmethod
+    def put_delivery(self, delivery: Item) -> bool:
+        """Insert a delivery (`id` = `<eventId>:<webhookId>`); False when it already exists, so
+        a fan-out repeated after a crash never delivers twice."""
+
+    @abstractmethod
+    def due_deliveries(self, now: str, limit: int) -> builtins.list[Item]:
+        """Pending deliveries whose `nextAttemptAt` <= `now`, soonest first."""
+
+    @abstractmethod
+    def update_delivery(
+        self, delivery_id: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
+    ) -> bool:
+        """Record an attempt; with `only_if_attempts`, only when no one else recorded one
+        since (two dispatchers never both count the same attempt)."""
+
+    @abstractmethod
+    def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:
+        """A webhook's most recent deliveries, newest first."""
+
     @abstractmethod
     def transition(
         self,

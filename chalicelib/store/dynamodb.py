@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain import utc_now
 from chalicelib.errors import TransitionRejected, dependency_errors
+from chalicelib.events.model import SEQUENCE_FIELD, for_change
 from chalicelib.store.base import DEFAULT_WORKSPACE, Item, Page, VideoStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+_TRANSITION_ATTEMPTS = 5
+OUTBOX_PENDING = "outbox#pending"  # CreatedIndex partition of events not yet fanned out
+OUTBOX_DONE = "outbox#done"
+EVENT_TTL_SECONDS = 7 * 24 * 3600  # dispatched events stay this long for their deliveries
 STATUS_INDEX = "StatusIndex"  # status + createdAt: every workspace (operators, recovery)
 CREATED_INDEX = "CreatedIndex"  # entity + createdAt: one workspace's videos, or its tokens
 WORKSPACE_STATUS_INDEX = "WorkspaceStatusIndex"  # wsStatus + createdAt: one workspace, one status
@@ -94,11 +100,20 @@ class DynamoVideoStore(VideoStore):
             "entity": video_entity(workspace),
             "wsStatus": ws_status(workspace, item["status"]),
         }
-        self._client.put_item(
-            TableName=self._table,
-            Item=self._encode({**item, **keys}),
-            ConditionExpression="attribute_not_exists(id)",
-        )
+        new = {**item, "workspace": workspace}
+        events = for_change(new, 1)
+        new[SEQUENCE_FIELD] = len(events)
+        writes: builtins.list[Any] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._encode({**new, **keys}),
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            },
+            *self._event_puts(events),
+        ]
+        self._client.transact_write_items(TransactItems=writes)
 
     def get(self, video_id: str) -> Item | None:
         resp = self._client.get_item(
@@ -155,6 +170,30 @@ class DynamoVideoStore(VideoStore):
         remove_fields: Iterable[str],
         only_if: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        request = self._update_request(video_id, allowed, set_fields, remove_fields, only_if)
+        try:
+            attrs: dict[str, Any] = self._client.update_item(**request, ReturnValues="ALL_NEW")[
+                "Attributes"
+            ]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            current = self.get(video_id)
+            raise TransitionRejected(video_id, current["status"] if current else None) from None
+        return attrs
+
+    def _update_request(
+        self,
+        video_id: str,
+        allowed: Iterable[str],
+        set_fields: Mapping[str, Any],
+        remove_fields: Iterable[str],
+        only_if: Mapping[str, str] | None = None,
+        sequence: int | None = None,
+        guard_sequence: bool = False,
+    ) -> dict[str, Any]:
+        """A conditional UpdateItem: status in `allowed`, each `only_if` field equal, and with
+        `guard_sequence` the event sequence still `sequence` (None: not yet set)."""
         names: dict[str, str] = {"#status": "status"}
         values: dict[str, Any] = {}
         sets: list[str] = []
@@ -175,28 +214,26 @@ class DynamoVideoStore(VideoStore):
             names[f"#c{i}"] = name
             values[f":c{i}"] = {"S": value}
             extra += f" AND #c{i} = :c{i}"
+        if guard_sequence:
+            names["#seq"] = SEQUENCE_FIELD
+            if sequence is None:
+                extra += " AND attribute_not_exists(#seq)"
+            else:
+                values[":seq"] = {"N": str(sequence)}
+                extra += " AND #seq = :seq"
         expr = "SET " + ", ".join(sets)
         if removes:
             expr += " REMOVE " + ", ".join(removes)
-        from botocore.exceptions import ClientError
-
-        try:
-            return self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": video_id}},
-                UpdateExpression=expr,
-                ConditionExpression=(
-                    f"attribute_exists(id) AND #status IN ({', '.join(conds)}){extra}"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            current = self.get(video_id)
-            raise TransitionRejected(video_id, current["status"] if current else None) from None
+        return {
+            "TableName": self._table,
+            "Key": {"id": {"S": video_id}},
+            "UpdateExpression": expr,
+            "ConditionExpression": (
+                f"attribute_exists(id) AND #status IN ({', '.join(conds)}){extra}"
+            ),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def transition(
         self,
@@ -207,20 +244,71 @@ class DynamoVideoStore(VideoStore):
         remove_fields: Iterable[str] = (),
         only_if: Mapping[str, str] | None = None,
     ) -> Item:
-        # wsStatus (the per-workspace status index key) moves with the status. A video's
-        # workspace never changes, so reading it first is safe; the write stays conditional.
+        """One TransactWriteItems: the conditional update of the video and its events.
+
+        The item is read first: its workspace (wsStatus moves with the status) and its event
+        sequence, which the write is conditioned on, so two racing transitions never both
+        write; the loser reads again and is rejected, or retried on the new state."""
+        allowed = set(allowed_from)
+        removed = set(remove_fields)
+        for _ in range(_TRANSITION_ATTEMPTS):
+            current = self.get(video_id)
+            if (
+                current is None
+                or current["status"] not in allowed
+                or any(current.get(k) != v for k, v in (only_if or {}).items())
+            ):
+                raise TransitionRejected(video_id, current["status"] if current else None)
+            new = {k: v for k, v in current.items() if k not in removed}
+            new.update(set_fields or {})
+            new.update(status=to_status, updatedAt=utc_now())
+            had_sequence = SEQUENCE_FIELD in current
+            sequence = int(current.get(SEQUENCE_FIELD, 0))
+            events = for_change(new, sequence + 1)
+            new[SEQUENCE_FIELD] = sequence + len(events)
+            fields = {
+                **(set_fields or {}),
+                "status": to_status,
+                "updatedAt": new["updatedAt"],
+                "wsStatus": ws_status(current["workspace"], to_status),
+                SEQUENCE_FIELD: new[SEQUENCE_FIELD],
+            }
+            update = self._update_request(
+                video_id,
+                allowed,
+                fields,
+                removed,
+                {**(only_if or {}), "workspace": current["workspace"]},
+                sequence=sequence if had_sequence else None,
+                guard_sequence=True,
+            )
+            try:
+                writes: builtins.list[Any] = [{"Update": update}, *self._event_puts(events)]
+                self._client.transact_write_items(TransactItems=writes)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                continue  # changed under us: read again
+            return new
         current = self.get(video_id)
-        if current is None:
-            raise TransitionRejected(video_id, None)
-        workspace = current["workspace"]
-        fields = {
-            **(set_fields or {}),
-            "status": to_status,
-            "wsStatus": ws_status(workspace, to_status),
-            "updatedAt": utc_now(),
-        }
-        guard = {**(only_if or {}), "workspace": workspace}
-        return self._decode(self._update(video_id, allowed_from, fields, remove_fields, guard))
+        raise TransitionRejected(video_id, current["status"] if current else None)
+
+    def _event_puts(self, events: builtins.list[Item]) -> builtins.list[dict[str, Any]]:
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        **self._encode({k: v for k, v in evt.items() if k != "id"}),
+                        "id": {"S": f"event#{evt['id']}"},
+                        "eventId": {"S": evt["id"]},
+                        "entity": {"S": OUTBOX_PENDING},
+                    },
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+            }
+            for evt in events
+        ]
 
     def count_active(self, workspace: str, statuses: Iterable[str], cap: int) -> int:
         total = 0
@@ -337,6 +425,179 @@ class DynamoVideoStore(VideoStore):
         except TransitionRejected:
             return False
         return True
+
+    # --- events (items `event#{id}`; pending ones in CreatedIndex partition outbox#pending) ---
+    def _decode_prefixed(self, raw: Mapping[str, Any], id_field: str) -> Item:
+        out = {k: _from_dynamo(self._de.deserialize(v)) for k, v in raw.items()}
+        out["id"] = out.pop(id_field)
+        for key in ("entity", "ttl"):
+            out.pop(key, None)
+        return out
+
+    def outbox(self, limit: int) -> builtins.list[Item]:
+        resp = self._client.query(
+            TableName=self._table,
+            IndexName=CREATED_INDEX,
+            KeyConditionExpression="entity = :e",
+            ExpressionAttributeValues={":e": {"S": OUTBOX_PENDING}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [self._decode_prefixed(raw, "eventId") for raw in resp.get("Items", [])]
+
+    def get_event(self, event_id: str) -> Item | None:
+        raw = self._client.get_item(
+            TableName=self._table, Key={"id": {"S": f"event#{event_id}"}}, ConsistentRead=True
+        ).get("Item")
+        return self._decode_prefixed(raw, "eventId") if raw else None
+
+    def mark_dispatched(self, event_id: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"event#{event_id}"}},
+            UpdateExpression="SET entity = :done, #ttl = :ttl",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":done": {"S": OUTBOX_DONE},
+                ":ttl": {"N": str(int(time.time()) + EVENT_TTL_SECONDS)},
+            },
+        )
+
+    # --- webhooks (`webhook#{id}`, listed as entity webhook#{ws}) and deliveries ----------------
+    def put_webhook(self, hook: Item) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **self._encode({k: v for k, v in hook.items() if k != "id"}),
+                "id": {"S": f"webhook#{hook['id']}"},
+                "hookId": {"S": hook["id"]},
+                "entity": {"S": f"webhook#{hook['workspace']}"},
+            },
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def get_webhook(self, hook_id: str) -> Item | None:
+        raw = self._client.get_item(
+            TableName=self._table, Key={"id": {"S": f"webhook#{hook_id}"}}, ConsistentRead=True
+        ).get("Item")
+        return self._decode_prefixed(raw, "hookId") if raw else None
+
+    def list_webhooks(self, workspace: str) -> builtins.list[Item]:
+        return [
+            self._decode_prefixed(raw, "hookId")
+            for raw in self._query_all(CREATED_INDEX, "entity", f"webhook#{workspace}")
+        ]
+
+    def _query_all(self, index: str, key: str, value: str) -> builtins.list[dict[str, Any]]:
+        raws: builtins.list[dict[str, Any]] = []
+        for page in self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression="#k = :v",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues={":v": {"S": value}},
+            ScanIndexForward=False,
+        ):
+            raws += page.get("Items", [])
+        return raws
+
+    def _set_fields(
+        self, key: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
+    ) -> bool:
+        """SET `fields` on an existing item; with `only_if_attempts`, only while its
+        `attempts` still has that value. False when the condition did not hold."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {
+            f":f{i}": self._ser.serialize(_to_dynamo(v)) for i, v in enumerate(fields.values())
+        }
+        condition = "attribute_exists(id)"
+        if only_if_attempts is not None:
+            names["#att"] = "attempts"
+            values[":att"] = {"N": str(only_if_attempts)}
+            condition += " AND #att = :att"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def update_webhook(self, hook_id: str, fields: Mapping[str, Any]) -> bool:
+        return self._set_fields(f"webhook#{hook_id}", fields)
+
+    def delete_webhook(self, hook_id: str) -> bool:
+        resp = self._client.delete_item(
+            TableName=self._table, Key={"id": {"S": f"webhook#{hook_id}"}}, ReturnValues="ALL_OLD"
+        )
+        return bool(resp.get("Attributes"))
+
+    def _delivery_item(self, delivery: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **self._encode({k: v for k, v in delivery.items() if k not in ("id", "status")}),
+            "id": {"S": f"delivery#{delivery['id']}"},
+            "deliveryId": {"S": delivery["id"]},
+            "entity": {"S": f"delivery#{delivery['webhookId']}"},
+            # StatusIndex partition: pending deliveries are found without a scan; prefixed so
+            # they never meet a video status
+            "status": {"S": f"delivery#{delivery['status']}"},
+        }
+
+    def _decode_delivery(self, raw: Mapping[str, Any]) -> Item:
+        out = self._decode_prefixed(raw, "deliveryId")
+        out["status"] = str(out["status"]).removeprefix("delivery#")
+        return out
+
+    def put_delivery(self, delivery: Item) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._delivery_item(delivery),
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def due_deliveries(self, now: str, limit: int) -> builtins.list[Item]:
+        resp = self._client.query(
+            TableName=self._table,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#s = :p",
+            FilterExpression="nextAttemptAt <= :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "delivery#pending"}, ":now": {"S": now}},
+        )
+        due = [self._decode_delivery(raw) for raw in resp.get("Items", [])]
+        return sorted(due, key=lambda d: str(d["nextAttemptAt"]))[:limit]
+
+    def update_delivery(
+        self, delivery_id: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
+    ) -> bool:
+        stored = dict(fields)
+        if "status" in stored:
+            stored["status"] = f"delivery#{stored['status']}"
+        return self._set_fields(f"delivery#{delivery_id}", stored, only_if_attempts)
+
+    def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:
+        resp = self._client.query(
+            TableName=self._table,
+            IndexName=CREATED_INDEX,
+            KeyConditionExpression="entity = :e",
+            ExpressionAttributeValues={":e": {"S": f"delivery#{hook_id}"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [self._decode_delivery(raw) for raw in resp.get("Items", [])]
 
     # --- leases ----------------------------------------------------------------------------------
     def _lease_key(self, pool: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.domain import utc_now
 from chalicelib.errors import TransitionRejected, dependency_errors
+from chalicelib.events.model import SEQUENCE_FIELD, for_change
 from chalicelib.store.base import DEFAULT_WORKSPACE, Item, Page, VideoStore
 
 _SCHEMA = """
@@ -31,6 +32,30 @@ CREATE TABLE IF NOT EXISTS tokens (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_workspace ON tokens (workspace, created_at, id);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    pending INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (pending, created_at, id);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_workspace ON webhooks (workspace, created_at, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_hook ON deliveries (webhook_id, created_at);
 CREATE TABLE IF NOT EXISTS leases (
     pool TEXT NOT NULL,
     holder TEXT NOT NULL,
@@ -107,9 +132,23 @@ class SqliteVideoStore(VideoStore):
             ).rowcount
         return int(changed)
 
+    @staticmethod
+    def _emit(conn: sqlite3.Connection, item: Item) -> None:
+        """Write the events of `item`'s new status in the caller's transaction; bumps the
+        item's sequence (the caller stores the item after)."""
+        first = int(item.get(SEQUENCE_FIELD, 0)) + 1
+        events = for_change(item, first)
+        item[SEQUENCE_FIELD] = first + len(events) - 1
+        for evt in events:
+            conn.execute(
+                "INSERT INTO events (id, created_at, pending, doc) VALUES (?, ?, 1, ?)",
+                (evt["id"], evt["createdAt"], json.dumps(evt)),
+            )
+
     def create(self, item: Item) -> None:
         item = {**item, "workspace": item.get("workspace", DEFAULT_WORKSPACE)}
         with self._tx() as conn:
+            self._emit(conn, item)
             conn.execute(
                 "INSERT INTO videos (id, workspace, status, created_at, doc) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -174,6 +213,7 @@ class SqliteVideoStore(VideoStore):
             item.update(set_fields or {})
             item["status"] = to_status
             item["updatedAt"] = utc_now()
+            self._emit(conn, item)
             conn.execute(
                 "UPDATE videos SET status = ?, doc = ? WHERE id = ?",
                 (to_status, json.dumps(item), video_id),
@@ -233,6 +273,104 @@ class SqliteVideoStore(VideoStore):
             token = {**json.loads(row[0]), **fields}
             conn.execute("UPDATE tokens SET doc = ? WHERE id = ?", (json.dumps(token), token_id))
         return True
+
+    # --- events ----------------------------------------------------------------------------
+    def outbox(self, limit: int) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM events WHERE pending = 1 ORDER BY created_at, id LIMIT ?", (limit,)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def get_event(self, event_id: str) -> Item | None:
+        row = self._conn().execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def mark_dispatched(self, event_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE events SET pending = 0 WHERE id = ?", (event_id,))
+
+    # --- webhooks and deliveries ------------------------------------------------------------
+    def put_webhook(self, hook: Item) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO webhooks (id, workspace, created_at, doc) VALUES (?, ?, ?, ?)",
+                (hook["id"], hook["workspace"], hook["createdAt"], json.dumps(hook)),
+            )
+
+    def get_webhook(self, hook_id: str) -> Item | None:
+        row = self._conn().execute("SELECT doc FROM webhooks WHERE id = ?", (hook_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_webhooks(self, workspace: str) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM webhooks WHERE workspace = ? ORDER BY created_at DESC, id DESC",
+            (workspace,),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def update_webhook(self, hook_id: str, fields: Mapping[str, Any]) -> bool:
+        with self._tx() as conn:
+            row = conn.execute("SELECT doc FROM webhooks WHERE id = ?", (hook_id,)).fetchone()
+            if row is None:
+                return False
+            hook = {**json.loads(row[0]), **fields}
+            conn.execute("UPDATE webhooks SET doc = ? WHERE id = ?", (json.dumps(hook), hook_id))
+        return True
+
+    def delete_webhook(self, hook_id: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM webhooks WHERE id = ?", (hook_id,)).rowcount > 0
+
+    def put_delivery(self, delivery: Item) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO deliveries "
+                "(id, webhook_id, status, next_attempt_at, created_at, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    delivery["id"],
+                    delivery["webhookId"],
+                    delivery["status"],
+                    delivery["nextAttemptAt"],
+                    delivery["createdAt"],
+                    json.dumps(delivery),
+                ),
+            )
+            return cur.rowcount > 0
+
+    def due_deliveries(self, now: str, limit: int) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def update_delivery(
+        self, delivery_id: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
+    ) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT doc FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            current = json.loads(row[0])
+            if only_if_attempts is not None and current.get("attempts", 0) != only_if_attempts:
+                return False
+            new = {**current, **fields}
+            conn.execute(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ?, doc = ? WHERE id = ?",
+                (new["status"], new["nextAttemptAt"], json.dumps(new), delivery_id),
+            )
+        return True
+
+    def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM deliveries WHERE webhook_id = ? ORDER BY created_at DESC LIMIT ?",
+            (hook_id, limit),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     # --- leases ----------------------------------------------------------------------------
     def acquire_lease(self, pool: str, holder: str, expires_at: float, now: float) -> int:

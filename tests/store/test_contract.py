@@ -54,7 +54,7 @@ def make(status: str = "uploaded", **extra: Any) -> dict[str, Any]:
 def test_create_then_get_round_trips_nested_values(store: VideoStore) -> None:
     item = make(media={"duration": 1.5, "width": 1920, "fps": 29.97}, tags=["a", "b"])
     store.create(item)
-    assert store.get(item["id"]) == item
+    assert store.get(item["id"]) == {**item, "eventSequence": 1}  # video.created
 
 
 def test_get_unknown_is_none(store: VideoStore) -> None:
@@ -280,7 +280,7 @@ def test_workspaces_list_only_their_own_videos(store: VideoStore) -> None:
     assert [i["id"] for i in first.items + rest.items] == [i["id"] for i in reversed(mine)]
     assert rest.cursor is None
     assert store.list("uploaded", 10, None, workspace="globex").items == list(
-        reversed([{**t, "workspace": "globex"} for t in theirs])
+        reversed([{**t, "workspace": "globex", "eventSequence": 1} for t in theirs])
     )
     assert store.list(None, 10, None, workspace="nobody").items == []
 
@@ -376,3 +376,93 @@ def test_tokens_round_trip_list_by_workspace_and_update(store: VideoStore) -> No
     assert store.list(None, 10, None, workspace="acme").items == []
     with pytest.raises(Exception):  # noqa: B017 - each adapter raises its own duplicate error
         store.put_token(a)
+
+
+# --- the outbox -------------------------------------------------------------------------------
+def test_each_change_writes_its_events_in_order(store: VideoStore) -> None:
+    item = make(workspace="acme")
+    store.create(item)
+    store.transition(item["id"], {"uploaded"}, "queued", {"executionName": "e"})
+    store.transition(item["id"], {"queued"}, "processing")
+    formats = [{"quality": "720p", "url": "media://x/y/a.mp4"}, {"quality": "360p"}]
+    store.transition(item["id"], {"processing"}, "completed", {"transcoding": {"formats": formats}})
+    store.update_fields(item["id"], {"progress": 50}, {"completed"})  # no event
+    events = store.outbox(100)
+    assert [e["type"] for e in events] == [
+        "video.created",
+        "video.queued",
+        "video.processing",
+        "video.rendition.ready",
+        "video.rendition.ready",
+        "video.completed",
+    ]
+    assert [e["sequence"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert {e["workspace"] for e in events} == {"acme"} and len({e["id"] for e in events}) == 6
+    assert events[-1]["data"]["status"] == "completed"
+    assert events[3]["data"]["rendition"]["quality"] == "720p"
+    assert store.get(item["id"])["eventSequence"] == 6  # type: ignore[index]
+    store.mark_dispatched(events[0]["id"])
+    assert [e["id"] for e in store.outbox(100)] == [e["id"] for e in events[1:]]
+    assert store.get_event(events[0]["id"]) == events[0]
+
+
+def test_a_rejected_transition_writes_no_event(store: VideoStore) -> None:
+    item = make()
+    store.create(item)
+    with pytest.raises(TransitionRejected):
+        store.transition(item["id"], {"processing"}, "completed")
+    assert [e["type"] for e in store.outbox(100)] == ["video.created"]
+
+
+def test_racing_transitions_write_one_event_each_winner(store: VideoStore) -> None:
+    item = make()
+    store.create(item)
+    barrier = threading.Barrier(10)
+
+    def attempt(n: int) -> bool:
+        barrier.wait()
+        try:
+            store.transition(item["id"], QUEUEABLE, "queued", {"executionName": f"e{n}"})
+        except TransitionRejected:
+            return False
+        return True
+
+    with ThreadPoolExecutor(10) as pool:
+        wins = list(pool.map(attempt, range(10)))
+    assert wins.count(True) == 1
+    assert [e["type"] for e in store.outbox(100)] == ["video.created", "video.queued"]
+
+
+def test_webhooks_and_deliveries(store: VideoStore) -> None:
+    hook = {"id": uuid.uuid4().hex[:16], "workspace": "acme", "url": "https://x.test/h",
+            "createdAt": utc_now(), "secret": "whsec_abc", "enabled": True}  # fmt: skip
+    store.put_webhook(hook)
+    assert store.get_webhook(hook["id"]) == hook
+    assert [h["id"] for h in store.list_webhooks("acme")] == [hook["id"]]
+    assert store.list_webhooks("globex") == []
+    assert store.update_webhook(hook["id"], {"enabled": False})
+    assert store.get_webhook(hook["id"])["enabled"] is False  # type: ignore[index]
+    delivery = {
+        "id": f"evt_1:{hook['id']}",
+        "webhookId": hook["id"],
+        "eventId": "evt_1",
+        "status": "pending",
+        "attempts": 0,
+        "nextAttemptAt": "2026-01-01T00:00:00.000000Z",
+        "createdAt": utc_now(),
+    }
+    assert store.put_delivery(delivery) is True
+    assert store.put_delivery(delivery) is False  # fan-out twice: still one delivery
+    assert [d["id"] for d in store.due_deliveries("2026-06-01T00:00:00.000000Z", 10)] == [
+        delivery["id"]
+    ]
+    assert store.due_deliveries("2025-06-01T00:00:00.000000Z", 10) == []
+    moved = {"attempts": 1, "nextAttemptAt": "2027-01-01T00:00:00.000000Z"}
+    assert store.update_delivery(delivery["id"], moved, only_if_attempts=0)
+    assert not store.update_delivery(delivery["id"], moved, only_if_attempts=0)  # raced
+    assert store.update_delivery(delivery["id"], {"status": "delivered"}, only_if_attempts=1)
+    assert store.due_deliveries("2030-01-01T00:00:00.000000Z", 10) == []
+    (listed,) = store.list_deliveries(hook["id"], 10)
+    assert (listed["status"], listed["attempts"]) == ("delivered", 1)
+    assert store.delete_webhook(hook["id"]) and not store.delete_webhook(hook["id"])
+    assert store.list(None, 10, None, workspace="acme").items == []  # none of it is a video
