@@ -14,7 +14,7 @@ from chalicelib.api.validation import validate_list_params, validate_new_video
 from chalicelib.config import Settings
 from chalicelib.domain import (
     QUEUEABLE,
-    RESULT_FIELDS,
+    RUN_FIELDS,
     VideoStatus,
     is_video_id,
     new_video_id,
@@ -31,6 +31,7 @@ from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_ex
 from chalicelib.store.base import Item, VideoStore
 
 QUEUED = VideoStatus.QUEUED.value
+COMPLETED = VideoStatus.COMPLETED.value
 log = logging.getLogger(__name__)
 
 
@@ -92,10 +93,12 @@ class VideoService:
         return self._render(item)
 
     def stream_document(self, video_id: str, name: str) -> tuple[str, str]:
-        """An HLS playlist or the storyboard index of the video's current run, with every
-        file reference turned into a URL the client may fetch (presigned in AWS)."""
+        """An HLS playlist or the storyboard index of the video's completed run, with every
+        file reference turned into a URL the client may fetch (presigned in AWS). Only a
+        completed item has a run to serve: a re-queued one answers 404 until its new run
+        completes (the old run's files are deleted then)."""
         item = self._store.get(video_id) if is_video_id(video_id) else None
-        run_id = item.get("runId") if item else None
+        run_id = item.get("runId") if item and item.get("status") == COMPLETED else None
         if not run_id or not is_stream_document(name):
             raise NotFoundError("no such stream document")
         media = self._media_store()
@@ -152,7 +155,7 @@ class VideoService:
                 QUEUEABLE,
                 QUEUED,
                 set_fields={"executionName": execution, "queuedAt": utc_now()},
-                remove_fields=RESULT_FIELDS,
+                remove_fields=RUN_FIELDS,  # nothing of an earlier run survives
             )
         except TransitionRejected as exc:
             if exc.current is None:
