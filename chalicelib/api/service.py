@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib import sources
 from chalicelib.api.cursor import CursorCodec
 from chalicelib.api.render import MediaRenderer
 from chalicelib.api.streaming import is_stream_document, rewrite_references
@@ -25,6 +26,7 @@ from chalicelib.errors import (
     DependencyError,
     NotFoundError,
     TransitionRejected,
+    ValidationError,
 )
 from chalicelib.media_store.base import MediaStore, content_type
 from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
@@ -44,6 +46,7 @@ class VideoService:
         orchestrator: Callable[[], Orchestrator],
         renderer: MediaRenderer,
         media_store: Callable[[], MediaStore],
+        source_exists: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -52,6 +55,8 @@ class VideoService:
         self._render = renderer.item
         self._renderer = renderer
         self._media_store = media_store
+        # (bucket, key) -> does the s3:// source exist; None where sources are not in S3
+        self._source_exists = source_exists
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"timestamp": utc_now(), "backend": self._store.backend_name}
@@ -63,6 +68,7 @@ class VideoService:
 
     def create(self, body: Any) -> Item:
         fields = validate_new_video(body, self._settings)
+        self._check_source_exists(fields["sourceUrl"])
         now = utc_now()
         item: Item = {
             "id": new_video_id(),
@@ -73,6 +79,17 @@ class VideoService:
         }
         self._store.create(item)
         return self._render(item)
+
+    def _check_source_exists(self, url: str) -> None:
+        """A missing S3 source is a 400 now, not a failed video later; an S3 outage is a 503."""
+        if self._source_exists is None or not url.lower().startswith("s3://"):
+            return
+        bucket, key = sources.parse_s3_source(url)
+        if not self._source_exists(bucket, key):
+            raise ValidationError(
+                "sourceUrl: the source object does not exist; upload it first (POST /uploads)",
+                details={"field": "sourceUrl", "reason": "SourceNotFound"},
+            )
 
     def list_videos(self, params: Mapping[str, str] | None) -> dict[str, Any]:
         status, limit, token = validate_list_params(params)

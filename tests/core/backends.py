@@ -127,3 +127,17 @@ def open_backend(
             yield Backend(name, client, built, recording, data_dir, bucket, table)
     finally:
         reset_container()
+        if name == "aws":
+            drop_aws_resources(table, bucket)
+
+
+def drop_aws_resources(table: str, bucket: str) -> None:
+    """Keep the session's moto server small: it holds every table and bucket in memory."""
+    import boto3
+
+    boto3.client("dynamodb").delete_table(TableName=table)
+    s3 = boto3.client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=bucket)
