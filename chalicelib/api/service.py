@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib import sources
 from chalicelib.api.cursor import CursorCodec
 from chalicelib.api.render import MediaRenderer
+from chalicelib.api.request_context import current_request_id
 from chalicelib.api.streaming import is_stream_document, rewrite_references
 from chalicelib.api.validation import validate_list_params, validate_new_video
 from chalicelib.config import Settings
@@ -63,6 +64,7 @@ class VideoService:
         try:
             self._store.ping()
         except Exception as exc:  # any failure to reach the store means unhealthy
+            log.warning("request %s: health check failed", current_request_id(), exc_info=exc)
             return False, {"status": "unhealthy", **body, "error": type(exc).__name__}
         return True, {"status": "healthy", **body}
 
@@ -153,7 +155,12 @@ class VideoService:
             arn = self._orchestrator().start(name, accepted)
         except Exception as exc:
             # Never leave them queued; a bug (not a DependencyError) still surfaces as a 500.
-            log.warning("execution %s could not start: %r", name, exc)
+            log.warning(  # the cause itself is logged with the error response
+                "request %s: execution %s could not start; marking %d video(s) failed",
+                current_request_id(),
+                name,
+                len(accepted),
+            )
             self._unqueue(accepted, name)
             if isinstance(exc, DependencyError):
                 raise DependencyError(
