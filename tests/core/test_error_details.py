@@ -179,3 +179,37 @@ def test_an_s3_failure_at_creation_is_logged_with_the_request_id(
     assert resp.status_code == 503
     assert_no_internals(resp, aws.bucket)
     assert f"arn:aws:s3:::{aws.bucket}" in logged_with(caplog, request_id(resp))
+
+
+# --- a failed video's error is public too --------------------------------------------------
+def test_a_processor_crash_shows_no_sdk_message_on_the_item(
+    aws: Backend, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crash's text (here an S3 AccessDenied naming the role and the bucket) goes to the
+    processor's log; GET /videos/{id} says only that processing failed, and what kind."""
+    from botocore.exceptions import ClientError
+
+    import chalicelib.media.job
+
+    secret = f"arn:aws:sts::123456789012:assumed-role/processor on {aws.bucket}"
+
+    def crash(*_: Any, **__: Any) -> Any:
+        error = {"Error": {"Code": "AccessDenied", "Message": secret}}
+        raise ClientError(error, "GetObject")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chalicelib.media.job, "run_processing", crash)
+    vid = aws.create()["id"]
+    assert aws.client.http.post(f"/videos/{vid}/process").status_code == 202
+    assert aws.orchestrator is not None
+    name = aws.orchestrator.started[-1][0]
+    with pytest.raises(ClientError), caplog.at_level(logging.ERROR):
+        aws.container.processor.handle({"videoId": vid, "executionId": name})
+    resp = aws.get(f"/videos/{vid}")
+    item = json.loads(resp.body)
+    assert item["status"] == "failed"
+    assert item["error"]["code"] == "ProcessorError"
+    assert "ClientError" in item["error"]["message"]
+    shown = json.dumps(item["error"])
+    for internal in ("123456789012", "assumed-role", "arn:", "AccessDenied"):
+        assert internal not in shown
+    assert secret in caplog.text  # the operator still has it
