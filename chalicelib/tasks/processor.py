@@ -102,6 +102,7 @@ class Processor:
                 {PROCESSING},
                 VideoStatus.FAILED.value,
                 set_fields={"error": error, "failedAt": utc_now()},
+                remove_fields=("progress",),  # as the finalizer does: a failed item has none
                 only_if=owner,
             )
         except TransitionRejected:

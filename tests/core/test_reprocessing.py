@@ -201,7 +201,15 @@ def test_a_failed_rerun_shows_only_its_own_failure(api: Backend, media: FakeMedi
     assert item["status"] == "failed"
     assert item["error"]["code"] == "NotAVideo"
     assert {"failedAt", "startedAt", "executionName", "queuedAt"} <= set(item)
-    for name in ("runId", "outputPrefix", "completedAt", "transcoding", "media", "storyboard"):
+    for name in (
+        "runId",
+        "outputPrefix",
+        "completedAt",
+        "transcoding",
+        "media",
+        "storyboard",
+        "progress",  # a failed item has no progress, whichever path failed it
+    ):
         assert name not in item
     assert stream(api, vid).status_code == 404
 
@@ -249,3 +257,26 @@ def test_only_a_completed_item_serves_its_run(api: Backend, media: FakeMedia) ->
     assert stream(api, vid).status_code == 404
     process(api, vid, execution)
     assert stream(api, vid).status_code == 200
+
+
+def test_every_path_to_failed_leaves_no_progress(api: Backend, media: FakeMedia) -> None:
+    """The processor (a bad video), the finalizer (a Catch) and local start-up recovery (an
+    interrupted run) all fail an item the same way: error and failedAt, no progress."""
+    from chalicelib.local_startup import recover_interrupted
+
+    bad, caught, interrupted = (api.create()["id"] for _ in range(3))
+    media.fail = MediaError("NotAVideo", "no")
+    process(api, bad, queue(api, bad))
+
+    execution = queue(api, caught)
+    api.store.transition(caught, {"queued"}, "processing", {"progress": 30})
+    api.container.finalizer.handle({"executionId": execution, "videoId": caught})
+
+    queue(api, interrupted)
+    api.store.transition(interrupted, {"queued"}, "processing", {"progress": 60})
+    assert recover_interrupted(api.store) == 1
+
+    for vid in (bad, caught, interrupted):
+        item = item_of(api, vid)
+        assert item["status"] == "failed" and {"error", "failedAt"} <= set(item)
+        assert "progress" not in item, item
