@@ -14,7 +14,14 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib.api.http import ANY_CONTENT, ApiRoutes, base_url_of, json_response
+from chalicelib.api.http import (
+    ANY_CONTENT,
+    ApiRoutes,
+    base_url_of,
+    json_response,
+    request_id_of,
+    with_request_id,
+)
 from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.factory import container
@@ -46,6 +53,7 @@ def uniform_errors(event: Request, get_response: Callable[[Request], Response]) 
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         response.body = {"error": {"code": body["Code"], "message": body.get("Message", "")}}
+        with_request_id(response, request_id_of(event))
     return response
 
 

@@ -22,7 +22,8 @@ ACTIVE: frozenset[str] = frozenset({VideoStatus.QUEUED.value, VideoStatus.PROCES
 QUEUEABLE: frozenset[str] = frozenset(
     {VideoStatus.UPLOADED.value, VideoStatus.COMPLETED.value, VideoStatus.FAILED.value}
 )
-# Result fields a new processing run clears, so an item never mixes two runs.
+# What a processing run writes on the item: its results, its error, its progress and the run
+# its files belong to (`runId`/`outputPrefix`; `segments`, which older items may carry).
 RESULT_FIELDS: tuple[str, ...] = (
     "media",
     "thumbnail",
@@ -35,6 +36,21 @@ RESULT_FIELDS: tuple[str, ...] = (
     "error",
     "progress",
     "outputPrefix",
+    "runId",
+    "segments",
+)
+# Everything of one run: its results and its bookkeeping. Queueing a video again removes all of
+# it in the same conditional write that sets the new run's `executionName` and `queuedAt`, so a
+# queued or processing item shows nothing of an earlier run (and its stream route answers 404
+# until the new run completes).
+RUN_FIELDS: tuple[str, ...] = (
+    *RESULT_FIELDS,
+    "executionName",
+    "queuedAt",
+    "startedAt",
+    "completedAt",
+    "failedAt",
+    "processedBy",  # the token that queued the run
 )
 
 VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # the one id pattern: 128 random bits

@@ -282,7 +282,18 @@ class Container:
             self.orchestrator,
             self.renderer,
             self.media_store,
+            source_exists=self.source_exists if self._uses_s3 else None,
         )
+
+    @property
+    def _uses_s3(self) -> bool:
+        return not self.settings.is_local or bool(self.settings.bucket)
+
+    def source_exists(self, bucket: str, key: str) -> bool:
+        """Whether an s3:// source exists (HeadObject); DependencyError when S3 fails."""
+        from chalicelib.sources import s3_object_exists
+
+        return s3_object_exists(self.s3_client(), bucket, key)
 
     @functools.cached_property
     def uploads(self) -> Uploads:
@@ -310,12 +321,11 @@ class Container:
     def processor(self) -> Processor:
         from chalicelib.tasks.processor import Processor
 
-        uses_s3 = not self.settings.is_local or bool(self.settings.bucket)
         return Processor(
             self.store,
             self.settings,
             self.media_store,
-            s3_client=self.s3_client if uses_s3 else None,
+            s3_client=self.s3_client if self._uses_s3 else None,
         )
 
     @functools.cached_property

@@ -50,6 +50,7 @@ def recover_interrupted(store: VideoStore) -> int:
                             },
                             "failedAt": utc_now(),
                         },
+                        remove_fields=("progress",),
                     )
                     count += 1
                 except TransitionRejected:

@@ -5,7 +5,8 @@ as a 400) and the processor (at fetch time, as a failed video) apply.
   is inside one of the source roots.
 - `s3://bucket/key`: one literal, normalized key (no empty, `.` or `..` segments, no `%`
   escapes, no query or fragment); in AWS it must be under the media bucket's `uploads/`
-  prefix, the only one the processor may read.
+  prefix, the only one the processor may read. At creation the API also asks S3 whether the
+  object exists (`s3_object_exists`, one HeadObject).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from chalicelib.errors import DependencyError
 
 UPLOADS_PREFIX = "uploads/"  # where sources live in the media bucket (infra grants only this)
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -94,8 +98,34 @@ def parse_s3_source(url: str, media_bucket: str = "", workspace: str = "") -> tu
         )
     prefix = uploads_prefix(workspace)
     if media_bucket and (parts.netloc != media_bucket or not key.startswith(prefix)):
-        raise SourceRejected(
+        raise SourceRejected(  # the bucket's name stays out of the message (a 400's body)
             "UnsupportedSource",
-            f"s3:// sources must be objects under s3://{media_bucket}/{prefix}",
+            f"s3:// sources must be objects under the media bucket's {prefix} prefix: "
+            "use the sourceUrl that POST /uploads returns.",
         )
     return parts.netloc, key
+
+
+def s3_object_exists(s3_client: Any, bucket: str, key: str) -> bool:
+    """Whether the source object exists (one HeadObject). False only when S3 answers 404;
+    anything else raises `DependencyError` (a 503): an outage or throttling, and also 403,
+    which with the API's grants (GetObject + ListBucket on `uploads/`) means a misconfigured
+    role rather than a missing object."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3_client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 404 or error.get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise DependencyError(
+            f"the media store is unavailable ({error.get('Code') or type(exc).__name__}); "
+            "try again"
+        ) from exc
+    except BotoCoreError as exc:
+        raise DependencyError(
+            f"the media store is unavailable ({type(exc).__name__}); try again"
+        ) from exc
+    return True

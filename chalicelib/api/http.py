@@ -5,7 +5,9 @@ can forget either (a test walks the route table). `access` is required: `public`
 (an `exp`/`sig` URL signature, for players that cannot send headers), or the token scope the
 route needs (`read`, `write`, `admin`). Typed `ServiceError`s become their status with a stable
 code, a `DependencyError` raised by an adapter becomes a 503, and anything else is a bug: a 500
-with a request id to quote, the details only in the log.
+with a request id to quote, the details only in the log. Every error response carries the
+request id (`error.requestId` and `X-Request-Id`), and every 5xx is logged with it and with
+the internal detail (the driver's error, names, ARNs) that the body never shows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from chalice.app import Request
 
 from chalicelib.api.auth import SCOPES, Principal
 from chalicelib.api.render import REQUEST_BASE_URL
+from chalicelib.api.request_context import REQUEST_ID
 from chalicelib.errors import ForbiddenError, ServiceError
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,16 @@ def error_response(exc: ServiceError, request_id: str) -> Response:
     body = exc.to_body()
     body["error"]["requestId"] = request_id
     return json_response(exc.status, body, {**exc.headers, "X-Request-Id": request_id})
+
+
+def with_request_id(response: Response, request_id: str) -> Response:
+    """An error response that quotes the request id (body and header), whatever made it."""
+    response.headers["X-Request-Id"] = request_id
+    body = response.body
+    if isinstance(body, dict):
+        target = body["error"] if isinstance(body.get("error"), dict) else body
+        target.setdefault("requestId", request_id)
+    return response
 
 
 def request_id_of(request: Request | None) -> str:
@@ -128,13 +141,14 @@ class ApiRoutes:
             request = self.app.current_request
             request_id = request_id_of(request)
             REQUEST_BASE_URL.set(base_url_of(request))
+            REQUEST_ID.set(request_id)
             CURRENT_PRINCIPAL.set(None)
             try:
                 self._check_access(request, path, access, kwargs)
-                return view(*args, **kwargs)
+                response = view(*args, **kwargs)
             except ServiceError as exc:
-                if exc.status >= 500:
-                    log.warning("request %s: %s (%r)", request_id, exc.code, exc.__cause__)
+                if exc.status >= 500:  # with the chained causes: the detail the body leaves out
+                    log.warning("request %s: %s: %s", request_id, exc.code, exc, exc_info=exc)
                 return error_response(exc, request_id)
             except Exception:
                 log.exception("request %s: unhandled error", request_id)
@@ -144,6 +158,9 @@ class ApiRoutes:
                     "requestId": request_id,
                 }
                 return json_response(500, {"error": error}, {"X-Request-Id": request_id})
+            if response.status_code >= 400:  # e.g. /health's 503 in its own shape
+                return with_request_id(response, request_id)
+            return response
 
         setattr(wrapped, WRAPPED_MARK, True)
         return wrapped

@@ -9,16 +9,18 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib import sources
 from chalicelib.api.auth import Principal
 from chalicelib.api.cursor import CursorCodec
 from chalicelib.api.render import MediaRenderer
+from chalicelib.api.request_context import current_request_id
 from chalicelib.api.streaming import is_stream_document, rewrite_references
 from chalicelib.api.validation import validate_list_params, validate_new_video
 from chalicelib.config import Settings
 from chalicelib.domain import (
     ACTIVE,
     QUEUEABLE,
-    RESULT_FIELDS,
+    RUN_FIELDS,
     VideoStatus,
     is_video_id,
     new_video_id,
@@ -30,12 +32,14 @@ from chalicelib.errors import (
     NotFoundError,
     RateLimitedError,
     TransitionRejected,
+    ValidationError,
 )
 from chalicelib.media_store.base import MediaStore, content_type
 from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
 from chalicelib.store.base import Item, VideoStore
 
 QUEUED = VideoStatus.QUEUED.value
+COMPLETED = VideoStatus.COMPLETED.value
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +52,7 @@ class VideoService:
         orchestrator: Callable[[], Orchestrator],
         renderer: MediaRenderer,
         media_store: Callable[[], MediaStore],
+        source_exists: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -56,17 +61,21 @@ class VideoService:
         self._render = renderer.item
         self._renderer = renderer
         self._media_store = media_store
+        # (bucket, key) -> does the s3:// source exist; None where sources are not in S3
+        self._source_exists = source_exists
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         body: dict[str, Any] = {"timestamp": utc_now(), "backend": self._store.backend_name}
         try:
             self._store.ping()
         except Exception as exc:  # any failure to reach the store means unhealthy
+            log.warning("request %s: health check failed", current_request_id(), exc_info=exc)
             return False, {"status": "unhealthy", **body, "error": type(exc).__name__}
         return True, {"status": "healthy", **body}
 
     def create(self, body: Any, actor: Principal) -> Item:
         fields = validate_new_video(body, self._settings, actor.workspace)
+        self._check_source_exists(fields["sourceUrl"])
         now = utc_now()
         item: Item = {
             "id": new_video_id(),
@@ -79,6 +88,17 @@ class VideoService:
         }
         self._store.create(item)
         return self._render(item)
+
+    def _check_source_exists(self, url: str) -> None:
+        """A missing S3 source is a 400 now, not a failed video later; an S3 outage is a 503."""
+        if self._source_exists is None or not url.lower().startswith("s3://"):
+            return
+        bucket, key = sources.parse_s3_source(url)
+        if not self._source_exists(bucket, key):
+            raise ValidationError(
+                "sourceUrl: the source object does not exist; upload it first (POST /uploads)",
+                details={"field": "sourceUrl", "reason": "SourceNotFound"},
+            )
 
     def list_videos(self, params: Mapping[str, str] | None, actor: Principal) -> dict[str, Any]:
         status, limit, token = validate_list_params(params)
@@ -105,10 +125,12 @@ class VideoService:
         return self._render(self._owned(video_id, actor))
 
     def stream_document(self, video_id: str, name: str) -> tuple[str, str]:
-        """An HLS playlist or the storyboard index of the video's current run, with every
-        file reference turned into a URL the client may fetch (presigned in AWS)."""
+        """An HLS playlist or the storyboard index of the video's completed run, with every
+        file reference turned into a URL the client may fetch (presigned in AWS). Only a
+        completed item has a run to serve: a re-queued one answers 404 until its new run
+        completes (the old run's files are deleted then)."""
         item = self._store.get(video_id) if is_video_id(video_id) else None
-        run_id = item.get("runId") if item else None
+        run_id = item.get("runId") if item and item.get("status") == COMPLETED else None
         if not run_id or not is_stream_document(name):
             raise NotFoundError("no such stream document")
         text = self._media_store().read_text(video_id, run_id, name)
@@ -159,7 +181,12 @@ class VideoService:
             arn = self._orchestrator().start(name, accepted)
         except Exception as exc:
             # Never leave them queued; a bug (not a DependencyError) still surfaces as a 500.
-            log.warning("execution %s could not start: %r", name, exc)
+            log.warning(  # the cause itself is logged with the error response
+                "request %s: execution %s could not start; marking %d video(s) failed",
+                current_request_id(),
+                name,
+                len(accepted),
+            )
             self._unqueue(accepted, name)
             if isinstance(exc, DependencyError):
                 raise DependencyError(
@@ -182,7 +209,7 @@ class VideoService:
                     "queuedAt": utc_now(),
                     "processedBy": actor.token_id,
                 },
-                remove_fields=RESULT_FIELDS,
+                remove_fields=RUN_FIELDS,  # nothing of an earlier run survives
                 only_if={"workspace": actor.workspace},
             )
         except TransitionRejected as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,15 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 MAX_BATCH = 100
 
+# Characters no text field may hold: C0/C1 controls and DEL (NUL included), the bidirectional
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069: they make text display
+# differently from what it is), and lone surrogates (a JSON "\ud800" escape decodes to one; it
+# is not Unicode text, cannot be encoded as UTF-8, and DynamoDB refuses it).
+_SURROGATES = "\ud800-\udfff"
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_FORBIDDEN_TEXT = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}{_SURROGATES}]")
+# Multi-line text (description) may also hold tab and newline.
+_FORBIDDEN_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_CONTROLS}{_SURROGATES}]")
 
 
 def parse_json_body(raw: bytes | None, content_type: str | None, required: bool = True) -> Any:
@@ -45,6 +55,8 @@ def parse_json_body(raw: bytes | None, content_type: str | None, required: bool 
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValidationError("request body is not UTF-8") from None
+    except RecursionError:  # e.g. 100,000 nested "[": the decoder's recursion limit
+        raise ValidationError("request body is nested too deeply") from None
     except ValueError as exc:
         raise ValidationError("request body is not valid JSON", details=str(exc)) from None
 
@@ -67,6 +79,30 @@ def _check_local_file(path: str, settings: Settings, workspace: str) -> None:
         sources.check_local_workspace(real, settings.source_roots, workspace)
 
 
+def check_text(value: str, field: str, *, multiline: bool = False) -> None:
+    """400 naming `field` unless `value` is valid Unicode text without control characters or
+    bidirectional overrides (`multiline` text may hold tab and newline)."""
+    found = (_FORBIDDEN_MULTILINE if multiline else _FORBIDDEN_TEXT).search(value)
+    if found is None:
+        return
+    char = found.group()
+    if "\ud800" <= char <= "\udfff":
+        problem, reason = "is not valid Unicode (a lone surrogate)", "InvalidUnicode"
+    elif char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        problem, reason = "contains a bidirectional control character", "BidiControl"
+    else:
+        problem, reason = "contains a control character", "ControlCharacter"
+    raise ValidationError(
+        f"{field} {problem}",
+        details={
+            "field": field,
+            "reason": reason,
+            "position": found.start(),
+            "codePoint": f"U+{ord(char):04X}",
+        },
+    )
+
+
 def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> str:
     """A source the processor will be able to read (`chalicelib.sources`), else a 400."""
     field = {"field": "sourceUrl"}
@@ -74,8 +110,7 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
         raise ValidationError("sourceUrl must be a non-empty string", details=field)
     if len(url) > MAX_URL:
         raise ValidationError(f"sourceUrl exceeds {MAX_URL} characters", details=field)
-    if any(ord(ch) < 32 for ch in url):
-        raise ValidationError("sourceUrl contains control characters", details=field)
+    check_text(url, "sourceUrl")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -116,6 +151,7 @@ def validate_new_video(body: Any, settings: Settings, workspace: str = "") -> di
         raise ValidationError("title must be a non-blank string", details={"field": "title"})
     if len(title) > MAX_TITLE:
         raise ValidationError(f"title exceeds {MAX_TITLE} characters", details={"field": "title"})
+    check_text(title, "title")
     description = body.get("description", "")
     if not isinstance(description, str):
         raise ValidationError("description must be a string", details={"field": "description"})
@@ -123,6 +159,7 @@ def validate_new_video(body: Any, settings: Settings, workspace: str = "") -> di
         raise ValidationError(
             f"description exceeds {MAX_DESCRIPTION} characters", details={"field": "description"}
         )
+    check_text(description, "description", multiline=True)
     if "sourceUrl" not in body:
         raise ValidationError("sourceUrl is required", details={"field": "sourceUrl"})
     source = validate_source_url(body["sourceUrl"], settings, workspace)

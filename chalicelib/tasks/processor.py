@@ -75,7 +75,10 @@ class Processor:
             return {"videoId": video_id, "status": VideoStatus.FAILED.value, "error": exc.code}
         except Exception as exc:
             log.exception("processing %s crashed", video_id)
-            self._fail(video_id, owner, {"code": "ProcessorError", "message": str(exc)[:2000]})
+            # The item is public: the exception's text (an SDK message with ARNs, account ids,
+            # bucket names) stays in the log, the item says only what kind of failure it was.
+            message = f"processing failed unexpectedly ({type(exc).__name__}); see the logs"
+            self._fail(video_id, owner, {"code": "ProcessorError", "message": message})
             raise
         self._store.transition(
             video_id,
@@ -99,6 +102,7 @@ class Processor:
                 {PROCESSING},
                 VideoStatus.FAILED.value,
                 set_fields={"error": error, "failedAt": utc_now()},
+                remove_fields=("progress",),  # as the finalizer does: a failed item has none
                 only_if=owner,
             )
         except TransitionRejected:

@@ -356,12 +356,17 @@ def test_refused_at_creation_and_again_at_delivery(
         {"id": "abcdef0123456789", "workspace": "default", "url": "http://rebind.example/h",
          "secret": "whsec_" + "A" * 32, "enabled": True, "createdAt": "2026-01-01T00:00:00.000000Z"}
     )  # fmt: skip
-    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.events.dispatcher import Dispatcher, Outcome
 
     sent: list[Any] = []
+
+    def sender(*args: Any) -> Outcome:
+        sent.append(args)
+        return Outcome(200, 0)
+
     d = Dispatcher(
         c.store, c.renderer.item, allow_private=False, require_https=False,
-        sender=lambda *a: sent.append(a), resolve=_fake_resolver({"rebind.example": ["127.0.0.1"]}),
+        sender=sender, resolve=_fake_resolver({"rebind.example": ["127.0.0.1"]}),
     )  # fmt: skip
     make_video(client, local_env)
     drain(d)
