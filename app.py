@@ -11,15 +11,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Response
 from chalice.app import Request
 
 from chalicelib.api.http import ANY_CONTENT, ApiRoutes, base_url_of, json_response
+from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
 from chalicelib.errors import NotFoundError
 from chalicelib.factory import container
 
-app = Chalice(app_name="video-service")
+# current_request is per request even when requests are served on threads (make run).
+app = IsolatedChalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
 # Media served locally: these bodies go out as bytes, base64 through API Gateway.
 app.api.binary_types.extend(["video/mp4", "video/mp2t"])

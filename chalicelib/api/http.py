@@ -17,6 +17,7 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import Request
 
+from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.render import REQUEST_BASE_URL
 from chalicelib.errors import ServiceError
 
@@ -61,6 +62,9 @@ class ApiRoutes:
     """`@routes.route(path, ...)`: `app.route` with the error mapping always applied."""
 
     def __init__(self, app: Chalice) -> None:
+        # request() is only trustworthy when each request sees its own current_request.
+        if not isinstance(app, IsolatedChalice):
+            raise TypeError("ApiRoutes needs an IsolatedChalice app (per-request current_request)")
         self.app = app
 
     def request(self) -> Request:
