@@ -16,6 +16,7 @@ from chalice.app import Request
 
 from chalicelib.api.http import ANY_CONTENT, ApiRoutes, base_url_of, json_response
 from chalicelib.api.isolation import IsolatedChalice
+from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
 from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
 from chalicelib.errors import NotFoundError
 from chalicelib.factory import container
@@ -24,7 +25,7 @@ from chalicelib.factory import container
 app = IsolatedChalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
 # Media served locally: these bodies go out as bytes, base64 through API Gateway.
-app.api.binary_types.extend(["video/mp4", "video/mp2t"])
+app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment"])
 routes = ApiRoutes(app)  # every route goes through routes.route: the error mapping always applies
 _json = json_response
 
@@ -109,7 +110,9 @@ def create_upload() -> Response:
 
 @routes.route("/uploads/{upload_id}/{name}", methods=["PUT"], content_types=ANY_CONTENT)
 def receive_upload(upload_id: str, name: str) -> Response:
-    """Local mode only: the target of a local upload slot."""
+    """Local mode only: the target of a local upload slot. `make run` streams the body to disk
+    itself (chalicelib/local_http.py); this is the route table's entry and chalice.test.Client's
+    path, with the body in memory."""
     raw = routes.request().raw_body
     data = raw.encode() if isinstance(raw, str) else raw
     return _json(201, container().uploads.receive_local(upload_id, name, data or b""))
@@ -122,9 +125,14 @@ def get_capacity() -> Response:
     return _json(200, container().capacity_view())
 
 
-@routes.route("/media/{video_id}/{run_id}/{name}", methods=["GET"], cors=True)
+@routes.route("/media/{video_id}/{run_id}/{name}", methods=["GET"], cors=MEDIA_CORS)
 def get_media(video_id: str, run_id: str, name: str) -> Response:
-    """Local mode only: serves processed outputs (in AWS they are presigned S3 URLs)."""
+    """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
+
+    `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
+    (chalicelib/local_http.py); this route keeps /media in the route table (OPTIONS preflight,
+    other methods' 405) and serves chalice.test.Client, whole and in memory.
+    """
     c = container()
     path = None
     if c.settings.is_local and not c.settings.bucket:
@@ -143,7 +151,7 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     return Response(
         body=data if binary else data.decode("utf-8"),
         status_code=200,
-        headers={"Content-Type": ctype, "Cache-Control": "private, max-age=3600"},
+        headers={"Content-Type": ctype, "Cache-Control": CACHE_CONTROL},
     )
 
 
