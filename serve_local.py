@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         "stalled body or download) before it is closed",
     )
     parser.add_argument("--max-connections", type=int, default=512)
+    parser.add_argument(
+        "--api-concurrency",
+        type=int,
+        default=4,
+        help="requests handled by the app at once; more wait their turn (media and uploads "
+        "are streamed outside this limit)",
+    )
     parser.add_argument("--max-upload-bytes", type=int, default=LOCAL_MAX_UPLOAD_BYTES)
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
@@ -55,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         uploads=c.uploads,
         read_timeout=args.timeout,
         max_connections=args.max_connections,
+        api_concurrency=args.api_concurrency,
         max_upload_bytes=args.max_upload_bytes,
         quiet=args.quiet,
     )
