@@ -9,8 +9,8 @@ Phases, each at 1, 8, 32 and 128 concurrent clients (`--clients`), for `--second
 then `--downloads` concurrent downloads of one large file (`--large-mib`, created sparse).
 Each line reports requests/s, p50/p99 latency (and p99 per kind of request), errors (anything
 but the expected answer, a reset or a 10 s timeout: must be 0) and the server's peak resident
-memory during the phase (VmRSS sampled every 20 ms from /proc); the downloads report the growth
-over the idle server.
+memory during the phase (VmRSS sampled every 20 ms from /proc), and the CPU the server and the
+clients used (100% = one core); the downloads report the growth over the idle server.
 
 Clients are threads with one keep-alive `http.client` connection each (stdlib, no dependency:
 exactly one connection per client and nothing pooled or pipelined behind our back). They share
@@ -256,12 +256,27 @@ def prepare(server: Server, segment_bytes: int, large_bytes: int) -> list[str]:
     return ids
 
 
-def report(server: Server, phase: str, clients: int, result: Result, elapsed: float, peak: int):
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(
+    server: Server,
+    phase: str,
+    clients: int,
+    result: Result,
+    elapsed: float,
+    peak: int,
+    cpu: tuple[float, float],
+):
     n = len(result.latencies)
     print(
         f"{server.name:<7}{phase:<10}{clients:>8}{n / elapsed:>10.0f}"
         f"{pct(result.latencies, 50) * 1000:>9.1f}{pct(result.latencies, 99) * 1000:>9.1f}"
-        f"{result.errors:>8}{peak / 1024:>10.0f}   "
+        f"{result.errors:>8}{peak / 1024:>10.0f}"
+        f"{cpu[0] / elapsed * 100:>8.0f}%{cpu[1] / elapsed * 100:>8.0f}%   "
         + " ".join(
             f"{kind} {pct(samples, 99) * 1000:.0f}"
             for kind, samples in sorted(result.by_kind.items())
@@ -319,9 +334,14 @@ def bench(name: str, stock: bool, args: argparse.Namespace, clients: list[int], 
             phases = [("api", api_step(server, ids)), ("segments", segment_step(segment_bytes))]
             for phase, step in phases:
                 for n in clients:
+                    server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds(os.getpid())
                     with MemorySampler(server.pid) as memory:
                         result, elapsed = run_clients(server, n, args.seconds, step)
-                    report(server, phase, n, result, elapsed, memory.peak)
+                    cpu = (
+                        cpu_seconds(server.pid) - server_cpu,
+                        cpu_seconds(os.getpid()) - client_cpu,
+                    )
+                    report(server, phase, n, result, elapsed, memory.peak, cpu)
             downloads(server, count, large_bytes)
             print(
                 f"{server.name:<7}server peak RSS over the whole run (VmHWM): "
@@ -352,7 +372,7 @@ def main() -> None:
     )
     print(
         f"{'server':<7}{'phase':<10}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'peak MiB':>10}   p99 ms by kind"
+        f"{'errors':>8}{'peak MiB':>10}{'srv cpu':>9}{'cli cpu':>9}   p99 ms by kind"
     )
     bench("local", False, args, clients, args.downloads)
     if args.baseline:
