@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ROOT, free_port, wait_for_port
 
 VIDEO_ID, RUN_ID = "B" * 22, "20260101T000000Z-abcdef01"
+# Memory tests read the server's peak resident size from /proc (Linux).
+needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.local_server import RUN_ID, VIDEO_ID, Served, request, serve
+from tests.core.local_server import RUN_ID, VIDEO_ID, Served, needs_proc, request, serve
 
 PAYLOAD = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable mod 256
 SIZE = len(PAYLOAD)
@@ -217,6 +217,7 @@ def test_other_methods_and_preflight_still_go_through_the_route_table(served: Se
 
 # --- memory ------------------------------------------------------------------------------------
 @pytest.mark.slow
+@needs_proc
 def test_concurrent_downloads_of_a_large_file_do_not_grow_the_server(tmp_path: Path) -> None:
     size = 256 * 1024 * 1024
     with serve(tmp_path, "--quiet") as running:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.core.local_server import Served, json_call, request, serve
+from tests.core.local_server import Served, json_call, needs_proc, request, serve
 
 LIMIT = 4 * 1024 * 1024  # the server under test is started with this upload limit
 
@@ -158,6 +158,7 @@ def test_one_upload_at_a_time_per_slot(served: Served) -> None:
 
 
 @pytest.mark.slow
+@needs_proc
 def test_a_large_upload_does_not_grow_the_server(tmp_path: Path) -> None:
     size = 192 * 1024 * 1024
     with serve(tmp_path, "--quiet") as running:
