@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Response
 from chalice.app import Request
 
 from chalicelib.api.http import (
@@ -22,14 +22,17 @@ from chalicelib.api.http import (
     request_id_of,
     with_request_id,
 )
+from chalicelib.api.isolation import IsolatedChalice
+from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
 from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.factory import container
 
-app = Chalice(app_name="video-service")
+# current_request is per request even when requests are served on threads (make run).
+app = IsolatedChalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
 # Media served locally: these bodies go out as bytes, base64 through API Gateway.
-app.api.binary_types.extend(["video/mp4", "video/mp2t"])
+app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment"])
 # Every route goes through routes.route: access control and the error mapping always apply.
 routes = ApiRoutes(
     app,
@@ -127,7 +130,9 @@ def create_upload() -> Response:
     "/uploads/{upload_id}/{name}", methods=["PUT"], access="signed", content_types=ANY_CONTENT
 )
 def receive_upload(upload_id: str, name: str) -> Response:
-    """Local mode only: the target of a local upload slot."""
+    """Local mode only: the target of a local upload slot. `make run` streams the body to disk
+    itself (chalicelib/local_http.py); this is the route table's entry and chalice.test.Client's
+    path, with the body in memory."""
     raw = routes.request().raw_body
     data = raw.encode() if isinstance(raw, str) else raw
     return _json(201, container().uploads.receive_local(upload_id, name, data or b""))
@@ -233,9 +238,16 @@ def get_capacity() -> Response:
     return _json(200, container().capacity_view())
 
 
-@routes.route("/media/{video_id}/{run_id}/{name}", methods=["GET"], access="signed", cors=True)
+@routes.route(
+    "/media/{video_id}/{run_id}/{name}", methods=["GET"], access="signed", cors=MEDIA_CORS
+)
 def get_media(video_id: str, run_id: str, name: str) -> Response:
-    """Local mode only: serves processed outputs (in AWS they are presigned S3 URLs)."""
+    """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
+
+    `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
+    (chalicelib/local_http.py); this route keeps /media in the route table (OPTIONS preflight,
+    other methods' 405) and serves chalice.test.Client, whole and in memory.
+    """
     c = container()
     path = None
     if c.settings.is_local and not c.settings.bucket:
@@ -254,7 +266,7 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     return Response(
         body=data if binary else data.decode("utf-8"),
         status_code=200,
-        headers={"Content-Type": ctype, "Cache-Control": "private, max-age=3600"},
+        headers={"Content-Type": ctype, "Cache-Control": CACHE_CONTROL},
     )
 
 

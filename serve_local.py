@@ -1,74 +1,74 @@
-"""`make run`: serve the app with Chalice's local server on the embedded backends.
+"""`make run`: serve the app locally on the embedded backends.
 
-This is `chalice local` with two changes: a request that matches no route gets a JSON 404
-in the service's error shape (chalice local mimics API Gateway REST's 403 "Missing
-Authentication Token", which tells a REST client nothing useful), and a request without an
-`Accept` header is treated as accepting anything (RFC 9110), as browsers and curl do.
+The API goes through chalice local's gateway (routing, middleware, the route wrapper), with a
+JSON 404 for unknown routes and no `Accept` header meaning anything (RFC 9110). The server
+around it is `chalicelib/local_http.py`: concurrent connections with keep-alive and timeouts,
+media streamed from disk with ranges, uploads streamed to disk. Each request sees only its own
+data (`chalicelib/api/isolation.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
-from typing import Any
-
-from chalice import local
-from chalice.config import Config
-
-
-class _Gateway(local.LocalGateway):
-    def handle_request(
-        self, method: str, path: str, headers: dict[str, Any], body: bytes | None
-    ) -> dict[str, Any]:
-        # RFC 9110: a request without Accept accepts anything. Chalice's binary-response check
-        # (an API Gateway REST emulation) would answer such a client 400 for media.
-        if not any(k.lower() == "accept" for k in headers):
-            headers = {**headers, "accept": "*/*"}
-        try:
-            return super().handle_request(method, path, headers, body)
-        except local.ForbiddenError:
-            try:
-                self.event_converter._route_matcher.match_route(path)
-            except ValueError:
-                error = {"code": "NotFound", "message": f"no route for {method} {path}"}
-                return {
-                    "statusCode": 404,
-                    "headers": {"Content-Type": "application/json"},
-                    "multiValueHeaders": {},
-                    "body": json.dumps({"error": error}).encode(),
-                }
-            raise
-
-
-class _Handler(local.ChaliceRequestHandler):
-    def __init__(
-        self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
-    ) -> None:
-        self.local_gateway = _Gateway(app_object, config)
-        local.BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds a connection may stay silent (idle keep-alive, half-sent request, "
+        "stalled body or download) before it is closed",
+    )
+    parser.add_argument("--max-connections", type=int, default=512)
+    parser.add_argument(
+        "--api-concurrency",
+        type=int,
+        default=4,
+        help="requests handled by the app at once; more wait their turn (media and uploads "
+        "are streamed outside this limit)",
+    )
+    parser.add_argument("--max-upload-bytes", type=int, default=LOCAL_MAX_UPLOAD_BYTES)
+    parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     os.environ.setdefault("VIDEO_BACKEND", "local")
     os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from app import app
     from chalicelib.factory import ADMIN_TOKEN_FILE, container
+    from chalicelib.local_http import make_server
     from chalicelib.local_startup import recover
+    from chalicelib.media_store.local import LocalMediaStore
 
-    settings = container().settings
-    recover(container().store, settings)  # what was in flight died with the last server
+    c = container()
+    settings = c.settings
+    recover(c.store, settings)  # what was in flight died with the last server
     (settings.source_roots[0]).mkdir(parents=True, exist_ok=True)
-    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
-    server = local.LocalDevServer(app, config, args.host, args.port, handler_cls=_Handler)
-    container().admin_token  # noqa: B018 - generated now (when not configured), so it can be read
+    store = c.media_store()
+    server = make_server(
+        app,
+        args.host,
+        args.port,
+        # Media from a local directory are served from disk; with an S3 media store the URLs
+        # are presigned and /media stays Chalice's (a 404).
+        media=store if isinstance(store, LocalMediaStore) else None,
+        uploads=c.uploads,
+        signer=c.signer,
+        read_timeout=args.timeout,
+        max_connections=args.max_connections,
+        api_concurrency=args.api_concurrency,
+        max_upload_bytes=args.max_upload_bytes,
+        quiet=args.quiet,
+    )
+    c.admin_token  # noqa: B018 - generated now (when not configured), so it can be read
     where = (
         "VIDEO_ADMIN_TOKEN" if settings.admin_token else str(settings.data_dir / ADMIN_TOKEN_FILE)
     )
@@ -79,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     stop = threading.Event()  # the webhook dispatcher: reads the outbox while the server runs
-    threading.Thread(
-        target=container().dispatcher.run, args=(stop,), name="webhooks", daemon=True
-    ).start()
+    threading.Thread(target=c.dispatcher.run, args=(stop,), name="webhooks", daemon=True).start()
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
         stop.set()
+        server.server_close()
     return 0
 
 

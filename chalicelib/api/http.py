@@ -23,6 +23,7 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib.api.auth import SCOPES, Principal
+from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.render import REQUEST_BASE_URL
 from chalicelib.api.request_context import REQUEST_ID
 from chalicelib.errors import ForbiddenError, ServiceError
@@ -88,6 +89,9 @@ class ApiRoutes:
         authenticate: Callable[[str | None], Principal],
         verify_signature: Callable[[str, dict[str, str]], None],
     ) -> None:
+        # request() is only trustworthy when each request sees its own current_request.
+        if not isinstance(app, IsolatedChalice):
+            raise TypeError("ApiRoutes needs an IsolatedChalice app (per-request current_request)")
         self.app = app
         self._authenticate = authenticate
         self._verify_signature = verify_signature

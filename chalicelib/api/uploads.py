@@ -3,14 +3,18 @@
 `POST /uploads` hands out a one-time upload target and the `sourceUrl` to create the video
 with. In AWS it is a presigned S3 PUT under the media bucket's `uploads/` prefix (the only
 prefix the processor may read; a lifecycle rule expires what is never used). Locally it is
-`PUT /uploads/{uploadId}/{filename}` on this server, written into the first source root.
+`PUT /uploads/{uploadId}/{filename}` on this server, written into the first source root:
+streamed to a hidden temporary file and renamed into place once complete, one writer per slot.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,9 @@ from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from chalicelib.sources import uploads_prefix
 
 UPLOAD_SECONDS = 3600
-LOCAL_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # chalice local holds a body in memory
+# Local uploads are streamed to disk (chalicelib/local_http.py), so this is a policy limit (the
+# local inbox is a development aid), not a memory bound.
+LOCAL_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 _UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTENT_TYPE_RE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
@@ -93,21 +99,70 @@ class Uploads:
         }
 
     def receive_local(self, upload_id: str, name: str, data: bytes) -> dict[str, Any]:
-        """Fill a local upload slot once."""
+        """Fill a local upload slot once with a body already in memory (the Chalice route)."""
+        return self.receive_local_stream(upload_id, name, [data] if data else [], len(data))
+
+    def receive_local_stream(
+        self,
+        upload_id: str,
+        name: str,
+        chunks: Iterable[bytes],
+        length: int | None,
+        max_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+    ) -> dict[str, Any]:
+        """Fill a local upload slot once, from a body that arrives in pieces.
+
+        `length` is the declared size (Content-Length; None when chunked). Every check that can
+        be made before reading is (404, 413 on the declared size, 409), so a refused upload is
+        never read; the size is also counted as the chunks arrive. The body goes to a hidden
+        temporary file renamed into place when it is complete: a body that fails half-way
+        (broken connection, too large) leaves the slot empty and usable.
+        """
         slot = self.slot(upload_id)
         if slot is None:
             raise NotFoundError("no such upload; ask POST /uploads for one")
         if name != safe_filename(name):
             raise NotFoundError("no such upload")
-        if len(data) > LOCAL_MAX_UPLOAD_BYTES:
-            raise PayloadTooLargeError(
-                f"local uploads hold at most {LOCAL_MAX_UPLOAD_BYTES} bytes; copy larger files "
-                "into a source root instead"
-            )
-        target = slot / name
-        if any(slot.iterdir()):
-            raise ConflictError("this upload was already used")
-        tmp = slot / f".{name}.part"
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        return {"sourceUrl": f"file://{target}", "size": len(data)}
+        too_large = PayloadTooLargeError(
+            f"local uploads hold at most {max_bytes} bytes; copy larger files "
+            "into a source root instead"
+        )
+        if length is not None and length > max_bytes:
+            raise too_large
+        with _slot_lock(slot):
+            if _slot_used(slot):
+                raise ConflictError("this upload was already used")
+            tmp = slot / ".upload.part"  # hidden: never mistaken for the upload itself
+            size = 0
+            try:
+                with tmp.open("wb") as out:
+                    for chunk in chunks:
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise too_large
+                        out.write(chunk)
+                target = slot / name
+                tmp.replace(target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        return {"sourceUrl": f"file://{target}", "size": size}
+
+
+def _slot_used(slot: Path) -> bool:
+    return any(not p.name.startswith(".") for p in slot.iterdir())
+
+
+@contextlib.contextmanager
+def _slot_lock(slot: Path) -> Iterator[None]:
+    """One writer per slot: an advisory lock on the slot directory (released by the kernel if the
+    server dies, so a crash never leaves a slot locked)."""
+    fd = os.open(slot, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError("an upload to this slot is in progress") from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -18,12 +18,13 @@ from chalicelib.domain import VIDEO_ID_RE
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # One dot at most, a known extension, no leading dot: no traversal, no hidden files.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|jpg|vtt|srt|json)$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|m4s|jpg|vtt|srt|json)$")
 
 CONTENT_TYPES: dict[str, str] = {
     "mp4": "video/mp4",
     "m3u8": "application/vnd.apple.mpegurl",
     "ts": "video/mp2t",
+    "m4s": "video/iso.segment",  # fMP4 (CMAF) HLS segments
     "jpg": "image/jpeg",
     "vtt": "text/vtt; charset=utf-8",
     "srt": "application/x-subrip; charset=utf-8",

@@ -1,0 +1,566 @@
+"""`make run`'s HTTP server: chalice local's gateway behind a server made for concurrent clients.
+
+chalice local's own server is a development toy: a listen backlog of 5 (connections reset under
+a few dozen clients), no timeouts (an abandoned connection holds a thread forever), bodies read
+whole into memory, and responses built in memory by Chalice. This server keeps Chalice for the
+API (routing, middleware, the route wrapper: `LocalGateway`, the same path `chalice local` and
+`chalice.test.Client` take) and does the bulk I/O itself:
+
+- one thread per connection (`ThreadingMixIn`), HTTP/1.1 keep-alive, a listen backlog of 1,024,
+  a socket timeout on every read and write (`read_timeout`), and a cap on open connections
+  (beyond it a `503` and close, never an unbounded pile of threads);
+- `GET`/`HEAD /media/{videoId}/{runId}/{name}`: streamed from disk with sendfile, with ranges,
+  validators and `304` (`chalicelib.api.local_media`), after `LocalMediaStore.resolve`'s path
+  check; memory does not grow with file size or viewers;
+- `PUT /uploads/{uploadId}/{name}`: the body streamed into the slot
+  (`Uploads.receive_local_stream`), `Content-Length` checked before reading, chunked bodies
+  counted as they arrive;
+- API bodies: `Content-Length` or chunked, at most `API_MAX_BODY_BYTES` (API Gateway's payload
+  quota); the service's own 1 MiB rule still answers for what is under it;
+- at most `api_concurrency` requests inside Chalice at once (4 by default), the others wait
+  their turn: with the GIL more would not run faster, only contend (the p99 at 128 clients was
+  3-4x worse without it); media and upload bytes move outside this limit.
+
+A request whose body is left unread (refused upload, oversized body) is answered with
+`Connection: close`, then the server stops writing and drains briefly before closing, so the
+client reads the answer instead of a reset.
+
+Request isolation is the app object's (`chalicelib.api.isolation`): each thread's request runs
+in its own context.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import re
+import socket
+import socketserver
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from chalice import local
+from chalice.app import Chalice
+from chalice.config import Config
+
+from chalicelib.api.local_media import cors_headers, plan_media
+from chalicelib.api.signing import UrlSigner
+from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
+from chalicelib.errors import NotFoundError, PayloadTooLargeError, ServiceError
+from chalicelib.media_store.base import content_type
+
+log = logging.getLogger(__name__)
+
+API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
+READ_CHUNK = 256 * 1024
+DRAIN_SECONDS = 5.0  # how long an unread body is drained after the answer, before closing
+_MEDIA_PATH = re.compile(r"^/media/([^/]+)/([^/]+)/([^/]+)$")
+_UPLOAD_PATH = re.compile(r"^/uploads/([^/]+)/([^/]+)$")
+
+
+class MediaFiles(Protocol):
+    def resolve(self, video_id: str, run_id: str, name: str) -> Path | None: ...
+
+
+class UploadTarget(Protocol):
+    def receive_local_stream(
+        self,
+        upload_id: str,
+        name: str,
+        chunks: Iterator[bytes],
+        length: int | None,
+        max_bytes: int = ...,
+    ) -> dict[str, Any]: ...
+
+
+class Gateway(local.LocalGateway):
+    """chalice local's gateway with two fixes: a request that matches no route gets a JSON 404 in
+    the service's error shape (chalice local mimics API Gateway REST's 403 "Missing
+    Authentication Token"), and a request without `Accept` accepts anything (RFC 9110)."""
+
+    def handle_request(
+        self, method: str, path: str, headers: dict[str, Any], body: bytes | None
+    ) -> dict[str, Any]:
+        # Chalice's binary-response check (an API Gateway REST emulation) would answer a client
+        # that sends no Accept 400 for binary bodies.
+        if not any(k.lower() == "accept" for k in headers):
+            headers = {**headers, "accept": "*/*"}
+        try:
+            return super().handle_request(method, path, headers, body)
+        except local.ForbiddenError:
+            try:
+                self.event_converter._route_matcher.match_route(path)
+            except ValueError:
+                error = {"code": "NotFound", "message": f"no route for {method} {path}"}
+                return {
+                    "statusCode": 404,
+                    "headers": {"Content-Type": "application/json"},
+                    "multiValueHeaders": {},
+                    "body": json.dumps({"error": error}).encode(),
+                }
+            raise
+
+
+class BadFraming(Exception):
+    """The request's body framing cannot be read (answered, then the connection is closed)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ClientGone(Exception):
+    """The client closed, or stalled past the timeout, before its body was complete."""
+
+
+class RequestBody:
+    """The body of one request as it arrives: `Content-Length` or chunked, in pieces."""
+
+    def __init__(
+        self, rfile: io.BufferedIOBase, headers: Message, before_first_read: Callable[[], None]
+    ) -> None:
+        self._rfile = rfile
+        self._before_first_read = before_first_read
+        encodings = headers.get_all("Transfer-Encoding") or []
+        codings = [c.strip().lower() for v in encodings for c in v.split(",")]
+        lengths = {v.strip() for v in headers.get_all("Content-Length") or []}
+        self.chunked = bool(codings)
+        self.length: int | None = 0
+        if codings and lengths:  # request smuggling territory: refuse rather than guess
+            raise BadFraming(400, "a request may not carry both Content-Length and chunking")
+        if codings:
+            if codings != ["chunked"]:
+                raise BadFraming(501, f"unsupported Transfer-Encoding {', '.join(codings)}")
+            self.length = None
+        elif lengths:
+            value = lengths.pop()
+            if lengths or not value.isdigit():
+                raise BadFraming(400, "invalid Content-Length")
+            self.length = int(value)
+        self.done = self.length == 0
+
+    def _read(self, size: int) -> bytes:
+        try:
+            data = self._rfile.read1(size)
+        except (TimeoutError, ConnectionError) as exc:
+            raise ClientGone from exc
+        if not data:
+            raise ClientGone
+        return bytes(data)
+
+    def _line(self) -> bytes:
+        try:
+            line = self._rfile.readline(1024)
+        except (TimeoutError, ConnectionError) as exc:
+            raise ClientGone from exc
+        if not line:
+            raise ClientGone
+        if not line.endswith(b"\n"):
+            raise BadFraming(400, "malformed chunked body")
+        return line
+
+    def _exactly(self, size: int) -> Iterator[bytes]:
+        while size:
+            data = self._read(min(READ_CHUNK, size))
+            size -= len(data)
+            yield data
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body's bytes, as they arrive (at most READ_CHUNK at a time)."""
+        if self.done:
+            return
+        self._before_first_read()
+        if self.length is not None:
+            yield from self._exactly(self.length)
+        else:
+            while True:
+                size_text = self._line().split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    raise BadFraming(400, "malformed chunk size") from None
+                if size < 0:
+                    raise BadFraming(400, "malformed chunk size")
+                if size == 0:
+                    while self._line().strip():  # trailer fields: read and ignored
+                        pass
+                    break
+                yield from self._exactly(size)
+                if self._line().strip():
+                    raise BadFraming(400, "malformed chunked body")
+        self.done = True
+
+    def read(self, limit: int) -> bytes:
+        """The whole body, refused (413) past `limit` bytes without reading further."""
+        too_large = PayloadTooLargeError(f"request body exceeds {limit} bytes")
+        if self.length is not None and self.length > limit:
+            raise too_large
+        parts, size = [], 0
+        for chunk in self.chunks():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True  # a stuck client never blocks shutdown
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 1024  # the listen backlog (socketserver's default is 5)
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: local.LocalGateway,
+        *,
+        media: MediaFiles | None = None,
+        uploads: UploadTarget | None = None,
+        signer: UrlSigner | None = None,
+        read_timeout: float = 60.0,
+        max_connections: int = 512,
+        api_concurrency: int = 4,
+        max_upload_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+        quiet: bool = False,
+    ) -> None:
+        self.gateway = gateway
+        self.signer = signer
+        self.media = media
+        self.uploads = uploads
+        self.read_timeout = read_timeout
+        self.max_upload_bytes = max_upload_bytes
+        self.quiet = quiet
+        self._slots = threading.BoundedSemaphore(max_connections)
+        # Admission to the API (Chalice): requests past it wait in line here. Python runs one
+        # thread at a time anyway; more handlers at once only fight over the GIL and SQLite's
+        # write lock (whose busy handler sleeps), which is what made the tail slow.
+        self.api_slots = threading.BoundedSemaphore(api_concurrency)
+        super().__init__(address, LocalRequestHandler)
+
+    def server_bind(self) -> None:
+        # Not HTTPServer's: it asks DNS for the host's FQDN, a name nothing here uses.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Over the connection cap: a 503 on a short-lived thread of its own (it drains what the
+        client sent, so the close cannot reset the answer away), never a request thread."""
+        threading.Thread(target=_refuse_connection, args=(request,), daemon=True).start()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that leaves mid-answer is not a server error.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _refuse_connection(sock: socket.socket) -> None:
+    body = json.dumps(
+        {"error": {"code": "ServerBusy", "message": "too many open connections; retry"}}
+    ).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    ).encode()
+    try:
+        sock.settimeout(1.0)
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(READ_CHUNK):  # until the client closes, or a second of silence
+            pass
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+class LocalRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "video-service-local"
+    disable_nagle_algorithm = True  # keep-alive answers must not wait for delayed ACKs
+    server: LocalServer
+    _headers_buffer: list[bytes]
+
+    def setup(self) -> None:
+        self._drain = False
+        super().setup()
+        # Every read and write on the connection: an idle keep-alive, a half-sent request, a
+        # stalled body or a reader that stopped reading all end after this long.
+        self.connection.settimeout(self.server.read_timeout)
+
+    # --- the request loop ------------------------------------------------------------------
+    def parse_request(self) -> bool:
+        self._expect_continue = False
+        self._body: RequestBody | None = None
+        return super().parse_request()
+
+    def handle_expect_100(self) -> bool:
+        # `100 Continue` only once the body is really wanted: an upload refused before reading
+        # (404, 409, 413 on its Content-Length) is answered without the client sending it.
+        self._expect_continue = True
+        return True
+
+    def _send_continue(self) -> None:
+        if self._expect_continue:
+            self._expect_continue = False
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            if self._drain:
+                self._drain_and_close()
+
+    def _drain_and_close(self) -> None:
+        """Stop writing and read what the client still sends for a while, so that closing with
+        unread data (which makes the kernel send a reset) cannot destroy our answer."""
+        sock = self.connection
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(min(left, self.server.read_timeout))
+                if not sock.recv(READ_CHUNK):
+                    break
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
+    def _dispatch(self) -> None:
+        try:
+            self._body = RequestBody(self.rfile, self.headers, self._send_continue)
+        except BadFraming as exc:
+            self.close_connection = self._drain = True
+            self._send_error(exc.status, "BadRequest", str(exc))
+            return
+        parts = urlsplit(self.path)
+        path = parts.path
+        try:
+            media = _MEDIA_PATH.fullmatch(path)
+            upload = _UPLOAD_PATH.fullmatch(path)
+            if media and self.command in ("GET", "HEAD") and self.server.media is not None:
+                if self._signed(path, parts.query, cors_headers()):
+                    self._serve_media(*media.groups())
+            elif upload and self.command == "PUT" and self.server.uploads is not None:
+                if self._signed(path, parts.query, []):
+                    self._receive_upload(*upload.groups())
+            else:
+                self._call_chalice()
+        except ClientGone:
+            self.close_connection = True
+        except BadFraming as exc:
+            self.close_connection = True
+            self._send_error(exc.status, "BadRequest", str(exc))
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
+
+    # --- writing answers -------------------------------------------------------------------
+    def _send(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        content_length: int | None = None,
+    ) -> None:
+        """Status line, headers and a small body in one write (none for HEAD)."""
+        if self._body is not None and not self._body.done:
+            self.close_connection = True  # the body was not read: the connection cannot go on
+            self._drain = True
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if status != 304:
+            length = len(body) if content_length is None else content_length
+            self.send_header("Content-Length", str(length))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self._headers_buffer.append(b"\r\n")
+        out = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        if self.command != "HEAD":
+            out += body
+        self.wfile.write(out)
+
+    def _send_json(
+        self, status: int, document: Any, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        self._send(
+            status,
+            [("Content-Type", "application/json"), *(headers or [])],
+            json.dumps(document).encode(),
+        )
+
+    def _send_service_error(
+        self, exc: ServiceError, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        request_id = uuid.uuid4().hex
+        document = exc.to_body()
+        document["error"]["requestId"] = request_id
+        self._send_json(exc.status, document, [("X-Request-Id", request_id), *(headers or [])])
+
+    def _send_error(self, status: int, code: str, message: str) -> None:
+        self._send_json(status, {"error": {"code": code, "message": message}})
+
+    # --- the API, through Chalice ----------------------------------------------------------
+    def _call_chalice(self) -> None:
+        assert self._body is not None
+        try:
+            data = self._body.read(API_MAX_BODY_BYTES)
+        except PayloadTooLargeError as exc:
+            self._send_service_error(exc)
+            return
+        headers = dict(self.headers.items())
+        try:
+            with self.server.api_slots:
+                response = self.server.gateway.handle_request(
+                    self.command, self.path, headers, data or None
+                )
+        except local.LocalGatewayException as exc:
+            self._send(exc.CODE, list(exc.headers.items()), exc.body or b"")
+            return
+        except Exception:
+            request_id = uuid.uuid4().hex
+            log.exception("request %s: the gateway failed", request_id)
+            error = {"code": "InternalError", "message": "unexpected server error"}
+            self._send_json(500, {"error": {**error, "requestId": request_id}})
+            return
+        body = response.get("body")
+        if response.get("isBase64Encoded") and body is not None:
+            body = base64.b64decode(body)
+        if isinstance(body, str):
+            body = body.encode()
+        headers_out = dict(response.get("headers") or {})
+        headers_out.setdefault("Content-Type", "application/json")
+        pairs = list(headers_out.items())
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            pairs.extend((name, v) for v in values)
+        self._send(int(response["statusCode"]), pairs, body or b"")
+
+    def _signed(self, path: str, query: str, headers: list[tuple[str, str]]) -> bool:
+        """Media and upload slots take no bearer token: their URLs carry a signature (as the
+        Chalice routes check it, `access="signed"`). False (answered 403) when it is not valid."""
+        if self.server.signer is None:
+            return True
+        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        try:
+            self.server.signer.verify(path, params)
+        except ServiceError as exc:
+            self.close_connection = self._drain = self.command == "PUT"  # body left unread
+            self._send_service_error(exc, headers)
+            return False
+        return True
+
+    # --- media, from disk ------------------------------------------------------------------
+    def _serve_media(self, video_id: str, run_id: str, name: str) -> None:
+        assert self.server.media is not None
+        path = self.server.media.resolve(video_id, run_id, name)
+        try:
+            handle = path.open("rb") if path is not None else None
+        except OSError:
+            handle = None
+        if handle is None:
+            self._send_service_error(NotFoundError("no such media file"), cors_headers())
+            return
+        with handle:
+            stat = os.fstat(handle.fileno())
+            request_headers = {k.lower(): v for k, v in self.headers.items()}
+            plan = plan_media(
+                self.command,
+                request_headers,
+                stat.st_size,
+                stat.st_mtime,
+                stat.st_mtime_ns,
+                content_type(name),
+            )
+            if plan.body or plan.status == 304:
+                self._send(plan.status, plan.headers, plan.body)
+                return
+            self._send(plan.status, plan.headers, content_length=plan.length)
+            if self.command == "GET" and plan.length:
+                # sendfile: the kernel copies file pages to the socket; nothing is buffered
+                # here, whatever the file's size or the number of viewers.
+                self.connection.sendfile(handle, plan.offset, plan.length)
+
+    # --- uploads, to disk ------------------------------------------------------------------
+    def _receive_upload(self, upload_id: str, name: str) -> None:
+        assert self.server.uploads is not None and self._body is not None
+        try:
+            result = self.server.uploads.receive_local_stream(
+                upload_id,
+                name,
+                self._body.chunks(),
+                self._body.length,
+                self.server.max_upload_bytes,
+            )
+        except ServiceError as exc:
+            self._send_service_error(exc)
+            return
+        self._send_json(201, result)
+
+
+def make_server(
+    app: Chalice,
+    host: str,
+    port: int,
+    *,
+    media: MediaFiles | None = None,
+    uploads: UploadTarget | None = None,
+    signer: UrlSigner | None = None,
+    read_timeout: float = 60.0,
+    max_connections: int = 512,
+    api_concurrency: int = 4,
+    max_upload_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+    quiet: bool = False,
+) -> LocalServer:
+    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
+    return LocalServer(
+        (host, port),
+        Gateway(app, config),
+        media=media,
+        uploads=uploads,
+        signer=signer,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+        api_concurrency=api_concurrency,
+        max_upload_bytes=max_upload_bytes,
+        quiet=quiet,
+    )
