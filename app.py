@@ -284,3 +284,13 @@ def scaler(event: dict[str, Any], context: Any) -> Any:
 @app.lambda_function(name="finalizer")
 def finalizer(event: dict[str, Any], context: Any) -> Any:
     return container().finalizer.handle(event)
+
+
+@app.lambda_function(name="dispatcher")
+def dispatcher(event: dict[str, Any], context: Any) -> Any:
+    """Webhooks in AWS: woken by the table's stream when an event is written, and once a
+    minute for due retries. Either way: fan the outbox out, then attempt what is due."""
+    d = container().dispatcher
+    fanned = d.fan_out()
+    return {"fannedOut": fanned, "attempted": d.deliver_due()}
+

@@ -33,8 +33,60 @@ class Data:
         self.bucket = _media_bucket(scope, settings, self.access_log_bucket)
 
     def grant_api(self, function: lambda_.Function) -> None:
-        """The API: items and both indexes (create, list, transition), presigned reads of
-        outputs, presigned PUTs under uploads/ (POST /uploads)."""
+        """The API: items and the indexes (create, list, transition with its events in one
+        TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs under
+        uploads/ (POST /uploads) and a HeadObject there (a missing source is a 400)."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                ],
+                resources=[
+                    self.table.table_arn,
+                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
+                ],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
+            )
+        )
+        # Only under uploads/, the one prefix the processor reads sources from.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
+            )
+        )
+        # With ListBucket a missing key is a 404 to HeadObject (without it, a 403).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{UPLOADS_PREFIX}*"]}},
+            )
+        )
+
+    def grant_item_updates(self, function: lambda_.Function) -> None:
+        """Read and conditionally update items by key: a video's status (with the events it
+        causes, put in the same TransactWriteItems) and the lease item (created with a Put):
+        the processor, the scaler and the finalizer. No Query, no index."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+                resources=[self.table.table_arn],
+            )
+        )
+
+    def grant_dispatch(self, function: lambda_.Function) -> None:
+        """The webhook dispatcher: the outbox and deliveries (CreatedIndex, StatusIndex),
+        their updates, and presigned reads of outputs for the URLs in event bodies."""
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
@@ -53,23 +105,6 @@ class Data:
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
-            )
-        )
-        # Only under uploads/, the one prefix the processor reads sources from.
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
-            )
-        )
-
-    def grant_item_updates(self, function: lambda_.Function) -> None:
-        """Read and conditionally update items by key (a video's status, the lease item):
-        the processor, the scaler and the finalizer. No Query, no Put, no index."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                resources=[self.table.table_arn],
             )
         )
 
@@ -107,6 +142,9 @@ def _table(scope: Construct, settings: InfraSettings) -> dynamodb.Table:
             point_in_time_recovery_enabled=True
         ),
         deletion_protection=settings.deletion_protection,
+        # The outbox: a new event wakes the webhook dispatcher; dispatched events expire.
+        stream=dynamodb.StreamViewType.NEW_IMAGE,
+        time_to_live_attribute="ttl",
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         removal_policy=(
             cdk.RemovalPolicy.RETAIN if settings.deletion_protection else cdk.RemovalPolicy.DESTROY
