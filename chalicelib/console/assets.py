@@ -128,9 +128,8 @@ def not_modified(asset: Asset, if_none_match: str | None) -> bool:
 
 def respond(asset: Asset, settings: Settings, if_none_match: str | None = None) -> Response:
     """The asset with its security headers and ETag (304 when the client has it already)."""
-    headers = {**security_headers(settings), "ETag": asset.etag}
+    headers: dict[str, str | list[str]] = {**security_headers(settings), "ETag": asset.etag}
     if not_modified(asset, if_none_match):
         return Response(body="", status_code=304, headers=headers)
-    return Response(
-        body=asset.body, status_code=200, headers={**headers, "Content-Type": asset.content_type}
-    )
+    headers["Content-Type"] = asset.content_type
+    return Response(body=asset.body, status_code=200, headers=headers)

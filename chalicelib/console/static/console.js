@@ -629,6 +629,7 @@ async function upload(event) {
     video = await api("POST", "/videos", { title, sourceUrl: target.sourceUrl });
     upsert(video);
     renderLibrary();
+    setText("upload-status", "Starting processing…");
     await api("POST", `${videoPath(video.id)}/process`);
     upsert({ ...video, status: "queued", progress: 0 });
     renderLibrary();
