@@ -39,10 +39,12 @@ class Served:
     data: Path
     log: Path
 
-    def call(self, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-        """The API with the operator's token, as curl would use it."""
+    def call(
+        self, path: str, method: str = "GET", body: Any = None, token: str = ADMIN_TOKEN
+    ) -> tuple[int, Any]:
+        """The API with a token (the operator's by default), as curl would use it."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        headers = {"Authorization": f"Bearer {token}"}
         if data is not None:
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)

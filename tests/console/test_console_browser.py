@@ -91,3 +91,52 @@ def test_phone_width_has_no_sideways_scroll(served: Served, browser: Any) -> Non
         screenshot(page, "console-phone-library.png")
     finally:
         context.close()
+
+
+def test_a_file_dropped_on_the_page_is_picked_for_upload(served: Served, watched: Watched) -> None:
+    page = watched.page
+    sign_in(page, served.base)
+    transfer = page.evaluate_handle(
+        """() => {
+            const data = new DataTransfer();
+            data.items.add(new File(["x".repeat(2048)], "dropped.mp4", { type: "video/mp4" }));
+            return data;
+        }"""
+    )
+    page.dispatch_event("main", "dragenter", {"dataTransfer": transfer})
+    assert page.locator("#drop-overlay").is_visible()
+    page.dispatch_event("main", "dragover", {"dataTransfer": transfer})
+    page.dispatch_event("main", "drop", {"dataTransfer": transfer})
+    assert page.locator("#drop-overlay").is_hidden()
+    assert page.get_by_label("Video file").evaluate("input => input.files[0].name") == (
+        "dropped.mp4"
+    )
+    assert "Ready to upload dropped.mp4" in (page.locator("#upload-status").text_content() or "")
+
+
+def test_pages_of_the_library_load_with_next_token(served: Served, watched: Watched) -> None:
+    """A token of its own workspace (so other tests' videos stay out), 30 videos: 24 + 6."""
+    status, minted = served.call("/tokens", "POST", {"name": "paging", "scope": "write",
+                                                      "workspace": "paging"})  # fmt: skip
+    assert status == 201, minted
+    source = served.data / "inbox" / "paging.mp4"
+    source.write_bytes(b"bytes")
+    for i in range(30):
+        status, _ = served.call(
+            "/videos",
+            "POST",
+            {"title": f"Page video {i:02d}", "sourceUrl": f"file://{source}"},
+            token=minted["secret"],
+        )
+        assert status == 201
+    page = watched.page
+    sign_in(page, served.base, minted["secret"])
+    rows = page.locator("li.video-row .row-title")
+    rows.first.wait_for()
+    assert rows.count() == 24
+    assert rows.first.text_content() == "Page video 29"  # newest first
+    page.get_by_role("button", name="Load more").click()
+    page.wait_for_function("() => document.querySelectorAll('li.video-row').length === 30")
+    assert rows.last.text_content() == "Page video 00"
+    assert page.get_by_role("button", name="Load more").is_hidden()
+    assert "30 videos loaded" in (page.locator("#library-summary").text_content() or "")
