@@ -55,7 +55,7 @@ class Served:
             return err.code, json.loads(err.read() or b"null")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down once tests/console is done
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data = tmp_path_factory.mktemp("console")
     port = free_port()
@@ -99,7 +99,7 @@ def _chromium() -> str:
     return exe
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down once tests/console is done
 def browser() -> Iterator[Any]:
     executable = _chromium()
     from playwright.sync_api import sync_playwright

@@ -204,6 +204,7 @@ class LiveUpdates {
     this.interval = interval;
     this.timer = null;
     this.busy = false;
+    this.paused = false;
     this.epoch = 0;
   }
 
@@ -233,7 +234,9 @@ class LiveUpdates {
     try {
       again = await this.tick(() => epoch === this.epoch);
     } catch (error) {
-      again = !(error instanceof ApiError && error.status === 401);
+      // a refusal (gone, signed out, forbidden) ends the watch; a hiccup or 429 does not
+      const refused = error instanceof ApiError && error.status >= 400 && error.status < 500;
+      again = !refused || error.status === 429;
     } finally {
       this.busy = false;
     }
