@@ -272,7 +272,7 @@ class Dispatcher:
         self._store.update_delivery(delivery_id, fields, only_if_attempts=attempts)
 
     # --- the local loop ---------------------------------------------------------------------
-    def run(self, stop: threading.Event, interval: float = 0.25) -> None:
+    def run(self, stop: threading.Event, interval: float = 0.05) -> None:
         """`make run`'s dispatcher thread: fan out and deliver until `stop` is set."""
         while not stop.is_set():
             try:
