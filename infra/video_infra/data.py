@@ -36,21 +36,7 @@ class Data:
         """The API: items and the indexes (create, list, transition with its events in one
         TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs under
         uploads/ (POST /uploads) and a HeadObject there (a missing source is a 400)."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:Query",
-                ],
-                resources=[
-                    self.table.table_arn,
-                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
-                ],
-            )
-        )
+        self._grant_table_and_indexes(function, ["DeleteItem"])
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
@@ -87,24 +73,24 @@ class Data:
     def grant_dispatch(self, function: lambda_.Function) -> None:
         """The webhook dispatcher: the outbox and deliveries (CreatedIndex, StatusIndex),
         their updates, and presigned reads of outputs for the URLs in event bodies."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:Query",
-                ],
-                resources=[
-                    self.table.table_arn,
-                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
-                ],
-            )
-        )
+        self._grant_table_and_indexes(function, [])
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
+            )
+        )
+
+    def _grant_table_and_indexes(self, function: lambda_.Function, extra: list[str]) -> None:
+        """Get/Update/Put items and Query the indexes (plus `extra` DynamoDB actions)."""
+        actions = ["GetItem", "UpdateItem", "PutItem", *extra, "Query"]
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[f"dynamodb:{action}" for action in actions],
+                resources=[
+                    self.table.table_arn,
+                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
+                ],
             )
         )
 
