@@ -183,6 +183,17 @@ def _media_bucket(scope: Construct, settings: InfraSettings, access_logs: s3.Buc
         enforce_ssl=True,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix="media/",
+        # Browsers (the web console, hls.js on any page) fetch presigned outputs and PUT
+        # presigned uploads cross-origin; the signature, not the origin, is the credential.
+        cors=[
+            s3.CorsRule(
+                allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.PUT],
+                allowed_origins=["*"],
+                allowed_headers=["*"],
+                exposed_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
+                max_age=3600,
+            )
+        ],
         lifecycle_rules=[
             s3.LifecycleRule(
                 id="expire-uploads",

@@ -494,3 +494,10 @@ def test_executions_ending_outside_a_catch_are_swept_and_released(synth: Synthes
     transformer = scaler_target["InputTransformer"]
     assert transformer["InputPathsMap"] == {"detail-executionArn": "$.detail.executionArn"}
     assert '"action":"release"' in transformer["InputTemplate"]
+
+
+def test_media_bucket_lets_browsers_fetch_and_put_presigned_urls(synth: Synthesized) -> None:
+    _, bucket = synth.resource("AWS::S3::Bucket", "MediaBucket")
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert set(rule["AllowedMethods"]) == {"GET", "HEAD", "PUT"}
+    assert "Content-Range" in rule["ExposedHeaders"]  # hls.js and <video> use ranges
