@@ -133,6 +133,7 @@ class StoryboardPlan:
     rows: int
     tile_width: int
     tile_height: int
+    first: float = 0.5  # time of the first tile: mid-interval, or mid-clip for clips under 1 s
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -146,7 +147,9 @@ def plan_storyboard(info: ProbeResult) -> StoryboardPlan:
     columns = min(STORYBOARD_COLUMNS, count)
     rows = math.ceil(count / columns)
     tw, th = fit_box(info.width, info.height, TILE_BOX)
-    return StoryboardPlan(round(interval, 3), count, columns, rows, tw, th)
+    # Mid-interval, but never past the middle of the clip: a 0.4 s clip still gets its tile.
+    first = round(min(interval, info.duration) / 2, 3)
+    return StoryboardPlan(round(interval, 3), count, columns, rows, tw, th, first)
 
 
 def storyboard_filter(plan: StoryboardPlan, input_label: str, output_label: str) -> str:
@@ -155,9 +158,8 @@ def storyboard_filter(plan: StoryboardPlan, input_label: str, output_label: str)
     `selected_n` counts frames already taken, so a gap in a variable-frame-rate source is
     caught up instead of shifting every later tile.
     """
-    half = plan.interval / 2
     return (
-        f"[{input_label}]select='gte(t\\,{half:.3f}+selected_n*{plan.interval:.3f})',"
+        f"[{input_label}]select='gte(t\\,{plan.first:.3f}+selected_n*{plan.interval:.3f})',"
         f"scale={plan.tile_width}:{plan.tile_height},setsar=1,"
         f"tile={plan.columns}x{plan.rows}[{output_label}]"
     )
