@@ -38,8 +38,12 @@ MATRICES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "sm
 RANGES = {1: "tv", 2: "pc"}
 PQ, HLG = "smpte2084", "arib-std-b67"
 
-# AVFieldOrder: 1 progressive; 2 TT and 5 BT show the top field first; 3 BB and 4 TB the bottom.
-_FIELD_ORDERS = {1: "progressive", 2: "tff", 5: "tff", 3: "bff", 4: "bff"}
+# AVFieldOrder: 1 progressive, 2 TT, 3 BB, 4 TB, 5 BT. The enum's comments read TB as "bottom
+# displayed first", but files say otherwise: ffmpeg's own encoders label top-field-first ProRes
+# and DV frames TB (BFF ones BT), and so do Apple's ProRes exports ("top coded first
+# (swapped)"). So the field stored first is taken as the one shown first; idet has the last
+# word on parity anyway.
+_FIELD_ORDERS = {1: "progressive", 2: "tff", 4: "tff", 3: "bff", 5: "bff"}
 # Sample entries that exist only for Dolby Vision streams without a standard base layer
 # (profiles 4/5/7 in MP4); profile 8 streams use hvc1/hev1/av01 plus a dvcC/dvvC box.
 _DOLBY_VISION_ONLY_TAGS = frozenset({"dvh1", "dvhe", "dav1", "dvav", "dva1"})
