@@ -24,8 +24,9 @@ In order:
      mastering display's peak, else 1000 cd/m2 for PQ (the common HDR10 grading peak; 10000
      would crush everything); HLG's is 1000 cd/m2, the reference display zimg linearises to.
      When the consumer's output is smaller than the source, the first `zscale` resizes too, so
-     the float stages run on the pixels that will be kept (a 320 px analysis picture costs ~1/20
-     of a 1080p one).
+     the float stages run on the pixels that will be kept: the analysis pass's 320 px picture
+     of a 1080p PQ clip costs 0.85 s CPU per 120 frames, the same as decoding and scaling an
+     SDR one, against 6.1 s when tone-mapped at full size (one thread, -benchmark).
    - Wide-gamut SDR (BT.2020, DCI-P3, Display P3 primaries): `zscale` to BT.709 primaries.
    - Any other non-standard picture (10/12-bit, 4:2:2/4:4:4, RGB, full range, BT.601 matrix,
      alpha): one `scale` (swscale) to yuv420p BT.709 limited. An untagged matrix is BT.601 for
