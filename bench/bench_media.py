@@ -9,9 +9,10 @@ Prints, in one run:
  5. real-world sources: one 1080p clip made three ways from the same 60p picture — SDR
     progressive 1080p30 (H.264), HDR10 PQ 1080p30 (HEVC Main 10, as phones write it) and
     1080i30 TFF (H.264 coded as fields) — each probed, sent through the ladder and through the
-    analysis pass (signals + storyboard), best of N, interleaved; ratios against the SDR clip.
-    The input stage alone (decode + stage -> null) against a bare decode says how much of a
-    difference is the stage and how much is the source's decoder.
+    analysis pass (signals + storyboard), best of N, interleaved; ratios against the SDR clip,
+    in wall time and in the ffmpeg children's CPU time (steadier on a shared machine). The
+    input stage alone (decode + stage -> null) against a bare decode separates the stage's
+    cost from the source decoder's.
 """
 
 from __future__ import annotations
@@ -104,8 +105,18 @@ def make_source_variants(exe: str, base: Path, seconds: int) -> dict[str, Path]:
     return out
 
 
+def child_cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def bench_sources(exe: str, base: Path, seconds: int, repeat: int) -> dict[str, Any]:
-    """Section 5: probe, ladder, analysis pass and the input stage alone, per source variant."""
+    """Section 5: probe, ladder, analysis pass and the input stage alone, per source variant.
+
+    Each figure is best of `repeat`, as wall time and as the ffmpeg children's CPU time: on a
+    shared machine the CPU time is the steadier measure of what a path costs.
+    """
     print(f"generating {seconds} s 1080p SDR / HDR10 / 1080i variants …", flush=True)
     clips = make_source_variants(exe, base, seconds)
     names = list(clips)
@@ -117,48 +128,53 @@ def bench_sources(exe: str, base: Path, seconds: int, repeat: int) -> dict[str, 
         print(f"  {name}: {infos[name].width}x{infos[name].height}@{infos[name].fps} "
               f"hdr={infos[name].hdr} interlaced={infos[name].interlaced} "
               f"stage={list(steps)} probe {t * 1000:.0f} ms", flush=True)  # fmt: skip
-    runs: dict[str, dict[str, list[float]]] = {n: {"ladder": [], "analysis": [], "stage": [],
-                                                   "decode": []} for n in names}  # fmt: skip
+    kinds = ("ladder", "analysis", "stage", "decode")
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {
+        n: {k: [] for k in kinds} for n in names
+    }
+
+    def measure(name: str, kind: str, fn: Callable[[], Any]) -> None:
+        cpu = child_cpu()
+        t, _ = timed(fn)
+        runs[name][kind].append((t, child_cpu() - cpu))
+
     null = ["-f", "null", "-"]
     for i in range(repeat):
         for name in names:  # interleaved: a burst of load on the shared machine hits all three
             info = infos[name]
             work = fresh_work(base, clips[name], f"src-{name}")
-            t, _ = timed(lambda w=work, n=info: transcode.transcode(w, n, exe=exe, timeout=3600))
-            runs[name]["ladder"].append(t)
+            measure(name, "ladder", lambda w=work, n=info: transcode.transcode(
+                w, n, exe=exe, timeout=3600))  # fmt: skip
             plan = thumbnails.plan_storyboard(info)
-            t, _ = timed(lambda w=work, n=info, p=plan: analysis.analyse_signals(
+            measure(name, "analysis", lambda w=work, n=info, p=plan: analysis.analyse_signals(
                 w, n, exe=exe, timeout=3600, storyboard=p))  # fmt: skip
-            runs[name]["analysis"].append(t)
             stage = input_stage(info)
             head = [exe, "-hide_banner", "-nostdin", "-loglevel", "error"]
             src = [*stage.input_args, "-i", str(clips[name])]
             graph = f"{source_pad(info)}{stage.filters}[o]"
             cmd = [*head, *src, "-filter_complex", graph, "-map", "[o]", *null]
-            t, _ = timed(lambda c=cmd: subprocess.run(c, check=True))
-            runs[name]["stage"].append(t)
+            measure(name, "stage", lambda c=cmd: subprocess.run(c, check=True))
             cmd = [*head, *src, "-map", f"0:{info.video_stream}", *null]
-            t, _ = timed(lambda c=cmd: subprocess.run(c, check=True))
-            runs[name]["decode"].append(t)
-        print(f"  round {i + 1}: " + "; ".join(
-            f"{n} ladder {runs[n]['ladder'][-1]:.2f}s analysis {runs[n]['analysis'][-1]:.2f}s "
-            f"stage {runs[n]['stage'][-1]:.2f}s decode {runs[n]['decode'][-1]:.2f}s"
+            measure(name, "decode", lambda c=cmd: subprocess.run(c, check=True))
+        print(f"  round {i + 1} (wall/cpu s): " + "; ".join(
+            f"{n} " + " ".join(f"{k} {runs[n][k][-1][0]:.1f}/{runs[n][k][-1][1]:.1f}"
+                               for k in kinds)
             for n in names), flush=True)  # fmt: skip
-    best = {n: {k: min(v) for k, v in r.items()} for n, r in runs.items()}
     out: dict[str, Any] = {"source_seconds": seconds}
     for name in names:
-        b = best[name]
-        out[name] = {
-            "probe_ms": round(probe_s[name] * 1000),
-            "ladder_s": round(b["ladder"], 2),
-            "analysis_s": round(b["analysis"], 2),
-            "stage_s": round(b["stage"], 2),
-            "decode_s": round(b["decode"], 2),
-            "stage_minus_decode_s": round(b["stage"] - b["decode"], 2),
-        }
-        if name != "sdr":
-            out[name]["ladder_vs_sdr"] = round(b["ladder"] / best["sdr"]["ladder"], 3)
-            out[name]["analysis_vs_sdr"] = round(b["analysis"] / best["sdr"]["analysis"], 3)
+        f: dict[str, Any] = {"probe_ms": round(probe_s[name] * 1000)}
+        for k in kinds:
+            f[f"{k}_s"] = round(min(w for w, _ in runs[name][k]), 2)
+            f[f"{k}_cpu_s"] = round(min(c for _, c in runs[name][k]), 2)
+        out[name] = f
+    for name in names:
+        if name == "sdr":
+            continue
+        for k in ("ladder", "analysis"):
+            for unit in ("s", "cpu_s"):
+                out[name][f"{k}_{unit}_vs_sdr"] = round(
+                    out[name][f"{k}_{unit}"] / out["sdr"][f"{k}_{unit}"], 3
+                )
     return out
 
 
@@ -223,16 +239,20 @@ def fresh_work(base: Path, clip: Path, name: str) -> Path:
 
 
 def print_sources(sources: dict[str, Any]) -> None:
-    print(f"(5) real-world sources, {sources['source_seconds']} s 1080p (best of N, same run):")
+    print(f"(5) real-world sources, {sources['source_seconds']} s 1080p, best of N, "
+          "wall s / CPU s (ffmpeg children):")  # fmt: skip
     for name in ("sdr", "hdr", "interlaced"):
         f = sources[name]
-        ratios = ""
+        line = (f"    {name:10s} probe {f['probe_ms']:5d} ms  ladder {f['ladder_s']:6.2f} / "
+                f"{f['ladder_cpu_s']:6.2f}  analysis {f['analysis_s']:5.2f} / "
+                f"{f['analysis_cpu_s']:5.2f}  stage {f['stage_s']:5.2f} / {f['stage_cpu_s']:5.2f}"
+                f"  decode {f['decode_s']:5.2f} / {f['decode_cpu_s']:5.2f}")  # fmt: skip
         if name != "sdr":
-            ratios = (f"  ladder x{f['ladder_vs_sdr']:.3f} of SDR, "
-                      f"analysis x{f['analysis_vs_sdr']:.3f}")  # fmt: skip
-        print(f"    {name:10s} probe {f['probe_ms']:5d} ms  ladder {f['ladder_s']:6.2f} s  "
-              f"analysis {f['analysis_s']:5.2f} s  stage {f['stage_s']:5.2f} s vs decode "
-              f"{f['decode_s']:5.2f} s{ratios}")  # fmt: skip
+            line += (f"\n{'':15s}vs SDR: ladder wall x{f['ladder_s_vs_sdr']:.3f} CPU "
+                     f"x{f['ladder_cpu_s_vs_sdr']:.3f}, analysis wall "
+                     f"x{f['analysis_s_vs_sdr']:.3f} CPU "
+                     f"x{f['analysis_cpu_s_vs_sdr']:.3f}")  # fmt: skip
+        print(line)
 
 
 def main() -> int:
