@@ -270,11 +270,11 @@ def test_rotated_source_is_probed_and_encoded_upright(
     frame = decode_first_frame(work / r.name)
     assert (frame.width, frame.height) == (360, 640)
     # Vision frames are turned the same way ffmpeg turns the video.
-    [(_, img)] = analysis.grab_frames(work / "source", [0.5], info.rotation, 640)
+    [(_, img)] = analysis.grab_frames(work / "source", info, [0.5], 640, exe=ffmpeg)
     assert img.shape[:2] == (640, 360)
     upright = cv2.cvtColor(decode_first_frame(work / r.name).to_ndarray(format="bgr24"),
                            cv2.COLOR_BGR2GRAY)  # fmt: skip
-    [(_, first)] = analysis.grab_frames(work / "source", [0.0], info.rotation, 640)
+    [(_, first)] = analysis.grab_frames(work / "source", info, [0.0], 640, exe=ffmpeg)
     diff = cv2.absdiff(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY), upright)
     assert diff.mean() < 20  # same picture, same orientation (a wrong turn differs wildly)
 
