@@ -231,6 +231,12 @@ def webhook_deliveries(hook_id: str) -> Response:
     return _json(200, {"deliveries": deliveries, "count": len(deliveries)})
 
 
+@routes.route("/usage", methods=["GET"], access="admin")
+def get_usage() -> Response:
+    """What the workspace's completed videos cost: environment-seconds and dollars."""
+    return _json(200, container().videos.usage(routes.request().query_params, routes.principal()))
+
+
 @routes.route("/capacity", methods=["GET"], access="admin")
 def get_capacity() -> Response:
     """The processor's capacity: requested vs applied scaling, live leases (and, locally,
@@ -316,4 +322,3 @@ def dispatcher(event: dict[str, Any], context: Any) -> Any:
     d = container().dispatcher
     fanned = d.fan_out()
     return {"fannedOut": fanned, "attempted": d.deliver_due()}
-

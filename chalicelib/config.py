@@ -66,6 +66,8 @@ class Settings:
     webhook_allow_private: bool = False  # loopback/private webhook targets (local default: on)
     sse_wait_seconds: float = 25.0  # how long GET /videos/{id}/events waits for a change
     event_bus: str = ""  # AWS: every event is also put on this EventBridge bus
+    # cost: what one processor environment-hour costs (instance + Lambda MI management fee)
+    price_per_env_hour: float = 0.0938
     cursor_ttl_seconds: int = 24 * 3600
     # media
     ffmpeg: str = ""
@@ -130,6 +132,7 @@ class Settings:
             webhook_allow_private=_bool(env, "VIDEO_WEBHOOK_ALLOW_PRIVATE", backend == "local"),
             sse_wait_seconds=_float(env, "VIDEO_SSE_WAIT_SECONDS", 25.0),
             event_bus=env.get("VIDEO_EVENT_BUS", "").strip(),
+            price_per_env_hour=_float(env, "VIDEO_PRICE_PER_ENV_HOUR", 0.0938),
             ffmpeg=env.get("VIDEO_FFMPEG", ""),
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),

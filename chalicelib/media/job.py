@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings
+from chalicelib.media.cost import CostMeter
 from chalicelib.media.errors import MediaError
 from chalicelib.media.result import ANALYSIS_JSON, analysis_fields, build_result
 from chalicelib.media_store.base import MediaStore
@@ -100,6 +101,7 @@ def run_processing(
     from chalicelib.media.whisper_model import resolve_whisper_model
 
     started = time.monotonic()
+    meter = CostMeter(settings.price_per_env_hour)
     progress = ProgressReporter(on_progress)
     run_id = new_run_id()
     root = work_root or _work_root(settings)
@@ -146,6 +148,7 @@ def run_processing(
         result = build_result(video_id, run_id, prefix, info=info, out=out)
         result["stages"] = stages
         result["processingTimeMs"] = int((time.monotonic() - started) * 1000)
+        result["cost"] = meter.block(info.duration, stages)
         progress.report(100)
         return result
     finally:
