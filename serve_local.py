@@ -1,8 +1,9 @@
 """`make run`: serve the app with Chalice's local server on the embedded backends.
 
-This is `chalice local` with one change: a request that matches no route gets a JSON 404
+This is `chalice local` with two changes: a request that matches no route gets a JSON 404
 in the service's error shape (chalice local mimics API Gateway REST's 403 "Missing
-Authentication Token", which tells a REST client nothing useful).
+Authentication Token", which tells a REST client nothing useful), and a request without an
+`Accept` header is treated as accepting anything (RFC 9110), as browsers and curl do.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class _Gateway(local.LocalGateway):
     def handle_request(
         self, method: str, path: str, headers: dict[str, Any], body: bytes | None
     ) -> dict[str, Any]:
+        # RFC 9110: a request without Accept accepts anything. Chalice's binary-response check
+        # (an API Gateway REST emulation) would answer such a client 400 for media.
+        if not any(k.lower() == "accept" for k in headers):
+            headers = {**headers, "accept": "*/*"}
         try:
             return super().handle_request(method, path, headers, body)
         except local.ForbiddenError:
@@ -55,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from app import app
     from chalicelib.factory import container
+    from chalicelib.local_startup import recover
 
-    settings = container().settings  # builds the store and recovers interrupted work now
+    settings = container().settings
+    recover(container().store, settings)  # what was in flight died with the last server
     (settings.source_roots[0]).mkdir(parents=True, exist_ok=True)
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
     server = local.LocalDevServer(app, config, args.host, args.port, handler_cls=_Handler)

@@ -31,6 +31,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from chalicelib.domain import new_video_id, utc_now  # noqa: E402
 from chalicelib.store.base import VideoStore  # noqa: E402
+from chalicelib.store.sqlite import SqliteVideoStore  # noqa: E402
 
 MATCHING = 200  # videos with the listed status, in every table size
 
@@ -98,7 +99,7 @@ def stored_items(total: int) -> Iterator[dict[str, Any]]:
         }
 
 
-def fill_sqlite(path: Path, total: int) -> VideoStore:
+def fill_sqlite(path: Path, total: int) -> SqliteVideoStore:
     from chalicelib.store.sqlite import SqliteVideoStore
 
     store = SqliteVideoStore(path)

@@ -11,6 +11,7 @@ Prints, in one run:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -30,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.config import Settings  # noqa: E402
 from chalicelib.media import transcode  # noqa: E402
 from chalicelib.media.ffmpeg import available_cpus, ffmpeg_exe  # noqa: E402
+from chalicelib.media.job import run_processing  # noqa: E402
 from chalicelib.media.probe import probe  # noqa: E402
-from chalicelib.mediastore import LocalMediaStore  # noqa: E402
-from chalicelib.processing import run_processing  # noqa: E402
+from chalicelib.media_store.local import LocalMediaStore  # noqa: E402
 
 
 def make_clip(exe: str, out: Path, seconds: int) -> None:
@@ -141,11 +142,11 @@ def main() -> int:
         pipe_times, bare_times = [], []
         for i in range(args.repeat):
             work = fresh_work(base, clip, "pipe")
-            t, _ = timed(lambda w=work: transcode.transcode(w, info, exe=exe, timeout=3600))
+            t, _ = timed(functools.partial(transcode.transcode, work, info, exe=exe, timeout=3600))
             pipe_times.append(t)
             work = fresh_work(base, clip, "bare")
             cmd = [exe, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *ladder_args]
-            t, _ = timed(lambda w=work, c=cmd: subprocess.run(c, cwd=w, check=True))
+            t, _ = timed(functools.partial(subprocess.run, cmd, cwd=work, check=True))
             bare_times.append(t)
             print(f"  round {i + 1}: pipeline transcode {pipe_times[-1]:.2f}s, "
                   f"bare ffmpeg {bare_times[-1]:.2f}s", flush=True)  # fmt: skip
@@ -160,7 +161,7 @@ def main() -> int:
                 work = fresh_work(base, clip, f"sep-{r.quality}")
                 one = transcode.build_transcode_args(info, [r])
                 cmd = [exe, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *one]
-                t, _ = timed(lambda w=work, c=cmd: subprocess.run(c, cwd=w, check=True))
+                t, _ = timed(functools.partial(subprocess.run, cmd, cwd=work, check=True))
                 separate.append(t)
             sep_totals.append(sum(separate))
             print(f"  round {i + 1}: three separate runs "
@@ -194,7 +195,7 @@ def main() -> int:
         self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         stages = {k: (v["status"], v["ms"]) for k, v in result["stages"].items()}
 
-        figures = {
+        figures: dict[str, Any] = {
             "transcode_pipeline_s": round(t_pipe, 2),
             "transcode_bare_s": round(t_bare, 2),
             "overhead_ratio": round(t_pipe / t_bare, 3),

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,7 +37,8 @@ def run(sizes: list[int], repeat: int) -> None:
 
     from app import app
     from chalicelib.capacity.local_pool import LocalCapacityPool
-    from chalicelib.factory import container, reset_container
+    from chalicelib.config import Settings
+    from chalicelib.factory import Container, container, reset_container, use_container
     from tests.e2e.workers import busy_worker
 
     src = data / "inbox" / "x.mp4"
@@ -53,16 +55,16 @@ def run(sizes: list[int], repeat: int) -> None:
     for size in sizes:
         walls, inside, throttles = [], [], []
         for _ in range(repeat):
-            reset_container()
-            c = container()
+            settings = Settings.from_env()
             pool = LocalCapacityPool(
-                busy_worker, (c.settings,), concurrency=c.settings.local_env_concurrency
+                busy_worker, (settings,), concurrency=settings.local_env_concurrency
             )
-            c._pool = pool
+            use_container(Container(settings, pool=pool))
+            c = container()
             timings: list[float] = []
             real_invoke = pool.invoke
 
-            def timed_invoke(event: dict, _real=real_invoke, _t=timings) -> object:  # type: ignore[type-arg]
+            def timed_invoke(event: dict[str, Any], _real=real_invoke, _t=timings) -> object:
                 t0 = time.perf_counter()
                 try:
                     return _real(event)

@@ -1,9 +1,10 @@
-"""Settings read once from the environment (the configuration contract of DESIGN.md)."""
+"""Settings read once from the environment: the only module that reads `os.environ` for the
+app (every variable is listed in the README's configuration table)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -47,8 +48,10 @@ class Settings:
     whisper_model: str = ""
     max_source_bytes: int = 5 * 1024**3
     max_duration_seconds: float = 3 * 3600.0
+    x264_preset: str = "veryfast"
+    ffmpeg_timeout_seconds: float = 0.0  # 0: estimated per run from the media's duration
+    tmp_dir: Path | None = None  # processing scratch; None: beside the media dir locally, else /tmp
     public_base_url: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def db_path(self) -> Path:
@@ -96,5 +99,10 @@ class Settings:
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),
             max_duration_seconds=_float(env, "VIDEO_MAX_DURATION_SECONDS", 3 * 3600.0),
+            x264_preset=env.get("VIDEO_X264_PRESET", "").strip() or "veryfast",
+            ffmpeg_timeout_seconds=_float(env, "VIDEO_FFMPEG_TIMEOUT_SECONDS", 0.0),
+            tmp_dir=Path(tmp).expanduser().absolute()
+            if (tmp := env.get("VIDEO_TMP_DIR", "").strip())
+            else None,
             public_base_url=env.get("VIDEO_PUBLIC_BASE_URL", ""),
         )

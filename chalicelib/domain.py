@@ -37,7 +37,7 @@ RESULT_FIELDS: tuple[str, ...] = (
     "outputPrefix",
 )
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # the one id pattern: 128 random bits
 
 
 def new_video_id() -> str:
@@ -46,7 +46,7 @@ def new_video_id() -> str:
 
 
 def is_video_id(value: str) -> bool:
-    return bool(_ID_RE.match(value))
+    return bool(VIDEO_ID_RE.fullmatch(value))
 
 
 def utc_now() -> str:

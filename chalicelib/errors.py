@@ -1,8 +1,11 @@
-"""Errors are values with a code; one mapping (in app.py) turns them into HTTP responses."""
+"""Errors are values with a code; one mapping (chalicelib.api.http) turns them into responses."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 
 class ServiceError(Exception):
@@ -55,6 +58,36 @@ class DependencyError(ServiceError):
 
     status = 503
     code = "DependencyUnavailable"
+
+
+T = TypeVar("T", bound=type)
+
+
+def dependency_errors(service: str, *kinds: type[BaseException]) -> Callable[[T], T]:
+    """Class decorator for adapters: every public method re-raises the backend's own failures
+    (`kinds`) as `DependencyError`, so callers never sniff driver exception types."""
+
+    def wrap_method(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except kinds as exc:
+                # The driver's error name helps an operator; its message (ARNs, keys) stays in
+                # the chained cause, which reaches logs but never a response body.
+                raise DependencyError(
+                    f"the {service} is unavailable ({type(exc).__name__}); try again"
+                ) from exc
+
+        return wrapped
+
+    def decorate(cls: T) -> T:
+        for name, member in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(member):
+                setattr(cls, name, wrap_method(member))
+        return cls
+
+    return decorate
 
 
 class TransitionRejected(Exception):

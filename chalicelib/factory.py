@@ -1,41 +1,37 @@
-"""The one place that builds the object graph from configuration (local or AWS).
+"""Wiring: the one place that builds the object graph from configuration (local or AWS).
 
-Everything is built on first use, so the API's cold path imports only what a request
-needs: no media libraries, no local engine, no boto3 client it does not call.
+It only wires. Everything is built on first use, so the API's cold path imports only what a
+request needs (no media libraries, no local engine, no boto3 client it does not call), and any
+collaborator may be handed in through the constructor instead (tests do that).
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import hashlib
-import logging
 import secrets
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
-from chalicelib.cursor import CursorCodec
-from chalicelib.domain import ACTIVE, VideoStatus, utc_now
-from chalicelib.errors import TransitionRejected
-from chalicelib.store.base import Item, VideoStore
-from chalicelib.streaming import is_stream_document
+from chalicelib.store.base import VideoStore
 
 if TYPE_CHECKING:
+    from chalicelib.api.cursor import CursorCodec
+    from chalicelib.api.render import MediaRenderer
+    from chalicelib.api.service import VideoService
+    from chalicelib.api.uploads import Uploads
     from chalicelib.capacity.base import CapacityController
     from chalicelib.capacity.local_pool import LocalCapacityPool
-    from chalicelib.finalizer import Finalizer
+    from chalicelib.media_store.base import MediaStore
     from chalicelib.orchestrator.base import Orchestrator
-    from chalicelib.processor import Processor
-    from chalicelib.scaler import Scaler
-    from chalicelib.uploads import Uploads
-    from chalicelib.videos import VideoService
-
-log = logging.getLogger(__name__)
+    from chalicelib.tasks.finalizer import Finalizer
+    from chalicelib.tasks.processor import Processor
+    from chalicelib.tasks.scaler import Scaler
 
 
-def _boto3_client(service: str, settings: Settings) -> Any:
+def boto3_client(service: str, settings: Settings) -> Any:
+    """A boto3 client for the configured region (`AWS_ENDPOINT_URL` points it at an emulator)."""
     import boto3
     from botocore.config import Config
 
@@ -46,20 +42,11 @@ def _boto3_client(service: str, settings: Settings) -> Any:
     )
 
 
-def build_store(settings: Settings) -> VideoStore:
-    if settings.is_local:
-        from chalicelib.store.sqlite import SqliteVideoStore
-
-        return SqliteVideoStore(settings.db_path)
-    from chalicelib.store.dynamodb import DynamoVideoStore
-
-    return DynamoVideoStore(_boto3_client("dynamodb", settings), settings.table_name)
-
-
-def _cursor_secret(settings: Settings) -> bytes:
+def cursor_secret(settings: Settings) -> bytes:
+    """The HMAC key of `nextToken`: configured, else (local) one random key kept in the data dir."""
     if settings.cursor_secret:
         return settings.cursor_secret.encode()
-    if settings.is_local:  # one random key per data dir, kept across restarts
+    if settings.is_local:
         path = settings.data_dir / "cursor.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,178 +58,72 @@ def _cursor_secret(settings: Settings) -> bytes:
     return hashlib.sha256(f"cursor:{settings.table_name}".encode()).digest()
 
 
-MEDIA_REF = "media://"
-# Set per request by the API from its Host header, so rendered URLs point back at it.
-REQUEST_BASE_URL: contextvars.ContextVar[str] = contextvars.ContextVar("base_url", default="")
-
-
-class ReferenceUrls:
-    """The media store as the processor sees it: `url()` gives a stable reference
-    (`media://{videoId}/{runId}/{name}`) that the API renders into a real URL when read."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def url(self, video_id: str, run_id: str, name: str) -> str:
-        return f"{MEDIA_REF}{video_id}/{run_id}/{name}"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
 class Container:
-    """Holds one process's services. `role` is "api" (serves requests, owns the local
-    engine and pool) or "worker" (a local processor environment)."""
+    """One process's services. `role` is "api" (serves requests, owns the local engine and
+    pool) or "worker" (a local processor environment). Keyword arguments replace the
+    collaborator that would otherwise be built from `settings`."""
 
-    def __init__(self, settings: Settings, role: str = "api") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        role: str = "api",
+        *,
+        store: VideoStore | None = None,
+        media_store: MediaStore | None = None,
+        orchestrator: Orchestrator | None = None,
+        capacity: CapacityController | None = None,
+        pool: LocalCapacityPool | None = None,
+        s3: Any = None,
+        cursors: CursorCodec | None = None,
+    ) -> None:
         self.settings = settings
         self.role = role
         self._lock = threading.RLock()
-        self.store: VideoStore = build_store(settings)
-        self._orchestrator: Orchestrator | None = None
-        self._pool: LocalCapacityPool | None = None
-        self._media_store: Any = None
-        self._s3: Any = None
-        if settings.is_local and role == "api":
-            recover_interrupted(self.store)
-            _remove_leftovers(settings)
-            from chalicelib.scaler import POOL
+        self._store = store
+        self._media_store = media_store
+        self._orchestrator = orchestrator
+        self._capacity = capacity
+        self._pool = pool
+        self._s3 = s3
+        self._cursors = cursors
 
-            self.store.reset_leases(POOL)  # the local pool starts with no environments
+    # --- ports -----------------------------------------------------------------------------
+    @property
+    def store(self) -> VideoStore:
+        with self._lock:
+            if self._store is None:
+                if self.settings.is_local:
+                    from chalicelib.store.sqlite import SqliteVideoStore
 
-    @functools.cached_property
-    def videos(self) -> VideoService:
-        from chalicelib.videos import VideoService
+                    self._store = SqliteVideoStore(self.settings.db_path)
+                else:
+                    from chalicelib.store.dynamodb import DynamoVideoStore
 
-        return VideoService(
-            self.store,
-            self.settings,
-            CursorCodec(_cursor_secret(self.settings), self.settings.cursor_ttl_seconds),
-            self.orchestrator,
-            self.render,
-            self.media_store,
-        )
+                    self._store = DynamoVideoStore(
+                        boto3_client("dynamodb", self.settings), self.settings.table_name
+                    )
+            return self._store
 
-    def render(self, item: Item) -> Item:
-        """Turn stored media references into URLs a client can open (presigned in AWS, so
-        they are signed at read time and never expire inside the database)."""
-        if "outputPrefix" not in item:
-            return item
-        store = self.media_store()
-
-        def walk(value: Any) -> Any:
-            if isinstance(value, dict):
-                return {k: walk(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [walk(v) for v in value]
-            if isinstance(value, str) and value.startswith(MEDIA_REF):
-                video_id, run_id, name = value[len(MEDIA_REF) :].split("/", 2)
-                if is_stream_document(name):  # served by the API, references signed inside
-                    return f"{self.base_url()}/videos/{video_id}/stream/{name}"
-                return store.url(video_id, run_id, name)
-            return value
-
-        rendered: Item = walk(item)
-        return rendered
-
-    def base_url(self) -> str:
-        """The API's public origin: configured, else taken from the current request."""
-        return self.settings.public_base_url.rstrip("/") or REQUEST_BASE_URL.get()
-
-    def media_store(self) -> Any:
+    def media_store(self) -> MediaStore:
         with self._lock:
             if self._media_store is None:
-                from chalicelib import mediastore
-
                 if self.settings.is_local and not self.settings.bucket:
-                    self._media_store = mediastore.LocalMediaStore(
+                    from chalicelib.media_store.local import LocalMediaStore
+
+                    self._media_store = LocalMediaStore(
                         self.settings.media_dir, self.settings.public_base_url
                     )
                 else:
-                    self._media_store = mediastore.S3MediaStore(
-                        self.settings.bucket, self.s3_client()
-                    )
+                    from chalicelib.media_store.s3 import S3MediaStore
+
+                    self._media_store = S3MediaStore(self.settings.bucket, self.s3_client())
             return self._media_store
 
     def s3_client(self) -> Any:
         with self._lock:
             if self._s3 is None:
-                self._s3 = _boto3_client("s3", self.settings)
+                self._s3 = boto3_client("s3", self.settings)
             return self._s3
-
-    @functools.cached_property
-    def uploads(self) -> Uploads:
-        from chalicelib.uploads import Uploads
-
-        return Uploads(self.settings, self.s3_client)
-
-    @functools.cached_property
-    def finalizer(self) -> Finalizer:
-        from chalicelib.finalizer import Finalizer
-
-        return Finalizer(self.store)
-
-    @functools.cached_property
-    def processor(self) -> Processor:
-        from chalicelib.processor import Processor
-
-        return Processor(
-            self.store,
-            self.settings,
-            lambda: ReferenceUrls(self.media_store()),
-            s3_client=self.s3_client
-            if not self.settings.is_local or self.settings.bucket
-            else None,
-        )
-
-    @functools.cached_property
-    def capacity(self) -> CapacityController:
-        if self.settings.is_local:
-            return self.pool
-        from chalicelib.capacity.lambda_api import LambdaCapacity
-
-        return LambdaCapacity(
-            _boto3_client("lambda", self.settings), self.settings.processor_function
-        )
-
-    def capacity_view(self) -> dict[str, Any]:
-        import time
-
-        from chalicelib.scaler import POOL
-
-        state = self.capacity.get_scaling()
-        view: dict[str, Any] = {
-            "requested": {"min": state.requested_min, "max": state.requested_max},
-            "applied": None
-            if state.applied_min is None
-            else {"min": state.applied_min, "max": state.applied_max},
-            "leases": self.store.live_leases(POOL, time.time()),
-        }
-        if self.settings.is_local:
-            snap = self.pool.snapshot()
-            view["environments"] = snap["environments"]
-            view["inFlight"] = snap["inFlight"]
-        return view
-
-    @functools.cached_property
-    def scaler(self) -> Scaler:
-        from chalicelib.scaler import Scaler
-
-        return Scaler(self.store, self.capacity, self.settings)
-
-    @property
-    def pool(self) -> LocalCapacityPool:
-        with self._lock:
-            if self._pool is None:
-                from chalicelib.capacity.local_pool import LocalCapacityPool
-
-                self._pool = LocalCapacityPool(
-                    run_processor_in_worker,
-                    (self.settings,),
-                    concurrency=self.settings.local_env_concurrency,
-                    invocation_timeout=self.settings.processor_timeout_seconds,
-                )
-            return self._pool
 
     def orchestrator(self) -> Orchestrator:
         with self._lock:
@@ -260,70 +141,116 @@ class Container:
                     from chalicelib.orchestrator.sfn import StepFunctionsOrchestrator
 
                     self._orchestrator = StepFunctionsOrchestrator(
-                        _boto3_client("stepfunctions", self.settings),
+                        boto3_client("stepfunctions", self.settings),
                         self.settings.state_machine_arn,
                     )
             return self._orchestrator
+
+    @property
+    def capacity(self) -> CapacityController:
+        with self._lock:
+            if self._capacity is None:
+                if self.settings.is_local:
+                    self._capacity = self.pool
+                else:
+                    from chalicelib.capacity.lambda_api import LambdaCapacity
+
+                    self._capacity = LambdaCapacity(
+                        boto3_client("lambda", self.settings), self.settings.processor_function
+                    )
+            return self._capacity
+
+    @property
+    def pool(self) -> LocalCapacityPool:
+        with self._lock:
+            if self._pool is None:
+                from chalicelib.capacity.local_pool import LocalCapacityPool
+
+                self._pool = LocalCapacityPool(
+                    run_processor_in_worker,
+                    (self.settings,),
+                    concurrency=self.settings.local_env_concurrency,
+                    invocation_timeout=self.settings.processor_timeout_seconds,
+                )
+            return self._pool
+
+    # --- the API ---------------------------------------------------------------------------
+    @functools.cached_property
+    def renderer(self) -> MediaRenderer:
+        from chalicelib.api.render import MediaRenderer
+
+        return MediaRenderer(self.media_store, self.settings.public_base_url)
+
+    @functools.cached_property
+    def videos(self) -> VideoService:
+        from chalicelib.api.cursor import CursorCodec
+        from chalicelib.api.service import VideoService
+
+        cursors = self._cursors or CursorCodec(
+            cursor_secret(self.settings), self.settings.cursor_ttl_seconds
+        )
+        return VideoService(
+            self.store,
+            self.settings,
+            cursors,
+            self.orchestrator,
+            self.renderer,
+            self.media_store,
+        )
+
+    @functools.cached_property
+    def uploads(self) -> Uploads:
+        from chalicelib.api.uploads import Uploads
+
+        return Uploads(self.settings, self.s3_client)
+
+    def capacity_view(self) -> dict[str, Any]:
+        """`GET /capacity`: the scaler's view, plus the local pool's environments."""
+        view = self.scaler.view()
+        if self.settings.is_local:
+            snap = self.pool.snapshot()
+            view["environments"] = snap["environments"]
+            view["inFlight"] = snap["inFlight"]
+        return view
+
+    # --- the Lambda functions' logic -------------------------------------------------------
+    @functools.cached_property
+    def finalizer(self) -> Finalizer:
+        from chalicelib.tasks.finalizer import Finalizer
+
+        return Finalizer(self.store)
+
+    @functools.cached_property
+    def processor(self) -> Processor:
+        from chalicelib.tasks.processor import Processor
+
+        uses_s3 = not self.settings.is_local or bool(self.settings.bucket)
+        return Processor(
+            self.store,
+            self.settings,
+            self.media_store,
+            s3_client=self.s3_client if uses_s3 else None,
+        )
+
+    @functools.cached_property
+    def scaler(self) -> Scaler:
+        from chalicelib.tasks.scaler import Scaler
+
+        return Scaler(self.store, self.capacity, self.settings)
 
     def close(self) -> None:
         with self._lock:
             orch, self._orchestrator = self._orchestrator, None
             pool, self._pool = self._pool, None
+            store, self._store = self._store, None
         close = getattr(orch, "close", None)
         if close:
             close()
         if pool:
             pool.close()
-        store_close = getattr(self.store, "close", None)
+        store_close = getattr(store, "close", None)
         if store_close:
             store_close()
-
-
-def recover_interrupted(store: VideoStore) -> int:
-    """Local start-up: work that was queued or running when the server stopped is lost with
-    the old process, so mark it failed with a reason (the user may process it again)."""
-    count = 0
-    for status in sorted(ACTIVE):
-        while True:
-            page = store.list(status, 100, None)
-            if not page.items:
-                break
-            for item in page.items:
-                try:
-                    store.transition(
-                        item["id"],
-                        {status},
-                        VideoStatus.FAILED.value,
-                        set_fields={
-                            "error": {
-                                "code": "Interrupted",
-                                "message": f"the local server restarted while this video was "
-                                f"{status}; process it again",
-                            },
-                            "failedAt": utc_now(),
-                        },
-                    )
-                    count += 1
-                except TransitionRejected:
-                    pass
-    if count:
-        log.warning("marked %d interrupted videos failed", count)
-    return count
-
-
-def _remove_leftovers(settings: Settings) -> None:
-    """Local start-up: scratch space of runs that died with the previous server process
-    (private work dirs, half-published staging dirs, renamed-away old runs)."""
-    import shutil
-
-    for scratch in (
-        settings.data_dir / "work",
-        settings.media_dir / ".staging",
-        settings.media_dir / ".trash",
-    ):
-        if scratch.is_dir():
-            for entry in scratch.iterdir():
-                shutil.rmtree(entry, ignore_errors=True)
 
 
 _container: Container | None = None
@@ -339,13 +266,19 @@ def container() -> Container:
         return _container
 
 
-def reset_container() -> None:
-    """Close and forget the process's container (tests, and settings changes)."""
+def use_container(new: Container | None) -> None:
+    """Replace the process's container (closing the old one); None: rebuild from the
+    environment on next use. Tests use it to hand in collaborators."""
     global _container
     with _container_lock:
-        old, _container = _container, None
-    if old is not None:
+        old, _container = _container, new
+    if old is not None and old is not new:
         old.close()
+
+
+def reset_container() -> None:
+    """Close and forget the process's container (tests, and settings changes)."""
+    use_container(None)
 
 
 _worker: Container | None = None
@@ -357,7 +290,3 @@ def run_processor_in_worker(settings: Settings, event: dict[str, Any]) -> Any:
     if _worker is None or _worker.settings != settings:
         _worker = Container(settings, role="worker")
     return _worker.processor.handle(event)
-
-
-def project_root() -> Path:
-    return Path(__file__).resolve().parents[1]

@@ -109,6 +109,17 @@ def local_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     reset_container()
 
 
+def install_container(**overrides: Any) -> Any:
+    """Make the app's container one built from the environment with `overrides` handed in
+    through its constructor (a fake orchestrator, a pool, cursors with a clock, ...)."""
+    from chalicelib.config import Settings
+    from chalicelib.factory import Container, use_container
+
+    built = Container(Settings.from_env(), **overrides)
+    use_container(built)
+    return built
+
+
 @pytest.fixture
 def client(local_env: Path) -> Iterator[Any]:
     from chalice.test import Client

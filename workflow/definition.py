@@ -1,7 +1,8 @@
 """The processing state machine, built with the AWS Step Functions Data Science SDK.
 
-Build-time only: importing this module pulls `stepfunctions` (and sagemaker, ~2 s). The runtime
-reads the committed `definition.asl.json` through `workflow.substitute` instead.
+Build-time only: importing this module pulls `stepfunctions` (and sagemaker, ~2 s). Everything
+else reads the committed `definition.asl.json` and fills it with `workflow.substitute`: the CLI,
+the CDK stack (as DefinitionSubstitutions) and the local engine (`chalicelib.orchestrator`).
 
 Shape of one execution (input `{"videoIds": [...]}`, 1-100 ids):
 
@@ -33,8 +34,6 @@ logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
 # SDK 2.3.0 compares `self.type is 'Choice'` (works: interned literals); its first compile warns.
 warnings.filterwarnings("ignore", message='"is" with a literal', category=SyntaxWarning)
 
-from workflow.substitute import FUNCTION_PLACEHOLDERS  # noqa: E402
-
 from stepfunctions.steps import (  # noqa: E402
     Catch,
     Chain,
@@ -49,6 +48,8 @@ from stepfunctions.steps import (  # noqa: E402
     Task,
     Wait,
 )
+
+from workflow.substitute import FUNCTION_PLACEHOLDERS  # noqa: E402
 
 # Substitution placeholders, filled by CDK `definition_substitutions` or by the CLI.
 SCALER_ARN, PROCESSOR_ARN, FINALIZER_ARN = (

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.capacity.base import CapacityController, ScalingState
+from chalicelib.errors import dependency_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -13,6 +16,7 @@ if TYPE_CHECKING:
 QUALIFIER = "$LATEST.PUBLISHED"
 
 
+@dependency_errors("capacity API", BotoCoreError, ClientError)
 class LambdaCapacity(CapacityController):
     def __init__(self, client: LambdaClient, function_name: str) -> None:
         self._client = client

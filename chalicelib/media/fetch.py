@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from chalicelib import sources
 from chalicelib.media.errors import MediaError
 
 SOURCE_NAME = "source"
@@ -40,42 +41,22 @@ def fetch_source(
     if parts.scheme == "file":
         _fetch_file(parts.netloc, unquote(parts.path), dest, source_roots, max_bytes)
     elif parts.scheme == "s3":
-        _fetch_s3(parts.netloc, unquote(parts.path.lstrip("/")), dest, max_bytes, s3_client)
+        try:
+            bucket, key = sources.parse_s3_source(source_url)
+        except sources.SourceRejected as exc:
+            raise MediaError(exc.code, exc.message) from None
+        _fetch_s3(bucket, key, dest, max_bytes, s3_client)
     else:
         raise MediaError("UnsupportedSource", "The source must be a file:// or s3:// URL.")
     return dest
 
 
 def resolve_local_source(raw_path: str, source_roots: Sequence[Path]) -> Path:
-    """The real path of a local source, which must be a regular file inside one of the roots.
-
-    Symlinks are resolved first, so a link inside a root that points outside it is rejected.
-    """
-    if not raw_path or "\x00" in raw_path or not raw_path.startswith("/"):
-        raise MediaError("SourceNotFound", "The source path must be absolute.")
-    roots = [Path(r).resolve() for r in source_roots]
+    """`chalicelib.sources.resolve_local_source`, failing the video with the rule's code."""
     try:
-        real = Path(raw_path).resolve(strict=True)
-    except (FileNotFoundError, NotADirectoryError):
-        # Say "outside" rather than "not found" for paths outside the roots: no probing of the host.
-        if not any(_is_within(Path(os.path.abspath(raw_path)), root) for root in roots):
-            raise MediaError(
-                "SourceOutsideRoots", "The source is not inside an allowed source directory."
-            ) from None
-        raise MediaError("SourceNotFound", "The source file does not exist.") from None
-    except (OSError, RuntimeError):  # symlink loops, permission problems
-        raise MediaError("SourceNotFound", "The source file cannot be read.") from None
-    if not any(_is_within(real, root) for root in roots):
-        raise MediaError(
-            "SourceOutsideRoots", "The source is not inside an allowed source directory."
-        )
-    if not real.is_file():
-        raise MediaError("SourceNotFound", "The source is not a regular file.")
-    return real
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+        return sources.resolve_local_source(raw_path, source_roots)
+    except sources.SourceRejected as exc:
+        raise MediaError(exc.code, exc.message) from None
 
 
 def _fetch_file(

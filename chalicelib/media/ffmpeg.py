@@ -21,10 +21,9 @@ _ERR_TAIL_LINES = 40
 
 
 def ffmpeg_exe(configured: str = "") -> str:
-    """The ffmpeg binary: the configured path, else `VIDEO_FFMPEG`, else the imageio-ffmpeg one."""
-    explicit = configured or os.environ.get("VIDEO_FFMPEG", "")
-    if explicit:
-        return explicit
+    """The ffmpeg binary: the configured path (`Settings.ffmpeg`), else the imageio-ffmpeg one."""
+    if configured:
+        return configured
     import imageio_ffmpeg  # lazy: not needed on the API path
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())

@@ -10,7 +10,6 @@ On two CPUs the second worker runs the short chains one after another beside the
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,14 +27,10 @@ from chalicelib.media.whisper_model import ModelChoice
 OK, SKIPPED, FAILED = "completed", "skipped", "failed"
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def ffmpeg_timeout(duration: float, per_media_second: float, floor: float) -> float:
-    """Timeout for one ffmpeg run; `VIDEO_FFMPEG_TIMEOUT_SECONDS` overrides the estimate."""
-    fixed = _env_float("VIDEO_FFMPEG_TIMEOUT_SECONDS", 0.0)
+def ffmpeg_timeout(
+    duration: float, per_media_second: float, floor: float, fixed: float = 0.0
+) -> float:
+    """Timeout for one ffmpeg run: `fixed` when set (> 0), else estimated from the duration."""
     return fixed if fixed > 0 else floor + per_media_second * duration
 
 
@@ -75,7 +70,7 @@ class _Cancelled(Exception):
     pass
 
 
-def run_pipeline(
+def run_pipeline(  # noqa: C901 - the stage closures share one cancel flag, lock and output
     work_dir: Path,
     info: ProbeResult,
     *,
@@ -83,6 +78,8 @@ def run_pipeline(
     whisper: ModelChoice,
     on_transcode_progress: Callable[[float], None] | None = None,
     max_workers: int | None = None,
+    preset: str = "veryfast",
+    fixed_timeout: float = 0.0,
 ) -> PipelineOutput:
     """Run every stage on work_dir/source; raise MediaError when a required stage fails."""
     out = PipelineOutput()
@@ -125,12 +122,15 @@ def run_pipeline(
         with lock:
             out.stages[name] = StageReport(SKIPPED, 0, reason)
 
+    def timeout(per_media_second: float, floor: float) -> float:
+        return ffmpeg_timeout(info.duration, per_media_second, floor, fixed_timeout)
+
     def transcode_chain() -> None:
         out.transcode = stage(
             "transcode",
             lambda: transcode.transcode(
-                work_dir, info, exe=exe, timeout=ffmpeg_timeout(info.duration, 20.0, 300.0),
-                on_progress=on_transcode_progress,
+                work_dir, info, exe=exe, timeout=timeout(20.0, 300.0),
+                on_progress=on_transcode_progress, preset=preset,
             ),
             required=True,
         )  # fmt: skip
@@ -139,7 +139,10 @@ def run_pipeline(
         out.poster = stage(
             "thumbnail",
             lambda: thumbnails.extract_poster(
-                work_dir, info, exe=exe, timeout=ffmpeg_timeout(info.duration, 0.5, 120.0)
+                work_dir,
+                info,
+                exe=exe,
+                timeout=timeout(0.5, 120.0),
             ),
             required=True,
         )
@@ -147,7 +150,7 @@ def run_pipeline(
         out.signals = stage(
             "analysis",
             lambda: analysis.analyse_signals(
-                work_dir, info, exe=exe, timeout=ffmpeg_timeout(info.duration, 5.0, 120.0),
+                work_dir, info, exe=exe, timeout=timeout(5.0, 120.0),
                 storyboard=plan,
             ),
             required=False,

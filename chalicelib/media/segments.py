@@ -258,7 +258,7 @@ def piece_playlist_name(rung: transcode.Rung) -> str:
 
 
 def build_segment_args(
-    plan: SegmentPlan, index: int, *, source: str, preset: str | None = None
+    plan: SegmentPlan, index: int, *, source: str, preset: str = "veryfast"
 ) -> list[str]:
     """ffmpeg arguments of one segment's ladder: transcode's builder over the segment's range."""
     seg = plan.segments[index]
@@ -311,11 +311,12 @@ def encode_segment_video(
     exe: str,
     timeout: float,
     on_progress: Callable[[float], None] | None = None,
+    preset: str = "veryfast",
 ) -> dict[str, list[tuple[float, str]]]:
     """Encode segment `index` for every rung into out_dir; return each rung's HLS entries."""
     seg = plan.segments[index]
     run_ffmpeg(
-        build_segment_args(plan, index, source=source),
+        build_segment_args(plan, index, source=source, preset=preset),
         exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
         error_code="TranscodeFailed", what=f"Encoding segment {index}",
     )  # fmt: skip

@@ -8,7 +8,6 @@ playlist is written by us from the measured outputs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,7 +88,7 @@ def build_transcode_args(
     rungs: list[Rung],
     *,
     source: str = "source",
-    preset: str | None = None,
+    preset: str = "veryfast",
     crf: int = 23,
     input_args: Sequence[str] = (),
     audio: bool | None = None,
@@ -103,7 +102,6 @@ def build_transcode_args(
     once for the whole video), `tee_for` names each rung's outputs (default: MP4 + HLS) and
     `output_args` go before each rung's output (timestamp offset, segment numbering).
     """
-    preset = preset or os.environ.get("VIDEO_X264_PRESET", "veryfast")
     with_audio = info.has_audio if audio is None else audio and info.has_audio
     n = len(rungs)
     # ffmpeg auto-rotates before the graph, so the graph sees the display orientation.
@@ -174,11 +172,12 @@ def transcode(
     exe: str,
     timeout: float,
     on_progress: Callable[[float], None] | None = None,
+    preset: str = "veryfast",
 ) -> TranscodeResult:
     """Encode the ladder from work_dir/source into work_dir; write and return the HLS master."""
     rungs = plan_ladder(info.width, info.height)
     result = run_ffmpeg(
-        build_transcode_args(info, rungs),
+        build_transcode_args(info, rungs, preset=preset),
         exe=exe,
         timeout=timeout,
         cwd=work_dir,

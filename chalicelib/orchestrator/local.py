@@ -14,8 +14,7 @@ from typing import Any
 
 from chalicelib.capacity.local_pool import EnvironmentFailed, LocalCapacityPool, Throttled
 from chalicelib.orchestrator.base import Orchestrator, execution_view
-
-DEFINITION = Path(__file__).resolve().parents[2] / "workflow" / "definition.asl.json"
+from workflow.substitute import DEFINITION_PATH
 
 
 class LocalOrchestrator(Orchestrator):
@@ -26,9 +25,9 @@ class LocalOrchestrator(Orchestrator):
         finalizer: Callable[[Mapping[str, Any]], Any],
         wait_seconds: float,
         retry_scale: float = 0.05,
-        definition_path: Path = DEFINITION,
+        definition_path: Path = DEFINITION_PATH,
     ) -> None:
-        from chalicelib.local_engine import FunctionError, LocalWorkflowEngine
+        from chalicelib.orchestrator.engine import FunctionError, LocalWorkflowEngine
 
         def processor(event: dict[str, Any]) -> Any:
             try:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import dependency_errors
 from chalicelib.orchestrator.base import Orchestrator, execution_view
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
 
 
+@dependency_errors("orchestrator", BotoCoreError, ClientError)
 class StepFunctionsOrchestrator(Orchestrator):
     def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
         self._client = client

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.domain import utc_now
-from chalicelib.errors import TransitionRejected
+from chalicelib.errors import TransitionRejected, dependency_errors
 from chalicelib.store.base import Item, Page, VideoStore
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+@dependency_errors("database", BotoCoreError, ClientError)
 class DynamoVideoStore(VideoStore):
     backend_name = "dynamodb"
 

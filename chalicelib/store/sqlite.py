@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain import utc_now
-from chalicelib.errors import TransitionRejected
+from chalicelib.errors import TransitionRejected, dependency_errors
 from chalicelib.store.base import Item, Page, VideoStore
 
 _SCHEMA = """
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 
+@dependency_errors("database", sqlite3.Error)
 class SqliteVideoStore(VideoStore):
     backend_name = "sqlite"
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.errors import DependencyError
 from chalicelib.orchestrator.base import Orchestrator
+from tests.conftest import install_container
 
 JSON = {"content-type": "application/json"}
 
@@ -18,14 +20,14 @@ JSON = {"content-type": "application/json"}
 class RecordingOrchestrator(Orchestrator):
     """Test double: records starts instead of running a workflow."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: Exception | None = None) -> None:
         self.started: list[tuple[str, list[str]]] = []
         self.fail = fail
         self.lock = threading.Lock()
 
     def start(self, name: str, video_ids: list[str]) -> str:
-        if self.fail:
-            raise ConnectionError("states endpoint unreachable")
+        if self.fail is not None:
+            raise self.fail
         with self.lock:
             self.started.append((name, video_ids))
         return f"arn:aws:states:us-east-1:000000000000:execution:videos:{name}"
@@ -36,10 +38,8 @@ class RecordingOrchestrator(Orchestrator):
 
 @pytest.fixture
 def orchestrator(client: Any) -> RecordingOrchestrator:
-    from chalicelib.factory import container
-
     fake = RecordingOrchestrator()
-    container()._orchestrator = fake
+    install_container(orchestrator=fake)
     return fake
 
 
@@ -288,7 +288,14 @@ def test_expired_token_is_rejected(client: Any, local_env: Path) -> None:
     for _ in range(3):
         create(client, local_env)
     token = body(client.http.get("/videos?limit=1"))["nextToken"]
-    container().videos._cursors._clock = lambda: time.time() + 2 * 24 * 3600
+    from chalicelib.api.cursor import CursorCodec
+    from chalicelib.factory import cursor_secret
+
+    settings = container().settings
+    later = CursorCodec(
+        cursor_secret(settings), settings.cursor_ttl_seconds, lambda: time.time() + 2 * 24 * 3600
+    )
+    install_container(cursors=later)
     resp = client.http.get(f"/videos?limit=1&nextToken={token}")
     assert resp.status_code == 400
     assert error_code(resp) == "ExpiredToken"
@@ -390,15 +397,44 @@ def test_fifty_concurrent_triggers_start_exactly_one_execution(
 
 
 def test_orchestrator_failure_is_503_and_video_not_stuck(client: Any, local_env: Path) -> None:
-    from chalicelib.factory import container
-
-    container()._orchestrator = RecordingOrchestrator(fail=True)
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:secret-name"
+    down = DependencyError(f"could not reach {arn}")  # what the adapters raise
+    install_container(orchestrator=RecordingOrchestrator(fail=down))
     vid = create(client, local_env)["id"]
     resp = client.http.post(f"/videos/{vid}/process")
     assert resp.status_code == 503
+    assert error_code(resp) == "OrchestratorUnavailable"
+    assert "secret-name" not in resp.body.decode()  # internals stay in the log
+    assert body(resp)["error"]["requestId"]
     item = body(client.http.get(f"/videos/{vid}"))
     assert item["status"] == "failed"
     assert item["error"]["code"] == "OrchestratorUnavailable"
+    assert "secret-name" not in json.dumps(item)
+
+
+def test_a_bug_while_starting_is_a_500_not_a_503_and_the_video_is_not_stuck(
+    client: Any, local_env: Path
+) -> None:
+    install_container(orchestrator=RecordingOrchestrator(fail=TypeError("a programming error")))
+    vid = create(client, local_env)["id"]
+    resp = client.http.post(f"/videos/{vid}/process")
+    assert resp.status_code == 500
+    assert error_code(resp) == "InternalError"
+    assert "programming error" not in resp.body.decode()
+    assert body(client.http.get(f"/videos/{vid}"))["status"] == "failed"
+
+
+def test_every_route_applies_the_error_mapping() -> None:
+    from app import app
+    from chalicelib.api.http import is_wrapped
+
+    views = {
+        (path, method): entry.view_function
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+    }
+    assert len(views) >= 12
+    assert [key for key, view in views.items() if not is_wrapped(view)] == []
 
 
 def test_batch_reports_per_video_outcomes(
@@ -473,8 +509,8 @@ def test_capacity_is_zero_at_rest(client: Any) -> None:
     ],
 )
 def test_aws_mode_sources_must_be_uploads_in_the_media_bucket(url: str, status: int) -> None:
+    from chalicelib.api.validation import validate_new_video
     from chalicelib.config import Settings
-    from chalicelib.validation import validate_new_video
 
     settings = Settings(backend="aws", bucket="media-bucket")
     body = {"title": "t", "sourceUrl": url}

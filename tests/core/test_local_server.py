@@ -92,3 +92,26 @@ def test_create_and_read_back_over_http(server: tuple[str, Path]) -> None:
     assert (status, again) == (200, item)
     status, listed = call(f"{base}/videos?status=uploaded")
     assert [v["id"] for v in listed["videos"]] == [item["id"]]
+
+
+@pytest.mark.parametrize("name", ["video_720p.mp4", "hls_720p_00000.ts", "poster.jpg"])
+def test_media_answer_clients_that_send_no_accept_header(
+    server: tuple[str, Path], name: str
+) -> None:
+    """RFC 9110: no Accept header means anything is acceptable (urllib, raw HTTP clients)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    base, data = server
+    vid, run = "B" * 22, "20260101T000000Z-abcdef01"
+    folder = data / "media" / "videos" / vid / run
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = bytes(range(256)) * 8
+    (folder / name).write_bytes(payload)
+    conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
+    conn.putrequest("GET", f"/media/{vid}/{run}/{name}", skip_accept_encoding=True)
+    conn.endheaders()  # Host only: no Accept, no Accept-Encoding
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.read() == payload
+    conn.close()

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.render import MediaRenderer
+from chalicelib.api.service import VideoService
+from chalicelib.api.streaming import is_stream_document, rewrite_references
 from chalicelib.domain import new_video_id, utc_now
-from chalicelib.mediastore import S3MediaStore
+from chalicelib.media_store.s3 import S3MediaStore
 from chalicelib.store.sqlite import SqliteVideoStore
-from chalicelib.streaming import is_stream_document, rewrite_references
-from chalicelib.videos import VideoService
 
 MASTER = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nhls_720p.m3u8\n"
 VARIANT = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhls_720p_00000.ts\n#EXT-X-ENDLIST\n"
@@ -81,7 +82,8 @@ def test_stream_documents_from_s3_carry_presigned_segment_urls(
     media.publish(vid, run, files)
     store = SqliteVideoStore(tmp_path / "v.sqlite3")
     store.create(completed_item(vid, run))
-    service = VideoService(store, None, None, None, media_store=lambda: media)  # type: ignore[arg-type]
+    renderer = MediaRenderer(lambda: media)
+    service = VideoService(store, None, None, None, renderer, lambda: media)  # type: ignore[arg-type]
 
     master, ctype = service.stream_document(vid, "hls_master.m3u8")
     assert ctype == "application/vnd.apple.mpegurl"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.uploads import Uploads, safe_filename
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
-from chalicelib.uploads import Uploads, safe_filename
 
 JSON = {"content-type": "application/json"}
 
@@ -95,7 +95,7 @@ def test_s3_upload_is_a_presigned_put_under_uploads(
     key = target["sourceUrl"].split(f"s3://{bucket}/", 1)[1]
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"video bytes"
     # and the created video accepts exactly this kind of source
-    from chalicelib.validation import validate_new_video
+    from chalicelib.api.validation import validate_new_video
 
     assert validate_new_video({"title": "t", "sourceUrl": target["sourceUrl"]}, settings)
     with pytest.raises(ValidationError):

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.scaler import POOL
+from chalicelib.tasks.scaler import POOL
+from tests.conftest import install_container
 
 pytestmark = pytest.mark.slow
 JSON = {"content-type": "application/json"}
@@ -178,7 +179,13 @@ def test_batch_with_one_bad_video(client: Any, app_env: Path) -> None:
 
 
 def test_processor_timeout_marks_the_video_failed(client: Any, app_env: Path) -> None:
-    container().pool._timeout = 0.01  # the invocation dies as a Lambda timeout would
+    from chalicelib.capacity.local_pool import LocalCapacityPool
+    from chalicelib.factory import run_processor_in_worker
+
+    settings = container().settings
+    # The invocation dies as a Lambda timeout would.
+    pool = LocalCapacityPool(run_processor_in_worker, (settings,), invocation_timeout=0.01)
+    install_container(pool=pool)
     vid = create(client, clip(app_env / "inbox" / "slow.mp4"))
     ex = wait_done(
         client, json.loads(client.http.post(f"/videos/{vid}/process").body)["executionArn"]
@@ -276,9 +283,8 @@ def test_overlapping_executions_never_scale_to_zero_under_work(client: Any, app_
     from chalicelib.capacity.local_pool import LocalCapacityPool
     from tests.e2e.workers import busy_worker
 
-    c = container()
-    pool = LocalCapacityPool(busy_worker, (c.settings,), concurrency=2)
-    c._pool = pool  # before the orchestrator and scaler are built, so they share it
+    pool = LocalCapacityPool(busy_worker, (container().settings,), concurrency=2)
+    install_container(pool=pool)  # the orchestrator and the scaler share it
     source = app_env / "inbox" / "unused.mp4"
     source.write_bytes(b"x")
     arns: list[str] = []
@@ -327,7 +333,10 @@ def test_restart_marks_interrupted_work_failed(app_env: Path) -> None:
     leftover.mkdir(parents=True)
     (leftover / "source").write_bytes(b"half a download")
     reset_container()  # the server stops ...
-    item = container().store.get("A" * 22)  # ... and starts again
+    from chalicelib.local_startup import recover
+
+    assert recover(container().store, container().settings) == 1  # ... and starts again
+    item = container().store.get("A" * 22)
     assert item is not None
     assert item["status"] == "failed"
     assert item["error"]["code"] == "Interrupted"

@@ -139,6 +139,7 @@ def vision_clip(make_media: Callable[..., Path], tmp_path_factory: pytest.TempPa
 
     card_dir = tmp_path_factory.mktemp("cards")
     face = cv2.imread(str(FIXTURES / "face_astronaut.jpg"))
+    assert face is not None
     canvas = np.zeros((360, 640, 3), np.uint8)
     canvas[20:340, 160:480] = face
     cv2.imwrite(str(card_dir / "face.png"), canvas)

@@ -18,10 +18,11 @@ from chalicelib.config import Settings
 from chalicelib.media import analysis, subtitles, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.job import run_processing
 from chalicelib.media.probe import probe
 from chalicelib.media.whisper_model import resolve_whisper_model
-from chalicelib.mediastore import LocalMediaStore
-from chalicelib.processing import run_processing
+from chalicelib.media_store.base import MediaRef
+from chalicelib.media_store.local import LocalMediaStore
 from tests.media.conftest import into_inbox
 
 pytestmark = pytest.mark.slow
@@ -60,12 +61,12 @@ def parse_master(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def media_path(store: LocalMediaStore, url: str) -> Path:
-    """Map a local media URL back to its file through the API's resolver."""
-    _, _, tail = url.partition("/media/")
-    video_id, run_id, name = tail.split("/")
-    path = store.resolve(video_id, run_id, name)
-    assert path is not None, url
+def media_path(store: LocalMediaStore, ref: str) -> Path:
+    """Map a stored media reference to its file through the API's resolver."""
+    parsed = MediaRef.parse(ref)
+    assert parsed is not None, ref
+    path = store.resolve(parsed.video_id, parsed.run_id, parsed.name)
+    assert path is not None, ref
     return path
 
 
@@ -105,6 +106,7 @@ def test_full_run_on_720p_clip_with_cuts_black_and_silence(
         with av.open(str(path)) as c:
             assert c.streams.video[0].codec_context.name == "h264"
             assert c.streams.audio[0].codec_context.name == "aac"
+            assert c.duration is not None
             assert float(c.duration) / 1e6 == pytest.approx(5.0, abs=0.15)
             frame = next(c.decode(video=0))
             assert (frame.width, frame.height) == (f["width"], f["height"])
@@ -127,12 +129,14 @@ def test_full_run_on_720p_clip_with_cuts_black_and_silence(
     # Poster: real JPEG of the announced size, not black.
     thumb = result["thumbnail"]
     img = cv2.imread(str(media_path(store, thumb["url"])))
+    assert img is not None
     assert img.shape[:2] == (thumb["height"], thumb["width"])
     assert img.mean() > 40 and thumb["captureTime"] == pytest.approx(0.5, abs=0.05)
 
     # Storyboard sprite + VTT index.
     sb = result["storyboard"]
     sprite = cv2.imread(str(media_path(store, sb["url"])))
+    assert sprite is not None
     assert sprite.shape[:2] == (sb["rows"] * sb["tileHeight"], sb["columns"] * sb["tileWidth"])
     vtt = media_path(store, sb["vttUrl"]).read_text()
     assert vtt.startswith("WEBVTT") and vtt.count("#xywh=") == sb["count"] == 5
@@ -284,6 +288,7 @@ def test_poster_skips_black_frames(black_start_clip: Path, ffmpeg: str, tmp_path
     poster = thumbnails.extract_poster(work, info, exe=ffmpeg, timeout=30)
     assert poster.black is False and poster.capture_time >= 1.6  # 10/20/30% are black
     img = cv2.imread(str(work / poster.name))
+    assert img is not None
     assert img.shape[:2] == (180, 320) and img.mean() > 40
     assert not (work / ".poster.gray").exists()
 

@@ -173,12 +173,12 @@ def boundary_clip(make_media: Callable[..., Path]) -> Path:
 
 def frame_times(path: Path) -> list[float]:
     with av.open(str(path)) as c:
-        return [float(f.time) for f in c.decode(video=0)]
+        return [float(f.time or 0.0) for f in c.decode(video=0)]
 
 
 def audio_samples(path: Path) -> tuple[float, int]:
     with av.open(str(path)) as c:
-        frames = [(float(f.time), f.samples) for f in c.decode(audio=0)]
+        frames = [(float(f.time or 0.0), f.samples) for f in c.decode(audio=0)]
     return frames[0][0], sum(n for _, n in frames)
 
 
@@ -273,8 +273,11 @@ def test_segmented_hls_is_one_continuous_timeline(both_ways: dict[str, Any]) -> 
     last_end = None
     for name in names:
         with av.open(str(seg / name)) as c:
-            packets = [p for p in c.demux(video=0) if p.pts is not None]
-            times = sorted(float(p.pts * p.time_base) for p in packets)
+            times = sorted(
+                float(p.pts * p.time_base)
+                for p in c.demux(video=0)
+                if p.pts is not None and p.time_base is not None
+            )
         if last_end is not None:
             assert times[0] == pytest.approx(last_end + 1 / 30, abs=0.002)
         last_end = times[-1]

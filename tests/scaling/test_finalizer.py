@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib.domain import new_video_id, utc_now
 from chalicelib.errors import ValidationError
-from chalicelib.finalizer import Finalizer, error_from_catch
 from chalicelib.store.sqlite import SqliteVideoStore
+from chalicelib.tasks.finalizer import Finalizer, error_from_catch
 
 EXEC = "arn:aws:states:us-east-1:1:execution:videos:exec-a"
 

@@ -14,9 +14,9 @@ from botocore.stub import Stubber
 from chalicelib.capacity.base import CapacityController, ScalingState
 from chalicelib.capacity.lambda_api import QUALIFIER, LambdaCapacity
 from chalicelib.config import Settings
-from chalicelib.errors import ValidationError
-from chalicelib.scaler import POOL, Scaler
+from chalicelib.errors import DependencyError, ValidationError
 from chalicelib.store.sqlite import SqliteVideoStore
+from chalicelib.tasks.scaler import POOL, Scaler
 
 
 class RecordingCapacity(CapacityController):
@@ -129,8 +129,9 @@ def test_scaler_surfaces_api_errors(store: SqliteVideoStore) -> None:
     scaler = make_scaler(store, LambdaCapacity(client, "proc"))
     with Stubber(client) as stub:
         stub.add_client_error("put_function_scaling_config", "TooManyRequestsException")
-        with pytest.raises(client.exceptions.TooManyRequestsException):
+        with pytest.raises(DependencyError, match="TooManyRequestsException") as raised:
             scaler.handle({"action": "acquire", "executionId": "e1"})
+    assert isinstance(raised.value.__cause__, client.exceptions.TooManyRequestsException)
 
 
 # --- leases -----------------------------------------------------------------------------
@@ -149,6 +150,8 @@ def test_release_reconciles_when_work_arrives_during_scale_down(store: SqliteVid
     class RacingCapacity(RecordingCapacity):
         """An acquire lands right after the releaser decided to scale to zero."""
 
+        raced = False
+
         def set_scaling(self, min_envs: int, max_envs: int) -> None:
             super().set_scaling(min_envs, max_envs)
             if (min_envs, max_envs) == (0, 0) and not self.raced:
@@ -156,7 +159,6 @@ def test_release_reconciles_when_work_arrives_during_scale_down(store: SqliteVid
                 store.acquire_lease(POOL, "late", 1e12, 0)
 
     cap = RacingCapacity()
-    cap.raced = False  # type: ignore[attr-defined]
     scaler = make_scaler(store, cap)
     scaler.acquire("a")
     out = scaler.release("a")

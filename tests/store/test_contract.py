@@ -200,8 +200,28 @@ def test_concurrent_lease_acquires_are_all_counted(store: VideoStore) -> None:
     assert store.live_leases("p", now=0) == 0
 
 
-def test_ping_succeeds(store: VideoStore) -> None:
-    store.ping()
+def test_ping_reaches_the_backend_and_its_loss_is_a_dependency_error(
+    store: VideoStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from chalicelib.errors import DependencyError
+
+    assert store.ping() is None
+    store.create(make())  # a reachable backend also takes writes
+    if store.backend_name == "sqlite":
+        from chalicelib.store.sqlite import SqliteVideoStore
+
+        db = tmp_path / "gone.sqlite3"
+        sqlite_store = SqliteVideoStore(db)
+        db.unlink()
+        db.mkdir()  # the path is now a directory: the database cannot be opened
+        sqlite_store.close()
+        gone: VideoStore = sqlite_store
+    else:
+        from chalicelib.store.dynamodb import DynamoVideoStore
+
+        gone = DynamoVideoStore(request.getfixturevalue("dynamodb"), "no-such-table")
+    with pytest.raises(DependencyError):
+        gone.ping()
 
 
 def test_dynamodb_lists_query_indexes_and_never_scan(dynamodb: Any) -> None:

@@ -38,7 +38,7 @@ def fakes() -> FakeFunctions:
 @pytest.fixture
 def make_engine(definition_text: str) -> Iterator[Callable[..., Any]]:
     """Engines on the committed definition (instant Waits and Retry sleeps), closed after."""
-    from chalicelib.local_engine import LocalWorkflowEngine
+    from chalicelib.orchestrator.engine import LocalWorkflowEngine
 
     engines: list[LocalWorkflowEngine] = []
 

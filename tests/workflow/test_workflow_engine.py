@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local_engine import FunctionError, LocalWorkflowEngine
+from chalicelib.orchestrator.engine import FunctionError, LocalWorkflowEngine
 from tests.workflow.workflow_fakes import FakeFunctions
 
 TIMEOUT = 20.0

@@ -1,7 +1,7 @@
 """Canary: the moto internals the local engine patches are where and what they were in 5.2.5.
 
 If one of these fails after a moto upgrade, re-read the patched functions in the new version and
-adapt `chalicelib/local_engine.py` before changing the pin.
+adapt `chalicelib/orchestrator/engine.py` before changing the pin.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import inspect
 import json
 import time
 from importlib.metadata import version
+from pathlib import Path
 
-from chalicelib import local_engine
-from chalicelib.local_engine import LocalWorkflowEngine
+from chalicelib.orchestrator import engine as local_engine
+from chalicelib.orchestrator.engine import LocalWorkflowEngine
 
 WAIT_ONLY = json.dumps(
     {
@@ -38,7 +39,18 @@ WAIT_ONLY = json.dumps(
 
 
 def test_moto_is_the_pinned_version() -> None:
-    assert version("moto") == local_engine.MOTO_VERSION == "5.2.5"
+    """The installed moto, every requirements pin and the version the engine's patches were
+    read from must agree: an upgrade in one place fails here first."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    pins = {
+        path.name: match.group(1)
+        for path in root.glob("requirements*.txt")
+        if (match := re.search(r"^moto\[[^\]]*\]==([\d.]+)$", path.read_text(), re.M))
+    }
+    assert set(pins) == {"requirements-run.txt", "requirements-workflow.txt"}
+    assert set(pins.values()) == {version("moto")} == {local_engine.MOTO_VERSION}
 
 
 def test_patched_functions_keep_their_signatures() -> None:

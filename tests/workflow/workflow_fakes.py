@@ -45,7 +45,7 @@ class FakeFunctions:
             self.calls.append((name, event))
 
     def scaler(self, event: dict[str, Any]) -> dict[str, Any]:
-        from chalicelib.local_engine import FunctionError
+        from chalicelib.orchestrator.engine import FunctionError
 
         self._record("scaler", event)
         action = event["action"]
@@ -70,7 +70,7 @@ class FakeFunctions:
         return {"leases": self.leases, "scaledToZero": self.leases == 0}
 
     def processor(self, event: dict[str, Any]) -> dict[str, Any]:
-        from chalicelib.local_engine import FunctionError
+        from chalicelib.orchestrator.engine import FunctionError
 
         self._record("processor", event)
         video_id = event["videoId"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from chalicelib.mediastore import NAME_RE
+from chalicelib.media_store.base import NAME_RE
 
 _DOCUMENT_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.m3u8|storyboard\.vtt)$")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
-from chalicelib.validation import UPLOADS_PREFIX
+from chalicelib.sources import UPLOADS_PREFIX
 
 UPLOAD_SECONDS = 3600
 LOCAL_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # chalice local holds a body in memory

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from chalicelib import sources
 from chalicelib.config import Settings
 from chalicelib.domain import STATUSES
 from chalicelib.errors import (
@@ -24,9 +23,7 @@ MAX_URL = 2048
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 MAX_BATCH = 100
-UPLOADS_PREFIX = "uploads/"  # where sources live in the media bucket (infra grants only this)
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def parse_json_body(raw: bytes | None, content_type: str | None, required: bool = True) -> Any:
@@ -65,63 +62,37 @@ def _reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
 
 
 def validate_source_url(url: Any, settings: Settings) -> str:
+    """A source the processor will be able to read (`chalicelib.sources`), else a 400."""
+    field = {"field": "sourceUrl"}
     if not isinstance(url, str) or not url.strip():
-        raise ValidationError(
-            "sourceUrl must be a non-empty string", details={"field": "sourceUrl"}
-        )
+        raise ValidationError("sourceUrl must be a non-empty string", details=field)
     if len(url) > MAX_URL:
-        raise ValidationError(
-            f"sourceUrl exceeds {MAX_URL} characters", details={"field": "sourceUrl"}
-        )
+        raise ValidationError(f"sourceUrl exceeds {MAX_URL} characters", details=field)
     if any(ord(ch) < 32 for ch in url):
-        raise ValidationError(
-            "sourceUrl contains control characters", details={"field": "sourceUrl"}
-        )
+        raise ValidationError("sourceUrl contains control characters", details=field)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme == "s3":
-        if not _BUCKET_RE.match(parts.netloc) or not parts.path.strip("/"):
-            raise ValidationError(
-                "sourceUrl must look like s3://bucket/key", details={"field": "sourceUrl"}
-            )
-        if settings.is_local and not settings.bucket:
-            raise ValidationError(
-                "s3:// sources need an S3 media store (VIDEO_BUCKET); locally use file://",
-                details={"field": "sourceUrl"},
-            )
-        # The processor may read only the media bucket's uploads/ prefix: say so now, not
-        # as a failed video later.
-        if settings.bucket and (
-            parts.netloc != settings.bucket or not parts.path.startswith(f"/{UPLOADS_PREFIX}")
-        ):
-            raise ValidationError(
-                f"s3:// sources must be under s3://{settings.bucket}/{UPLOADS_PREFIX}",
-                details={"field": "sourceUrl"},
-            )
-        return url
-    if scheme == "file" and settings.is_local:
-        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-            raise ValidationError(
-                "file:// URLs must be file:///absolute/path", details={"field": "sourceUrl"}
-            )
-        path = Path(unquote(parts.path))
-        try:
-            resolved = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise ValidationError(
-                "sourceUrl does not name an existing file", details={"field": "sourceUrl"}
-            ) from None
-        if not any(resolved.is_relative_to(root.resolve()) for root in settings.source_roots):
-            raise ValidationError(
-                "sourceUrl is outside the allowed source directories (VIDEO_SOURCE_ROOTS)",
-                details={
-                    "field": "sourceUrl",
-                    "allowedRoots": [str(r) for r in settings.source_roots],
-                },
-            )
-        if not resolved.is_file():
-            raise ValidationError("sourceUrl is not a regular file", details={"field": "sourceUrl"})
-        return url
+    try:
+        if scheme == "s3":
+            if settings.is_local and not settings.bucket:
+                raise ValidationError(
+                    "s3:// sources need an S3 media store (VIDEO_BUCKET); locally use file://",
+                    details=field,
+                )
+            sources.parse_s3_source(url, settings.bucket)
+            return url
+        if scheme == "file" and settings.is_local:
+            if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+                raise ValidationError(
+                    "file:// URLs must be file:///absolute/path", details=field
+                )
+            sources.resolve_local_source(unquote(parts.path), settings.source_roots)
+            return url
+    except sources.SourceRejected as exc:
+        details: dict[str, Any] = {**field, "reason": exc.code}
+        if exc.code == "SourceOutsideRoots":
+            details["allowedRoots"] = [str(r) for r in settings.source_roots]
+        raise ValidationError(f"sourceUrl: {exc.message}", details=details) from None
     allowed = (
         "s3://bucket/key" if not settings.is_local else "file:///path (or s3:// with a bucket)"
     )

@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.domain import VideoStatus, is_video_id, utc_now
 from chalicelib.errors import TransitionRejected, ValidationError
+from chalicelib.media_store.base import MediaStore
 from chalicelib.orchestrator.base import execution_name_of
 from chalicelib.store.base import VideoStore
 
@@ -26,12 +27,12 @@ class Processor:
         self,
         store: VideoStore,
         settings: Settings,
-        media_store_factory: Callable[[], Any],
+        media_store: Callable[[], MediaStore],
         s3_client: Callable[[], Any] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
-        self._media_store_factory = media_store_factory
+        self._media_store = media_store  # built on first use
         self._s3_client = s3_client
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,9 +57,9 @@ class Processor:
             ) from None
 
         from chalicelib.media.errors import MediaError
-        from chalicelib.processing import run_processing
+        from chalicelib.media.job import run_processing
 
-        media_store = self._media_store_factory()
+        media_store = self._media_store()
         try:
             result = run_processing(
                 video_id,

@@ -1,4 +1,6 @@
-"""The one entry point the app calls to process a video: fetch, probe, stages, publish.
+"""One processing job: fetch, probe, run the pipeline's stages, publish, build the result.
+
+`run_processing` is the media layer's entry point (the processor task calls it).
 
 Heavy media libraries are imported lazily (inside the media modules' functions), so importing
 this module costs the API nothing.
@@ -7,7 +9,6 @@ this module costs the API nothing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import threading
@@ -20,12 +21,12 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.media.errors import MediaError
-from chalicelib.mediastore import MediaStore
+from chalicelib.media.result import ANALYSIS_JSON, analysis_fields, build_result
+from chalicelib.media_store.base import MediaStore
 
 PROGRESS_INTERVAL_SECONDS = 2.0
 # Share of the progress bar before and after the transcode (which drives the middle part).
 _PROGRESS_FETCHED, _PROGRESS_TRANSCODED = 5, 95
-ANALYSIS_JSON = "analysis.json"
 
 
 class ProgressReporter:
@@ -69,11 +70,10 @@ def new_run_id() -> str:
 
 
 def _work_root(settings: Settings) -> Path | None:
-    """Where private temp dirs go: `VIDEO_TMP_DIR`, else (local mode) beside the media dir so
+    """Where private temp dirs go: `Settings.tmp_dir`, else (local mode) beside the media dir so
     publishing is a rename, else the system temp dir (/tmp on Lambda)."""
-    explicit = os.environ.get("VIDEO_TMP_DIR", "").strip()
-    if explicit:
-        return Path(explicit)
+    if settings.tmp_dir is not None:
+        return settings.tmp_dir
     if settings.is_local:
         return settings.data_dir / "work"
     return None
@@ -129,6 +129,8 @@ def run_processing(
             exe=ffmpeg_exe(settings.ffmpeg),
             whisper=resolve_whisper_model(settings.whisper_model, settings.data_dir),
             on_transcode_progress=lambda f: progress.report(_PROGRESS_FETCHED + span * f),
+            preset=settings.x264_preset,
+            fixed_timeout=settings.ffmpeg_timeout_seconds,
         )
         stages.update({k: v.to_dict() for k, v in out.stages.items()})
         progress.report(_PROGRESS_TRANSCODED)
@@ -137,7 +139,7 @@ def run_processing(
         names = _write_documents(work_dir, out, info.duration)
         prefix = media_store.publish(video_id, run_id, [work_dir / n for n in names])
         stages["publish"] = _done(t0)
-        result = _result(video_id, run_id, prefix, media_store, info=info, out=out)
+        result = build_result(video_id, run_id, prefix, info=info, out=out)
         result["stages"] = stages
         result["processingTimeMs"] = int((time.monotonic() - started) * 1000)
         progress.report(100)
@@ -166,112 +168,10 @@ def _write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     if out.transcript is not None:
         names += list(subtitles.write_subtitles(work_dir, out.transcript))
     if out.signals is not None:
-        doc = {**_analysis_fields(out)}
+        doc = analysis_fields(out)
         (work_dir / ANALYSIS_JSON).write_text(json.dumps(doc, indent=1), encoding="utf-8")
         names.append(ANALYSIS_JSON)
     return names
-
-
-def _analysis_fields(out: Any) -> dict[str, Any]:
-    s = out.signals
-    vision = out.vision or {}
-    return {
-        "scenes": s.scenes,
-        "sceneCuts": s.cuts,
-        "blackSegments": s.black_segments,
-        "silences": s.silences,
-        "loudness": s.loudness,
-        "faces": vision.get("faces") if out.vision is not None else None,
-        "text": vision.get("text") if out.vision is not None else None,
-        "framesAnalysed": vision.get("framesAnalysed", []),
-    }
-
-
-def _result(
-    video_id: str, run_id: str, prefix: str, store: MediaStore, *, info: Any, out: Any
-) -> dict[str, Any]:
-    def url(name: str) -> str:
-        return store.url(video_id, run_id, name)
-
-    from chalicelib.media import subtitles, thumbnails
-
-    tr = out.transcode
-    result: dict[str, Any] = {
-        "media": {
-            "duration": info.duration,
-            "width": info.width,
-            "height": info.height,
-            "fps": info.fps,
-            "videoCodec": info.video_codec,
-            "audioCodec": info.audio_codec,
-            "container": info.container,
-            "bitrate": info.bitrate,
-            "rotation": info.rotation,
-            "hasAudio": info.has_audio,
-        },
-        "thumbnail": {
-            "url": url(out.poster.name),
-            "width": out.poster.width,
-            "height": out.poster.height,
-            "captureTime": out.poster.capture_time,
-        },
-        "transcoding": {
-            "formats": [
-                {
-                    "quality": r.quality,
-                    "width": r.width,
-                    "height": r.height,
-                    "url": url(r.name),
-                    "size": r.size,
-                    "bitrate": r.bitrate,
-                    "hlsUrl": url(r.playlist),
-                }
-                for r in tr.renditions
-            ],
-            "hls": {"masterUrl": url(tr.master_playlist)},
-            "duration": info.duration,
-            "encodeMs": int(tr.seconds * 1000),
-        },
-        "outputPrefix": prefix,
-        "runId": run_id,
-    }
-    if out.storyboard is not None:
-        sb = out.storyboard
-        result["storyboard"] = {
-            "url": url(thumbnails.STORYBOARD_NAME),
-            "vttUrl": url(thumbnails.STORYBOARD_VTT),
-            "interval": sb.interval,
-            "count": sb.count,
-            "columns": sb.columns,
-            "rows": sb.rows,
-            "tileWidth": sb.tile_width,
-            "tileHeight": sb.tile_height,
-        }
-    else:
-        result["storyboard"] = _not_done(out.stages.get("analysis"))
-    if out.signals is not None:
-        result["analysis"] = {**_analysis_fields(out), "url": url(ANALYSIS_JSON)}
-    else:
-        result["analysis"] = _not_done(out.stages.get("analysis"))
-    if out.transcript is not None:
-        t = out.transcript
-        result["subtitles"] = {
-            "status": "completed",
-            "language": t.language,
-            "languageProbability": t.language_probability,
-            "vttUrl": url(subtitles.VTT_NAME),
-            "srtUrl": url(subtitles.SRT_NAME),
-            "wordCount": t.word_count,
-        }
-    else:
-        result["subtitles"] = _not_done(out.stages.get("subtitles"))
-    return result
-
-
-def _not_done(report: Any) -> dict[str, Any]:
-    if report is None:
-        return {"status": "skipped", "reason": "The stage did not run."}
-    return {"status": report.status, "reason": report.reason or "The stage did not complete."}
 
 
 __all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.api.cursor import CursorCodec
+from chalicelib.api.render import MediaRenderer
+from chalicelib.api.streaming import is_stream_document, rewrite_references
+from chalicelib.api.validation import validate_list_params, validate_new_video
 from chalicelib.config import Settings
-from chalicelib.cursor import CursorCodec
 from chalicelib.domain import (
     QUEUEABLE,
     RESULT_FIELDS,
@@ -22,11 +26,12 @@ from chalicelib.errors import (
     NotFoundError,
     TransitionRejected,
 )
+from chalicelib.media_store.base import MediaStore, content_type
 from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
 from chalicelib.store.base import Item, VideoStore
-from chalicelib.validation import validate_list_params, validate_new_video
 
 QUEUED = VideoStatus.QUEUED.value
+log = logging.getLogger(__name__)
 
 
 class VideoService:
@@ -36,14 +41,15 @@ class VideoService:
         settings: Settings,
         cursors: CursorCodec,
         orchestrator: Callable[[], Orchestrator],
-        render: Callable[[Item], Item] = lambda item: item,
-        media_store: Callable[[], Any] | None = None,
+        renderer: MediaRenderer,
+        media_store: Callable[[], MediaStore],
     ) -> None:
         self._store = store
         self._settings = settings
         self._cursors = cursors
         self._orchestrator = orchestrator  # built on first use: keeps the cold path light
-        self._render = render
+        self._render = renderer.item
+        self._renderer = renderer
         self._media_store = media_store
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -88,12 +94,9 @@ class VideoService:
     def stream_document(self, video_id: str, name: str) -> tuple[str, str]:
         """An HLS playlist or the storyboard index of the video's current run, with every
         file reference turned into a URL the client may fetch (presigned in AWS)."""
-        from chalicelib.mediastore import content_type
-        from chalicelib.streaming import is_stream_document, rewrite_references
-
         item = self._store.get(video_id) if is_video_id(video_id) else None
         run_id = item.get("runId") if item else None
-        if not run_id or not is_stream_document(name) or self._media_store is None:
+        if not run_id or not is_stream_document(name):
             raise NotFoundError("no such stream document")
         media = self._media_store()
         text = media.read_text(video_id, run_id, name)
@@ -129,11 +132,15 @@ class VideoService:
         try:
             arn = self._orchestrator().start(name, accepted)
         except Exception as exc:
-            self._unqueue(accepted, name, exc)
-            raise DependencyError(
-                "could not start the processing workflow; the videos were marked failed",
-                details={"reason": str(exc)[:500]},
-            ) from None
+            # Never leave them queued; a bug (not a DependencyError) still surfaces as a 500.
+            log.warning("execution %s could not start: %r", name, exc)
+            self._unqueue(accepted, name)
+            if isinstance(exc, DependencyError):
+                raise DependencyError(
+                    "could not start the processing workflow; the videos were marked failed",
+                    code="OrchestratorUnavailable",
+                ) from exc
+            raise
         return {"executionArn": arn, "executionName": name, "results": outcomes}
 
     def _queue(self, video_id: str, execution: str) -> dict[str, Any]:
@@ -153,8 +160,11 @@ class VideoService:
             return {"videoId": video_id, "outcome": "conflict", "currentStatus": exc.current}
         return {"videoId": video_id, "outcome": "queued"}
 
-    def _unqueue(self, video_ids: list[str], execution: str, exc: Exception) -> None:
-        error = {"code": "OrchestratorUnavailable", "message": str(exc)[:2000]}
+    def _unqueue(self, video_ids: list[str], execution: str) -> None:
+        error = {
+            "code": "OrchestratorUnavailable",
+            "message": "the processing workflow could not be started; process it again",
+        }
         for video_id in video_ids:
             with contextlib.suppress(TransitionRejected):
                 self._store.transition(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.capacity.base import CapacityController
+from chalicelib.capacity.base import CapacityController, ScalingState
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
 from chalicelib.store.base import VideoStore
@@ -73,10 +73,14 @@ class Scaler:
             "ready": ready,
             "attempt": attempt,
             "exhausted": not ready and attempt >= self._settings.capacity_max_polls,
-            "requested": {"min": state.requested_min, "max": state.requested_max},
-            "applied": None
-            if state.applied_min is None
-            else {"min": state.applied_min, "max": state.applied_max},
+            **scaling_view(state),
+        }
+
+    def view(self) -> dict[str, Any]:
+        """`GET /capacity`: requested vs applied scaling and the live leases."""
+        return {
+            **scaling_view(self._capacity.get_scaling()),
+            "leases": self._store.live_leases(POOL, self._clock()),
         }
 
     def release(self, holder: str) -> dict[str, Any]:
@@ -90,3 +94,13 @@ class Scaler:
             self._capacity.set_scaling(*self._busy)
             return {"leases": leases, "scaledToZero": False}
         return {"leases": 0, "scaledToZero": True}
+
+
+def scaling_view(state: ScalingState) -> dict[str, Any]:
+    """Requested vs applied scaling, as the status action and `GET /capacity` report it."""
+    return {
+        "requested": {"min": state.requested_min, "max": state.requested_max},
+        "applied": None
+        if state.applied_min is None
+        else {"min": state.applied_min, "max": state.applied_max},
+    }

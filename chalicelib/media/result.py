@@ -1,0 +1,117 @@
+"""The shape of a completed run's result on the item, built in this one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.media import subtitles, thumbnails
+from chalicelib.media.pipeline import PipelineOutput, StageReport
+from chalicelib.media.probe import ProbeResult
+from chalicelib.media_store.base import MediaRef
+
+ANALYSIS_JSON = "analysis.json"
+
+
+def analysis_fields(out: PipelineOutput) -> dict[str, Any]:
+    s = out.signals
+    assert s is not None, "analysis fields exist only when the analysis pass ran"
+    vision = out.vision or {}
+    return {
+        "scenes": s.scenes,
+        "sceneCuts": s.cuts,
+        "blackSegments": s.black_segments,
+        "silences": s.silences,
+        "loudness": s.loudness,
+        "faces": vision.get("faces") if out.vision is not None else None,
+        "text": vision.get("text") if out.vision is not None else None,
+        "framesAnalysed": vision.get("framesAnalysed", []),
+    }
+
+
+def build_result(
+    video_id: str, run_id: str, prefix: str, *, info: ProbeResult, out: PipelineOutput
+) -> dict[str, Any]:
+    """The fields a completed run writes on the item. File locations are `MediaRef`s, which
+    the API renders into URLs when the item is read."""
+
+    def url(name: str) -> str:
+        return str(MediaRef(video_id, run_id, name))
+
+    tr = out.transcode
+    assert tr is not None and out.poster is not None
+    result: dict[str, Any] = {
+        "media": {
+            "duration": info.duration,
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "videoCodec": info.video_codec,
+            "audioCodec": info.audio_codec,
+            "container": info.container,
+            "bitrate": info.bitrate,
+            "rotation": info.rotation,
+            "hasAudio": info.has_audio,
+        },
+        "thumbnail": {
+            "url": url(out.poster.name),
+            "width": out.poster.width,
+            "height": out.poster.height,
+            "captureTime": out.poster.capture_time,
+        },
+        "transcoding": {
+            "formats": [
+                {
+                    "quality": r.quality,
+                    "width": r.width,
+                    "height": r.height,
+                    "url": url(r.name),
+                    "size": r.size,
+                    "bitrate": r.bitrate,
+                    "hlsUrl": url(r.playlist),
+                }
+                for r in tr.renditions
+            ],
+            "hls": {"masterUrl": url(tr.master_playlist)},
+            "duration": info.duration,
+            "encodeMs": int(tr.seconds * 1000),
+        },
+        "outputPrefix": prefix,
+        "runId": run_id,
+    }
+    if out.storyboard is not None:
+        sb = out.storyboard
+        result["storyboard"] = {
+            "url": url(thumbnails.STORYBOARD_NAME),
+            "vttUrl": url(thumbnails.STORYBOARD_VTT),
+            "interval": sb.interval,
+            "count": sb.count,
+            "columns": sb.columns,
+            "rows": sb.rows,
+            "tileWidth": sb.tile_width,
+            "tileHeight": sb.tile_height,
+        }
+    else:
+        result["storyboard"] = _not_done(out.stages.get("analysis"))
+    if out.signals is not None:
+        result["analysis"] = {**analysis_fields(out), "url": url(ANALYSIS_JSON)}
+    else:
+        result["analysis"] = _not_done(out.stages.get("analysis"))
+    if out.transcript is not None:
+        t = out.transcript
+        result["subtitles"] = {
+            "status": "completed",
+            "language": t.language,
+            "languageProbability": t.language_probability,
+            "vttUrl": url(subtitles.VTT_NAME),
+            "srtUrl": url(subtitles.SRT_NAME),
+            "wordCount": t.word_count,
+        }
+    else:
+        result["subtitles"] = _not_done(out.stages.get("subtitles"))
+    return result
+
+
+def _not_done(report: StageReport | None) -> dict[str, Any]:
+    if report is None:
+        return {"status": "skipped", "reason": "The stage did not run."}
+    return {"status": report.status, "reason": report.reason or "The stage did not complete."}

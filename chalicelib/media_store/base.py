@@ -1,0 +1,112 @@
+"""Where processed media lives: a port with a local-directory and an S3 adapter.
+
+Every processing run publishes into its own prefix `videos/{videoId}/{runId}/` holding one flat
+set of files, so a reprocess never overwrites what viewers are using: the caller switches the
+video item to the new prefix, then calls `delete_other_runs`. Locally, a run is written into a
+staging directory and appears with a single rename.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from chalicelib.domain import VIDEO_ID_RE
+
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# One dot at most, a known extension, no leading dot: no traversal, no hidden files.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|jpg|vtt|srt|json)$")
+
+CONTENT_TYPES: dict[str, str] = {
+    "mp4": "video/mp4",
+    "m3u8": "application/vnd.apple.mpegurl",
+    "ts": "video/mp2t",
+    "jpg": "image/jpeg",
+    "vtt": "text/vtt; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "json": "application/json",
+}
+# A run prefix is never rewritten, so clients may cache its files for good.
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+PRESIGN_SECONDS_DEFAULT = 7 * 24 * 3600  # the SigV4 maximum
+
+
+def content_type(name: str) -> str:
+    """Content type for a published file name (application/octet-stream when unknown)."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return CONTENT_TYPES.get(ext, "application/octet-stream")
+
+
+def is_valid_ids(video_id: str, run_id: str, name: str | None = None) -> bool:
+    """True when the ids (and name) match the strict patterns every adapter enforces."""
+    if not VIDEO_ID_RE.fullmatch(video_id) or not RUN_ID_RE.fullmatch(run_id):
+        return False
+    return name is None or bool(NAME_RE.fullmatch(name))
+
+
+def run_prefix(video_id: str, run_id: str) -> str:
+    """The key prefix of one run: `videos/{videoId}/{runId}`."""
+    return f"videos/{video_id}/{run_id}"
+
+
+def check_names(video_id: str, run_id: str, names: Sequence[str] = ()) -> None:
+    if not is_valid_ids(video_id, run_id):
+        raise ValueError("invalid video id or run id")
+    for n in names:
+        if not NAME_RE.fullmatch(n):
+            raise ValueError(f"invalid media file name {n!r}")
+
+
+MEDIA_SCHEME = "media://"
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """A published file, as stored on the item: `media://{videoId}/{runId}/{name}`.
+
+    The processor stores references, never URLs; the API renders them when an item is read
+    (`chalicelib.api.render`), so presigned URLs are signed per read and never expire inside the
+    database.
+    """
+
+    video_id: str
+    run_id: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{MEDIA_SCHEME}{self.video_id}/{self.run_id}/{self.name}"
+
+    @classmethod
+    def parse(cls, value: str) -> MediaRef | None:
+        """The reference in `value`, or None when it is not a valid one."""
+        if not value.startswith(MEDIA_SCHEME):
+            return None
+        parts = value[len(MEDIA_SCHEME) :].split("/", 2)
+        if len(parts) != 3 or not is_valid_ids(*parts):
+            return None
+        return cls(*parts)
+
+
+class MediaStore(Protocol):
+    """Port: publish a run's files, give URLs for them, drop superseded runs."""
+
+    def publish(self, video_id: str, run_id: str, files: Sequence[Path]) -> str:
+        """Publish `files` (flat, named as they will be served) as one run; return its prefix."""
+
+    def url(self, video_id: str, run_id: str, name: str) -> str:
+        """A URL a browser can GET for one published file."""
+
+    def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
+        """A published text file (playlist, index), or None when it does not exist."""
+
+    def list_runs(self, video_id: str) -> list[str]:
+        """Run ids currently stored for a video."""
+
+    def delete_other_runs(self, video_id: str, keep_run_id: str) -> list[str]:
+        """Delete every run of the video except `keep_run_id`; return the deleted run ids."""
+
+    def delete_video(self, video_id: str) -> None:
+        """Delete every run of the video."""

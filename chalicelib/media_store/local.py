@@ -1,0 +1,99 @@
+"""Local adapter: runs under `{root}/videos/{videoId}/{runId}/`, served by the local API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from chalicelib.domain import VIDEO_ID_RE
+from chalicelib.media_store.base import RUN_ID_RE, check_names, is_valid_ids, run_prefix
+
+
+class LocalMediaStore:
+    """Runs under `{root}/videos/{videoId}/{runId}/`; URLs served by the local API's media route."""
+
+    def __init__(self, root: Path, public_base_url: str = "") -> None:
+        self.root = Path(root).absolute()
+        self.public_base_url = public_base_url.rstrip("/")
+
+    def _video_dir(self, video_id: str) -> Path:
+        return self.root / "videos" / video_id
+
+    def publish(self, video_id: str, run_id: str, files: Sequence[Path]) -> str:
+        """Copy into a staging dir on the same file system, then one rename makes it visible."""
+        check_names(video_id, run_id, [f.name for f in files])
+        staging_root = self.root / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        staging = staging_root / f"{video_id}.{run_id}.{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            for f in files:
+                # move = rename when the work dir shares the file system, a copy otherwise.
+                shutil.move(str(f), str(staging / f.name))
+            final = self._video_dir(video_id) / run_id
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return run_prefix(video_id, run_id)
+
+    def url(self, video_id: str, run_id: str, name: str) -> str:
+        """`{public_base_url}/media/{videoId}/{runId}/{name}`."""
+        check_names(video_id, run_id, [name])
+        return f"{self.public_base_url}/media/{video_id}/{run_id}/{name}"
+
+    def resolve(self, video_id: str, run_id: str, name: str) -> Path | None:
+        """The file behind `GET /media/{videoId}/{runId}/{name}`, or None (never outside root)."""
+        if not is_valid_ids(video_id, run_id, name):
+            return None
+        path = self._video_dir(video_id) / run_id / name
+        try:
+            if path.is_symlink() or not path.is_file():
+                return None
+            real = path.resolve(strict=True)
+        except OSError:
+            return None
+        root = self.root.resolve()
+        return real if root in real.parents else None
+
+    def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
+        path = self.resolve(video_id, run_id, name)
+        return None if path is None else path.read_text(encoding="utf-8")
+
+    def list_runs(self, video_id: str) -> list[str]:
+        """Run ids on disk, oldest name first."""
+        if not VIDEO_ID_RE.fullmatch(video_id):
+            raise ValueError("invalid video id")
+        vdir = self._video_dir(video_id)
+        if not vdir.is_dir():
+            return []
+        return sorted(p.name for p in vdir.iterdir() if p.is_dir() and RUN_ID_RE.fullmatch(p.name))
+
+    def delete_other_runs(self, video_id: str, keep_run_id: str) -> list[str]:
+        """Each old run is renamed away first, so a half-deleted run is never served."""
+        check_names(video_id, keep_run_id)
+        deleted = [r for r in self.list_runs(video_id) if r != keep_run_id]
+        for run in deleted:
+            self._remove(self._video_dir(video_id) / run)
+        return deleted
+
+    def delete_video(self, video_id: str) -> None:
+        """Remove the video's whole directory."""
+        if not VIDEO_ID_RE.fullmatch(video_id):
+            raise ValueError("invalid video id")
+        vdir = self._video_dir(video_id)
+        if vdir.is_dir():
+            self._remove(vdir)
+
+    def _remove(self, path: Path) -> None:
+        trash_root = self.root / ".trash"
+        trash_root.mkdir(parents=True, exist_ok=True)
+        trash = trash_root / uuid.uuid4().hex
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)

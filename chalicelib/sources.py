@@ -1,0 +1,86 @@
+"""Where a source video may come from: the one set of rules that both the API (at creation,
+as a 400) and the processor (at fetch time, as a failed video) apply.
+
+- `file://` (local mode): an existing regular file whose real path (symlinks and `..` resolved)
+  is inside one of the source roots.
+- `s3://bucket/key`: one literal, normalized key (no empty, `.` or `..` segments, no `%`
+  escapes, no query or fragment); in AWS it must be under the media bucket's `uploads/`
+  prefix, the only one the processor may read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+UPLOADS_PREFIX = "uploads/"  # where sources live in the media bucket (infra grants only this)
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KEY_SEGMENT_RE = re.compile(r"^[A-Za-z0-9!_.*'()=+,;:@ -]+$")
+
+
+class SourceRejected(Exception):
+    """The source breaks a rule: `code` is the failed video's error code, `message` the reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def resolve_local_source(raw_path: str, source_roots: Sequence[Path]) -> Path:
+    """The real path of a local source: a regular file inside one of the roots.
+
+    Symlinks are resolved first, so a link inside a root that points outside it is rejected;
+    a missing path outside the roots is reported as outside (no probing of the host).
+    """
+    if not raw_path or "\x00" in raw_path or not raw_path.startswith("/"):
+        raise SourceRejected("SourceNotFound", "The source path must be absolute.")
+    roots = [Path(r).resolve() for r in source_roots]
+    outside = SourceRejected(
+        "SourceOutsideRoots", "The source is outside the allowed source directories."
+    )
+    try:
+        real = Path(raw_path).resolve(strict=True)
+    except (FileNotFoundError, NotADirectoryError):
+        if not any(_is_within(Path(os.path.abspath(raw_path)), root) for root in roots):
+            raise outside from None
+        raise SourceRejected("SourceNotFound", "The source file does not exist.") from None
+    except (OSError, RuntimeError):  # symlink loops, permission problems
+        raise SourceRejected("SourceNotFound", "The source file cannot be read.") from None
+    if not any(_is_within(real, root) for root in roots):
+        raise outside
+    if not real.is_file():
+        raise SourceRejected("SourceNotFound", "The source is not a regular file.")
+    return real
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def parse_s3_source(url: str, media_bucket: str = "") -> tuple[str, str]:
+    """`(bucket, key)` of an `s3://` source; with `media_bucket`, it must be an upload of it."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "s3" or not _BUCKET_RE.match(parts.netloc):
+        raise SourceRejected("UnsupportedSource", "An s3:// source must be s3://bucket/key.")
+    if "?" in url or "#" in url:
+        raise SourceRejected(
+            "UnsupportedSource", "An s3:// source takes no query (?versionId=...) or fragment."
+        )
+    key = parts.path[1:] if parts.path.startswith("/") else parts.path
+    segments = key.split("/")
+    if not key or any(s in ("", ".", "..") or not _KEY_SEGMENT_RE.match(s) for s in segments):
+        raise SourceRejected(
+            "UnsupportedSource",
+            "An s3:// source key must be one normalized object key: no empty, '.' or '..' "
+            "segments and no %-escapes.",
+        )
+    if media_bucket and (parts.netloc != media_bucket or not key.startswith(UPLOADS_PREFIX)):
+        raise SourceRejected(
+            "UnsupportedSource",
+            f"s3:// sources must be objects under s3://{media_bucket}/{UPLOADS_PREFIX}",
+        )
+    return parts.netloc, key

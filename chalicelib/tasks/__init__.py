@@ -1,0 +1,1 @@
+"""The Lambda functions' logic: processor, scaler, finalizer (app.py binds them)."""
