@@ -70,6 +70,11 @@ AUDIO_GROUP = "audio"
 STORYBOARD_TILE_PATTERN = "sb_%05d.png"
 
 _EXTINF = re.compile(r"^#EXTINF:([\d.]+),")
+# What a video decoder logs when the bitstream is damaged (and then conceals).
+_DECODE_ERROR = re.compile(
+    r"\] (Invalid NAL unit size|error while decoding MB|concealing \d+ DC|"
+    r"decode_slice_header error|Invalid data found when processing input|missing picture)"
+)
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -315,11 +320,19 @@ def encode_segment_video(
 ) -> dict[str, list[tuple[float, str]]]:
     """Encode segment `index` for every rung into out_dir; return each rung's HLS entries."""
     seg = plan.segments[index]
-    run_ffmpeg(
+    result = run_ffmpeg(
         build_segment_args(plan, index, source=source, preset=preset),
         exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
         error_code="TranscodeFailed", what=f"Encoding segment {index}",
     )  # fmt: skip
+    damage = _DECODE_ERROR.search(result.stderr)
+    if damage:
+        # The one-pass ladder conceals such errors; a segment refuses to publish them.
+        raise MediaError(
+            "SourceCorrupt",
+            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s "
+            f"({damage.group(1)}).",
+        )
     out: dict[str, list[tuple[float, str]]] = {}
     for rung in plan.rungs:
         playlist = out_dir / piece_playlist_name(rung)

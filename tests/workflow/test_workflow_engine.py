@@ -122,16 +122,17 @@ def test_throttling_is_retried_until_capacity_serves(
     assert attempts.count("v1") == 4 and attempts.count("v2") == 2
 
 
-def test_throttling_beyond_the_retries_fails_only_that_video(
+def test_throttled_invocations_are_retried_never_failed(
     fakes: FakeFunctions, make_engine: Callable[..., Any]
 ) -> None:
-    fakes.throttles.update({"v1": 100})
+    # Nested Maps (videos x segments) may ask for more invocations than the capacity serves:
+    # a throttle means "wait your turn", so it is retried far beyond the other Lambda errors.
+    fakes.throttles.update({"v1": 40})
     result = run(make_engine(fakes), fakes.batch("v1", "v2"))
 
     assert result["status"] == "SUCCEEDED"
-    assert fakes.videos == {"v1": "failed", "v2": "completed"}
-    assert fakes.reasons["v1"]["Error"] == "Lambda.TooManyRequestsException"
-    assert [e["videoId"] for e in fakes.calls_to("processor")].count("v1") == 9  # 1 + 8 retries
+    assert fakes.videos == {"v1": "completed", "v2": "completed"}
+    assert [e["videoId"] for e in fakes.calls_to("processor")].count("v1") == 41
 
 
 def test_status_is_polled_until_ready(
