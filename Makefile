@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
-	bench-workflow synth definition clean
+	bench-workflow bench-chunked synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP)
@@ -57,6 +57,10 @@ bench-workflow: $(DEV_STAMP)
 
 bench-media: $(RUN_STAMP)
 	$(BIN)/python bench/bench_media.py
+
+## make bench-chunked: segmented vs one-pass on a 120 s 1080p clip (equivalence, scaling, CPU)
+bench-chunked: $(DEV_STAMP)
+	$(BIN)/python bench/bench_chunked.py
 
 definition: $(DEV_STAMP)
 	$(BIN)/python -m workflow definition --write

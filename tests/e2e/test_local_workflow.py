@@ -297,7 +297,7 @@ def test_overlapping_executions_never_scale_to_zero_under_work(client: Any, app_
         resp = client.http.post(
             "/videos/process", headers=JSON, body=json.dumps({"videoIds": vids})
         )
-        assert resp.status_code == 202
+        assert resp.status_code == 202, resp.body
         with lock:
             arns.append(json.loads(resp.body)["executionArn"])
 
