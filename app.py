@@ -16,14 +16,19 @@ from chalice.app import Request
 
 from chalicelib.api.http import ANY_CONTENT, ApiRoutes, base_url_of, json_response
 from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.factory import container
 
 app = Chalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
 # Media served locally: these bodies go out as bytes, base64 through API Gateway.
 app.api.binary_types.extend(["video/mp4", "video/mp2t"])
-routes = ApiRoutes(app)  # every route goes through routes.route: the error mapping always applies
+# Every route goes through routes.route: access control and the error mapping always apply.
+routes = ApiRoutes(
+    app,
+    authenticate=lambda header: container().auth.authenticate(header),  # noqa: PLW0108 - lazy
+    verify_signature=lambda path, params: container().signer.verify(path, params),  # noqa: PLW0108
+)
 _json = json_response
 
 
@@ -44,31 +49,35 @@ def uniform_errors(event: Request, get_response: Callable[[Request], Response]) 
     return response
 
 
-@routes.route("/health", methods=["GET"])
+@routes.route("/health", methods=["GET"], access="public")
 def health() -> Response:
     ok, body = container().videos.health()
     return _json(200 if ok else 503, body)
 
 
-@routes.route("/videos", methods=["POST"], content_types=ANY_CONTENT)
+@routes.route("/videos", methods=["POST"], access="write", content_types=ANY_CONTENT)
 def create_video() -> Response:
-    return _json(201, container().videos.create(_body()))
+    return _json(201, container().videos.create(_body(), routes.principal()))
 
 
-@routes.route("/videos", methods=["GET"])
+@routes.route("/videos", methods=["GET"], access="read")
 def list_videos() -> Response:
-    return _json(200, container().videos.list_videos(routes.request().query_params))
+    return _json(
+        200, container().videos.list_videos(routes.request().query_params, routes.principal())
+    )
 
 
-@routes.route("/videos/{video_id}", methods=["GET"])
+@routes.route("/videos/{video_id}", methods=["GET"], access="read")
 def get_video(video_id: str) -> Response:
-    return _json(200, container().videos.get(video_id))
+    return _json(200, container().videos.get(video_id, routes.principal()))
 
 
-@routes.route("/videos/{video_id}/process", methods=["POST"], content_types=ANY_CONTENT)
+@routes.route(
+    "/videos/{video_id}/process", methods=["POST"], access="write", content_types=ANY_CONTENT
+)
 def process_video(video_id: str) -> Response:
     validate_empty_or_object(_body(required=False))
-    started = container().videos.process([video_id])
+    started = container().videos.process([video_id], routes.principal())
     return _json(
         202,
         {
@@ -79,33 +88,36 @@ def process_video(video_id: str) -> Response:
     )
 
 
-@routes.route("/videos/process", methods=["POST"], content_types=ANY_CONTENT)
+@routes.route("/videos/process", methods=["POST"], access="write", content_types=ANY_CONTENT)
 def process_batch() -> Response:
-    started = container().videos.process(validate_batch(_body()))
+    started = container().videos.process(validate_batch(_body()), routes.principal())
     queued = sum(1 for r in started["results"] if r["outcome"] == "queued")
     return _json(202, {"message": f"Processing started for {queued} video(s)", **started})
 
 
-@routes.route("/executions/{name}", methods=["GET"])
+@routes.route("/executions/{name}", methods=["GET"], access="read")
 def get_execution(name: str) -> Response:
-    return _json(200, container().videos.execution(name))
+    return _json(200, container().videos.execution(name, routes.principal()))
 
 
-@routes.route("/videos/{video_id}/stream/{name}", methods=["GET"], cors=True)
+@routes.route("/videos/{video_id}/stream/{name}", methods=["GET"], access="signed", cors=True)
 def get_stream_document(video_id: str, name: str) -> Response:
     """HLS playlists and the storyboard index, with their file references signed."""
     text, ctype = container().videos.stream_document(video_id, name)
     return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
-@routes.route("/uploads", methods=["POST"], content_types=ANY_CONTENT)
+@routes.route("/uploads", methods=["POST"], access="write", content_types=ANY_CONTENT)
 def create_upload() -> Response:
     """A one-time upload target (presigned S3 PUT in AWS) and the sourceUrl to use."""
     base_url = base_url_of(routes.request())
-    return _json(201, container().uploads.create(_body(required=False), base_url))
+    workspace = routes.principal().workspace
+    return _json(201, container().uploads.create(_body(required=False), base_url, workspace))
 
 
-@routes.route("/uploads/{upload_id}/{name}", methods=["PUT"], content_types=ANY_CONTENT)
+@routes.route(
+    "/uploads/{upload_id}/{name}", methods=["PUT"], access="signed", content_types=ANY_CONTENT
+)
 def receive_upload(upload_id: str, name: str) -> Response:
     """Local mode only: the target of a local upload slot."""
     raw = routes.request().raw_body
@@ -113,14 +125,107 @@ def receive_upload(upload_id: str, name: str) -> Response:
     return _json(201, container().uploads.receive_local(upload_id, name, data or b""))
 
 
-@routes.route("/capacity", methods=["GET"])
+@routes.route("/tokens", methods=["POST"], access="admin", content_types=ANY_CONTENT)
+def create_token() -> Response:
+    """A new access token; its secret is in this response only."""
+    return _json(201, container().tokens.create(_body(), routes.principal()))
+
+
+@routes.route("/tokens", methods=["GET"], access="admin")
+def list_tokens() -> Response:
+    params = dict(routes.request().query_params or {})
+    unknown = sorted(set(params) - {"workspace"})
+    if unknown:
+        raise ValidationError("unknown query parameters", details={"unknownParameters": unknown})
+    tokens = container().tokens.list(routes.principal(), params.get("workspace"))
+    return _json(200, {"tokens": tokens, "count": len(tokens)})
+
+
+@routes.route("/tokens/{token_id}", methods=["DELETE"], access="admin")
+def revoke_token(token_id: str) -> Response:
+    container().tokens.revoke(token_id, routes.principal())
+    return Response(body="", status_code=204)
+
+
+@routes.route("/videos/{video_id}/events", methods=["GET"], access="read")
+def video_events(video_id: str) -> Response:
+    """Server-Sent Events: the video's state and progress (reconnect with Last-Event-ID)."""
+    request = routes.request()
+    params = dict(request.query_params or {})
+    last = request.headers.get("last-event-id") or params.get("lastEventId")
+    wait = min(container().settings.sse_wait_seconds, _float_param(params, "wait", 25.0))
+    text, _ = container().videos.watch(video_id, routes.principal(), last, wait)
+    return Response(
+        body=text,
+        status_code=200,
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"},
+    )
+
+
+def _float_param(params: dict[str, str], name: str, default: float) -> float:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a number of seconds") from None
+    if not 0 <= value <= 60:
+        raise ValidationError(f"{name} must be between 0 and 60")
+    return value
+
+
+@routes.route("/webhooks", methods=["POST"], access="admin", content_types=ANY_CONTENT)
+def create_webhook() -> Response:
+    """A webhook endpoint of the token's workspace; its signing secret is shown only here."""
+    return _json(201, container().webhooks.create(_body(), routes.principal()))
+
+
+@routes.route("/webhooks", methods=["GET"], access="admin")
+def list_webhooks() -> Response:
+    hooks = container().webhooks.list(routes.principal())
+    return _json(200, {"webhooks": hooks, "count": len(hooks)})
+
+
+@routes.route("/webhooks/{hook_id}", methods=["GET"], access="admin")
+def get_webhook(hook_id: str) -> Response:
+    return _json(200, container().webhooks.get(hook_id, routes.principal()))
+
+
+@routes.route("/webhooks/{hook_id}", methods=["DELETE"], access="admin")
+def delete_webhook(hook_id: str) -> Response:
+    container().webhooks.delete(hook_id, routes.principal())
+    return Response(body="", status_code=204)
+
+
+@routes.route(
+    "/webhooks/{hook_id}/test", methods=["POST"], access="admin", content_types=ANY_CONTENT
+)
+def test_webhook(hook_id: str) -> Response:
+    return _json(202, container().webhooks.test(hook_id, routes.principal()))
+
+
+@routes.route(
+    "/webhooks/{hook_id}/rotate", methods=["POST"], access="admin", content_types=ANY_CONTENT
+)
+def rotate_webhook(hook_id: str) -> Response:
+    return _json(200, container().webhooks.rotate(hook_id, routes.principal()))
+
+
+@routes.route("/webhooks/{hook_id}/deliveries", methods=["GET"], access="admin")
+def webhook_deliveries(hook_id: str) -> Response:
+    deliveries = container().webhooks.deliveries(hook_id, routes.principal())
+    return _json(200, {"deliveries": deliveries, "count": len(deliveries)})
+
+
+@routes.route("/capacity", methods=["GET"], access="admin")
 def get_capacity() -> Response:
     """The processor's capacity: requested vs applied scaling, live leases (and, locally,
     the worker-process environments)."""
     return _json(200, container().capacity_view())
 
 
-@routes.route("/media/{video_id}/{run_id}/{name}", methods=["GET"], cors=True)
+@routes.route("/media/{video_id}/{run_id}/{name}", methods=["GET"], access="signed", cors=True)
 def get_media(video_id: str, run_id: str, name: str) -> Response:
     """Local mode only: serves processed outputs (in AWS they are presigned S3 URLs)."""
     c = container()

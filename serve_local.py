@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from typing import Any
 
 from chalice import local
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from app import app
-    from chalicelib.factory import container
+    from chalicelib.factory import ADMIN_TOKEN_FILE, container
     from chalicelib.local_startup import recover
 
     settings = container().settings
@@ -67,12 +68,24 @@ def main(argv: list[str] | None = None) -> int:
     (settings.source_roots[0]).mkdir(parents=True, exist_ok=True)
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
     server = local.LocalDevServer(app, config, args.host, args.port, handler_cls=_Handler)
+    container().admin_token  # noqa: B018 - generated now (when not configured), so it can be read
+    where = (
+        "VIDEO_ADMIN_TOKEN" if settings.admin_token else str(settings.data_dir / ADMIN_TOKEN_FILE)
+    )
     print(
         f"video-service on http://{args.host}:{args.port} (backend {settings.backend}, "
-        f"data {settings.data_dir}, sources {':'.join(map(str, settings.source_roots))})",
+        f"data {settings.data_dir}, sources {':'.join(map(str, settings.source_roots))})\n"
+        f"admin token: {where}  (TOKEN=$(cat {where}) for the README walkthrough)",
         flush=True,
     )
-    server.serve_forever()
+    stop = threading.Event()  # the webhook dispatcher: reads the outbox while the server runs
+    threading.Thread(
+        target=container().dispatcher.run, args=(stop,), name="webhooks", daemon=True
+    ).start()
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
     return 0
 
 

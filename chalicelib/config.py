@@ -18,6 +18,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     backend: str = "local"  # "local" (embedded) or "aws"
@@ -49,6 +60,18 @@ class Settings:
     segment_seconds: int = 60
     # pagination cursors are HMAC-signed with this key
     cursor_secret: str = ""
+    # access control
+    admin_token: str = ""
+    admin_token_secret_arn: str = ""  # AWS: Secrets Manager secret holding the admin token
+    signing_secret: str = ""  # key of signed media/stream URLs (never the cursor key)
+    signed_url_seconds: int = 3600
+    token_cache_seconds: float = 300.0
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 40
+    workspace_max_active: int = 50
+    # events
+    webhook_allow_private: bool = False  # loopback/private webhook targets (local default: on)
+    sse_wait_seconds: float = 25.0  # how long GET /videos/{id}/events waits for a change
     cursor_ttl_seconds: int = 24 * 3600
     # media
     ffmpeg: str = ""
@@ -104,6 +127,16 @@ class Settings:
             local_env_threads=_int(env, "VIDEO_LOCAL_ENV_THREADS", 0),
             segment_seconds=_int(env, "VIDEO_SEGMENT_SECONDS", 60),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
+            admin_token=env.get("VIDEO_ADMIN_TOKEN", "").strip(),
+            admin_token_secret_arn=env.get("VIDEO_ADMIN_TOKEN_SECRET_ARN", "").strip(),
+            signing_secret=env.get("VIDEO_SIGNING_SECRET", ""),
+            signed_url_seconds=_int(env, "VIDEO_SIGNED_URL_SECONDS", 3600),
+            token_cache_seconds=_float(env, "VIDEO_TOKEN_CACHE_SECONDS", 300.0),
+            rate_limit_per_second=_float(env, "VIDEO_RATE_LIMIT_PER_SECOND", 20.0),
+            rate_limit_burst=_int(env, "VIDEO_RATE_LIMIT_BURST", 40),
+            workspace_max_active=_int(env, "VIDEO_WORKSPACE_MAX_ACTIVE", 50),
+            webhook_allow_private=_bool(env, "VIDEO_WEBHOOK_ALLOW_PRIVATE", backend == "local"),
+            sse_wait_seconds=_float(env, "VIDEO_SSE_WAIT_SECONDS", 25.0),
             ffmpeg=env.get("VIDEO_FFMPEG", ""),
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),

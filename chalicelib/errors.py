@@ -14,10 +14,17 @@ class ServiceError(Exception):
     status = 400
     code = "BadRequest"
 
-    def __init__(self, message: str, details: Any = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        details: Any = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers or {}
         if code:
             self.code = code
 
@@ -36,6 +43,37 @@ class ValidationError(ServiceError):
 class NotFoundError(ServiceError):
     status = 404
     code = "NotFound"
+
+
+class UnauthorizedError(ServiceError):
+    """No usable credentials: missing, malformed, unknown, revoked or expired token."""
+
+    status = 401
+    code = "Unauthorized"
+
+    def __init__(self, message: str, error: str = "invalid_token") -> None:
+        # RFC 6750: the challenge names the scheme; `error` only when a token was presented.
+        challenge = 'Bearer realm="video-service"'
+        if error:
+            challenge += f', error="{error}"'
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class ForbiddenError(ServiceError):
+    """Valid credentials without the right (a scope too small, a bad URL signature)."""
+
+    status = 403
+    code = "Forbidden"
+
+
+class RateLimitedError(ServiceError):
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, retry_after: float, code: str | None = None) -> None:
+        super().__init__(
+            message, code=code, headers={"Retry-After": str(max(1, int(retry_after + 0.999)))}
+        )
 
 
 class ConflictError(ServiceError):

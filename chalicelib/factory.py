@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
+import os
 import secrets
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.store.base import VideoStore
 
 if TYPE_CHECKING:
+    from chalicelib.api.auth import Authenticator, TokenService
     from chalicelib.api.cursor import CursorCodec
     from chalicelib.api.render import MediaRenderer
     from chalicelib.api.service import VideoService
+    from chalicelib.api.signing import UrlSigner
     from chalicelib.api.uploads import Uploads
     from chalicelib.capacity.base import CapacityController
     from chalicelib.capacity.local_pool import LocalCapacityPool
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.events.webhooks import WebhookService
     from chalicelib.media_store.base import MediaStore
     from chalicelib.media_store.scratch import ScratchStore
     from chalicelib.orchestrator.base import Orchestrator
@@ -43,18 +50,30 @@ def boto3_client(service: str, settings: Settings) -> Any:
     )
 
 
+def local_secret(settings: Settings, name: str, make: Callable[[], str]) -> str:
+    """A secret kept in the local data dir (mode 0600), made on first use."""
+    path = settings.data_dir / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(make())
+        if not path.exists():  # another process may have won the race: keep its secret
+            tmp.replace(path)
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+
+
 def cursor_secret(settings: Settings) -> bytes:
     """The HMAC key of `nextToken`: configured, else (local) one random key kept in the data dir."""
     if settings.cursor_secret:
         return settings.cursor_secret.encode()
     if settings.is_local:
-        path = settings.data_dir / "cursor.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_hex(32))
-            tmp.replace(path)
-        return path.read_text().strip().encode()
+        return local_secret(settings, "cursor.key", lambda: secrets.token_hex(32)).encode()
     # Without a configured secret a token is still tamper-evident, though not secret-keyed.
     return hashlib.sha256(f"cursor:{settings.table_name}".encode()).digest()
 
@@ -194,10 +213,77 @@ class Container:
 
     # --- the API ---------------------------------------------------------------------------
     @functools.cached_property
+    def admin_token(self) -> str:
+        """The operator's admin token: configured, else from Secrets Manager (AWS), else
+        (local) generated once into `$VIDEO_DATA_DIR/admin-token` (mode 0600)."""
+        if self.settings.admin_token:
+            return self.settings.admin_token
+        if self.settings.admin_token_secret_arn:
+            client = boto3_client("secretsmanager", self.settings)
+            secret = client.get_secret_value(SecretId=self.settings.admin_token_secret_arn)
+            return str(secret["SecretString"]).strip()
+        if self.settings.is_local:
+            return local_secret(
+                self.settings, ADMIN_TOKEN_FILE, lambda: "vt_admin_" + secrets.token_urlsafe(32)
+            )
+        return ""  # AWS without one: only minted tokens work
+
+    @functools.cached_property
+    def signer(self) -> UrlSigner:
+        from chalicelib.api.signing import UrlSigner
+
+        if self.settings.signing_secret:
+            key = self.settings.signing_secret.encode()
+        elif self.settings.is_local:
+            key = local_secret(self.settings, "signing.key", lambda: secrets.token_hex(32)).encode()
+        else:  # derived from the admin token (never the cursor key); rotate both together
+            key = hmac.new(self.admin_token.encode(), b"video-url-signing", "sha256").digest()
+        return UrlSigner(key, self.settings.signed_url_seconds)
+
+    @functools.cached_property
+    def auth(self) -> Authenticator:
+        from chalicelib.api.auth import Authenticator, RateLimiter
+
+        limiter = RateLimiter(self.settings.rate_limit_per_second, self.settings.rate_limit_burst)
+        return Authenticator(
+            self.store,
+            lambda: self.admin_token,
+            cache_seconds=self.settings.token_cache_seconds,
+            limiter=limiter,
+        )
+
+    @functools.cached_property
+    def tokens(self) -> TokenService:
+        from chalicelib.api.auth import TokenService
+
+        return TokenService(self.store)
+
+    @functools.cached_property
+    def webhooks(self) -> WebhookService:
+        from chalicelib.events.webhooks import WebhookService
+
+        return WebhookService(
+            self.store,
+            allow_private=self.settings.webhook_allow_private,
+            require_https=not self.settings.is_local,
+        )
+
+    @functools.cached_property
+    def dispatcher(self) -> Dispatcher:
+        from chalicelib.events.dispatcher import Dispatcher
+
+        return Dispatcher(
+            self.store,
+            self.renderer.item,
+            allow_private=self.settings.webhook_allow_private,
+            require_https=not self.settings.is_local,
+        )
+
+    @functools.cached_property
     def renderer(self) -> MediaRenderer:
         from chalicelib.api.render import MediaRenderer
 
-        return MediaRenderer(self.media_store, self.settings.public_base_url)
+        return MediaRenderer(self.media_store, self.signer, self.settings.public_base_url)
 
     @functools.cached_property
     def videos(self) -> VideoService:
@@ -220,7 +306,7 @@ class Container:
     def uploads(self) -> Uploads:
         from chalicelib.api.uploads import Uploads
 
-        return Uploads(self.settings, self.s3_client)
+        return Uploads(self.settings, self.s3_client, self.signer)
 
     def capacity_view(self) -> dict[str, Any]:
         """`GET /capacity`: the scaler's view, plus the local pool's environments."""

@@ -61,8 +61,22 @@ def _is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def parse_s3_source(url: str, media_bucket: str = "") -> tuple[str, str]:
-    """`(bucket, key)` of an `s3://` source; with `media_bucket`, it must be an upload of it."""
+def uploads_prefix(workspace: str = "") -> str:
+    """Where a workspace's uploads live (in the bucket, and under a local source root)."""
+    return f"{UPLOADS_PREFIX}{workspace}/" if workspace else UPLOADS_PREFIX
+
+
+def check_local_workspace(real: Path, source_roots: Sequence[Path], workspace: str) -> None:
+    """A file under a root's `uploads/` must be in the caller's workspace's part of it."""
+    for root in source_roots:
+        uploads = Path(root).resolve() / UPLOADS_PREFIX.rstrip("/")
+        if _is_within(real, uploads) and not _is_within(real, uploads / workspace):
+            raise SourceRejected("SourceNotFound", "The source file does not exist.")
+
+
+def parse_s3_source(url: str, media_bucket: str = "", workspace: str = "") -> tuple[str, str]:
+    """`(bucket, key)` of an `s3://` source; with `media_bucket`, it must be an upload of it
+    (of the caller's `workspace`, when given)."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "s3" or not _BUCKET_RE.match(parts.netloc):
         raise SourceRejected("UnsupportedSource", "An s3:// source must be s3://bucket/key.")
@@ -78,9 +92,10 @@ def parse_s3_source(url: str, media_bucket: str = "") -> tuple[str, str]:
             "An s3:// source key must be one normalized object key: no empty, '.' or '..' "
             "segments and no %-escapes.",
         )
-    if media_bucket and (parts.netloc != media_bucket or not key.startswith(UPLOADS_PREFIX)):
+    prefix = uploads_prefix(workspace)
+    if media_bucket and (parts.netloc != media_bucket or not key.startswith(prefix)):
         raise SourceRejected(
             "UnsupportedSource",
-            f"s3:// sources must be objects under s3://{media_bucket}/{UPLOADS_PREFIX}",
+            f"s3:// sources must be objects under s3://{media_bucket}/{prefix}",
         )
     return parts.netloc, key

@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 # video_infra, and the repo root for the Chalice app and workflow/ (its placeholder table)
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from video_infra.assembly import build_app  # noqa: E402 - after the path set-up
+from video_infra.assembly import build_app  # noqa: E402 - needs sys.path above
 
 if __name__ == "__main__":
     app, _ = build_app()

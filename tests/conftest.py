@@ -44,9 +44,15 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 def moto_endpoint() -> Iterator[str]:
     """moto in server mode on loopback: real HTTP, real boto3 protocol."""
     port = free_port()
-    exe = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            str(ROOT / "tests" / "moto_server_serial.py"),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -59,13 +65,13 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def create_video_table(client: Any, name: str) -> None:
-    """The table as CDK declares it: `id` key, StatusIndex and CreatedIndex."""
+    """The table as CDK declares it: `id` key, StatusIndex, CreatedIndex, WorkspaceStatusIndex."""
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": n, "AttributeType": "S"}
-            for n in ("id", "status", "createdAt", "entity")
+            for n in ("id", "status", "createdAt", "entity", "wsStatus")
         ],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -77,7 +83,11 @@ def create_video_table(client: Any, name: str) -> None:
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }
-            for index, pk in (("StatusIndex", "status"), ("CreatedIndex", "entity"))
+            for index, pk in (
+                ("StatusIndex", "status"),
+                ("CreatedIndex", "entity"),
+                ("WorkspaceStatusIndex", "wsStatus"),
+            )
         ],
     )
 
@@ -104,9 +114,33 @@ def local_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("VIDEO_DATA_DIR", str(data_dir))
     monkeypatch.delenv("VIDEO_SOURCE_ROOTS", raising=False)
     monkeypatch.setenv("VIDEO_LOCAL_WAIT_SECONDS", "0")
+    monkeypatch.setenv("VIDEO_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("VIDEO_RATE_LIMIT_PER_SECOND", "0")  # the limiter has its own tests
     reset_container()
     yield data_dir
     reset_container()
+
+
+ADMIN_TOKEN = "test-operator-token-0123456789abcdef"
+
+
+def with_token(test_client: Any, token: str | None = ADMIN_TOKEN) -> Any:
+    """Make a chalice test client send `Authorization: Bearer <token>` on every request that
+    does not set the header itself (an empty value sends none)."""
+    send = test_client.http.request
+
+    def request(
+        method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> Any:
+        headers = dict(headers or {})
+        if "Authorization" not in headers and token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if headers.get("Authorization") == "":
+            del headers["Authorization"]
+        return send(method, path, headers=headers, body=body)
+
+    test_client.http.request = request
+    return test_client
 
 
 def install_container(**overrides: Any) -> Any:
@@ -127,7 +161,7 @@ def client(local_env: Path) -> Iterator[Any]:
     from app import app
 
     with Client(app, stage_name="local") as c:
-        yield c
+        yield with_token(c)
 
 
 @pytest.fixture

@@ -67,9 +67,8 @@ class CursorCodec:
         if not (isinstance(created, str) and isinstance(vid, str) and isinstance(issued, int)):
             raise invalid
         if token_status != status:
-            raise ValidationError(
-                "nextToken was issued for another status filter",
-                details={"tokenStatus": token_status, "status": status},
+            raise ValidationError(  # the scope names the filter and workspace: never echoed
+                "nextToken was issued for another status filter or workspace",
                 code="InvalidToken",
             )
         if self._clock() - issued > self._ttl:

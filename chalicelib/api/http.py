@@ -1,13 +1,16 @@
-"""HTTP plumbing shared by every route: one error mapping, applied by construction.
+"""HTTP plumbing shared by every route: access control and one error mapping, by construction.
 
-`ApiRoutes.route` registers a view with Chalice already wrapped, so no route can forget the
-mapping (a test walks the route table): typed `ServiceError`s become their status with a stable
+`ApiRoutes.route(path, access=...)` registers a view with Chalice already wrapped, so no route
+can forget either (a test walks the route table). `access` is required: `public`, `signed`
+(an `exp`/`sig` URL signature, for players that cannot send headers), or the token scope the
+route needs (`read`, `write`, `admin`). Typed `ServiceError`s become their status with a stable
 code, a `DependencyError` raised by an adapter becomes a 503, and anything else is a bug: a 500
 with a request id to quote, the details only in the log.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import uuid
@@ -17,13 +20,18 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import Request
 
+from chalicelib.api.auth import SCOPES, Principal
 from chalicelib.api.render import REQUEST_BASE_URL
-from chalicelib.errors import ServiceError
+from chalicelib.errors import ForbiddenError, ServiceError
 
 log = logging.getLogger(__name__)
 
 ANY_CONTENT = ["*/*"]  # content types are checked by the service, to answer in its error shape
 WRAPPED_MARK = "__video_api_route__"
+ACCESS = ("public", "signed", *SCOPES)
+CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "principal", default=None
+)
 
 View = Callable[..., Response]
 
@@ -39,7 +47,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def error_response(exc: ServiceError, request_id: str) -> Response:
     body = exc.to_body()
     body["error"]["requestId"] = request_id
-    return json_response(exc.status, body, {"X-Request-Id": request_id})
+    return json_response(exc.status, body, {**exc.headers, "X-Request-Id": request_id})
 
 
 def request_id_of(request: Request | None) -> str:
@@ -58,10 +66,19 @@ def base_url_of(request: Request | None) -> str:
 
 
 class ApiRoutes:
-    """`@routes.route(path, ...)`: `app.route` with the error mapping always applied."""
+    """`@routes.route(path, access=..., ...)`: `app.route` with access control and the error
+    mapping always applied."""
 
-    def __init__(self, app: Chalice) -> None:
+    def __init__(
+        self,
+        app: Chalice,
+        authenticate: Callable[[str | None], Principal],
+        verify_signature: Callable[[str, dict[str, str]], None],
+    ) -> None:
         self.app = app
+        self._authenticate = authenticate
+        self._verify_signature = verify_signature
+        self.access: dict[tuple[str, str], str] = {}  # (path, method) -> access, for tests/docs
 
     def request(self) -> Request:
         request = self.app.current_request
@@ -69,21 +86,51 @@ class ApiRoutes:
             raise RuntimeError("no current request")
         return request
 
-    def route(self, path: str, **kwargs: Any) -> Callable[[View], View]:
+    def principal(self) -> Principal:
+        """The caller of the current request (token-scoped routes only)."""
+        principal = CURRENT_PRINCIPAL.get()
+        if principal is None:
+            raise RuntimeError("this route is not token-scoped")
+        return principal
+
+    def route(self, path: str, *, access: str, **kwargs: Any) -> Callable[[View], View]:
+        if access not in ACCESS:
+            raise ValueError(f"access must be one of {ACCESS}, not {access!r}")
+
         def register(view: View) -> View:
-            wrapped = self._wrap(view)
+            wrapped = self._wrap(view, path, access)
             self.app.route(path, **kwargs)(wrapped)
+            for method in kwargs.get("methods", ["GET"]):
+                self.access[(path, method)] = access
             return wrapped
 
         return register
 
-    def _wrap(self, view: View) -> View:
+    def _check_access(self, request: Request | None, path: str, access: str, params: Any) -> None:
+        if access == "public":
+            return
+        if access == "signed":
+            canonical = path.format(**params)  # the route's own path, whatever the stage prefix
+            self._verify_signature(canonical, dict(request.query_params or {}) if request else {})
+            return
+        headers = request.headers if request is not None else {}
+        principal = self._authenticate(headers.get("authorization"))
+        if not principal.allows(access):
+            raise ForbiddenError(
+                f"this token's scope is {principal.scope}; this operation needs {access}",
+                details={"needed": access, "scope": principal.scope},
+            )
+        CURRENT_PRINCIPAL.set(principal)
+
+    def _wrap(self, view: View, path: str, access: str) -> View:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Response:
             request = self.app.current_request
             request_id = request_id_of(request)
             REQUEST_BASE_URL.set(base_url_of(request))
+            CURRENT_PRINCIPAL.set(None)
             try:
+                self._check_access(request, path, access, kwargs)
                 return view(*args, **kwargs)
             except ServiceError as exc:
                 if exc.status >= 500:

@@ -2,8 +2,9 @@
 
 The processor stores `media://{videoId}/{runId}/{name}` references (`MediaRef`); this is the one
 place that turns them into URLs: presigned S3 URLs in AWS (signed per read, so they never expire
-inside the database), `GET /media/...` on the local server, and for HLS playlists and the
-storyboard index `GET /videos/{id}/stream/{name}`, which signs the references inside them.
+inside the database), signed `GET /media/...` URLs on the local server, and for HLS playlists
+and the storyboard index signed `GET /videos/{id}/stream/{name}` URLs (that route signs the
+references inside the documents it serves). Players need no header to follow any of them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from chalicelib.api.signing import UrlSigner
 from chalicelib.api.streaming import is_stream_document
 from chalicelib.media_store.base import MediaRef, MediaStore
 from chalicelib.store.base import Item
@@ -19,24 +22,50 @@ from chalicelib.store.base import Item
 # The API's origin as the current request names it (Host / X-Forwarded-Proto); set per request
 # by the route wrapper, used when no public base URL is configured.
 REQUEST_BASE_URL: contextvars.ContextVar[str] = contextvars.ContextVar("base_url", default="")
+_INTERNAL = frozenset({"eventSequence"})
+
+
+def stream_path(video_id: str, name: str) -> str:
+    return f"/videos/{video_id}/stream/{name}"
 
 
 class MediaRenderer:
-    def __init__(self, media_store: Callable[[], MediaStore], public_base_url: str = "") -> None:
+    def __init__(
+        self,
+        media_store: Callable[[], MediaStore],
+        signer: UrlSigner,
+        public_base_url: str = "",
+    ) -> None:
         self._media_store = media_store  # built on first use: most items carry no references
+        self._signer = signer
         self._public_base_url = public_base_url.rstrip("/")
 
     def base_url(self) -> str:
         """The API's public origin: configured, else taken from the current request."""
         return self._public_base_url or REQUEST_BASE_URL.get()
 
+    def stream_url(self, video_id: str, name: str, *, relative: bool = False) -> str:
+        """A signed URL of the stream route (relative: the bare name, for playlists)."""
+        path = stream_path(video_id, name)
+        head = name if relative else f"{self.base_url()}{path}"
+        return self._signer.sign(head, path)
+
+    def file_url(self, video_id: str, run_id: str, name: str) -> str:
+        """A published file's URL: presigned S3, or the local media route signed."""
+        url = self._media_store().url(video_id, run_id, name)
+        if url.startswith(("http://", "https://")) and "X-Amz-Signature=" in url:
+            return url  # presigned by S3 already
+        return self._signer.sign(url, urlsplit(url).path)
+
     def url(self, ref: MediaRef) -> str:
         if is_stream_document(ref.name):  # served by the API, with its references signed
-            return f"{self.base_url()}/videos/{ref.video_id}/stream/{ref.name}"
-        return self._media_store().url(ref.video_id, ref.run_id, ref.name)
+            return self.stream_url(ref.video_id, ref.name)
+        return self.file_url(ref.video_id, ref.run_id, ref.name)
 
     def item(self, item: Item) -> Item:
-        """A copy of `item` with every media reference rendered into a URL."""
+        """A copy of `item` as the API shows it: media references rendered into URLs, the
+        store's bookkeeping (the event sequence) left out."""
+        item = {k: v for k, v in item.items() if k not in _INTERNAL}
         if "outputPrefix" not in item:
             return item
 

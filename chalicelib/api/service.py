@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.api.auth import Principal
 from chalicelib.api.cursor import CursorCodec
 from chalicelib.api.render import MediaRenderer
 from chalicelib.api.streaming import is_stream_document, rewrite_references
 from chalicelib.api.validation import validate_list_params, validate_new_video
 from chalicelib.config import Settings
 from chalicelib.domain import (
+    ACTIVE,
     QUEUEABLE,
     RESULT_FIELDS,
     VideoStatus,
@@ -24,6 +28,7 @@ from chalicelib.errors import (
     ConflictError,
     DependencyError,
     NotFoundError,
+    RateLimitedError,
     TransitionRejected,
 )
 from chalicelib.media_store.base import MediaStore, content_type
@@ -60,36 +65,44 @@ class VideoService:
             return False, {"status": "unhealthy", **body, "error": type(exc).__name__}
         return True, {"status": "healthy", **body}
 
-    def create(self, body: Any) -> Item:
-        fields = validate_new_video(body, self._settings)
+    def create(self, body: Any, actor: Principal) -> Item:
+        fields = validate_new_video(body, self._settings, actor.workspace)
         now = utc_now()
         item: Item = {
             "id": new_video_id(),
             **fields,
             "status": VideoStatus.UPLOADED.value,
+            "workspace": actor.workspace,
+            "createdBy": actor.token_id,
             "createdAt": now,
             "updatedAt": now,
         }
         self._store.create(item)
         return self._render(item)
 
-    def list_videos(self, params: Mapping[str, str] | None) -> dict[str, Any]:
+    def list_videos(self, params: Mapping[str, str] | None, actor: Principal) -> dict[str, Any]:
         status, limit, token = validate_list_params(params)
-        cursor = self._cursors.decode(token, status) if token else None
-        page = self._store.list(status, limit, cursor)
+        scope = _cursor_scope(actor.workspace, status)  # a token never crosses workspaces
+        cursor = self._cursors.decode(token, scope) if token else None
+        page = self._store.list(status, limit, cursor, workspace=actor.workspace)
         out: dict[str, Any] = {
             "videos": [self._render(i) for i in page.items],
             "count": len(page.items),
         }
         if page.cursor is not None:
-            out["nextToken"] = self._cursors.encode(page.cursor, status)
+            out["nextToken"] = self._cursors.encode(page.cursor, scope)
         return out
 
-    def get(self, video_id: str) -> Item:
+    def _owned(self, video_id: str, actor: Principal) -> Item:
+        """The video, if it exists in the caller's workspace; another workspace's video is
+        exactly as unknown as a missing one (no existence leak)."""
         item = self._store.get(video_id) if is_video_id(video_id) else None
-        if item is None:
+        if item is None or item.get("workspace") != actor.workspace:
             raise NotFoundError(f"video {video_id!r} not found")
-        return self._render(item)
+        return item
+
+    def get(self, video_id: str, actor: Principal) -> Item:
+        return self._render(self._owned(video_id, actor))
 
     def stream_document(self, video_id: str, name: str) -> tuple[str, str]:
         """An HLS playlist or the storyboard index of the video's current run, with every
@@ -98,20 +111,33 @@ class VideoService:
         run_id = item.get("runId") if item else None
         if not run_id or not is_stream_document(name):
             raise NotFoundError("no such stream document")
-        media = self._media_store()
-        text = media.read_text(video_id, run_id, name)
+        text = self._media_store().read_text(video_id, run_id, name)
         if text is None:
             raise NotFoundError("no such stream document")
-        body = rewrite_references(text, lambda ref: str(media.url(video_id, run_id, ref)))
-        return body, content_type(name)
 
-    def process(self, video_ids: list[str]) -> dict[str, Any]:
+        def url_for(ref: str) -> str:
+            if ref.endswith(".m3u8"):  # a variant playlist: this route again, signed
+                return self._renderer.stream_url(video_id, ref, relative=True)
+            return self._renderer.file_url(video_id, run_id, ref)
+
+        return rewrite_references(text, url_for), content_type(name)
+
+    def process(self, video_ids: list[str], actor: Principal) -> dict[str, Any]:
         """Queue each video (one conditional write each) and start one execution for them."""
+        cap = self._settings.workspace_max_active
+        active = self._store.count_active(actor.workspace, ACTIVE, cap)
+        if active + len(video_ids) > cap:
+            raise RateLimitedError(
+                f"this workspace may have at most {cap} videos queued or processing at once "
+                f"({active} now); try again when some have finished",
+                retry_after=30,
+                code="TooManyActiveVideos",
+            )
         name = new_execution_name()
         accepted: list[str] = []
         outcomes: list[dict[str, Any]] = []
         for video_id in video_ids:
-            outcome = self._queue(video_id, name)
+            outcome = self._queue(video_id, name, actor)
             outcomes.append(outcome)
             if outcome["outcome"] == "queued":
                 accepted.append(video_id)
@@ -143,7 +169,7 @@ class VideoService:
             raise
         return {"executionArn": arn, "executionName": name, "results": outcomes}
 
-    def _queue(self, video_id: str, execution: str) -> dict[str, Any]:
+    def _queue(self, video_id: str, execution: str, actor: Principal) -> dict[str, Any]:
         if not is_video_id(video_id):
             return {"videoId": video_id, "outcome": "notFound"}
         try:
@@ -151,11 +177,16 @@ class VideoService:
                 video_id,
                 QUEUEABLE,
                 QUEUED,
-                set_fields={"executionName": execution, "queuedAt": utc_now()},
+                set_fields={
+                    "executionName": execution,
+                    "queuedAt": utc_now(),
+                    "processedBy": actor.token_id,
+                },
                 remove_fields=RESULT_FIELDS,
+                only_if={"workspace": actor.workspace},
             )
         except TransitionRejected as exc:
-            if exc.current is None:
+            if exc.current is None or not self._in_workspace(video_id, actor):
                 return {"videoId": video_id, "outcome": "notFound"}
             return {"videoId": video_id, "outcome": "conflict", "currentStatus": exc.current}
         return {"videoId": video_id, "outcome": "queued"}
@@ -175,8 +206,50 @@ class VideoService:
                     only_if={"executionName": execution},
                 )
 
-    def execution(self, name: str) -> dict[str, Any]:
+    def watch(
+        self, video_id: str, actor: Principal, last_id: str | None, wait: float
+    ) -> tuple[str, bool]:
+        """`GET /videos/{id}/events`: Server-Sent Events of the video's state and progress.
+
+        Answers as soon as the state differs from `last_id` (the `Last-Event-ID` a client
+        sends back), else after `wait` seconds with a keep-alive comment; EventSource then
+        reconnects by itself. Buffered responses (API Gateway, Chalice) thus still deliver each
+        change within one poll. Returns `(body, final)`: final once completed or failed."""
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            item = self._owned(video_id, actor)
+            state = {
+                "status": item["status"],
+                "progress": item.get("progress", 0 if item["status"] != "completed" else 100),
+                "eventSequence": item.get("eventSequence", 0),
+            }
+            if item.get("error"):
+                state["error"] = item["error"]
+            event_id = f"{state['eventSequence']}.{state['progress']}.{state['status']}"
+            final = item["status"] in (VideoStatus.COMPLETED.value, VideoStatus.FAILED.value)
+            if event_id != last_id:
+                lines = ["retry: 1000", f"id: {event_id}", "event: state"]
+                lines.append(f"data: {json.dumps(state, separators=(',', ':'))}")
+                if final:
+                    lines += ["", "event: end", "data: {}"]
+                return "\n".join(lines) + "\n\n", final
+            if final or time.monotonic() >= deadline:
+                end = "event: end\ndata: {}\n\n" if final else ""
+                return f"retry: 1000\n: no change\n\n{end}", final
+            time.sleep(0.25)
+
+    def _in_workspace(self, video_id: str, actor: Principal) -> bool:
+        item = self._store.get(video_id)
+        return item is not None and item.get("workspace") == actor.workspace
+
+    def execution(self, name: str, actor: Principal) -> dict[str, Any]:
         found = self._orchestrator().describe(name) if is_execution_name(name) else None
-        if found is None:
+        ids = found.get("videoIds") if found else None
+        # An execution belongs to the workspace of its videos (one workspace per execution).
+        if found is None or not ids or not self._in_workspace(ids[0], actor):
             raise NotFoundError(f"execution {name!r} not found")
         return found
+
+
+def _cursor_scope(workspace: str, status: str | None) -> str:
+    return f"{workspace}/{status or '*'}"

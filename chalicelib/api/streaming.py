@@ -23,13 +23,14 @@ def is_stream_document(name: str) -> bool:
 
 
 def rewrite_references(text: str, url_for: Callable[[str], str]) -> str:
-    """Replace each line that names a published file (`seg_001.ts`, `sprite.jpg#xywh=...`)
-    with its URL, keeping any fragment; tags, cue timings and other lines are left alone."""
+    """Replace each line that names a published file (`seg_001.ts`, `hls_720p.m3u8`,
+    `sprite.jpg#xywh=...`) with `url_for(name)`, keeping any fragment; tags, cue timings and
+    other lines are left alone."""
     out = []
     for line in text.splitlines():
         stripped = line.strip()
         name, sep, fragment = stripped.partition("#")
-        if name and not name.endswith(".m3u8") and NAME_RE.fullmatch(name):
+        if name and NAME_RE.fullmatch(name):
             out.append(url_for(name) + sep + fragment)
         else:
             out.append(line)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chalicelib.api.signing import UrlSigner
 from chalicelib.config import Settings
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
-from chalicelib.sources import UPLOADS_PREFIX
+from chalicelib.sources import uploads_prefix
 
 UPLOAD_SECONDS = 3600
 LOCAL_MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # chalice local holds a body in memory
@@ -38,15 +39,25 @@ def safe_filename(raw: Any) -> str:
 
 
 class Uploads:
-    def __init__(self, settings: Settings, s3_client: Callable[[], Any]) -> None:
+    def __init__(
+        self, settings: Settings, s3_client: Callable[[], Any], signer: UrlSigner
+    ) -> None:
         self._settings = settings
         self._s3 = s3_client
+        self._signer = signer
 
     @property
     def _inbox(self) -> Path:
         return self._settings.source_roots[0] / "uploads"
 
-    def create(self, body: Any, base_url: str) -> dict[str, Any]:
+    def slot(self, upload_id: str) -> Path | None:
+        """The local slot `{root}/uploads/{workspace}/{uploadId}/`, when it exists."""
+        if self._settings.bucket or not _UPLOAD_ID_RE.match(upload_id):
+            return None
+        found = [p for p in self._inbox.glob(f"*/{upload_id}") if p.is_dir()]
+        return found[0] if len(found) == 1 else None
+
+    def create(self, body: Any, base_url: str, workspace: str) -> dict[str, Any]:
         if body is None:
             body = {}
         if not isinstance(body, dict) or set(body) - {"filename", "contentType"}:
@@ -60,7 +71,7 @@ class Uploads:
             )
         upload_id = secrets.token_urlsafe(16)
         if self._settings.bucket:
-            key = f"{UPLOADS_PREFIX}{upload_id}/{name}"
+            key = f"{uploads_prefix(workspace)}{upload_id}/{name}"
             url = self._s3().generate_presigned_url(
                 "put_object",
                 Params={"Bucket": self._settings.bucket, "Key": key, "ContentType": content_type},
@@ -68,9 +79,10 @@ class Uploads:
             )
             source = f"s3://{self._settings.bucket}/{key}"
         else:
-            slot = self._inbox / upload_id
+            slot = self._inbox / workspace / upload_id
             slot.mkdir(parents=True)  # the one-time slot a PUT may fill
-            url = f"{base_url}/uploads/{upload_id}/{name}"
+            path = f"/uploads/{upload_id}/{name}"
+            url = self._signer.sign(f"{base_url}{path}", path)  # a capability, like S3's
             source = f"file://{slot / name}"
         return {
             "uploadUrl": url,
@@ -82,8 +94,8 @@ class Uploads:
 
     def receive_local(self, upload_id: str, name: str, data: bytes) -> dict[str, Any]:
         """Fill a local upload slot once."""
-        slot = self._inbox / upload_id
-        if self._settings.bucket or not _UPLOAD_ID_RE.match(upload_id) or not slot.is_dir():
+        slot = self.slot(upload_id)
+        if slot is None:
             raise NotFoundError("no such upload; ask POST /uploads for one")
         if name != safe_filename(name):
             raise NotFoundError("no such upload")

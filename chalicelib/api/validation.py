@@ -61,7 +61,13 @@ def _reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
         raise ValidationError("unknown fields", details={"unknownFields": unknown})
 
 
-def validate_source_url(url: Any, settings: Settings) -> str:
+def _check_local_file(path: str, settings: Settings, workspace: str) -> None:
+    real = sources.resolve_local_source(path, settings.source_roots)
+    if workspace:
+        sources.check_local_workspace(real, settings.source_roots, workspace)
+
+
+def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> str:
     """A source the processor will be able to read (`chalicelib.sources`), else a 400."""
     field = {"field": "sourceUrl"}
     if not isinstance(url, str) or not url.strip():
@@ -79,14 +85,14 @@ def validate_source_url(url: Any, settings: Settings) -> str:
                     "s3:// sources need an S3 media store (VIDEO_BUCKET); locally use file://",
                     details=field,
                 )
-            sources.parse_s3_source(url, settings.bucket)
+            sources.parse_s3_source(url, settings.bucket, workspace)
             return url
         if scheme == "file" and settings.is_local:
             if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
                 raise ValidationError(
                     "file:// URLs must be file:///absolute/path", details=field
                 )
-            sources.resolve_local_source(unquote(parts.path), settings.source_roots)
+            _check_local_file(unquote(parts.path), settings, workspace)
             return url
     except sources.SourceRejected as exc:
         details: dict[str, Any] = {**field, "reason": exc.code}
@@ -102,7 +108,7 @@ def validate_source_url(url: Any, settings: Settings) -> str:
     )
 
 
-def validate_new_video(body: Any, settings: Settings) -> dict[str, str]:
+def validate_new_video(body: Any, settings: Settings, workspace: str = "") -> dict[str, str]:
     body = _require_object(body)
     _reject_unknown(body, {"title", "sourceUrl", "description"})
     title = body.get("title")
@@ -119,7 +125,7 @@ def validate_new_video(body: Any, settings: Settings) -> dict[str, str]:
         )
     if "sourceUrl" not in body:
         raise ValidationError("sourceUrl is required", details={"field": "sourceUrl"})
-    source = validate_source_url(body["sourceUrl"], settings)
+    source = validate_source_url(body["sourceUrl"], settings, workspace)
     return {"title": title.strip(), "description": description, "sourceUrl": source}
 
 

@@ -40,6 +40,12 @@ def execution_view(desc: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("currentState", "error", "cause"):
         if desc.get(key):
             out[key] = desc[key]
+    try:
+        video_ids = json.loads(desc.get("input") or "{}").get("videoIds")
+    except (TypeError, ValueError, AttributeError):
+        video_ids = None
+    if isinstance(video_ids, list):
+        out["videoIds"] = [v for v in video_ids if isinstance(v, str)]
     if desc.get("output"):
         try:
             out["output"] = json.loads(desc["output"])

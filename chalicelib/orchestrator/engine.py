@@ -324,6 +324,7 @@ class LocalWorkflowEngine:
                 "status",
                 "startDate",
                 "stopDate",
+                "input",
                 "output",
                 "error",
                 "cause",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Item = dict[str, Any]
+DEFAULT_WORKSPACE = "default"  # items stored before workspaces existed belong to it
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,89 @@ class VideoStore(ABC):
     def get(self, video_id: str) -> Item | None: ...
 
     @abstractmethod
-    def list(self, status: str | None, limit: int, cursor: Mapping[str, Any] | None) -> Page:
-        """Newest first; by `status` through the status index, else through the creation index."""
+    def list(
+        self,
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+        workspace: str | None = None,
+    ) -> Page:
+        """Newest first, one indexed query each: within `workspace` (by status or by creation
+        time), or, for operators and recovery, every workspace's videos of one `status`
+        (`workspace=None` requires a status)."""
+
+    @abstractmethod
+    def count_active(self, workspace: str, statuses: Iterable[str], cap: int) -> int:
+        """How many of the workspace's videos have one of `statuses`, counted up to `cap`."""
+
+    @abstractmethod
+    def migrate(self) -> int:
+        """Bring items written by older versions up to the current keys (idempotent); returns
+        how many were changed. Items without a workspace join the default one."""
+
+    # --- access tokens (secrets are never stored: only their hash) -------------------------
+    @abstractmethod
+    def put_token(self, token: Item) -> None:
+        """Insert a token record (`id`, `workspace`, `createdAt`, ...); fails if the id exists."""
+
+    @abstractmethod
+    def get_token(self, token_id: str) -> Item | None: ...
+
+    @abstractmethod
+    def list_tokens(self, workspace: str) -> builtins.list[Item]:
+        """A workspace's tokens, newest first (revoked ones included)."""
+
+    @abstractmethod
+    def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
+        """Set fields on an existing token (revokedAt, lastUsedAt); False when it is gone."""
+
+    # --- events: the outbox (written by create/transition, in their transaction) -----------
+    @abstractmethod
+    def outbox(self, limit: int) -> builtins.list[Item]:
+        """Events not yet fanned out to webhooks, oldest first."""
+
+    @abstractmethod
+    def get_event(self, event_id: str) -> Item | None: ...
+
+    @abstractmethod
+    def mark_dispatched(self, event_id: str) -> None:
+        """The event's deliveries exist: it leaves the outbox (kept a while for deliveries)."""
+
+    # --- webhooks and their deliveries ------------------------------------------------------
+    @abstractmethod
+    def put_webhook(self, hook: Item) -> None: ...
+
+    @abstractmethod
+    def get_webhook(self, hook_id: str) -> Item | None: ...
+
+    @abstractmethod
+    def list_webhooks(self, workspace: str) -> builtins.list[Item]: ...
+
+    @abstractmethod
+    def update_webhook(self, hook_id: str, fields: Mapping[str, Any]) -> bool: ...
+
+    @abstractmethod
+    def delete_webhook(self, hook_id: str) -> bool: ...
+
+    @abstractmethod
+    def put_delivery(self, delivery: Item) -> bool:
+        """Insert a delivery (`id` = `<eventId>:<webhookId>`); False when it already exists, so
+        a fan-out repeated after a crash never delivers twice."""
+
+    @abstractmethod
+    def due_deliveries(self, now: str, limit: int) -> builtins.list[Item]:
+        """Pending deliveries whose `nextAttemptAt` <= `now`, soonest first."""
+
+    @abstractmethod
+    def update_delivery(
+        self, delivery_id: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
+    ) -> bool:
+        """Record an attempt; with `only_if_attempts`, only when no one else recorded one
+        since (two dispatchers never both count the same attempt)."""
+
+    @abstractmethod
+    def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:
+        """A webhook's most recent deliveries, newest first."""
 
     @abstractmethod
     def transition(

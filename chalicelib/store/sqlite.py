@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -12,7 +13,8 @@ from typing import Any
 
 from chalicelib.domain import utc_now
 from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.store.base import Item, Page, VideoStore
+from chalicelib.events.model import SEQUENCE_FIELD, for_change
+from chalicelib.store.base import DEFAULT_WORKSPACE, Item, Page, VideoStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (
@@ -23,6 +25,37 @@ CREATE TABLE IF NOT EXISTS videos (
 );
 CREATE INDEX IF NOT EXISTS videos_status_created ON videos (status, created_at, id);
 CREATE INDEX IF NOT EXISTS videos_created ON videos (created_at, id);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tokens_workspace ON tokens (workspace, created_at, id);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    pending INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (pending, created_at, id);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_workspace ON webhooks (workspace, created_at, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_hook ON deliveries (webhook_id, created_at);
 CREATE TABLE IF NOT EXISTS leases (
     pool TEXT NOT NULL,
     holder TEXT NOT NULL,
@@ -42,6 +75,7 @@ class SqliteVideoStore(VideoStore):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._conn().executescript(_SCHEMA)  # idempotent; executescript commits itself
+        self.migrate()
 
     # One connection per thread: sqlite3 connections must not be shared across threads.
     def _conn(self) -> sqlite3.Connection:
@@ -75,19 +109,69 @@ class SqliteVideoStore(VideoStore):
     def ping(self) -> None:
         self._conn().execute("SELECT 1 FROM videos LIMIT 1").fetchall()
 
-    def create(self, item: Item) -> None:
-        with self._tx() as conn:
+    def migrate(self) -> int:
+        """Add the `workspace` column (+ its indexes) and give workspace-less items `default`."""
+        conn = self._conn()
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
+        with self._tx() as tx:
+            if "workspace" not in columns:
+                tx.execute(
+                    "ALTER TABLE videos ADD COLUMN workspace TEXT NOT NULL "
+                    f"DEFAULT '{DEFAULT_WORKSPACE}'"
+                )
+            tx.execute(
+                "CREATE INDEX IF NOT EXISTS videos_ws_status_created "
+                "ON videos (workspace, status, created_at, id)"
+            )
+            tx.execute(
+                "CREATE INDEX IF NOT EXISTS videos_ws_created ON videos (workspace, created_at, id)"
+            )
+            changed = tx.execute(
+                "UPDATE videos SET doc = json_set(doc, '$.workspace', workspace) "
+                "WHERE json_extract(doc, '$.workspace') IS NULL"
+            ).rowcount
+        return int(changed)
+
+    @staticmethod
+    def _emit(conn: sqlite3.Connection, item: Item) -> None:
+        """Write the events of `item`'s new status in the caller's transaction; bumps the
+        item's sequence (the caller stores the item after)."""
+        first = int(item.get(SEQUENCE_FIELD, 0)) + 1
+        events = for_change(item, first)
+        item[SEQUENCE_FIELD] = first + len(events) - 1
+        for evt in events:
             conn.execute(
-                "INSERT INTO videos (id, status, created_at, doc) VALUES (?, ?, ?, ?)",
-                (item["id"], item["status"], item["createdAt"], json.dumps(item)),
+                "INSERT INTO events (id, created_at, pending, doc) VALUES (?, ?, 1, ?)",
+                (evt["id"], evt["createdAt"], json.dumps(evt)),
+            )
+
+    def create(self, item: Item) -> None:
+        item = {**item, "workspace": item.get("workspace", DEFAULT_WORKSPACE)}
+        with self._tx() as conn:
+            self._emit(conn, item)
+            conn.execute(
+                "INSERT INTO videos (id, workspace, status, created_at, doc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (item["id"], item["workspace"], item["status"], item["createdAt"], json.dumps(item)),  # noqa: E501
             )
 
     def get(self, video_id: str) -> Item | None:
         row = self._conn().execute("SELECT doc FROM videos WHERE id = ?", (video_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def list(self, status: str | None, limit: int, cursor: Mapping[str, Any] | None) -> Page:
+    def list(
+        self,
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+        workspace: str | None = None,
+    ) -> Page:
         where, args = [], []  # type: tuple[list[str], list[Any]]
+        if workspace is not None:
+            where.append("workspace = ?")
+            args.append(workspace)
+        elif status is None:
+            raise ValueError("listing across workspaces needs a status")
         if status is not None:
             where.append("status = ?")
             args.append(status)
@@ -129,6 +213,7 @@ class SqliteVideoStore(VideoStore):
             item.update(set_fields or {})
             item["status"] = to_status
             item["updatedAt"] = utc_now()
+            self._emit(conn, item)
             conn.execute(
                 "UPDATE videos SET status = ?, doc = ? WHERE id = ?",
                 (to_status, json.dumps(item), video_id),
@@ -151,6 +236,143 @@ class SqliteVideoStore(VideoStore):
             conn.execute("UPDATE videos SET doc = ? WHERE id = ?", (json.dumps(item), video_id))
         return True
 
+    def count_active(self, workspace: str, statuses: Iterable[str], cap: int) -> int:
+        wanted = sorted(set(statuses))
+        marks = ", ".join("?" for _ in wanted)
+        row = self._conn().execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM videos WHERE workspace = ? "  # noqa: S608
+            f"AND status IN ({marks}) LIMIT ?)",
+            (workspace, *wanted, cap),
+        ).fetchone()
+        return int(row[0])
+
+    # --- tokens ----------------------------------------------------------------------------
+    def put_token(self, token: Item) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO tokens (id, workspace, created_at, doc) VALUES (?, ?, ?, ?)",
+                (token["id"], token["workspace"], token["createdAt"], json.dumps(token)),
+            )
+
+    def get_token(self, token_id: str) -> Item | None:
+        row = self._conn().execute("SELECT doc FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_tokens(self, workspace: str) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM tokens WHERE workspace = ? ORDER BY created_at DESC, id DESC",
+            (workspace,),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
+        with self._tx() as conn:
+            row = conn.execute("SELECT doc FROM tokens WHERE id = ?", (token_id,)).fetchone()
+            if row is None:
+                return False
+            token = {**json.loads(row[0]), **fields}
+            conn.execute("UPDATE tokens SET doc = ? WHERE id = ?", (json.dumps(token), token_id))
+        return True
+
+    # --- events ----------------------------------------------------------------------------
+    def outbox(self, limit: int) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM events WHERE pending = 1 ORDER BY created_at, id LIMIT ?", (limit,)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def get_event(self, event_id: str) -> Item | None:
+        row = self._conn().execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def mark_dispatched(self, event_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE events SET pending = 0 WHERE id = ?", (event_id,))
+
+    # --- webhooks and deliveries ------------------------------------------------------------
+    def put_webhook(self, hook: Item) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO webhooks (id, workspace, created_at, doc) VALUES (?, ?, ?, ?)",
+                (hook["id"], hook["workspace"], hook["createdAt"], json.dumps(hook)),
+            )
+
+    def get_webhook(self, hook_id: str) -> Item | None:
+        row = self._conn().execute("SELECT doc FROM webhooks WHERE id = ?", (hook_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_webhooks(self, workspace: str) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM webhooks WHERE workspace = ? ORDER BY created_at DESC, id DESC",
+            (workspace,),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def update_webhook(self, hook_id: str, fields: Mapping[str, Any]) -> bool:
+        with self._tx() as conn:
+            row = conn.execute("SELECT doc FROM webhooks WHERE id = ?", (hook_id,)).fetchone()
+            if row is None:
+                return False
+            hook = {**json.loads(row[0]), **fields}
+            conn.execute("UPDATE webhooks SET doc = ? WHERE id = ?", (json.dumps(hook), hook_id))
+        return True
+
+    def delete_webhook(self, hook_id: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM webhooks WHERE id = ?", (hook_id,)).rowcount > 0
+
+    def put_delivery(self, delivery: Item) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO deliveries "
+                "(id, webhook_id, status, next_attempt_at, created_at, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    delivery["id"],
+                    delivery["webhookId"],
+                    delivery["status"],
+                    delivery["nextAttemptAt"],
+                    delivery["createdAt"],
+                    json.dumps(delivery),
+                ),
+            )
+            return cur.rowcount > 0
+
+    def due_deliveries(self, now: str, limit: int) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def update_delivery(
+        self, delivery_id: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
+    ) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT doc FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            current = json.loads(row[0])
+            if only_if_attempts is not None and current.get("attempts", 0) != only_if_attempts:
+                return False
+            new = {**current, **fields}
+            conn.execute(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ?, doc = ? WHERE id = ?",
+                (new["status"], new["nextAttemptAt"], json.dumps(new), delivery_id),
+            )
+        return True
+
+    def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:
+        rows = self._conn().execute(
+            "SELECT doc FROM deliveries WHERE webhook_id = ? ORDER BY created_at DESC LIMIT ?",
+            (hook_id, limit),
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # --- leases ----------------------------------------------------------------------------
     def acquire_lease(self, pool: str, holder: str, expires_at: float, now: float) -> int:
         with self._tx() as conn:
             conn.execute(

@@ -64,5 +64,6 @@ def _cdk_json_context() -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(INFRA_DIR))
+    # video_infra, and the repo root for the Chalice app and workflow/ (as cdk_app.py does)
+    sys.path[:0] = [str(INFRA_DIR), str(INFRA_DIR.parent)]
     sys.exit(main())

@@ -95,8 +95,11 @@ def test_create_returns_full_item(client: Any, local_env: Path) -> None:
     assert item["title"] == "Intro"
     assert len(item["id"]) == 22
     assert item["createdAt"] == item["updatedAt"]
+    assert (item["workspace"], item["createdBy"]) == ("default", "operator")
     assert set(item) == {
         "id",
+        "workspace",
+        "createdBy",
         "title",
         "sourceUrl",
         "description",

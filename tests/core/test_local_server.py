@@ -14,14 +14,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, free_port, wait_for_port
+from tests.conftest import ADMIN_TOKEN, ROOT, free_port, wait_for_port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("served")
     port = free_port()
-    env = {**os.environ, "VIDEO_DATA_DIR": str(data), "VIDEO_BACKEND": "local"}
+    env = {
+        **os.environ,
+        "VIDEO_DATA_DIR": str(data),
+        "VIDEO_BACKEND": "local",
+        "VIDEO_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
     env.pop("VIDEO_SOURCE_ROOTS", None)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "serve_local.py"), "--port", str(port)],
@@ -40,7 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def call(
     url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **(headers or {})}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
@@ -94,6 +100,14 @@ def test_create_and_read_back_over_http(server: tuple[str, Path]) -> None:
     assert [v["id"] for v in listed["videos"]] == [item["id"]]
 
 
+def signed(data: Path, path: str) -> str:
+    """`path` signed as the server renders media URLs (same data dir, same signing key)."""
+    from chalicelib.config import Settings
+    from chalicelib.factory import Container
+
+    return Container(Settings(data_dir=data)).signer.sign(path, path)
+
+
 @pytest.mark.parametrize("name", ["video_720p.mp4", "hls_720p_00000.ts", "poster.jpg"])
 def test_media_answer_clients_that_send_no_accept_header(
     server: tuple[str, Path], name: str
@@ -109,7 +123,7 @@ def test_media_answer_clients_that_send_no_accept_header(
     payload = bytes(range(256)) * 8
     (folder / name).write_bytes(payload)
     conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
-    conn.putrequest("GET", f"/media/{vid}/{run}/{name}", skip_accept_encoding=True)
+    conn.putrequest("GET", signed(data, f"/media/{vid}/{run}/{name}"), skip_accept_encoding=True)
     conn.endheaders()  # Host only: no Accept, no Accept-Encoding
     resp = conn.getresponse()
     assert resp.status == 200

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.api.render import MediaRenderer
 from chalicelib.api.service import VideoService
+from chalicelib.api.signing import UrlSigner
 from chalicelib.api.streaming import is_stream_document, rewrite_references
 from chalicelib.domain import new_video_id, utc_now
 from chalicelib.media_store.s3 import S3MediaStore
@@ -48,9 +49,11 @@ def completed_item(vid: str, run: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_rewrite_signs_files_and_keeps_playlists_relative() -> None:
+def test_rewrite_turns_every_file_reference_into_its_url() -> None:
     sign = lambda name: f"https://signed/{name}?sig=1"  # noqa: E731
-    assert rewrite_references(MASTER, sign) == MASTER  # variants resolve to the same route
+    master = rewrite_references(MASTER, sign)
+    assert master.splitlines()[-1] == "https://signed/hls_720p.m3u8?sig=1"
+    assert master.splitlines()[:-1] == MASTER.splitlines()[:-1]  # tags untouched
     assert "https://signed/hls_720p_00000.ts?sig=1" in rewrite_references(VARIANT, sign)
     board = rewrite_references(STORYBOARD, sign)
     assert "https://signed/storyboard.jpg?sig=1#xywh=0,0,160,90" in board
@@ -82,12 +85,13 @@ def test_stream_documents_from_s3_carry_presigned_segment_urls(
     media.publish(vid, run, files)
     store = SqliteVideoStore(tmp_path / "v.sqlite3")
     store.create(completed_item(vid, run))
-    renderer = MediaRenderer(lambda: media)
+    renderer = MediaRenderer(lambda: media, UrlSigner(b"k" * 32, 3600))
     service = VideoService(store, None, None, None, renderer, lambda: media)  # type: ignore[arg-type]
 
     master, ctype = service.stream_document(vid, "hls_master.m3u8")
     assert ctype == "application/vnd.apple.mpegurl"
-    assert master.splitlines()[-1] == "hls_720p.m3u8"
+    variant_ref = master.splitlines()[-1]  # relative (resolves to this route), signed
+    assert variant_ref.startswith("hls_720p.m3u8?exp=") and "&sig=" in variant_ref
     variant, _ = service.stream_document(vid, "hls_720p.m3u8")
     segment_url = variant.splitlines()[3]
     assert segment_url.startswith(f"{moto_endpoint}/{bucket}/videos/{vid}/{run}/hls_720p_00000.ts")
@@ -123,12 +127,18 @@ def test_local_item_points_hls_and_storyboard_at_the_stream_route(
     )
     item = json.loads(client.http.get(f"/videos/{vid}", headers={"host": "api.test"}).body)
     master_url = item["transcoding"]["hls"]["masterUrl"]
-    assert master_url == f"http://api.test/videos/{vid}/stream/hls_master.m3u8"
-    assert item["storyboard"]["url"].endswith(f"/media/{vid}/{run}/storyboard.jpg")
-    variant = client.http.get(f"/videos/{vid}/stream/hls_720p.m3u8")
+    assert master_url.startswith(f"http://api.test/videos/{vid}/stream/hls_master.m3u8?exp=")
+    assert "/media/" + f"{vid}/{run}/storyboard.jpg?exp=" in item["storyboard"]["url"]
+    master = client.http.get(master_url.removeprefix("http://api.test"))
+    assert master.status_code == 200
+    variant_ref = master.body.decode().splitlines()[-1]
+    variant = client.http.get(f"/videos/{vid}/stream/{variant_ref}")
     assert variant.status_code == 200
     # a browser player (hls.js) on another origin may fetch playlists and segments
     assert variant.headers["Access-Control-Allow-Origin"] == "*"
-    segment = variant.body.decode().splitlines()[3]
-    assert segment.endswith(f"/media/{vid}/{run}/hls_720p_00000.ts")
-    assert client.http.get(f"/videos/{vid}/stream/nope.m3u8").status_code == 404
+    segment = next(line for line in variant.body.decode().splitlines() if "/media/" in line)
+    assert segment.startswith(f"/media/{vid}/{run}/hls_720p_00000.ts?exp=")
+    unsigned = client.http.get(f"/videos/{vid}/stream/hls_720p.m3u8")
+    assert unsigned.status_code == 403
+    nope = c.renderer.stream_url(vid, "nope.m3u8").removeprefix(c.renderer.base_url())
+    assert client.http.get(nope).status_code == 404

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.signing import UrlSigner
 from chalicelib.api.uploads import Uploads, safe_filename
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
@@ -62,11 +63,14 @@ def test_local_upload_then_create_and_process_source(client: Any, local_env: Pat
     assert again.status_code == 409  # one-time
 
 
-def test_put_without_a_slot_is_404(client: Any) -> None:
-    resp = client.http.put(
-        "/uploads/AAAAAAAAAAAAAAAAAAAAAA/x.mp4", headers={"content-type": "video/mp4"}, body=b"x"
-    )
-    assert resp.status_code == 404
+def test_put_without_a_slot_is_404_and_an_unsigned_put_is_403(client: Any) -> None:
+    from chalicelib.factory import container
+
+    path = "/uploads/AAAAAAAAAAAAAAAAAAAAAA/x.mp4"
+    headers = {"content-type": "video/mp4"}
+    signed = container().signer.sign(path, path)
+    assert client.http.put(signed, headers=headers, body=b"x").status_code == 404
+    assert client.http.put(path, headers=headers, body=b"x").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -82,10 +86,11 @@ def test_s3_upload_is_a_presigned_put_under_uploads(
 ) -> None:
     s3, bucket = s3_bucket
     settings = Settings(backend="aws", bucket=bucket, data_dir=tmp_path)
-    target = Uploads(settings, lambda: s3).create(
-        {"filename": "clip.mp4", "contentType": "video/mp4"}, ""
+    signer = UrlSigner(b"k" * 32, 3600)
+    target = Uploads(settings, lambda: s3, signer).create(
+        {"filename": "clip.mp4", "contentType": "video/mp4"}, "", "acme"
     )
-    assert target["sourceUrl"].startswith(f"s3://{bucket}/uploads/")
+    assert target["sourceUrl"].startswith(f"s3://{bucket}/uploads/acme/")
     assert "X-Amz-Signature=" in target["uploadUrl"]
     req = urllib.request.Request(
         target["uploadUrl"], data=b"video bytes", method="PUT", headers=target["headers"]
@@ -97,6 +102,9 @@ def test_s3_upload_is_a_presigned_put_under_uploads(
     # and the created video accepts exactly this kind of source
     from chalicelib.api.validation import validate_new_video
 
-    assert validate_new_video({"title": "t", "sourceUrl": target["sourceUrl"]}, settings)
+    new = {"title": "t", "sourceUrl": target["sourceUrl"]}
+    assert validate_new_video(new, settings, "acme")
+    with pytest.raises(ValidationError, match="uploads/globex/"):
+        validate_new_video(new, settings, "globex")  # another workspace's upload
     with pytest.raises(ValidationError):
-        Uploads(settings, lambda: s3).create({"contentType": "video/mp4; x=1"}, "")
+        Uploads(settings, lambda: s3, signer).create({"contentType": "video/mp4; x=1"}, "", "a")

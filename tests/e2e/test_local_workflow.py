@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib.tasks.scaler import POOL
-from tests.conftest import install_container
+from tests.conftest import install_container, with_token
 
 pytestmark = pytest.mark.slow
 JSON = {"content-type": "application/json"}
@@ -34,7 +34,7 @@ def client(app_env: Path) -> Iterator[Any]:
     from app import app
 
     with Client(app, stage_name="local") as c:
-        yield c
+        yield with_token(c)
 
 
 def container() -> Any:
@@ -124,7 +124,7 @@ def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: P
     assert master.body.decode().startswith("#EXTM3U")
     variant_name = master.body.decode().splitlines()[-1]
     variant = client.http.get(f"/videos/{vid}/stream/{variant_name}").body.decode()
-    segment = next(line for line in variant.splitlines() if line.endswith(".ts"))
+    segment = next(line for line in variant.splitlines() if ".ts?exp=" in line)
     assert client.http.get(segment, headers={"accept": "*/*"}).status_code == 200
     assert_capacity_released()
     capacity = get(client, "/capacity")

@@ -216,9 +216,10 @@ def test_table_keys_indexes_billing_and_recovery(synth: Synthesized) -> None:
     assert indexes == {
         "StatusIndex": ([("status", "HASH"), ("createdAt", "RANGE")], "ALL"),
         "CreatedIndex": ([("entity", "HASH"), ("createdAt", "RANGE")], "ALL"),
+        "WorkspaceStatusIndex": ([("wsStatus", "HASH"), ("createdAt", "RANGE")], "ALL"),
     }
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert types == {"id": "S", "status": "S", "createdAt": "S", "entity": "S"}
+    assert types == {"id": "S", "status": "S", "createdAt": "S", "entity": "S", "wsStatus": "S"}
 
 
 def test_media_bucket_is_private_encrypted_tls_only_and_expires_uploads(
@@ -372,6 +373,7 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
         "states:DescribeExecution",
         "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
         "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
+        "secretsmanager:GetSecretValue",  # the operator's admin token, that secret only
     }
     assert _actions(_statements(synth, "ProcessorRole")) >= logs | {
         "dynamodb:GetItem",

@@ -1,0 +1,155 @@
+"""`/webhooks`: endpoints a workspace registers to receive its events (admin scope).
+
+Secrets follow the Standard Webhooks spec: `whsec_` + base64 of 24 random bytes, shown once at
+creation (and at rotation). They are stored as they are because the dispatcher signs with them
+(the table is encrypted at rest; they never appear in a response after creation, or in logs).
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.api.auth import Principal
+from chalicelib.domain import utc_now
+from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.events import guard
+from chalicelib.events.model import TEST_TYPE, TYPES, new_event_id
+from chalicelib.store.base import Item, VideoStore
+
+ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign during this window
+MAX_HOOKS_PER_WORKSPACE = 20
+MAX_DESCRIPTION = 500
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def public_view(hook: Item) -> Item:
+    keys = ("id", "url", "events", "description", "workspace", "enabled", "createdAt")
+    view = {k: hook.get(k) for k in keys}
+    if hook.get("disabledReason"):
+        view["disabledReason"] = hook["disabledReason"]
+    return view
+
+
+def delivery_view(delivery: Item) -> Item:
+    keys = (
+        "id", "eventId", "eventType", "status", "attempts", "nextAttemptAt", "createdAt",
+        "lastAttemptAt", "responseStatus", "durationMs", "error",
+    )  # fmt: skip
+    return {k: delivery.get(k) for k in keys if k in delivery}
+
+
+class WebhookService:
+    def __init__(self, store: VideoStore, *, allow_private: bool, require_https: bool) -> None:
+        self._store = store
+        self._allow_private = allow_private
+        self._require_https = require_https
+
+    def _owned(self, hook_id: str, actor: Principal) -> Item:
+        hook = self._store.get_webhook(hook_id) if hook_id.isalnum() and len(hook_id) < 40 else None
+        if hook is None or hook["workspace"] != actor.workspace:
+            raise NotFoundError(f"webhook {hook_id!r} not found")
+        return hook
+
+    def create(self, body: Any, actor: Principal) -> Item:
+        if not isinstance(body, dict):
+            raise ValidationError("request body must be a JSON object")
+        unknown = sorted(set(body) - {"url", "events", "description"})
+        if unknown:
+            raise ValidationError("unknown fields", details={"unknownFields": unknown})
+        url = guard.validate_url(
+            body.get("url"), allow_private=self._allow_private, require_https=self._require_https
+        )
+        events = body.get("events")
+        if events is not None and (
+            not isinstance(events, list) or not events or any(e not in TYPES for e in events)
+        ):
+            raise ValidationError(
+                f"events must be a non-empty list of: {', '.join(TYPES)}",
+                details={"field": "events"},
+            )
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise ValidationError(
+                f"description must be a string of at most {MAX_DESCRIPTION} characters",
+                details={"field": "description"},
+            )
+        if len(self._store.list_webhooks(actor.workspace)) >= MAX_HOOKS_PER_WORKSPACE:
+            raise ValidationError(
+                f"a workspace may have at most {MAX_HOOKS_PER_WORKSPACE} webhooks"
+            )
+        secret = new_secret()
+        hook: Item = {
+            "id": secrets.token_hex(8),
+            "workspace": actor.workspace,
+            "url": url,
+            "events": sorted(set(events)) if events else None,
+            "description": description,
+            "secret": secret,
+            "enabled": True,
+            "createdAt": utc_now(),
+            "createdBy": actor.token_id,
+        }
+        self._store.put_webhook(hook)
+        return {**public_view(hook), "secret": secret}
+
+    def list(self, actor: Principal) -> list[Item]:
+        return [public_view(h) for h in self._store.list_webhooks(actor.workspace)]
+
+    def get(self, hook_id: str, actor: Principal) -> Item:
+        return public_view(self._owned(hook_id, actor))
+
+    def delete(self, hook_id: str, actor: Principal) -> None:
+        self._owned(hook_id, actor)
+        self._store.delete_webhook(hook_id)
+
+    def rotate(self, hook_id: str, actor: Principal) -> Item:
+        """A new secret; the old one keeps signing (beside it) for 24 h."""
+        hook = self._owned(hook_id, actor)
+        secret = new_secret()
+        until = _iso(datetime.now(UTC) + ROTATION_OVERLAP)
+        self._store.update_webhook(
+            hook_id,
+            {"secret": secret, "previousSecret": hook["secret"], "previousSecretUntil": until},
+        )
+        return {**public_view(hook), "secret": secret, "previousSecretValidUntil": until}
+
+    def test(self, hook_id: str, actor: Principal) -> Item:
+        """Queue a `webhook.test` event for this endpoint only (delivered like any other)."""
+        hook = self._owned(hook_id, actor)
+        event_id = new_event_id()
+        now = utc_now()
+        envelope = {
+            "id": event_id,
+            "type": TEST_TYPE,
+            "createdAt": now,
+            "workspace": hook["workspace"],
+            "data": {"webhookId": hook_id, "message": "a test event from the video service"},
+        }
+        delivery = {
+            "id": f"{event_id}:{hook_id}",
+            "webhookId": hook_id,
+            "eventId": event_id,
+            "eventType": TEST_TYPE,
+            "event": envelope,  # no outbox record: the delivery carries its body
+            "status": "pending",
+            "attempts": 0,
+            "nextAttemptAt": now,
+            "createdAt": now,
+        }
+        self._store.put_delivery(delivery)
+        return {"eventId": event_id, "deliveryId": delivery["id"], "status": "pending"}
+
+    def deliveries(self, hook_id: str, actor: Principal, limit: int = 50) -> builtins.list[Item]:
+        self._owned(hook_id, actor)
+        return [delivery_view(d) for d in self._store.list_deliveries(hook_id, limit)]

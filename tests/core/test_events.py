@@ -1,0 +1,424 @@
+"""Events and webhooks: outbox -> signed deliveries to a real receiver on 127.0.0.1, verified
+with the Standard Webhooks reference library; retries, rotation, restarts, SSRF, SSE."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.conftest import free_port
+
+JSON = {"content-type": "application/json"}
+
+
+class Receiver:
+    """A webhook endpoint: verifies every request and answers from a script of statuses."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.secrets: list[str] = []
+        self.script: list[int] = []  # statuses to answer first (then 200)
+        self.delay = 0.0
+        self.received: list[dict[str, Any]] = []
+        self.rejected = 0
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay)
+                headers = dict(self.headers.items())
+                verified = []
+                for secret in receiver.secrets:
+                    try:
+                        Webhook(secret).verify(body, headers)
+                        verified.append(secret)
+                    except WebhookVerificationError:
+                        pass
+                with receiver.lock:
+                    status = receiver.script.pop(0) if receiver.script else 200
+                    if not verified:
+                        receiver.rejected += 1
+                        status = 400
+                    elif status == 200:
+                        receiver.received.append(
+                            {"body": json.loads(body), "headers": headers, "verified": verified}
+                        )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    def ids(self) -> list[str]:
+        return [r["headers"]["webhook-id"] for r in self.received]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def dispatcher(clock: Clock | None = None, timeout: float = 2.0) -> Any:
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.factory import container
+
+    c = container()
+    return Dispatcher(
+        c.store,
+        c.renderer.item,
+        allow_private=True,
+        require_https=False,
+        clock=clock or time.time,
+        timeout=timeout,
+    )
+
+
+def register(client: Any, receiver: Receiver, **extra: Any) -> dict[str, Any]:
+    resp = client.http.post(
+        "/webhooks", headers=JSON, body=json.dumps({"url": receiver.url, **extra})
+    )
+    assert resp.status_code == 201, resp.body
+    hook = json.loads(resp.body)
+    assert hook["secret"].startswith("whsec_")
+    receiver.secrets.append(hook["secret"])
+    return dict(hook)
+
+
+def make_video(client: Any, data_dir: Path, name: str = "clip.mp4") -> str:
+    src = data_dir / "inbox" / name
+    src.write_bytes(b"x")
+    resp = client.http.post(
+        "/videos", headers=JSON, body=json.dumps({"title": "t", "sourceUrl": f"file://{src}"})
+    )
+    assert resp.status_code == 201
+    return str(json.loads(resp.body)["id"])
+
+
+def drain(d: Any, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        if not (d.fan_out() + d.deliver_due()):
+            return
+
+
+def test_events_are_delivered_signed_with_the_video_as_get_returns_it(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    hook = register(client, receiver)
+    vid = make_video(client, local_env)
+    drain(dispatcher())
+    (got,) = receiver.received
+    body = got["body"]
+    assert body["type"] == "video.created" and body["workspace"] == "default"
+    assert got["headers"]["webhook-id"] == body["id"]
+    assert body["data"]["id"] == vid and body["data"]["sequence"] == 1
+    assert body["data"]["title"] == json.loads(client.http.get(f"/videos/{vid}").body)["title"]
+    deliveries = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)
+    (d,) = deliveries["deliveries"]
+    assert (d["status"], d["attempts"], d["responseStatus"]) == ("delivered", 1, 200)
+    listed = json.loads(client.http.get("/webhooks").body)["webhooks"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+
+
+def test_failures_are_retried_with_backoff_until_delivered(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    register(client, receiver)
+    receiver.script = [500, 500]
+    clock = Clock()
+    d = dispatcher(clock)
+    make_video(client, local_env)
+    drain(d)
+    assert receiver.received == []
+    clock.now += 6  # first retry after ~5 s
+    drain(d)
+    assert receiver.received == []
+    clock.now += 400  # second retry after ~5 min
+    drain(d)
+    assert len(receiver.received) == 1
+
+
+def test_a_receiver_that_is_down_then_up_gets_the_event(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    register(client, receiver)
+    receiver.stop()
+    clock = Clock()
+    d = dispatcher(clock)
+    make_video(client, local_env)
+    drain(d)
+    receiver.start()
+    clock.now += 6
+    drain(d)
+    assert [r["body"]["type"] for r in receiver.received] == ["video.created"]
+
+
+def test_a_slow_receiver_times_out_and_is_retried(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    hook = register(client, receiver)
+    receiver.delay = 1.5
+    clock = Clock()
+    d = dispatcher(clock, timeout=0.3)
+    make_video(client, local_env)
+    drain(d)
+    (first,) = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)["deliveries"]
+    assert first["status"] == "pending" and first["error"] and first["responseStatus"] is None
+    receiver.delay = 0
+    clock.now += 6
+    drain(d)
+    assert len({r["headers"]["webhook-id"] for r in receiver.received}) >= 1
+
+
+def test_rotation_signs_with_both_secrets(client: Any, local_env: Path, receiver: Receiver) -> None:
+    hook = register(client, receiver)
+    old = hook["secret"]
+    rotated = json.loads(client.http.post(f"/webhooks/{hook['id']}/rotate").body)
+    assert rotated["secret"] != old and rotated["secret"].startswith("whsec_")
+    receiver.secrets.append(rotated["secret"])
+    make_video(client, local_env)
+    drain(dispatcher())
+    (got,) = receiver.received
+    assert set(got["verified"]) == {old, rotated["secret"]}  # both verify during the overlap
+    assert got["headers"]["webhook-signature"].count("v1,") == 2
+
+
+def test_test_event_and_unknown_hook(client: Any, receiver: Receiver) -> None:
+    hook = register(client, receiver)
+    resp = client.http.post(f"/webhooks/{hook['id']}/test")
+    assert resp.status_code == 202
+    drain(dispatcher())
+    assert [r["body"]["type"] for r in receiver.received] == ["webhook.test"]
+    assert client.http.post("/webhooks/ffffffffffffffff/test").status_code == 404
+    assert client.http.delete(f"/webhooks/{hook['id']}").status_code == 204
+    assert client.http.get(f"/webhooks/{hook['id']}").status_code == 404
+
+
+def test_undelivered_events_survive_a_restart_and_go_out_once(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    register(client, receiver)
+    for i in range(3):
+        make_video(client, local_env, f"v{i}.mp4")
+    from chalicelib.config import Settings
+    from chalicelib.factory import Container, use_container
+
+    use_container(Container(Settings.from_env()))  # the server restarts; nothing was sent
+    drain(dispatcher())
+    drain(dispatcher())  # a second dispatcher finds nothing left to send
+    assert len(receiver.received) == 3
+    assert len(set(receiver.ids())) == 3
+
+
+def test_twenty_videos_changing_concurrently_deliver_every_event_once(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    from chalicelib.factory import container
+
+    register(client, receiver)
+    vids = [make_video(client, local_env, f"c{i}.mp4") for i in range(20)]
+    store = container().store
+    stop = threading.Event()
+    dispatchers = [dispatcher(), dispatcher()]  # two, racing for the same deliveries
+    threads = [threading.Thread(target=d.run, args=(stop, 0.01)) for d in dispatchers]
+    for t in threads:
+        t.start()
+
+    def life(vid: str) -> None:
+        store.transition(vid, {"uploaded"}, "queued", {"executionName": "e"})
+        store.transition(vid, {"queued"}, "processing")
+        store.transition(vid, {"processing"}, "failed", {"error": {"code": "X", "message": "m"}})
+
+    ws = [threading.Thread(target=life, args=(v,)) for v in vids]
+    for t in ws:
+        t.start()
+    for t in ws:
+        t.join()
+    deadline = time.monotonic() + 30
+    while len(receiver.received) < 80 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(receiver.received) == 80  # created, queued, processing, failed x 20
+    assert len(set(receiver.ids())) == 80  # none twice
+    per_video: dict[str, list[int]] = {}
+    for r in receiver.received:
+        per_video.setdefault(r["body"]["data"]["id"], []).append(r["body"]["data"]["sequence"])
+    assert all(sorted(seqs) == [1, 2, 3, 4] for seqs in per_video.values())
+    failed = [r["body"] for r in receiver.received if r["body"]["type"] == "video.failed"]
+    assert all(b["data"]["error"]["code"] == "X" for b in failed)
+
+
+# --- SSRF -----------------------------------------------------------------------------------
+def _fake_resolver(table: dict[str, list[str]]) -> Any:
+    return lambda host, port: table[host]
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_private"),
+    [
+        ("https://127.0.0.1/h", False),
+        ("https://10.0.0.1/h", False),
+        ("https://169.254.169.254/latest/meta-data", False),
+        ("https://169.254.169.254/latest/meta-data", True),  # never, even locally
+        ("https://[::1]/h", False),
+        ("https://[::ffff:127.0.0.1]/h", False),
+        ("https://100.64.0.1/h", False),
+        ("https://internal.example/h", False),  # resolves to a private address
+        ("https://mixed.example/h", False),  # one public, one private address
+        ("http://public.example/h", False),  # plain http in AWS mode
+        ("https://user:pw@public.example/h", False),
+        ("ftp://public.example/h", False),
+    ],
+)
+def test_refused_targets(url: str, allow_private: bool) -> None:
+    from chalicelib.events import guard
+
+    resolve = _fake_resolver(
+        {
+            "internal.example": ["10.1.2.3"],
+            "mixed.example": ["93.184.216.34", "192.168.1.1"],
+            "public.example": ["93.184.216.34"],
+        }
+    )
+    with pytest.raises(guard.TargetRefused):
+        guard.check(url, allow_private=allow_private, require_https=True, resolve=resolve)
+
+
+def test_a_public_target_connects_to_the_checked_address() -> None:
+    from chalicelib.events import guard
+
+    resolve = _fake_resolver({"public.example": ["93.184.216.34"]})
+    target = guard.check(
+        "https://public.example:8443/h?x=1", allow_private=False, require_https=True,
+        resolve=resolve,
+    )  # fmt: skip
+    assert (target.address, target.host, target.port, target.path) == (
+        "93.184.216.34",
+        "public.example",
+        8443,
+        "/h?x=1",
+    )
+
+
+def test_refused_at_creation_and_again_at_delivery(
+    client: Any, local_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.factory import container, reset_container
+
+    monkeypatch.setenv("VIDEO_WEBHOOK_ALLOW_PRIVATE", "false")
+    reset_container()
+    resp = client.http.post(
+        "/webhooks", headers=JSON, body=json.dumps({"url": "http://169.254.169.254/x"})
+    )
+    assert resp.status_code == 400 and "link-local" in resp.body.decode()
+    # A name that was public at creation but resolves privately later (DNS rebinding):
+    c = container()
+    c.store.put_webhook(
+        {"id": "abcdef0123456789", "workspace": "default", "url": "http://rebind.example/h",
+         "secret": "whsec_" + "A" * 32, "enabled": True, "createdAt": "2026-01-01T00:00:00.000000Z"}
+    )  # fmt: skip
+    from chalicelib.events.dispatcher import Dispatcher
+
+    sent: list[Any] = []
+    d = Dispatcher(
+        c.store, c.renderer.item, allow_private=False, require_https=False,
+        sender=lambda *a: sent.append(a), resolve=_fake_resolver({"rebind.example": ["127.0.0.1"]}),
+    )  # fmt: skip
+    make_video(client, local_env)
+    drain(d)
+    assert sent == []
+    (delivery,) = c.store.list_deliveries("abcdef0123456789", 10)
+    assert "refused" in delivery["error"] and "loopback" in delivery["error"]
+
+
+def test_no_redirect_is_followed(client: Any, local_env: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        resp = client.http.post(
+            "/webhooks", headers=JSON, body=json.dumps({"url": f"http://127.0.0.1:{port}/r"})
+        )
+        hook = json.loads(resp.body)
+        make_video(client, local_env)
+        drain(dispatcher())
+        (d,) = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)["deliveries"]
+        assert (d["status"], d["responseStatus"]) == ("pending", 307)  # a failure, not followed
+        assert hits == ["/r"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- SSE ------------------------------------------------------------------------------------
+def test_sse_reports_changes_and_ends_at_a_final_state(client: Any, local_env: Path) -> None:
+    from chalicelib.factory import container
+
+    vid = make_video(client, local_env)
+    first = client.http.get(f"/videos/{vid}/events?wait=0")
+    assert first.headers["Content-Type"] == "text/event-stream"
+    text = first.body.decode()
+    assert "event: state" in text and '"status":"uploaded"' in text
+    last_id = next(line[4:] for line in text.splitlines() if line.startswith("id: "))
+    same = client.http.get(f"/videos/{vid}/events?wait=0", headers={"Last-Event-ID": last_id})
+    assert "event: state" not in same.body.decode()  # nothing new: a keep-alive
+    store = container().store
+    threading.Timer(0.3, store.transition, args=(vid, {"uploaded"}, "failed")).start()
+    changed = client.http.get(f"/videos/{vid}/events?wait=5", headers={"Last-Event-ID": last_id})
+    body = changed.body.decode()
+    assert '"status":"failed"' in body and "event: end" in body
+    assert client.http.get(f"/videos/{'C' * 22}/events").status_code == 404
