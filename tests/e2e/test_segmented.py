@@ -12,7 +12,7 @@ from typing import Any
 import av
 import pytest
 
-from tests.conftest import install_container
+from tests.conftest import install_container, with_token
 from tests.e2e.test_local_workflow import (
     assert_capacity_released,
     clip,
@@ -41,7 +41,7 @@ def client(seg_env: Path) -> Iterator[Any]:
     from app import app
 
     with Client(app, stage_name="local") as c:
-        yield c
+        yield with_token(c)
 
 
 def scratch_left(data_dir: Path) -> list[str]:
