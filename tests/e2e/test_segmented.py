@@ -78,6 +78,7 @@ def test_a_long_video_is_encoded_in_segments_and_assembled(client: Any, seg_env:
     assert item["analysis"]["scenes"] and item["thumbnail"]["url"]
     assert item["storyboard"]["count"] == 14
     assert scratch_left(seg_env) == []
+    assert container().pool.max_in_flight <= 2  # never more than the capacity asked for
     assert_capacity_released()
 
 

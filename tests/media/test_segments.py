@@ -368,3 +368,22 @@ def test_speech_across_a_boundary_is_transcribed_once(
     assert sum(t.count(".") for t in sentences) == " ".join(c.text for c in whole.cues).count(".")
     assert all(t.endswith(".") for t in sentences), sentences
     assert merged.cues[0].start == pytest.approx(whole.cues[0].start, abs=0.6)
+
+
+@pytest.mark.slow
+def test_a_player_reads_the_segmented_hls_with_its_audio_rendition(
+    both_ways: dict[str, Any], ffmpeg: str
+) -> None:
+    """ffmpeg's HLS demuxer as the player: the master's variant and its alternate audio group
+    both play to the end, on one timeline."""
+    seg = both_ways["seg"]
+    out = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostats", "-allowed_extensions", "ALL", "-i",
+         str(seg / transcode.MASTER_PLAYLIST), "-map", "0:v:0", "-map", "0:a:0",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    assert "Audio: aac" in out and "Video: h264" in out
+    times = re.findall(r"time=(\d+):(\d+):([\d.]+)", out)
+    h, m, sec = times[-1]
+    assert int(h) * 3600 + int(m) * 60 + float(sec) == pytest.approx(21.0, abs=0.1)
