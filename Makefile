@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
-	bench-workflow bench-load bench-events synth definition clean
+	bench-workflow bench-load bench-events bench-chunked synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP)
@@ -47,7 +47,7 @@ typecheck: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: bench-api bench-workflow bench-media bench-load bench-events
+bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunked
 
 bench-api: $(DEV_STAMP)
 	$(BIN)/python bench/bench_api.py
@@ -64,6 +64,10 @@ bench-media: $(RUN_STAMP)
 ## make bench-load: serve_local.py under 1-128 keep-alive clients, vs chalice's own dev server
 bench-load: $(DEV_STAMP)
 	$(BIN)/python bench/bench_load.py --baseline $(BENCH_LOAD_ARGS)
+
+## make bench-chunked: segmented vs one-pass on a 120 s 1080p clip (equivalence, scaling, CPU)
+bench-chunked: $(DEV_STAMP)
+	$(BIN)/python bench/bench_chunked.py
 
 definition: $(DEV_STAMP)
 	$(BIN)/python -m workflow definition --write

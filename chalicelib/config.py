@@ -51,6 +51,13 @@ class Settings:
     # local engine
     local_wait_seconds: float = 0.2
     local_env_concurrency: int = 1
+    # CPUs each local environment may use (its processes are pinned to them); 0: the machine's
+    # CPUs divided among the most environments the scaler asks for, at least one, so k busy
+    # environments never oversubscribe k cores
+    local_env_threads: int = 0
+    # segmented processing: a video longer than about this is cut into segments encoded in
+    # parallel invocations (multiples of the 4 s HLS segment); 0 never segments
+    segment_seconds: int = 60
     # pagination cursors are HMAC-signed with this key
     cursor_secret: str = ""
     # access control
@@ -120,6 +127,8 @@ class Settings:
             processor_timeout_seconds=_float(env, "VIDEO_PROCESSOR_TIMEOUT_SECONDS", 900.0),
             local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
             local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 1),
+            local_env_threads=_int(env, "VIDEO_LOCAL_ENV_THREADS", 0),
+            segment_seconds=_int(env, "VIDEO_SEGMENT_SECONDS", 60),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
             admin_token=env.get("VIDEO_ADMIN_TOKEN", "").strip(),
             admin_token_secret_arn=env.get("VIDEO_ADMIN_TOKEN_SECRET_ARN", "").strip(),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.events.dispatcher import Dispatcher
     from chalicelib.events.webhooks import WebhookService
     from chalicelib.media_store.base import MediaStore
+    from chalicelib.media_store.scratch import ScratchStore
     from chalicelib.orchestrator.base import Orchestrator
     from chalicelib.tasks.finalizer import Finalizer
     from chalicelib.tasks.processor import Processor
@@ -138,6 +139,17 @@ class Container:
                     self._media_store = S3MediaStore(self.settings.bucket, self.s3_client())
             return self._media_store
 
+    def scratch_store(self) -> ScratchStore:
+        """Scratch of segmented runs: a directory under the data dir's `work/` locally (emptied
+        at local start-up), the `work/` prefix of the media bucket otherwise."""
+        if self.settings.is_local and not self.settings.bucket:
+            from chalicelib.media_store.scratch import LocalScratchStore
+
+            return LocalScratchStore(self.settings.data_dir / "work" / "scratch")
+        from chalicelib.media_store.scratch import S3ScratchStore
+
+        return S3ScratchStore(self.settings.bucket, self.s3_client())
+
     def s3_client(self) -> Any:
         with self._lock:
             if self._s3 is None:
@@ -183,13 +195,19 @@ class Container:
     def pool(self) -> LocalCapacityPool:
         with self._lock:
             if self._pool is None:
-                from chalicelib.capacity.local_pool import LocalCapacityPool
+                from chalicelib.capacity.local_pool import (
+                    LocalCapacityPool,
+                    default_env_threads,
+                )
 
                 self._pool = LocalCapacityPool(
                     run_processor_in_worker,
                     (self.settings,),
                     concurrency=self.settings.local_env_concurrency,
                     invocation_timeout=self.settings.processor_timeout_seconds,
+                    threads=default_env_threads(
+                        self.settings.local_env_threads, self.settings.scale_max
+                    ),
                 )
             return self._pool
 
@@ -331,6 +349,7 @@ class Container:
             self.settings,
             self.media_store,
             s3_client=self.s3_client if self._uses_s3 else None,
+            scratch=self.scratch_store,
         )
 
     @functools.cached_property

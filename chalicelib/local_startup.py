@@ -65,6 +65,7 @@ def remove_leftovers(settings: Settings) -> None:
     half-published staging dirs, renamed-away old runs)."""
     for scratch in (
         settings.tmp_dir or settings.data_dir / "work",
+        settings.data_dir / "work" / "scratch",  # segmented runs (LocalScratchStore)
         settings.media_dir / ".staging",
         settings.media_dir / ".trash",
     ):

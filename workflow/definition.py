@@ -105,8 +105,74 @@ def _catch_all(next_step: Any, result_path: str) -> Catch:
     return Catch(error_equals=["States.ALL"], next_step=next_step, result_path=result_path)
 
 
-def _item_iterator(processor_timeout: int) -> Chain:
-    """One video: process it; on failure mark just this video failed so siblings carry on."""
+# Throttles of the processor (no free execution environment) are retried without a practical
+# limit: nested Maps may ask for more invocations than the capacity serves, and a throttled
+# segment must wait its turn, never fail. The delay is capped so a freed environment is used soon.
+THROTTLE_ERROR = "Lambda.TooManyRequestsException"
+THROTTLE_MAX_ATTEMPTS = 10_000
+THROTTLE_MAX_DELAY_SECONDS = 20
+# A segment (or the audio) whose invocation failed, or whose environment died, runs again.
+SEGMENT_ERRORS: tuple[str, ...] = ("SegmentFailed", "Runtime.ExitError", "States.Timeout")
+SEGMENT_RETRIES = 2
+
+
+def _processor_retries() -> list[Retry]:
+    """Patient on throttles, then the other Lambda service errors with backoff."""
+    return [
+        Retry(
+            error_equals=[THROTTLE_ERROR],
+            interval_seconds=2,
+            max_attempts=THROTTLE_MAX_ATTEMPTS,
+            backoff_rate=1.5,
+        ),
+        Retry(
+            error_equals=[e for e in LAMBDA_TRANSIENT_ERRORS if e != THROTTLE_ERROR],
+            interval_seconds=2,
+            max_attempts=8,
+            backoff_rate=2.0,
+        ),
+    ]
+
+
+def _segment_iterator(processor_timeout: int) -> Chain:
+    """One segment (or the audio, job -1) of a video: encode it into the run's scratch."""
+    failed = Fail(
+        "SegmentFailed",
+        comment="The segment failed after its retries: the Map fails, the video is discarded.",
+        error="SegmentFailed",
+        cause="A segment failed after its retries.",
+    )
+    encode = Task(
+        "EncodeSegment",
+        resource=PROCESSOR_ARN,
+        parameters={
+            "action": "segment",
+            "videoId.$": "$.videoId",
+            "executionId.$": "$.executionId",
+            "runId.$": "$.runId",
+            "job.$": "$.job",
+        },
+        # The iteration's output is its job number: the Map's result stays tiny.
+        result_path=None,
+        output_path="$.job",
+        timeout_seconds=processor_timeout,
+        retry=[
+            *_processor_retries(),
+            Retry(
+                error_equals=list(SEGMENT_ERRORS),
+                interval_seconds=2,
+                max_attempts=SEGMENT_RETRIES,
+                backoff_rate=2.0,
+            ),
+        ],
+        catch=[_catch_all(failed, "$.segmentError")],
+    )
+    return Chain([encode])
+
+
+def _item_iterator(processor_timeout: int, max_concurrency: int) -> Chain:
+    """One video: process it (short) or plan, encode its segments and assemble them (long); on
+    failure mark just this video failed so siblings carry on."""
     video_failed = Pass(
         "VideoFailed",
         comment="The item ends normally so the Map (and the other videos) keep going.",
@@ -131,15 +197,101 @@ def _item_iterator(processor_timeout: int) -> Chain:
         catch=[_catch_all(video_failed, "$.finalizeError")],
     )
     mark_failed.next(video_failed)
+    discard = Task(
+        "DiscardSegments",
+        comment=(
+            "A segmented video failed: drop its scratch (nothing partial is published) and name "
+            "the failed segment in the error the finalizer records."
+        ),
+        resource=PROCESSOR_ARN,
+        parameters={
+            "action": "discard",
+            "videoId.$": "$.videoId",
+            "executionId.$": "$.executionId",
+            "runId.$": "$.processed.runId",
+            "error.$": "$.error",
+        },
+        result_path="$.error",
+        timeout_seconds=FINALIZER_TIMEOUT,
+        retry=_processor_retries(),
+        catch=[_catch_all(mark_failed, "$.discardError")],
+    )
+    discard.next(mark_failed)
+    done = Pass(
+        "VideoProcessed",
+        comment="A small item result: the Map's output holds one per video.",
+        parameters={"videoId.$": "$.videoId", "status.$": "$.processed.status"},
+    )
+    assemble = Task(
+        "AssembleVideo",
+        comment="Join the segments (stream copy), merge the analysis, publish the run.",
+        resource=PROCESSOR_ARN,
+        parameters={
+            "action": "assemble",
+            "videoId.$": "$.videoId",
+            "executionId.$": "$.executionId",
+            "runId.$": "$.processed.runId",
+        },
+        result_path="$.assembled",
+        timeout_seconds=processor_timeout,
+        retry=[
+            *_processor_retries(),
+            Retry(
+                error_equals=["Runtime.ExitError", "States.Timeout"],
+                interval_seconds=2,
+                max_attempts=SEGMENT_RETRIES,
+                backoff_rate=2.0,
+            ),
+        ],
+        catch=[_catch_all(discard, "$.error")],
+    )
+    assembled = Pass(
+        "VideoAssembled",
+        parameters={"videoId.$": "$.videoId", "status.$": "$.assembled.status"},
+    )
+    assemble.next(assembled)
+    encode_segments = Map(
+        "EncodeSegments",
+        comment=(
+            "Every segment and the audio of one video, as many at once as the capacity serves; "
+            "the state holds job numbers only (the plan is in the run's scratch)."
+        ),
+        items_path="$.processed.jobs",
+        max_concurrency=max_concurrency,
+        parameters={
+            "videoId.$": "$.videoId",
+            "executionId.$": "$.executionId",
+            "runId.$": "$.processed.runId",
+            "job.$": "$$.Map.Item.Value",
+        },
+        iterator=_segment_iterator(PROCESSOR_TIMEOUT),
+        result_path=None,
+        catch=[_catch_all(discard, "$.error")],
+    )
+    encode_segments.next(assemble)
+    is_segmented = Choice("IsSegmented")
+    is_segmented.add_choice(
+        ChoiceRule.And(
+            [
+                ChoiceRule.IsPresent(variable="$.processed.segmented", value=True),
+                ChoiceRule.BooleanEquals(variable="$.processed.segmented", value=True),
+            ]
+        ),
+        encode_segments,
+    )
+    is_segmented.default_choice(done)
     process = Task(
         "ProcessVideo",
+        comment="Short videos are processed here in one invocation; long ones are planned.",
         resource=PROCESSOR_ARN,
         parameters={"videoId.$": "$.videoId", "executionId.$": "$.executionId"},
+        result_path="$.processed",
         timeout_seconds=processor_timeout,
         # Throttling here usually means the capacity is still coming up: retry patiently.
-        retry=[_lambda_retry(interval=2, attempts=8, backoff=2.0)],
+        retry=_processor_retries(),
         catch=[_catch_all(mark_failed, "$.error")],
     )
+    process.next(is_segmented)
     return Chain([process])
 
 
@@ -257,7 +409,7 @@ def build_definition(
         items_path="$.videoIds",
         max_concurrency=max_concurrency,
         parameters={"videoId.$": "$$.Map.Item.Value", "executionId.$": "$$.Execution.Id"},
-        iterator=_item_iterator(processor_timeout),
+        iterator=_item_iterator(processor_timeout, max_concurrency),
         result_path="$.results",
         catch=[_catch_all(sweep_after_failure, "$.error")],
     )
@@ -328,7 +480,24 @@ def build_definition(
         ),
         timeout_seconds=timeout_seconds,
     )
-    return _readable(graph.to_dict())
+    return _readable(_cap_throttle_delays(graph.to_dict()))
+
+
+def _cap_throttle_delays(definition: dict[str, Any]) -> dict[str, Any]:
+    # The SDK predates MaxDelaySeconds: add it to every throttle retrier...
+    for name, state in definition["States"].items():
+        for retry in state.get("Retry", []):
+            if retry["ErrorEquals"] == [THROTTLE_ERROR]:
+                retry["MaxDelaySeconds"] = THROTTLE_MAX_DELAY_SECONDS
+        if state.get("Type") == "Fail" and name == "SegmentFailed":
+            # ...and ErrorPath/CausePath: the Map fails with the segment's own error, which
+            # names the segment (the static Error/Cause stay only as the SDK's placeholders).
+            del state["Error"], state["Cause"]
+            state["ErrorPath"] = "$.segmentError.Error"
+            state["CausePath"] = "$.segmentError.Cause"
+        if "Iterator" in state:
+            _cap_throttle_delays(state["Iterator"])
+    return definition
 
 
 def render(definition: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,22 @@ def _warm() -> bool:
     return True
 
 
+def _pin(cpus: tuple[int, ...]) -> None:
+    """Worker initializer: run this environment on its CPUs only (none given: anywhere)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def default_env_threads(configured: int, max_environments: int) -> int:
+    """CPUs per local environment: the configured number, else the machine's CPUs shared among
+    the most environments the scaler asks for (at least one), so busy environments never
+    oversubscribe the machine."""
+    if configured > 0:
+        return configured
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cpus or 1) // max(1, max_environments))
+
+
 @dataclass
 class _Environment:
     executor: ProcessPoolExecutor
@@ -54,8 +71,14 @@ class LocalCapacityPool(CapacityController):
         concurrency: int = 1,
         invocation_timeout: float = 900.0,
         warmup: Callable[[], Any] = _warm,
+        threads: int = 0,
     ) -> None:
         self._worker = worker
+        # CPUs per environment: its processes (and their ffmpeg children, whose thread counts
+        # follow the affinity) are pinned to `threads` CPUs, environments round-robin over the
+        # machine; 0 leaves them unpinned.
+        self._threads = max(0, threads)
+        self._started = 0
         self._worker_args = worker_args
         self._concurrency = max(1, concurrency)
         self._timeout = invocation_timeout
@@ -154,7 +177,16 @@ class LocalCapacityPool(CapacityController):
         return sum(e.in_flight for e in self._envs)
 
     def _start_env(self) -> None:
-        env = _Environment(ProcessPoolExecutor(max_workers=self._concurrency, mp_context=self._ctx))
+        cpus = self._cpus_for(self._started)
+        self._started += 1
+        env = _Environment(
+            ProcessPoolExecutor(
+                max_workers=self._concurrency,
+                mp_context=self._ctx,
+                initializer=_pin,
+                initargs=(cpus,),
+            )
+        )
         self._envs.append(env)
         # Start every worker process now (cold start), then report the environment ready.
         futures = [env.executor.submit(self._warmup) for _ in range(self._concurrency)]
@@ -169,6 +201,16 @@ class LocalCapacityPool(CapacityController):
 
         for fut in futures:
             fut.add_done_callback(_ready)
+
+    def _cpus_for(self, n: int) -> tuple[int, ...]:
+        """The CPUs of the n-th environment started (empty: unpinned)."""
+        if not self._threads:
+            return ()
+        machine = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if not machine:
+            return ()
+        k = min(self._threads, len(machine))
+        return tuple(sorted({machine[(n * k + j) % len(machine)] for j in range(k)}))
 
     def _reap(self) -> None:
         for env in [e for e in self._envs if e.draining and e.in_flight == 0]:

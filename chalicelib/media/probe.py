@@ -148,6 +148,16 @@ class ProbeResult:
         """Plain JSON-able dict."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ProbeResult:
+        """The inverse of `to_dict` (a stored segment plan is read back with it)."""
+        fields = dict(raw)
+        if isinstance(fields.get("color"), dict):
+            fields["color"] = ColorInfo(**fields["color"])
+        if isinstance(fields.get("audio_track"), dict):
+            fields["audio_track"] = AudioTrack(**fields["audio_track"])
+        return cls(**fields)
+
     def media_fields(self) -> dict[str, Any]:
         """The item's `media` object: what the source is and how it was read."""
         return {

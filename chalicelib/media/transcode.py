@@ -8,7 +8,7 @@ playlist is written by us from the measured outputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,14 @@ def plan_ladder(width: int, height: int) -> list[Rung]:
     return rungs
 
 
+def hls_tee_target(rung: Rung) -> str:
+    """The `tee` muxer slave of a rung's HLS variant (4 s MPEG-TS segments, VOD playlist)."""
+    return (
+        f"[f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+        f":hls_segment_filename={rung.segment_pattern}]{rung.playlist_name}"
+    )
+
+
 def build_transcode_args(
     info: ProbeResult,
     rungs: list[Rung],
@@ -83,8 +91,19 @@ def build_transcode_args(
     source: str = "source",
     preset: str = "veryfast",
     crf: int = 23,
+    input_args: Sequence[str] = (),
+    audio: bool | None = None,
+    tee_for: Callable[[Rung], str] | None = None,
+    output_args: Sequence[str] = (),
 ) -> list[str]:
-    """The ffmpeg arguments (after the binary) for the whole ladder in one process."""
+    """The ffmpeg arguments (after the binary) for the whole ladder in one process.
+
+    The segmented flow (segments.py) reuses this builder for one time range of the source:
+    `input_args` go before `-i` (seek, duration), `audio=False` leaves audio out (it is encoded
+    once for the whole video), `tee_for` names each rung's outputs (default: MP4 + HLS) and
+    `output_args` go before each rung's output (timestamp offset, segment numbering).
+    """
+    with_audio = info.has_audio if audio is None else audio and info.has_audio
     n = len(rungs)
     # ffmpeg auto-rotates before the graph, so the graph sees the display orientation. The
     # shared input stage (deinterlace, tone-map, convert, BT.709 tags) runs once, before the
@@ -98,11 +117,11 @@ def build_transcode_args(
     # The split+scale graph is one filter graph; by default it scales every rung on one thread,
     # which starves the encoders of pictures (measured ~6% faster with one thread per CPU).
     args = ["-filter_complex_threads", str(available_cpus())]
-    args += [*stage.input_args, "-i", source, "-filter_complex", ";".join(chains)]
+    args += [*stage.input_args, *input_args, "-i", source, "-filter_complex", ";".join(chains)]
     gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
     for i, r in enumerate(rungs):
         args += ["-map", f"[v{i}]"]
-        if info.has_audio:
+        if with_audio:
             args += ["-map", audio_map(info)]
         args += [
             "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
@@ -110,15 +129,15 @@ def build_transcode_args(
             "-bufsize", f"{2 * r.maxrate_kbps}k", "-force_key_frames", gop,
             "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
         ]  # fmt: skip
-        if info.has_audio:
+        if with_audio:
             args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
         # The tee muxer needs global headers for MP4; mpegts gets Annex B via its automatic BSF.
         tee = (
-            f"[f=mp4:movflags=+faststart]{r.mp4_name}"
-            f"|[f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
-            f":hls_segment_filename={r.segment_pattern}]{r.playlist_name}"
+            tee_for(r)
+            if tee_for
+            else f"[f=mp4:movflags=+faststart]{r.mp4_name}|{hls_tee_target(r)}"
         )
-        args += ["-flags", "+global_header", "-f", "tee", tee]
+        args += [*output_args, "-flags", "+global_header", "-f", "tee", tee]
     return args
 
 

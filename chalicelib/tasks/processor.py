@@ -29,11 +29,13 @@ class Processor:
         settings: Settings,
         media_store: Callable[[], MediaStore],
         s3_client: Callable[[], Any] | None = None,
+        scratch: Callable[[], Any] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._media_store = media_store  # built on first use
         self._s3_client = s3_client
+        self._scratch_store = scratch
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         video_id = event.get("videoId")
@@ -43,6 +45,27 @@ class Processor:
         if not isinstance(execution_id, str) or not execution_id:
             raise ValidationError("executionId is required")
         owner = {"executionName": execution_name_of(execution_id)}
+        action = event.get("action", "process")
+        if action == "process":
+            return self._process(video_id, owner)
+        run_id = event.get("runId")
+        if not isinstance(run_id, str) or not run_id:
+            raise ValidationError("runId is required")
+        if action == "discard":
+            return self._discard(video_id, run_id, event.get("error"))
+        self._check_owner(video_id, owner)
+        if action == "segment":
+            job = event.get("job")
+            if not isinstance(job, int) or isinstance(job, bool):
+                raise ValidationError("job must be an integer")
+            return self._segment(video_id, run_id, job)
+        if action == "assemble":
+            return self._assemble(video_id, run_id, owner)
+        raise ValidationError(f"unknown processor action {action!r}")
+
+    def _process(self, video_id: str, owner: dict[str, str]) -> dict[str, Any]:
+        """The video's first invocation: short videos are processed right here (the
+        one-invocation path); long ones are planned into segments for the workflow's Map."""
         try:
             item = self._store.transition(
                 video_id,
@@ -56,11 +79,29 @@ class Processor:
                 f"video {video_id} is {exc.current or 'missing'}, not queued for this execution"
             ) from None
 
+        from chalicelib.media import segmented
         from chalicelib.media.errors import MediaError
-        from chalicelib.media.job import run_processing
+        from chalicelib.media.job import new_run_id, run_processing
 
         media_store = self._media_store()
         try:
+            planned = None
+            if self._scratch_store is not None:  # without scratch, every video is one segment
+                planned = segmented.prepare(
+                    video_id,
+                    new_run_id(),
+                    item["sourceUrl"],
+                    self._settings,
+                    self._scratch(),
+                    s3_client=self._s3_client() if self._s3_client else None,
+                )
+            if planned is not None:
+                self._store.update_fields(
+                    video_id,
+                    {"progress": 5, "segments": {"count": planned["segments"], "done": 0}},
+                    {PROCESSING},
+                )
+                return {"videoId": video_id, "status": PROCESSING, "segmented": True, **planned}
             result = run_processing(
                 video_id,
                 item["sourceUrl"],
@@ -72,7 +113,12 @@ class Processor:
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.
             self._fail(video_id, owner, {"code": exc.code, "message": exc.message})
-            return {"videoId": video_id, "status": VideoStatus.FAILED.value, "error": exc.code}
+            return {
+                "videoId": video_id,
+                "status": VideoStatus.FAILED.value,
+                "error": exc.code,
+                "segmented": False,
+            }
         except Exception as exc:
             log.exception("processing %s crashed", video_id)
             # The item is public: the exception's text (an SDK message with ARNs, account ids,
@@ -80,6 +126,12 @@ class Processor:
             message = f"processing failed unexpectedly ({type(exc).__name__}); see the logs"
             self._fail(video_id, owner, {"code": "ProcessorError", "message": message})
             raise
+        self._complete(video_id, owner, result, media_store)
+        return {"videoId": video_id, "status": VideoStatus.COMPLETED.value, "segmented": False}
+
+    def _complete(
+        self, video_id: str, owner: dict[str, str], result: dict[str, Any], media_store: Any
+    ) -> None:
         self._store.transition(
             video_id,
             {PROCESSING},
@@ -93,7 +145,65 @@ class Processor:
                 media_store.delete_other_runs(video_id, run_id)
             except Exception:  # a leftover old run wastes space but breaks nothing
                 log.warning("could not delete old runs of %s", video_id, exc_info=True)
+
+    def _scratch(self) -> Any:
+        if self._scratch_store is None:
+            raise RuntimeError("segmented processing needs a scratch store")
+        return self._scratch_store()
+
+    def _check_owner(self, video_id: str, owner: dict[str, str]) -> None:
+        """Segment work only for a video this execution is processing (never a stale one)."""
+        item = self._store.get(video_id)
+        if (
+            item is None
+            or item.get("status") != PROCESSING
+            or item.get("executionName") != owner["executionName"]
+        ):
+            raise VideoNotQueued(f"video {video_id} is not processing for this execution")
+
+    def _segment(self, video_id: str, run_id: str, job: int) -> dict[str, Any]:
+        """One segment (or the audio, job -1) into the run's scratch."""
+        from chalicelib.media import segmented
+
+        scratch = self._scratch()
+        done = segmented.run_job(
+            video_id,
+            run_id,
+            job,
+            self._settings,
+            scratch,
+            s3_client=self._s3_client() if self._s3_client else None,
+        )
+        finished, total = segmented.progress(scratch, video_id, run_id)
+        if total:
+            # 5 % for the plan, 90 % spread over the segments, the rest for assembly. Jobs
+            # finish in any order: only a higher value is written.
+            percent = 5 + (90 * finished) // total
+            item = self._store.get(video_id) or {}
+            if int(item.get("progress") or 0) < percent:
+                self._store.update_fields(
+                    video_id,
+                    {"progress": percent, "segments": {"count": total, "done": finished}},
+                    {PROCESSING},
+                )
+        return done
+
+    def _assemble(self, video_id: str, run_id: str, owner: dict[str, str]) -> dict[str, Any]:
+        from chalicelib.media import segmented
+
+        media_store = self._media_store()
+        result = segmented.assemble(video_id, run_id, self._settings, self._scratch(), media_store)
+        self._complete(video_id, owner, result, media_store)
         return {"videoId": video_id, "status": VideoStatus.COMPLETED.value}
+
+    def _discard(self, video_id: str, run_id: str, error: Any) -> dict[str, str]:
+        """A segmented run failed: drop its scratch and name the failed segment in the error
+        (shaped like the caught error, which it replaces on the way to the finalizer)."""
+        from chalicelib.media import segmented
+
+        return segmented.failure(
+            self._scratch(), video_id, run_id, error if isinstance(error, dict) else None
+        )
 
     def _fail(self, video_id: str, owner: dict[str, str], error: dict[str, str]) -> None:
         try:

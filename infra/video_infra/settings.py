@@ -7,12 +7,34 @@ from typing import Any
 
 from constructs import Node
 
-# Measured: one decode + the whole ladder + analysis + subtitles of a 1080p clip take about as long
-# as the clip itself on 2 vCPUs (DESIGN.md, media toolchain). The processor's timeout must cover
-# the longest accepted video at that speed plus fetch/upload overhead.
-PROCESSING_SECONDS_PER_MEDIA_SECOND = 1.0
+# Measured (make bench-media / bench-chunked, 1080p30, 2026-11-29): the ladder + analysis +
+# subtitles cost ~3.3 CPU-seconds per media second, 1.2-2.0 s per media second on 2 vCPUs.
+PROCESSING_SECONDS_PER_MEDIA_SECOND = 2.0
 PROCESSING_OVERHEAD_SECONDS = 120
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# Videos longer than one segment are processed in segments (VIDEO_SEGMENT_SECONDS, default 60 s),
+# one invocation each; the audio is one invocation for the whole video (AAC + loudness, measured
+# >= 19x realtime up to 1 h, >= 35x with the fast coder beyond), assembly is stream copy.
+SEGMENT_SECONDS = 60
+AUDIO_SECONDS_PER_MEDIA_SECOND = 0.053
+AUDIO_FAST_SECONDS_PER_MEDIA_SECOND = 0.029
+ASSEMBLY_SECONDS_PER_MEDIA_SECOND = 0.02
+MAX_DURATION_SECONDS = 3 * 3600
+
+
+def longest_invocation_seconds(max_duration_seconds: float) -> float:
+    """The longest processor invocation a video of at most this duration needs (segmented)."""
+    audio_rate = (
+        AUDIO_SECONDS_PER_MEDIA_SECOND
+        if max_duration_seconds <= 3600
+        else AUDIO_FAST_SECONDS_PER_MEDIA_SECOND
+    )
+    one_invocation = min(max_duration_seconds, SEGMENT_SECONDS * 4 / 3)  # a short video, whole
+    return PROCESSING_OVERHEAD_SECONDS + max(
+        one_invocation * PROCESSING_SECONDS_PER_MEDIA_SECOND,
+        max_duration_seconds * audio_rate,
+        max_duration_seconds * ASSEMBLY_SECONDS_PER_MEDIA_SECOND,
+    )
 
 
 def _bool(value: Any) -> bool:
@@ -31,7 +53,7 @@ class InfraSettings:
     deletion_protection: bool = True
     log_retention_days: int = 30
     upload_expiry_days: int = 7
-    max_duration_seconds: int = 600
+    max_duration_seconds: int = MAX_DURATION_SECONDS
     processor_timeout_seconds: int = LAMBDA_MAX_TIMEOUT_SECONDS
     scale_min: int = 2
     scale_max: int = 5
@@ -67,10 +89,9 @@ class InfraSettings:
         """Refuse settings that would deploy but could never work."""
         if self.processor_timeout_seconds > LAMBDA_MAX_TIMEOUT_SECONDS:
             raise ValueError(f"processorTimeoutSeconds must be <= {LAMBDA_MAX_TIMEOUT_SECONDS}")
-        needed = (
-            self.max_duration_seconds * PROCESSING_SECONDS_PER_MEDIA_SECOND
-            + PROCESSING_OVERHEAD_SECONDS
-        )
+        if self.max_duration_seconds > MAX_DURATION_SECONDS:
+            raise ValueError(f"maxDurationSeconds must be <= {MAX_DURATION_SECONDS}")
+        needed = longest_invocation_seconds(self.max_duration_seconds)
         if needed > self.processor_timeout_seconds:
             raise ValueError(
                 f"maxDurationSeconds={self.max_duration_seconds} needs about {needed:.0f} s of "

@@ -185,7 +185,10 @@ def test_a_failed_video_shows_its_reason_and_can_be_processed_again(
     page.get_by_label("Status").select_option("failed")
     row = row_of(page, "Broken upload")
     row.wait_for()
-    assert page.locator("li.video-row:visible").count() == 1  # the filter asked the API
+    from playwright.sync_api import expect  # lazily, as the fixtures import Playwright
+
+    # The filter asked the API: the unfiltered rows go once its answer is in (retried until).
+    expect(page.locator("li.video-row:visible")).to_have_count(1, timeout=STEP_TIMEOUT_MS)
     row.get_by_role("link").click()
     failure = page.locator("#video-failure")
     failure.wait_for()

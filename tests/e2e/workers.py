@@ -29,3 +29,18 @@ def busy_worker(settings: Settings, event: dict[str, Any]) -> dict[str, Any]:
     )
     store.close()
     return {"videoId": event["videoId"], "status": "completed"}
+
+
+def dying_worker(settings: Settings, event: dict[str, Any]) -> Any:
+    """The real processor, except that the first time segment 1 runs, the environment's process
+    dies half a second into it (as a crashed or reclaimed Lambda environment would)."""
+    import os
+    import threading
+
+    from chalicelib.factory import run_processor_in_worker
+
+    marker = settings.data_dir / "killed-once"
+    if event.get("action") == "segment" and event.get("job") == 1 and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        threading.Timer(0.5, os._exit, (1,)).start()
+    return run_processor_in_worker(settings, event)

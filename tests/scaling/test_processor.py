@@ -55,7 +55,7 @@ def test_a_queued_video_is_processed_and_old_runs_dropped(
 
     vid = put(store, "queued")
     out = processor(store, media, monkeypatch, run).handle({"videoId": vid, "executionId": EXEC})
-    assert out == {"videoId": vid, "status": "completed"}
+    assert out == {"videoId": vid, "status": "completed", "segmented": False}
     assert seen == ["processing"]
     item = store.get(vid)
     assert item is not None
@@ -101,7 +101,7 @@ def test_a_bad_source_fails_the_video_with_its_reason_and_returns(
     out = processor(store, RecordingMediaStore(), monkeypatch, run).handle(
         {"videoId": vid, "executionId": EXEC}
     )
-    assert out == {"videoId": vid, "status": "failed", "error": "NotAVideo"}
+    assert out == {"videoId": vid, "status": "failed", "error": "NotAVideo", "segmented": False}
     item = store.get(vid)
     assert item is not None and item["status"] == "failed"
     assert item["error"] == {"code": "NotAVideo", "message": "the source is not a video"}

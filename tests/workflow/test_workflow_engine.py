@@ -122,16 +122,17 @@ def test_throttling_is_retried_until_capacity_serves(
     assert attempts.count("v1") == 4 and attempts.count("v2") == 2
 
 
-def test_throttling_beyond_the_retries_fails_only_that_video(
+def test_throttled_invocations_are_retried_never_failed(
     fakes: FakeFunctions, make_engine: Callable[..., Any]
 ) -> None:
-    fakes.throttles.update({"v1": 100})
+    # Nested Maps (videos x segments) may ask for more invocations than the capacity serves:
+    # a throttle means "wait your turn", so it is retried far beyond the other Lambda errors.
+    fakes.throttles.update({"v1": 40})
     result = run(make_engine(fakes), fakes.batch("v1", "v2"))
 
     assert result["status"] == "SUCCEEDED"
-    assert fakes.videos == {"v1": "failed", "v2": "completed"}
-    assert fakes.reasons["v1"]["Error"] == "Lambda.TooManyRequestsException"
-    assert [e["videoId"] for e in fakes.calls_to("processor")].count("v1") == 9  # 1 + 8 retries
+    assert fakes.videos == {"v1": "completed", "v2": "completed"}
+    assert [e["videoId"] for e in fakes.calls_to("processor")].count("v1") == 41
 
 
 def test_status_is_polled_until_ready(
@@ -320,3 +321,72 @@ def test_a_dynamodb_client_on_a_moto_server_is_not_intercepted(
         aws_secret_access_key="test",
     )
     assert reopened.get_item(TableName="passthrough", Key={"id": {"S": "v1"}})["Item"]
+
+
+# --- segmented videos: plan -> Map over segments -> assemble ---------------------------------
+
+
+def test_a_long_video_is_planned_mapped_and_assembled(
+    fakes: FakeFunctions, make_engine: Callable[..., Any]
+) -> None:
+    fakes.segmented["long"] = 12
+    result = run(make_engine(fakes), fakes.batch("long", "short"))
+
+    assert result["status"] == "SUCCEEDED"
+    assert fakes.videos == {"long": "completed", "short": "completed"}
+    calls = fakes.calls_to("processor")
+    jobs = sorted(e["job"] for e in calls if e.get("action") == "segment")
+    assert jobs == list(range(-1, 12))  # the audio and every segment, once each
+    assert [e["videoId"] for e in calls if e.get("action") == "assemble"] == ["long"]
+    assert {e["runId"] for e in calls if "runId" in e} == {"run-1"}
+    # Never more invocations at once than the Map's concurrency (the capacity asked for).
+    assert 1 < fakes.max_in_flight <= 5 * 2  # outer x inner Map; the capacity throttles beyond
+    assert sorted(output(result)["results"], key=lambda r: r["videoId"]) == [
+        {"videoId": "long", "status": "completed"},
+        {"videoId": "short", "status": "completed"},
+    ]
+    assert output(result)["release"]["scaledToZero"] is True
+
+
+def test_a_failing_segment_is_retried_then_the_video_fails_naming_it(
+    fakes: FakeFunctions, make_engine: Callable[..., Any]
+) -> None:
+    fakes.segmented["long"] = 6
+    fakes.failing_job["long"] = 3
+    result = run(make_engine(fakes), fakes.batch("long", "other"))
+
+    assert result["status"] == "SUCCEEDED"  # the batch goes on
+    assert fakes.videos == {"long": "failed", "other": "completed"}
+    calls = fakes.calls_to("processor")
+    assert [e["job"] for e in calls if e.get("job") == 3] == [3, 3, 3]  # 1 + 2 retries
+    assert not [e for e in calls if e.get("action") == "assemble"]  # nothing published
+    (discard,) = [e for e in calls if e.get("action") == "discard"]
+    assert discard["runId"] == "run-1" and discard["error"]["Error"] == "SegmentFailed"
+    # The finalizer records the discard's error (which names the segment), not a generic one.
+    assert fakes.reasons["long"]["Error"] == "SegmentFailed"
+    assert "segment 4: damaged" in fakes.reasons["long"]["Cause"]
+    assert fakes.reasons["long"]["Cause"].startswith("discarded:")
+    assert output(result)["release"]["scaledToZero"] is True
+
+
+@pytest.mark.slow
+def test_state_stays_small_for_a_3_hour_video(
+    fakes: FakeFunctions, make_engine: Callable[..., Any]
+) -> None:
+    """180 segments of 60 s: the plan stays in scratch, the state holds job numbers only."""
+    fakes.segmented.update({"a": 180, "b": 180})
+    engine = make_engine(fakes)
+    arn = engine.start(fakes.batch("a", "b"))
+    result = engine.wait(arn, 120)
+    assert result["status"] == "SUCCEEDED", result
+    sizes = []
+    for event in engine.history(arn):
+        for key, details in event.items():
+            if key.endswith("EventDetails") and isinstance(details, dict):
+                for field in ("input", "output"):
+                    if isinstance(details.get(field), str):
+                        sizes.append(len(details[field].encode()))
+    # The largest state of one video is about 1 KB of job numbers plus its ids; 100 videos'
+    # results in the batch's output stay far below Step Functions' 256 KB.
+    assert max(sizes) < 4096
+    assert len(result["output"].encode()) < 2048

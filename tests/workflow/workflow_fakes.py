@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,12 @@ class FakeFunctions:
     scaler_failures: dict[str, Callable[[], Exception]] = field(default_factory=dict)
     scaler_transient: dict[str, int] = field(default_factory=dict)  # action -> failures left
     leases: int = 0
+    # Segmented videos: video -> number of segments (the plan answers jobs -1..n-1); a job that
+    # always fails; the processor's concurrent invocations (the Map must stay within capacity).
+    segmented: dict[str, int] = field(default_factory=dict)
+    failing_job: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def batch(self, *video_ids: str) -> dict[str, Any]:
@@ -78,7 +85,37 @@ class FakeFunctions:
             if self.throttles.get(video_id, 0) > 0:
                 self.throttles[video_id] -= 1
                 raise FunctionError("Lambda.TooManyRequestsException", "no capacity yet")
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._process(event)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _process(self, event: dict[str, Any]) -> dict[str, Any]:
+        from chalicelib.orchestrator.engine import FunctionError
+
+        video_id = event["videoId"]
+        action = event.get("action", "process")
+        if action == "segment":
+            time.sleep(0.002)  # long enough for the Map's iterations to overlap
+            if self.failing_job.get(video_id) == event["job"]:
+                raise FunctionError("SegmentFailed", f"segment {event['job'] + 1}: damaged")
+            return {"job": event["job"]}
+        if action == "assemble":
+            with self.lock:
+                self.videos[video_id] = "completed"
+            return {"videoId": video_id, "status": "completed"}
+        if action == "discard":
+            cause = event["error"].get("Cause", "")
+            return {"Error": event["error"]["Error"], "Cause": f"discarded: {cause}"}
+        with self.lock:
             self.videos[video_id] = "processing"
+        if video_id in self.segmented:
+            jobs = list(range(-1, self.segmented[video_id]))
+            return {"videoId": video_id, "status": "processing", "segmented": True,
+                    "runId": "run-1", "segments": len(jobs) - 1, "jobs": jobs}  # fmt: skip
         if video_id in self.processor_failures:
             raise self.processor_failures[video_id]
         with self.lock:

@@ -1,0 +1,419 @@
+"""The segmented job: the processor's plan, segment, assemble and discard actions.
+
+`prepare` runs in the first invocation of a video: it probes the source where it lies and, when
+the video is one segment long, says so (the caller then runs today's one-invocation job,
+unchanged). Otherwise it stores the plan in the run's scratch and returns the job numbers the
+workflow maps over: -1 is the whole-audio job, 0..n-1 the segments. Each job writes its files and
+a small JSON result into scratch; `assemble` checks every result is there, joins them (stream
+copy), merges the analysis and the transcript, publishes the run and clears its scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.media import segments
+from chalicelib.media.errors import MediaError
+from chalicelib.media_store.base import MediaStore
+from chalicelib.media_store.scratch import ScratchStore, run_scratch
+
+AUDIO_JOB = -1
+PLAN_JSON = "plan.json"
+SOURCE_JSON = "source.json"
+AUDIO_JSON = "audio.json"
+
+
+def segment_json(index: int) -> str:
+    return f"seg{index:05d}.json"
+
+
+def error_json(job: int) -> str:
+    return "error_audio.json" if job == AUDIO_JOB else f"error_{job:05d}.json"
+
+
+class SegmentFailed(Exception):
+    """A segment (or the audio) could not be encoded; the message names it."""
+
+
+def _work_dir(settings: Settings) -> Path:
+    root = settings.tmp_dir or (settings.data_dir / "work" if settings.is_local else None)
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="seg-", dir=root))
+
+
+def _timeout(settings: Settings, media_seconds: float, per_second: float = 20.0) -> float:
+    if settings.ffmpeg_timeout_seconds > 0:
+        return settings.ffmpeg_timeout_seconds
+    return 300.0 + per_second * media_seconds
+
+
+def _source_for_jobs(source_url: str, settings: Settings, s3_client: Any) -> str:
+    """Where jobs read the source: its real local path, or a presigned URL of the S3 object."""
+    from chalicelib.sources import SourceRejected, parse_s3_source, resolve_local_source
+
+    try:
+        if source_url.startswith("file://"):
+            from urllib.parse import unquote, urlsplit
+
+            return str(resolve_local_source(unquote(urlsplit(source_url).path),
+                                            settings.source_roots))  # fmt: skip
+        bucket, key = parse_s3_source(source_url, settings.bucket if not settings.is_local else "")
+    except SourceRejected as exc:
+        raise MediaError(exc.code, exc.message) from None
+    return str(
+        s3_client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=6 * 3600
+        )
+    )
+
+
+def prepare(
+    video_id: str,
+    run_id: str,
+    source_url: str,
+    settings: Settings,
+    scratch: ScratchStore,
+    *,
+    s3_client: Any = None,
+) -> dict[str, Any] | None:
+    """Probe; None when the video is one segment, else plan it into scratch and return
+    `{"runId", "segments", "jobs"}` (small: the workflow state never holds the plan)."""
+    from chalicelib.media import fetch, probe
+    from chalicelib.media.ffmpeg import ffmpeg_exe
+
+    if settings.segment_seconds <= 0:
+        return None
+    work = _work_dir(settings)
+    try:
+        if source_url.startswith("file://"):
+            path = Path(_source_for_jobs(source_url, settings, s3_client))
+        else:  # AWS: the header is all a probe reads, but PyAV needs a local file: fetch it
+            path = fetch.fetch_source(source_url, work, source_roots=settings.source_roots,
+                                      max_bytes=settings.max_source_bytes,
+                                      s3_client=s3_client)  # fmt: skip
+        info = probe.probe(path, max_duration=settings.max_duration_seconds)
+        if segments.segment_count(info.duration, settings.segment_seconds) < 2:
+            return None
+        plan = segments.make_plan(str(path), info, settings.segment_seconds)
+        prefix = run_scratch(video_id, run_id)
+        source = {"url": source_url, "remuxed": plan.remux}
+        if plan.remux:
+            exe = ffmpeg_exe(settings.ffmpeg)
+            remuxed = segments.remux_for_seeking(
+                str(path),
+                work / segments.REMUX_NAME,
+                exe=exe,
+                timeout=_timeout(settings, info.duration, 1.0),
+            )
+            scratch.put_files(prefix, [remuxed])
+        scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
+        scratch.put_text(prefix, PLAN_JSON, plan.to_json())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
+    return {"runId": run_id, "segments": plan.count, "jobs": jobs}
+
+
+def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:
+    plan_text, source_text = (
+        scratch.get_text(prefix, PLAN_JSON),
+        scratch.get_text(prefix, SOURCE_JSON),
+    )
+    if plan_text is None or source_text is None:
+        raise MediaError("Interrupted", "The segment plan of this run is gone.")
+    return segments.SegmentPlan.from_json(plan_text), json.loads(source_text)
+
+
+def run_job(
+    video_id: str,
+    run_id: str,
+    job: int,
+    settings: Settings,
+    scratch: ScratchStore,
+    *,
+    s3_client: Any = None,
+) -> dict[str, Any]:
+    """Encode one segment (or the audio) into scratch. Raises SegmentFailed naming it."""
+    from chalicelib.media import thumbnails
+    from chalicelib.media.ffmpeg import ffmpeg_exe
+    from chalicelib.media.whisper_model import resolve_whisper_model
+
+    prefix = run_scratch(video_id, run_id)
+    plan, source_doc = _load(scratch, prefix)
+    what = "the audio" if job == AUDIO_JOB else _describe(plan, job)
+    if job != AUDIO_JOB and not 0 <= job < plan.count:
+        raise SegmentFailed(f"{what}: no such segment")
+    exe = ffmpeg_exe(settings.ffmpeg)
+    started = time.monotonic()
+    work = _work_dir(settings)
+    try:
+        source = (
+            scratch.locate(prefix, segments.REMUX_NAME)
+            if source_doc["remuxed"]
+            else _source_for_jobs(source_doc["url"], settings, s3_client)
+        )
+        if job == AUDIO_JOB:
+            audio = segments.encode_audio(
+                work,
+                plan.info,
+                source=source,
+                exe=exe,
+                timeout=_timeout(settings, plan.info.duration, 1.0),
+            )
+            scratch.put_files(prefix, [work / n for _, n in audio.hls])
+            scratch.put_text(prefix, AUDIO_JSON, audio.to_json())
+            _drop_if_discarded(scratch, prefix)
+            return {"job": job, "ms": int((time.monotonic() - started) * 1000)}
+        seg = plan.segments[job]
+        timeout = _timeout(settings, seg.duration)
+        whisper = resolve_whisper_model(settings.whisper_model, settings.data_dir)
+        storyboard = thumbnails.plan_storyboard(plan.info)
+        out = segments.SegmentOutput(job)
+
+        def video() -> None:
+            t0 = time.monotonic()
+            out.hls = segments.encode_segment_video(
+                work,
+                plan,
+                job,
+                source=source,
+                exe=exe,
+                timeout=timeout,
+                preset=settings.x264_preset,
+            )
+            out.timings["encodeMs"] = int((time.monotonic() - t0) * 1000)
+
+        def signals() -> None:
+            t0 = time.monotonic()
+            out.cuts, out.black_segments, out.tiles = segments.analyse_segment(
+                work, plan, job, source=source, exe=exe, timeout=timeout, storyboard=storyboard
+            )
+            out.timings["analysisMs"] = int((time.monotonic() - t0) * 1000)
+            if whisper.model is not None and plan.info.has_audio:
+                t0 = time.monotonic()
+                m = segments.SPEECH_MARGIN
+                out.speech = segments.transcribe_window(
+                    source, max(0.0, seg.start - m), min(plan.info.duration, seg.end + m),
+                    whisper.model, exe=exe, timeout=timeout,
+                )  # fmt: skip
+                out.timings["speechMs"] = int((time.monotonic() - t0) * 1000)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(video), pool.submit(signals)]
+            for f in futures:
+                f.result()
+        files = [work / n for entries in out.hls.values() for _, n in entries]
+        scratch.put_files(prefix, files + [work / n for n in out.tiles])
+        out.timings["totalMs"] = int((time.monotonic() - started) * 1000)
+        scratch.put_text(prefix, segment_json(job), out.to_json())
+        _drop_if_discarded(scratch, prefix)
+        return {"job": job, "ms": out.timings["totalMs"]}
+    except MediaError as exc:
+        message = f"{what}: {exc.code}: {exc.message}"
+        scratch.put_text(
+            prefix, error_json(job), json.dumps({"code": exc.code, "message": message})
+        )
+        _drop_if_discarded(scratch, prefix)
+        raise SegmentFailed(message) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _drop_if_discarded(scratch: ScratchStore, prefix: str) -> None:
+    """A job still running when its video failed (a Map cannot stop an invocation in flight)
+    must not leave files behind: the discard removes the plan first, so a job that finds it gone
+    after writing removes what it wrote (one that finds it there was listed by the discard)."""
+    if scratch.get_text(prefix, PLAN_JSON) is None:
+        scratch.delete_prefix(prefix)
+
+
+def _describe(plan: segments.SegmentPlan, job: int) -> str:
+    if not 0 <= job < plan.count:
+        return f"segment {job}"
+    s = plan.segments[job]
+    return f"segment {job + 1} of {plan.count} ({s.start:.1f}-{s.end:.1f} s)"
+
+
+def progress(scratch: ScratchStore, video_id: str, run_id: str) -> tuple[int, int]:
+    """(finished segments, segments) of a run, counted from the results in scratch."""
+    prefix = run_scratch(video_id, run_id)
+    names = scratch.list(prefix)
+    plan_text = scratch.get_text(prefix, PLAN_JSON)
+    total = segments.SegmentPlan.from_json(plan_text).count if plan_text else 0
+    return sum(1 for n in names if n.startswith("seg") and n.endswith(".json")), total
+
+
+def failure(
+    scratch: ScratchStore, video_id: str, run_id: str, error: dict[str, Any] | None
+) -> dict[str, str]:
+    """The error to record for a failed segmented run, naming the segment when it is known;
+    then the run's scratch is removed. Shaped like a caught Step Functions error."""
+    prefix = run_scratch(video_id, run_id)
+    caught = dict(error or {})
+    out = {
+        "Error": str(caught.get("Error") or "SegmentFailed"),
+        "Cause": str(caught.get("Cause") or ""),
+    }
+    try:
+        names = scratch.list(prefix)
+        recorded = [n for n in names if n.startswith("error")]
+        if recorded:
+            doc = json.loads(scratch.get_text(prefix, recorded[0]) or "{}")
+            out = {"Error": str(doc.get("code") or out["Error"]), "Cause": str(doc.get("message"))}
+        elif PLAN_JSON in names and "segment" not in out["Cause"]:
+            plan, _ = _load(scratch, prefix)
+            missing = [i + 1 for i in range(plan.count) if segment_json(i) not in names]
+            if missing:
+                shown = ", ".join(str(i) for i in missing[:10])
+                out["Cause"] = f"{out['Cause']} (segments not encoded: {shown} of {plan.count})"
+    finally:
+        scratch.delete(prefix, PLAN_JSON)  # first: jobs still in flight then clean up after
+        scratch.delete_prefix(prefix)  # themselves (see _drop_if_discarded)
+    return out
+
+
+def assemble(
+    video_id: str,
+    run_id: str,
+    settings: Settings,
+    scratch: ScratchStore,
+    media_store: MediaStore,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Join every segment's output into the run, publish it, and return the item's fields."""
+    from chalicelib.media import analysis, merge, thumbnails
+    from chalicelib.media.cost import cost_block
+    from chalicelib.media.ffmpeg import ffmpeg_exe
+    from chalicelib.media.job import _write_documents
+    from chalicelib.media.pipeline import OK, SKIPPED, PipelineOutput, StageReport
+    from chalicelib.media.result import build_result
+
+    started = time.monotonic()
+    prefix = run_scratch(video_id, run_id)
+    plan, _ = _load(scratch, prefix)
+    info = plan.info
+    exe = ffmpeg_exe(settings.ffmpeg)
+    names = set(scratch.list(prefix))
+    missing = [i + 1 for i in range(plan.count) if segment_json(i) not in names]
+    if missing or (info.has_audio and AUDIO_JSON not in names):
+        raise MediaError("AssemblyFailed", f"Segments not encoded: {missing or 'audio'}.")
+    parts = [
+        segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(i)) or "")
+        for i in range(plan.count)
+    ]
+    audio = (
+        segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
+        if info.has_audio
+        else None
+    )
+    work = _work_dir(settings)
+    stages: dict[str, StageReport] = {}
+    try:
+        t0 = time.monotonic()
+        files = [n for p in parts for e in p.hls.values() for _, n in e]
+        files += [n for p in parts for n in p.tiles] + ([n for _, n in audio.hls] if audio else [])
+        scratch.fetch(prefix, files, work)
+        timeout = _timeout(settings, info.duration, 0.5)
+        ladder = segments.assemble(work, plan, parts, audio, exe=exe, timeout=timeout)
+        stages["transcode"] = StageReport(OK, sum(int(p.timings.get("encodeMs", 0)) for p in parts))
+        stages["assemble"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
+        storyboard = thumbnails.plan_storyboard(info)
+        written = segments.assemble_storyboard(work, storyboard, exe=exe, timeout=timeout)
+        owned = [(s.start, s.end) for s in plan.segments]
+        cuts = merge.merge_cuts(
+            [merge.Owned(a, b, p.cuts) for (a, b), p in zip(owned, parts, strict=True)]
+        )
+        signals = analysis.Signals(
+            scenes=merge.scenes_from_cuts(cuts, info.duration),
+            cuts=cuts,
+            black_segments=merge.merge_intervals(
+                [
+                    merge.Owned(a, b, p.black_segments)
+                    for (a, b), p in zip(owned, parts, strict=True)
+                ]
+            ),
+            silences=audio.silences if audio else [],
+            loudness=audio.loudness if audio else None,
+            storyboard_written=written,
+        )
+        stages["analysis"] = StageReport(
+            OK, sum(int(p.timings.get("analysisMs", 0)) for p in parts)
+        )
+        # Poster and vision from the top rendition: upright already, and local after assembly.
+        top = work / ladder.renditions[0].name
+        (work / "source").symlink_to(top.name)
+        upright = replace(info, rotation=0)
+        t0 = time.monotonic()
+        poster = thumbnails.extract_poster(work, upright, exe=exe, timeout=timeout)
+        stages["thumbnail"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
+        t0 = time.monotonic()
+        try:
+            vision = analysis.analyse_vision(top, upright, signals.scenes)
+            stages["vision"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
+        except Exception as exc:  # best effort, as in the one-pass pipeline
+            vision = None
+            stages["vision"] = StageReport("failed", 0, f"{type(exc).__name__}: {exc}"[:300])
+        speech = [
+            (s.start, s.end, p.speech)
+            for s, p in zip(plan.segments, parts, strict=True)
+            if p.speech is not None
+        ]
+        transcript = None
+        if speech:
+            transcript = merge.merge_transcripts(speech, segments.SPEECH_MARGIN)
+            stages["subtitles"] = StageReport(
+                OK, sum(int(p.timings.get("speechMs", 0)) for p in parts)
+            )
+        elif not info.has_audio:
+            from chalicelib.media.subtitles import Transcript
+
+            transcript = Transcript()
+            stages["subtitles"] = StageReport(OK, 0)
+        else:
+            stages["subtitles"] = StageReport(SKIPPED, 0, "Speech to text is off.")
+        out = PipelineOutput(
+            transcode=ladder, poster=poster, storyboard=storyboard if written else None,
+            signals=signals, vision=vision, transcript=transcript, stages=stages,
+        )  # fmt: skip
+        (work / "source").unlink()
+        published = _write_documents(work, out, info.duration)
+        if audio:
+            published += [segments.AUDIO_PLAYLIST] + [n for _, n in audio.hls]
+        t0 = time.monotonic()
+        out_prefix = media_store.publish(video_id, run_id, [work / n for n in published])
+        result = build_result(video_id, run_id, out_prefix, info=info, out=out)
+        result["stages"] = {k: v.to_dict() for k, v in stages.items()}
+        result["stages"]["publish"] = {"status": OK, "ms": int((time.monotonic() - t0) * 1000)}
+        result["segments"] = {
+            "count": plan.count,
+            "seconds": plan.segment_seconds,
+            "items": [
+                {"index": s.index, "start": s.start, "end": s.end, **p.timings}
+                for s, p in zip(plan.segments, parts, strict=True)
+            ],
+        }
+        result["assembleMs"] = int((time.monotonic() - started) * 1000)
+        # Environment time across every invocation of the run: each segment job's, then this
+        # assembly's (the plan and the audio job are short and not counted: a lower bound).
+        segment_seconds = sum(float(p.timings.get("totalMs", 0)) for p in parts) / 1000
+        result["cost"] = cost_block(
+            segment_seconds + result["assembleMs"] / 1000,
+            None,  # CPU is measured inside each environment, not summed across them
+            info.duration,
+            settings.price_per_env_hour,
+            {k: round(v.ms / 1000, 3) for k, v in stages.items()},
+        )
+        scratch.delete_prefix(prefix)  # only now: a retried assembly needs it (failures: discard)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,672 @@
+"""Segmented processing of a long video: plan, encode one segment for every rung, assemble.
+
+A video longer than about one `segment_seconds` is cut into segments whose boundaries are
+multiples of the HLS segment length (4 s), moved to the first source frame at or after that
+time, so every rung's keyframes and HLS segments fall exactly where the one-process ladder puts
+them. Each segment is one invocation:
+
+* the ladder for its time range, video only, with the builder of transcode.py (same filter
+  graph, same encoder settings, keyframes forced every 2 s from the boundary, closed GOPs),
+  written straight as the final HLS `.ts` files of each rung (numbered from the segment's first
+  HLS index, timestamps shifted to the segment's place in the video);
+* the signal analysis (scene cuts, black) and the storyboard tiles of its range, over a window
+  that reaches `ANALYSIS_MARGIN` into its neighbours so a detector never starts cold at a
+  boundary (merge.py keeps what each segment owns and joins what spans a boundary);
+* speech to text over its range plus `SPEECH_MARGIN` on both sides, with word timestamps
+  (merge.py cuts each boundary in a pause both sides heard and keeps every word once).
+
+Audio is encoded once for the whole video (no priming gap or AAC frame drift at any join) in
+the same pass that measures silences and loudness over the whole programme; it is an HLS audio
+rendition that every variant references, and it is muxed into each MP4 at assembly.
+
+Assembly is stream copy only: a rung's HLS playlist is the concatenation of its segments'
+playlists (continuous timestamps, no discontinuity), its MP4 is its `.ts` files read back to
+back (the `concatf` protocol) with the audio muxed in, `-c copy` and `+faststart`.
+
+Every function here is pure media work on local paths or URLs ffmpeg can read; where the inputs
+and outputs live (scratch store, media store) is the caller's business.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from chalicelib.media import analysis, thumbnails, transcode
+from chalicelib.media.errors import MediaError
+from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.probe import ProbeResult
+
+DEFAULT_SEGMENT_SECONDS = 60
+HLS_SECONDS = transcode.SEGMENT_SECONDS
+# A last piece shorter than this share of a segment joins the one before it.
+MIN_TAIL_SHARE = 1 / 3
+# Seeks land this far before a boundary frame, so rounding of container timestamps (Matroska
+# keeps milliseconds) can never push the boundary frame out of its segment.
+CUT_EPSILON = 0.002
+# Context each side of a segment for the detectors (scdet needs two frames of history,
+# blackdetect must see a black run longer than its minimum whole).
+ANALYSIS_MARGIN = 1.0
+# Context each side of a segment for speech to text: the merge finds a pause in it.
+SPEECH_MARGIN = 3.0
+# Containers whose index makes an accurate seek land on the right frame. Anything else (MPEG-TS,
+# AVI, FLV, ...) is first remuxed into Matroska without decoding.
+SEEK_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"})
+REMUX_NAME = "source.mkv"
+# Every MPEG-TS output (video segments, the audio) carries media time t as t + this: no packet
+# is ever negative (B-frame reordering, AAC priming), so no muxer shifts one stream on its own.
+TIMELINE_OFFSET = 1.4
+AUDIO_PLAYLIST = "hls_audio.m3u8"
+AUDIO_SEGMENT_PATTERN = "hls_audio_%05d.ts"
+AUDIO_GROUP = "audio"
+STORYBOARD_TILE_PATTERN = "sb_%05d.png"
+
+_EXTINF = re.compile(r"^#EXTINF:([\d.]+),")
+# What a video decoder logs when the bitstream is damaged (and then conceals).
+_DECODE_ERROR = re.compile(
+    r"\] (Invalid NAL unit size|error while decoding MB|concealing \d+ DC|"
+    r"decode_slice_header error|Invalid data found when processing input|missing picture)"
+)
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment: frames with start <= t < end; its HLS segments are numbered from first_hls."""
+
+    index: int
+    start: float
+    end: float
+    first_hls: int
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """Everything a segment or the assembly needs to know, stored once (scratch `plan.json`)."""
+
+    info: ProbeResult
+    segment_seconds: int
+    frame_rate: str  # exact rational rate ("30000/1001"), "" when unknown (variable)
+    remux: bool  # the source is read from a Matroska remux, not as uploaded
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.segments)
+
+    @property
+    def rungs(self) -> list[transcode.Rung]:
+        return transcode.plan_ladder(self.info.width, self.info.height)
+
+    def to_json(self) -> str:
+        """The stored form of the plan."""
+        return json.dumps(
+            {
+                "info": self.info.to_dict(),
+                "segmentSeconds": self.segment_seconds,
+                "frameRate": self.frame_rate,
+                "remux": self.remux,
+                "segments": [s.to_dict() for s in self.segments],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SegmentPlan:
+        """Read a stored plan back."""
+        raw = json.loads(text)
+        return cls(
+            info=ProbeResult.from_dict(raw["info"]),
+            segment_seconds=int(raw["segmentSeconds"]),
+            frame_rate=str(raw["frameRate"]),
+            remux=bool(raw["remux"]),
+            segments=[Segment(**s) for s in raw["segments"]],
+        )
+
+
+def segment_length(target_seconds: float, hls_seconds: int = HLS_SECONDS) -> int:
+    """The segment length: `target_seconds` rounded to a multiple of the HLS segment length."""
+    return max(hls_seconds, round(target_seconds / hls_seconds) * hls_seconds)
+
+
+def segment_count(duration: float, target_seconds: float) -> int:
+    """How many segments a video of `duration` seconds gets (1 = the one-invocation path)."""
+    if target_seconds <= 0:
+        return 1
+    length = segment_length(target_seconds)
+    full = int(duration // length)
+    rest = duration - full * length
+    return max(1, full + (1 if rest > length * MIN_TAIL_SHARE else 0))
+
+
+def frame_at_or_after(t: float, rate: Fraction | None, origin: float = 0.0) -> float:
+    """Time of the first frame at or after `t` for a constant `rate` whose frames start at
+    `origin` (t itself when the rate is unknown)."""
+    if t <= origin:
+        return round(origin, 6)
+    if not rate:
+        return t
+    index = math.ceil(Fraction(t - origin) * rate - Fraction(1, 10**6))
+    return round(origin + float(index / rate), 6)
+
+
+def plan_segments(
+    duration: float,
+    target_seconds: float,
+    rate: Fraction | None,
+    hls_seconds: int = HLS_SECONDS,
+    origin: float = 0.0,
+) -> list[Segment]:
+    """Segment boundaries: multiples of the segment length, at the first frame from there on."""
+    n = segment_count(duration, target_seconds)
+    length = segment_length(target_seconds, hls_seconds)
+    starts = [frame_at_or_after(k * length, rate, origin) for k in range(n)]
+    ends = [*starts[1:], duration]
+    return [
+        Segment(k, starts[k], round(ends[k], 6), k * length // hls_seconds) for k in range(n)
+    ]
+
+
+def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
+    """The video stream's constant frame rate as an exact fraction (None when variable), the
+    container format name and the time of the first frame from the start of the file (another
+    stream may start first), read from the headers: nothing is decoded."""
+    import av
+
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            avg, guessed = stream.average_rate, stream.guessed_rate
+            fmt = container.format.name
+            origin = 0.0
+            if stream.start_time is not None and stream.time_base:
+                first = float(stream.start_time * stream.time_base)
+                origin = max(0.0, first - float(container.start_time or 0) / 1_000_000)
+    except (av.error.FFmpegError, IndexError, OSError):
+        raise MediaError("Unreadable", "The file could not be opened as a video.") from None
+    rate = guessed or avg
+    # A variable-rate source has an average that is not its nominal rate: no grid to align to.
+    if rate and avg and abs(float(avg) - float(rate)) > 0.01 * float(rate):
+        return None, fmt, origin
+    return (Fraction(rate) if rate else None), fmt, origin
+
+
+def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPlan:
+    """Probe-based plan: boundaries from the headers only, never a decode of the whole file."""
+    rate, fmt, origin = exact_frame_rate(source)
+    segments = plan_segments(info.duration, segment_seconds, rate, origin=origin)
+    return SegmentPlan(
+        info=info,
+        segment_seconds=segment_length(segment_seconds),
+        frame_rate=f"{rate.numerator}/{rate.denominator}" if rate else "",
+        remux=fmt not in SEEK_INDEXED_FORMATS,
+        segments=segments,
+    )
+
+
+def remux_for_seeking(source: str, dest: Path, *, exe: str, timeout: float) -> Path:
+    """Copy the first video and audio streams into Matroska (indexed: accurate seeks) without
+    decoding. Timestamps become zero-based, as every encode of the source sees them."""
+    args = ["-i", source, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-f", "matroska"]
+    run_ffmpeg([*args, str(dest)], exe=exe, timeout=timeout, error_code="Unreadable",
+               what="Remuxing the source")  # fmt: skip
+    return dest
+
+
+# --- one segment ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentOutput:
+    """What one segment produced: per rung its HLS entries (duration, file name), the signals of
+    its owned range (absolute times) and its transcript words."""
+
+    index: int
+    hls: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    cuts: list[dict[str, float]] = field(default_factory=list)
+    black_segments: list[dict[str, float]] = field(default_factory=list)
+    tiles: list[str] = field(default_factory=list)
+    speech: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Stored as the segment's `result.json` in scratch."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> SegmentOutput:
+        raw = json.loads(text)
+        raw["hls"] = {q: [(float(d), str(n)) for d, n in v] for q, v in raw["hls"].items()}
+        return cls(**raw)
+
+
+def piece_playlist_name(rung: transcode.Rung) -> str:
+    """The playlist ffmpeg writes for one segment of one rung (read back, never published)."""
+    return f"part_{rung.quality}.m3u8"
+
+
+def build_segment_args(
+    plan: SegmentPlan, index: int, *, source: str, preset: str = "veryfast"
+) -> list[str]:
+    """ffmpeg arguments of one segment's ladder: transcode's builder over the segment's range."""
+    seg = plan.segments[index]
+    last = index == plan.count - 1
+    cut = max(0.0, seg.start - CUT_EPSILON)
+    input_args = ["-ss", f"{cut:.6f}"]
+    if not last:  # up to just before the next boundary frame, which the next segment seeks to
+        input_args += ["-t", f"{seg.end - CUT_EPSILON - cut:.6f}"]
+
+    def tee_for(rung: transcode.Rung) -> str:
+        return (
+            f"[f=hls:hls_time={HLS_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+            f":start_number={seg.first_hls}:hls_segment_filename={rung.segment_pattern}]"
+            f"{piece_playlist_name(rung)}"
+        )
+
+    return transcode.build_transcode_args(
+        plan.info,
+        plan.rungs,
+        source=source,
+        preset=preset,
+        input_args=input_args,
+        audio=False,
+        tee_for=tee_for,
+        output_args=["-output_ts_offset", f"{seg.start + TIMELINE_OFFSET:.6f}"],
+    )
+
+
+def read_playlist(path: Path) -> list[tuple[float, str]]:
+    """(duration, uri) of each media segment of an HLS media playlist."""
+    entries: list[tuple[float, str]] = []
+    duration: float | None = None
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        m = _EXTINF.match(line)
+        if m:
+            duration = float(m.group(1))
+        elif line and not line.startswith("#") and duration is not None:
+            entries.append((duration, line))
+            duration = None
+    return entries
+
+
+def encode_segment_video(
+    out_dir: Path,
+    plan: SegmentPlan,
+    index: int,
+    *,
+    source: str,
+    exe: str,
+    timeout: float,
+    on_progress: Callable[[float], None] | None = None,
+    preset: str = "veryfast",
+) -> dict[str, list[tuple[float, str]]]:
+    """Encode segment `index` for every rung into out_dir; return each rung's HLS entries."""
+    seg = plan.segments[index]
+    result = run_ffmpeg(
+        build_segment_args(plan, index, source=source, preset=preset),
+        exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
+        error_code="TranscodeFailed", what=f"Encoding segment {index}",
+    )  # fmt: skip
+    damage = _DECODE_ERROR.search(result.stderr)
+    if damage:
+        # The one-pass ladder conceals such errors; a segment refuses to publish them.
+        raise MediaError(
+            "SourceCorrupt",
+            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s "
+            f"({damage.group(1)}).",
+        )
+    out: dict[str, list[tuple[float, str]]] = {}
+    for rung in plan.rungs:
+        playlist = out_dir / piece_playlist_name(rung)
+        entries = read_playlist(playlist) if playlist.is_file() else []
+        if not entries:
+            raise MediaError(
+                "TranscodeFailed", f"Segment {index} wrote no {rung.quality} video."
+            )
+        out[rung.quality] = entries
+    return out
+
+
+def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]:
+    return max(0.0, seg.start - margin), min(duration, seg.end + margin)
+
+
+def build_segment_signal_args(
+    plan: SegmentPlan, index: int, *, source: str, storyboard: thumbnails.StoryboardPlan | None
+) -> tuple[list[str], list[int]]:
+    """Arguments of a segment's analysis pass (scene cuts, black, its storyboard tiles), and the
+    storyboard tile numbers the segment owns."""
+    info = plan.info
+    seg = plan.segments[index]
+    w0, w1 = _window(seg, ANALYSIS_MARGIN, info.duration)
+    w = min(analysis.ANALYSIS_WIDTH, info.width - info.width % 2)
+    h = max(2, round(info.height * w / info.width / 2) * 2)
+    tiles: list[int] = []
+    if storyboard is not None:
+        half = storyboard.interval / 2
+        tiles = [
+            i
+            for i in range(storyboard.count)
+            if seg.start <= half + i * storyboard.interval < seg.end
+        ]
+    chains = [
+        f"[0:v:0]scale={w}:{h},split=2[sig][sb]",
+        (
+            f"[sig]blackdetect=d={analysis.BLACK_MIN_SECONDS}:pix_th={analysis.BLACK_PIXEL_THRESHOLD},"
+            f"scdet=threshold={analysis.SCENE_THRESHOLD}[sigout]"
+        ),
+    ]
+    args = ["-ss", f"{w0:.6f}", "-t", f"{w1 - w0:.6f}", "-threads", "1", "-i", source]
+    if tiles and storyboard is not None:
+        first = storyboard.interval / 2 + tiles[0] * storyboard.interval - w0
+        chains.append(
+            f"[sb]select='gte(t\\,{first:.6f}+selected_n*{storyboard.interval:.6f})',"
+            f"scale={storyboard.tile_width}:{storyboard.tile_height},setsar=1[tiles]"
+        )
+        args += ["-filter_complex", ";".join(chains), "-map", "[sigout]", "-f", "null", "-"]
+        args += ["-map", "[tiles]", "-frames:v", str(len(tiles)), "-fps_mode", "passthrough",
+                 "-start_number", str(tiles[0]), STORYBOARD_TILE_PATTERN]  # fmt: skip
+    else:
+        chains[0] = f"[0:v:0]scale={w}:{h}[sig]"
+        args += ["-filter_complex", ";".join(chains), "-map", "[sigout]", "-f", "null", "-"]
+    return args, tiles
+
+
+def analyse_segment(
+    out_dir: Path,
+    plan: SegmentPlan,
+    index: int,
+    *,
+    source: str,
+    exe: str,
+    timeout: float,
+    storyboard: thumbnails.StoryboardPlan | None,
+) -> tuple[list[dict[str, float]], list[dict[str, float]], list[str]]:
+    """Scene cuts and black runs seen in the segment's window (absolute times, not yet clipped to
+    what it owns) and the names of the storyboard tiles it wrote."""
+    seg = plan.segments[index]
+    w0, w1 = _window(seg, ANALYSIS_MARGIN, plan.info.duration)
+    args, tiles = build_segment_signal_args(plan, index, source=source, storyboard=storyboard)
+    result = run_ffmpeg(args, exe=exe, timeout=timeout, cwd=out_dir, error_code="AnalysisFailed",
+                        what=f"Analysing segment {index}")  # fmt: skip
+    found = analysis.parse_signals(result.stderr, w1 - w0 + 1.0, has_audio=False)
+    cuts = [{"time": round(c["time"] + w0, 3), "score": c["score"]} for c in found.cuts]
+    black = [
+        {"start": round(b["start"] + w0, 3), "end": round(b["end"] + w0, 3)}
+        for b in found.black_segments
+    ]
+    names = [STORYBOARD_TILE_PATTERN % i for i in tiles]
+    names = [n for n in names if (out_dir / n).is_file()]
+    return cuts, black, names
+
+
+# --- speech --------------------------------------------------------------------------------------
+
+SAMPLE_RATE = 16000
+
+
+def decode_audio_window(source: str, start: float, end: float, *, exe: str, timeout: float) -> Any:
+    """Mono 16 kHz float32 samples of [start, end) of the first audio track (numpy array)."""
+    import subprocess
+
+    import numpy as np
+
+    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
+           "-t", f"{end - start:.6f}", "-i", source, "-map", "0:a:0", "-ac", "1",
+           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise MediaError("Timeout", "Decoding the audio for speech timed out.") from None
+    if proc.returncode != 0:
+        raise MediaError("SubtitlesFailed", "The audio could not be decoded for speech.")
+    return np.frombuffer(proc.stdout, dtype=np.float32)
+
+
+def transcribe_window(
+    source: str,
+    start: float,
+    end: float,
+    model: str,
+    *,
+    exe: str,
+    timeout: float,
+    cpu_threads: int = 1,
+) -> dict[str, Any]:
+    """Speech in [start, end) with word timestamps (absolute), grouped as whisper's cues."""
+    from chalicelib.media.subtitles import load_model
+
+    samples = decode_audio_window(source, start, end, exe=exe, timeout=timeout)
+    whisper = load_model(model, cpu_threads)
+    segments, info = whisper.transcribe(
+        samples, beam_size=5, vad_filter=True, condition_on_previous_text=False,
+        word_timestamps=True,
+    )  # fmt: skip
+    cues = []
+    for s in segments:
+        words = [
+            [round(start + w.start, 3), round(start + w.end, 3), w.word]
+            for w in (s.words or [])
+            if w.word.strip()
+        ]
+        if words:
+            cues.append(words)
+    return {
+        "window": [start, end],
+        "language": info.language if cues else None,
+        "languageProbability": round(float(info.language_probability), 3) if cues else None,
+        "cues": cues,
+    }
+
+
+# --- the whole audio -----------------------------------------------------------------------------
+
+
+@dataclass
+class AudioOutput:
+    """The audio rendition (HLS entries) and the whole-programme audio signals."""
+
+    hls: list[tuple[float, str]] = field(default_factory=list)
+    silences: list[dict[str, float]] = field(default_factory=list)
+    loudness: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> AudioOutput:
+        raw = json.loads(text)
+        raw["hls"] = [(float(d), str(n)) for d, n in raw["hls"]]
+        return cls(**raw)
+
+
+# Above this the whole-audio job uses the native AAC encoder's fast coder: measured 19x
+# realtime (twoloop) vs 35x (fast) on one core, so a 3-hour track stays well inside one
+# invocation (infra/video_infra/settings.py derives the limits from these figures).
+FAST_AAC_ABOVE_SECONDS = 3600.0
+
+
+def build_audio_args(source: str, duration: float = 0.0) -> list[str]:
+    """One decode of the first audio track: the AAC rendition as HLS (encoded once for the whole
+    video, so no join ever clicks) plus silences and EBU R128 loudness over the whole programme,
+    with exactly the detectors and settings of the one-pass analysis."""
+    graph = (
+        "[0:a:0]asplit=2[enc][sig];"
+        f"[sig]silencedetect=n={analysis.SILENCE_NOISE_DB}dB:d={analysis.SILENCE_MIN_SECONDS},"
+        "ebur128=framelog=quiet:peak=true,anullsink"
+    )
+    return [
+        "-i", source, "-filter_complex", graph, "-map", "[enc]",
+        "-c:a", "aac", "-b:a", f"{transcode.AUDIO_KBPS}k", "-ac", "2", "-ar", "48000",
+        *(["-aac_coder", "fast"] if duration > FAST_AAC_ABOVE_SECONDS else []),
+        "-output_ts_offset", f"{TIMELINE_OFFSET:.6f}", "-flags", "+global_header", "-f", "tee",
+        f"[f=hls:hls_time={HLS_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+        f":hls_segment_filename={AUDIO_SEGMENT_PATTERN}]{AUDIO_PLAYLIST}",
+    ]  # fmt: skip
+
+
+def encode_audio(
+    out_dir: Path, info: ProbeResult, *, source: str, exe: str, timeout: float
+) -> AudioOutput:
+    """Encode and analyse the whole audio track into out_dir."""
+    result = run_ffmpeg(
+        build_audio_args(source, info.duration), exe=exe, timeout=timeout, cwd=out_dir,
+        duration=info.duration, error_code="TranscodeFailed", what="Encoding the audio",
+    )  # fmt: skip
+    signals = analysis.parse_signals(result.stderr, info.duration, has_audio=True)
+    entries = read_playlist(out_dir / AUDIO_PLAYLIST)
+    if not entries:
+        raise MediaError("TranscodeFailed", "The audio rendition was not written.")
+    return AudioOutput(entries, signals.silences, signals.loudness)
+
+
+# --- assembly ------------------------------------------------------------------------------------
+
+
+def media_playlist(entries: Sequence[tuple[float, str]]) -> str:
+    """A VOD media playlist of `entries` in order: one continuous timeline, no discontinuity."""
+    target = max((math.ceil(d - 1e-3) for d, _ in entries), default=HLS_SECONDS)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}",
+             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]  # fmt: skip
+    for duration, uri in entries:
+        lines += [f"#EXTINF:{duration:.6f},", uri]
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def master_playlist(renditions: list[transcode.Rendition], audio: bool) -> str:
+    """The HLS master: every variant, highest first, sharing one audio rendition when there is
+    sound (the variants carry video only)."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:4", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    audio_bps = transcode.AUDIO_KBPS * 1000 if audio else 0
+    if audio:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",LANGUAGE="und",'
+            f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_PLAYLIST}"'
+        )
+    for r in renditions:
+        video_bps = max(1, r.bitrate - audio_bps)
+        peak = int(video_bps * 1.2) + audio_bps + 1
+        codecs = "avc1.640028,mp4a.40.2" if audio else "avc1.640028"
+        attrs = (
+            f"BANDWIDTH={peak},AVERAGE-BANDWIDTH={video_bps + audio_bps},"
+            f'RESOLUTION={r.width}x{r.height},CODECS="{codecs}"'
+        )
+        if audio:
+            attrs += f',AUDIO="{AUDIO_GROUP}"'
+        lines += [f"#EXT-X-STREAM-INF:{attrs}", r.playlist]
+    return "\n".join(lines) + "\n"
+
+
+def _concat_list(path: Path, files: Sequence[str]) -> str:
+    path.write_text("".join(f"{f}\n" for f in files), encoding="utf-8")
+    return f"concatf:{path.name}"
+
+
+def build_mp4_args(rung: transcode.Rung, video_list: str, audio_list: str | None) -> list[str]:
+    """Stream copy: the rung's segments back to back plus the one audio encode, +faststart.
+
+    Both inputs keep their MPEG-TS timestamps (`-copyts`), which share one timeline, and are
+    shifted together so the video starts at zero: their relative offset is exactly the one the
+    encoders produced.
+    """
+    args = ["-copyts", "-i", video_list]
+    if audio_list:
+        args += ["-i", audio_list, "-map", "0:v:0", "-map", "1:a:0"]
+    else:
+        args += ["-map", "0:v:0"]
+    return [*args, "-c", "copy", "-output_ts_offset", f"{-TIMELINE_OFFSET:.6f}",
+            "-movflags", "+faststart", "-f", "mp4", rung.mp4_name]  # fmt: skip
+
+
+def first_timestamp(path: Path) -> float:
+    """Presentation time of the first packet of a media file (its timeline's origin)."""
+    import av
+
+    with av.open(str(path)) as c:
+        for packet in c.demux():
+            if packet.pts is not None and packet.time_base is not None:
+                return float(packet.pts * packet.time_base)
+    return 0.0
+
+
+def assemble(
+    work_dir: Path,
+    plan: SegmentPlan,
+    parts: Sequence[SegmentOutput],
+    audio: AudioOutput | None,
+    *,
+    exe: str,
+    timeout: float,
+    locate: Callable[[str], str] | None = None,
+) -> transcode.TranscodeResult:
+    """Write every rung's playlist and MP4 and the master into work_dir (stream copy only).
+
+    `locate(name)` gives the path or URL ffmpeg reads a segment file from (default: work_dir).
+    """
+    import time
+
+    started = time.monotonic()
+    where = locate or (lambda name: name)
+    if len(parts) != plan.count or [p.index for p in parts] != list(range(plan.count)):
+        raise MediaError("AssemblyFailed", "Not every segment of the video was encoded.")
+    renditions = []
+    audio_list = None
+    if audio:
+        audio_list = _concat_list(work_dir / "audio.list", [where(n) for _, n in audio.hls])
+    for rung in plan.rungs:
+        entries = [e for p in parts for e in p.hls[rung.quality]]
+        (work_dir / rung.playlist_name).write_text(media_playlist(entries), encoding="utf-8")
+        video_list = _concat_list(work_dir / f"{rung.quality}.list", [where(n) for _, n in entries])
+        run_ffmpeg(build_mp4_args(rung, video_list, audio_list), exe=exe, timeout=timeout,
+                   cwd=work_dir, error_code="AssemblyFailed",
+                   what=f"Joining the {rung.quality} rendition")  # fmt: skip
+        renditions.append(transcode._measure(work_dir, rung))
+    (work_dir / transcode.MASTER_PLAYLIST).write_text(
+        master_playlist(renditions, audio is not None), encoding="utf-8"
+    )
+    if audio:
+        (work_dir / AUDIO_PLAYLIST).write_text(media_playlist(audio.hls), encoding="utf-8")
+    seconds = time.monotonic() - started
+    return transcode.TranscodeResult(renditions, transcode.MASTER_PLAYLIST, seconds)
+
+
+def assemble_storyboard(
+    work_dir: Path, storyboard: thumbnails.StoryboardPlan, *, exe: str, timeout: float
+) -> bool:
+    """Tile the segments' storyboard tiles (sb_%05d.png in work_dir) into the sprite."""
+    if not (work_dir / (STORYBOARD_TILE_PATTERN % 0)).is_file():
+        return False
+    args = ["-framerate", "1", "-start_number", "0", "-i", STORYBOARD_TILE_PATTERN,
+            "-vf", f"tile={storyboard.columns}x{storyboard.rows}", "-frames:v", "1",
+            "-q:v", "4", "-update", "1", thumbnails.STORYBOARD_NAME]  # fmt: skip
+    run_ffmpeg(args, exe=exe, timeout=timeout, cwd=work_dir, error_code="AnalysisFailed",
+               what="Tiling the storyboard")  # fmt: skip
+    return (work_dir / thumbnails.STORYBOARD_NAME).is_file()
+
+
+def link_or_copy(src: Path, dest: Path) -> None:
+    """Hard link when on one file system (free), else copy."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+

@@ -1,0 +1,187 @@
+"""Scratch space of a segmented run: the plan, each segment's files and results, the audio.
+
+Keys are flat names under one prefix per run, `work/{videoId}/{runId}/`, so one delete removes
+a run's scratch whatever happened to it. Locally it is a directory under the data dir's `work/`
+(which local start-up empties: a run that died with the server leaves nothing behind); in AWS
+it is that prefix in the media bucket (a lifecycle rule may expire `work/` as a safety net).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from chalicelib.domain import VIDEO_ID_RE
+from chalicelib.media_store.base import RUN_ID_RE
+
+SCRATCH_PREFIX = "work"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+URL_SECONDS = 3600
+
+
+def run_scratch(video_id: str, run_id: str) -> str:
+    """The scratch prefix of one run: `work/{videoId}/{runId}`."""
+    if not VIDEO_ID_RE.fullmatch(video_id) or not RUN_ID_RE.fullmatch(run_id):
+        raise ValueError("invalid video id or run id")
+    return f"{SCRATCH_PREFIX}/{video_id}/{run_id}"
+
+
+def _check(name: str) -> str:
+    if not _NAME_RE.fullmatch(name) or ".." in name:
+        raise ValueError(f"invalid scratch name {name!r}")
+    return name
+
+
+class ScratchStore(Protocol):
+    """Port: a flat namespace of files per run prefix."""
+
+    def put_files(self, prefix: str, files: Sequence[Path]) -> None:
+        """Store local files under `prefix` by their names (the local files may be moved)."""
+
+    def put_text(self, prefix: str, name: str, text: str) -> None:
+        """Store a small text document."""
+
+    def get_text(self, prefix: str, name: str) -> str | None:
+        """A stored text document, or None."""
+
+    def list(self, prefix: str) -> list[str]:
+        """Names stored under `prefix`."""
+
+    def locate(self, prefix: str, name: str) -> str:
+        """A path or URL ffmpeg can read the stored file from."""
+
+    def fetch(self, prefix: str, names: Sequence[str], dest: Path) -> None:
+        """Bring stored files into the local directory `dest` under their names."""
+
+    def delete(self, prefix: str, name: str) -> None:
+        """Remove one stored file (no error when it is not there)."""
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove everything under `prefix`."""
+
+
+class LocalScratchStore:
+    """Scratch under a local directory (the data dir's `work/`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).absolute()
+
+    def _dir(self, prefix: str) -> Path:
+        path = (self.root / prefix).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError("scratch prefix outside the root")
+        return path
+
+    def put_files(self, prefix: str, files: Sequence[Path]) -> None:
+        target = self._dir(prefix)
+        target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            dest = target / _check(f.name)
+            # A rename on one file system: a retried segment simply replaces its files.
+            if _same_fs(f, target):
+                os.replace(f, dest)
+            else:
+                shutil.copyfile(f, dest)
+
+    def put_text(self, prefix: str, name: str, text: str) -> None:
+        target = self._dir(prefix)
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".{_check(name)}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target / name)
+
+    def get_text(self, prefix: str, name: str) -> str | None:
+        path = self._dir(prefix) / _check(name)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def list(self, prefix: str) -> list[str]:
+        path = self._dir(prefix)
+        return sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+
+    def locate(self, prefix: str, name: str) -> str:
+        return str(self._dir(prefix) / _check(name))
+
+    def fetch(self, prefix: str, names: Sequence[str], dest: Path) -> None:
+        src = self._dir(prefix)
+        for name in names:
+            target = dest / _check(name)
+            try:
+                os.link(src / name, target)  # free on one file system
+            except OSError:
+                shutil.copyfile(src / name, target)
+
+    def delete(self, prefix: str, name: str) -> None:
+        (self._dir(prefix) / _check(name)).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(self._dir(prefix), ignore_errors=True)
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
+class S3ScratchStore:
+    """Scratch under `s3://{bucket}/work/`; ffmpeg reads objects through presigned GET URLs
+    (ranged reads: a seek fetches only what it needs)."""
+
+    def __init__(self, bucket: str, s3_client: Any) -> None:
+        self.bucket = bucket
+        self.s3 = s3_client
+
+    def put_files(self, prefix: str, files: Sequence[Path]) -> None:
+        for f in files:
+            self.s3.upload_file(str(f), self.bucket, f"{prefix}/{_check(f.name)}")
+
+    def put_text(self, prefix: str, name: str, text: str) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket, Key=f"{prefix}/{_check(name)}", Body=text.encode("utf-8")
+        )
+
+    def get_text(self, prefix: str, name: str) -> str | None:
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=f"{prefix}/{_check(name)}")
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return str(obj["Body"].read().decode("utf-8"))
+
+    def _keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{prefix}/"
+        )
+        for page in pages:
+            keys += [obj["Key"] for obj in page.get("Contents", [])]
+        return keys
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(k[len(prefix) + 1 :] for k in self._keys(prefix))
+
+    def locate(self, prefix: str, name: str) -> str:
+        return str(
+            self.s3.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": f"{prefix}/{_check(name)}"},
+                ExpiresIn=URL_SECONDS,
+            )
+        )
+
+    def fetch(self, prefix: str, names: Sequence[str], dest: Path) -> None:
+        for name in names:
+            self.s3.download_file(self.bucket, f"{prefix}/{_check(name)}", str(dest / name))
+
+    def delete(self, prefix: str, name: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=f"{prefix}/{_check(name)}")
+
+    def delete_prefix(self, prefix: str) -> None:
+        keys = self._keys(prefix)
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i : i + 1000]]
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
