@@ -14,6 +14,7 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
+from chalicelib.api.auth import TOKEN_LIST_PARAMS
 from chalicelib.api.http import (
     ANY_CONTENT,
     ApiRoutes,
@@ -24,8 +25,13 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
-from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
-from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.api.validation import (
+    parse_json_body,
+    validate_batch,
+    validate_empty_or_object,
+    validate_events_params,
+)
+from chalicelib.errors import NotFoundError
 from chalicelib.factory import container
 
 # current_request is per request even when requests are served on threads (make run).
@@ -146,10 +152,7 @@ def create_token() -> Response:
 
 @routes.route("/tokens", methods=["GET"], access="admin")
 def list_tokens() -> Response:
-    params = dict(routes.request().query_params or {})
-    unknown = sorted(set(params) - {"workspace"})
-    if unknown:
-        raise ValidationError("unknown query parameters", details={"unknownParameters": unknown})
+    params = TOKEN_LIST_PARAMS.check(routes.request().query_params)
     tokens = container().tokens.list(routes.principal(), params.get("workspace"))
     return _json(200, {"tokens": tokens, "count": len(tokens)})
 
@@ -164,28 +167,15 @@ def revoke_token(token_id: str) -> Response:
 def video_events(video_id: str) -> Response:
     """Server-Sent Events: the video's state and progress (reconnect with Last-Event-ID)."""
     request = routes.request()
-    params = dict(request.query_params or {})
-    last = request.headers.get("last-event-id") or params.get("lastEventId")
-    wait = min(container().settings.sse_wait_seconds, _float_param(params, "wait", 25.0))
+    wait, last_param = validate_events_params(request.query_params)
+    last = request.headers.get("last-event-id") or last_param
+    wait = min(container().settings.sse_wait_seconds, 25.0 if wait is None else wait)
     text, _ = container().videos.watch(video_id, routes.principal(), last, wait)
     return Response(
         body=text,
         status_code=200,
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"},
     )
-
-
-def _float_param(params: dict[str, str], name: str, default: float) -> float:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValidationError(f"{name} must be a number of seconds") from None
-    if not 0 <= value <= 60:
-        raise ValidationError(f"{name} must be between 0 and 60")
-    return value
 
 
 @routes.route("/webhooks", methods=["POST"], access="admin", content_types=ANY_CONTENT)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from chalicelib.api.schemas import Object, Text
 from chalicelib.api.signing import UrlSigner
 from chalicelib.config import Settings
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
@@ -29,7 +30,26 @@ UPLOAD_SECONDS = 3600
 LOCAL_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 _UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_CONTENT_TYPE_RE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
+# The request schema of POST /uploads (it validates, and the OpenAPI document shows it).
+NEW_UPLOAD = Object(
+    {
+        "filename": Text(
+            max_length=255,
+            plain=False,  # reduced to [A-Za-z0-9._-] whatever it holds
+            message="filename must be a string of at most 255 characters",
+            description="The source's file name; reduced to `[A-Za-z0-9._-]`.",
+            example="demo.mp4",
+        ),
+        "contentType": Text(
+            max_length=255,
+            pattern=r"[a-z]+/[a-z0-9.+-]+",
+            default="application/octet-stream",
+            message="contentType must be a media type such as video/mp4",
+            example="video/mp4",
+        ),
+    },
+    message="request body must be a JSON object",
+)
 
 
 def safe_filename(raw: Any) -> str:
@@ -64,17 +84,9 @@ class Uploads:
         return found[0] if len(found) == 1 else None
 
     def create(self, body: Any, base_url: str, workspace: str) -> dict[str, Any]:
-        if body is None:
-            body = {}
-        if not isinstance(body, dict) or set(body) - {"filename", "contentType"}:
-            raise ValidationError("body may hold only filename and contentType")
-        name = safe_filename(body.get("filename"))
-        content_type = body.get("contentType", "application/octet-stream")
-        if not isinstance(content_type, str) or not _CONTENT_TYPE_RE.match(content_type):
-            raise ValidationError(
-                "contentType must be a media type such as video/mp4",
-                details={"field": "contentType"},
-            )
+        fields = NEW_UPLOAD.check({} if body is None else body)
+        name = safe_filename(fields.get("filename"))
+        content_type = fields["contentType"]
         upload_id = secrets.token_urlsafe(16)
         if self._settings.bucket:
             key = f"{uploads_prefix(workspace)}{upload_id}/{name}"

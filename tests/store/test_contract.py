@@ -434,15 +434,17 @@ def test_racing_transitions_write_one_event_each_winner(store: VideoStore) -> No
 
 
 def test_webhooks_and_deliveries(store: VideoStore) -> None:
-    hook = {"id": uuid.uuid4().hex[:16], "workspace": "acme", "url": "https://x.test/h",
-            "createdAt": utc_now(), "secret": "whsec_abc", "enabled": True}  # fmt: skip
+    hook: dict[str, Any] = {
+        "id": uuid.uuid4().hex[:16], "workspace": "acme", "url": "https://x.test/h",
+        "createdAt": utc_now(), "secret": "whsec_abc", "enabled": True,
+    }  # fmt: skip
     store.put_webhook(hook)
     assert store.get_webhook(hook["id"]) == hook
     assert [h["id"] for h in store.list_webhooks("acme")] == [hook["id"]]
     assert store.list_webhooks("globex") == []
     assert store.update_webhook(hook["id"], {"enabled": False})
     assert store.get_webhook(hook["id"])["enabled"] is False  # type: ignore[index]
-    delivery = {
+    delivery: dict[str, Any] = {
         "id": f"evt_1:{hook['id']}",
         "webhookId": hook["id"],
         "eventId": "evt_1",
