@@ -72,6 +72,39 @@ def health() -> Response:
     return _json(200 if ok else 503, body)
 
 
+@routes.route("/openapi.json", methods=["GET"], access="public", cors=True)
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 document, built from the route table and the request schemas on first
+    request (chalicelib/api/openapi.py: nothing of it is on the cold path)."""
+    from chalicelib.api.openapi import document
+
+    body = document(routes.access, base_url_of(routes.request())).decode()
+    return Response(body=body, status_code=200, headers={"Content-Type": "application/json"})
+
+
+@routes.route("/docs", methods=["GET"], access="public")
+def docs_page() -> Response:
+    from chalicelib.api import docs
+
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": docs.CSP,
+    }
+    return Response(body=docs.page(), status_code=200, headers=headers)
+
+
+@routes.route("/docs/{name}", methods=["GET"], access="public")
+def docs_asset(name: str) -> Response:
+    from chalicelib.api import docs
+
+    found = docs.asset(name)
+    if found is None:
+        raise NotFoundError("no such file")
+    text, ctype = found
+    headers: dict[str, str | list[str]] = {"Content-Type": ctype, "Cache-Control": docs.CACHE}
+    return Response(body=text, status_code=200, headers=headers)
+
+
 @routes.route("/videos", methods=["POST"], access="write", content_types=ANY_CONTENT)
 def create_video() -> Response:
     return _json(201, container().videos.create(_body(), routes.principal()))
@@ -130,6 +163,53 @@ def create_upload() -> Response:
     base_url = base_url_of(routes.request())
     workspace = routes.principal().workspace
     return _json(201, container().uploads.create(_body(required=False), base_url, workspace))
+
+
+@routes.route("/uploads/{upload_id}", methods=["GET"], access="write")
+def get_upload(upload_id: str) -> Response:
+    """A multipart upload: the parts stored so far (an interrupted client resumes from them)."""
+    workspace = routes.principal().workspace
+    return _json(200, container().uploads.multipart_state(upload_id, workspace))
+
+
+@routes.route("/uploads/{upload_id}", methods=["DELETE"], access="write")
+def abort_upload(upload_id: str) -> Response:
+    container().uploads.abort_multipart(upload_id, routes.principal().workspace)
+    return Response(body="", status_code=204)
+
+
+@routes.route(
+    "/uploads/{upload_id}/parts", methods=["POST"], access="write", content_types=ANY_CONTENT
+)
+def upload_part_urls(upload_id: str) -> Response:
+    """Signed URLs (presigned UploadPart in AWS) to PUT parts of a multipart upload."""
+    base_url = base_url_of(routes.request())
+    workspace = routes.principal().workspace
+    return _json(200, container().uploads.part_urls(upload_id, _body(), base_url, workspace))
+
+
+@routes.route(
+    "/uploads/{upload_id}/complete", methods=["POST"], access="write", content_types=ANY_CONTENT
+)
+def complete_upload(upload_id: str) -> Response:
+    validate_empty_or_object(_body(required=False))
+    workspace = routes.principal().workspace
+    return _json(200, container().uploads.complete_multipart(upload_id, workspace))
+
+
+@routes.route(
+    "/uploads/{upload_id}/parts/{part_number}",
+    methods=["PUT"],
+    access="signed",
+    content_types=ANY_CONTENT,
+)
+def receive_upload_part(upload_id: str, part_number: str) -> Response:
+    """Local mode only: one part of a multipart upload. `make run` streams it to disk itself
+    (chalicelib/local_http.py); this is the route table's entry and chalice.test.Client's path."""
+    raw = routes.request().raw_body
+    data = raw.encode() if isinstance(raw, str) else raw or b""
+    uploads = container().uploads
+    return _json(200, uploads.receive_local_part(upload_id, part_number, [data], len(data)))
 
 
 @routes.route(
