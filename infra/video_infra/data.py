@@ -34,7 +34,7 @@ class Data:
 
     def grant_api(self, function: lambda_.Function) -> None:
         """The API: items and both indexes (create, list, transition), presigned reads of
-        outputs, presigned PUTs under uploads/ (POST /uploads)."""
+        outputs, presigned PUTs and multipart uploads under uploads/ (POST /uploads)."""
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
@@ -55,10 +55,16 @@ class Data:
                 resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
             )
         )
-        # Only under uploads/, the one prefix the processor reads sources from.
+        # Only under uploads/, the one prefix the processor reads sources from. s3:PutObject
+        # also covers CreateMultipartUpload, UploadPart (presigned) and CompleteMultipartUpload;
+        # multipart uploads (resumable, POST /uploads {multipart}) also list and abort parts.
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject"],
+                actions=[
+                    "s3:PutObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:AbortMultipartUpload",
+                ],
                 resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
             )
         )

@@ -114,6 +114,8 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
         "dynamodb:Query",
         "s3:GetObject",
         "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
+        "s3:ListMultipartUploadParts",  # GET /uploads/{id}: the parts stored
+        "s3:AbortMultipartUpload",  # DELETE /uploads/{id}
         "states:StartExecution",
         "states:DescribeExecution",
         "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
