@@ -209,3 +209,37 @@ def test_the_makefile_installs_a_video_command(tmp_path: Path) -> None:
         timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0 and "usage: video" in result.stdout
+
+
+@pytest.mark.slow
+def test_upload_wait_then_download_and_a_failed_video_exits_1(server: Server, tmp_path: Path):
+    """The real pipeline (ffmpeg) behind `make run`: upload --wait follows the SSE stream to
+    `completed`; download fetches a rendition through its signed URL; a file that is not a
+    video fails, and the command says so with exit code 1."""
+    import imageio_ffmpeg
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=3",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+         "-c:v", "libx264", "-c:a", "aac", "-shortest", str(clip)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    done = ok(video(server, "--json", "upload", str(clip), "--title", "Clip", "--wait"))
+    assert done["status"] == "completed", done
+    formats = done["transcoding"]["formats"]
+    wanted = formats[-1]
+    got = ok(video(server, "--json", "download", done["id"], "--rendition", wanted["quality"],
+                   "-o", str(tmp_path / "out")))  # fmt: skip
+    path = Path(got["path"])
+    assert path.stat().st_size == wanted["size"] == got["size"]
+    assert path.read_bytes()[4:8] == b"ftyp"
+    assert video(server, "download", done["id"], "--rendition", "9999p").returncode == 2
+
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(50_000))
+    failed = video(server, "--json", "upload", str(junk), "--title", "Junk", "--wait")
+    assert failed.returncode == 1, failed.stderr
+    assert json.loads(failed.stdout)["status"] == "failed"
+    assert "failed" in failed.stderr
