@@ -99,8 +99,12 @@ def test_abort_and_unknown_forged_or_foreign_ids(client: Any, local_env: Path) -
 
 
 def test_multipart_needs_a_size_and_enough_part_size(client: Any, local_env: Path) -> None:
-    for payload in ({"multipart": {}}, {"multipart": {"size": 10**12, "partSize": 5 * MiB}},
-                    {"multipart": {"size": 1, "partSize": MiB}}):  # fmt: skip
+    payloads: list[dict[str, Any]] = [
+        {"multipart": {}},
+        {"multipart": {"size": 10**12, "partSize": 5 * MiB}},
+        {"multipart": {"size": 1, "partSize": MiB}},
+    ]
+    for payload in payloads:
         resp = client.http.post("/uploads", headers=JSON, body=json.dumps(payload))
         assert resp.status_code == 400, payload
 
