@@ -35,9 +35,6 @@ PAGE = """<!doctype html>
   regular-font="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
   mono-font="ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace"
   theme="light" primary-color="#2b6cb0">
-<div slot="overview"><p>Every route except <code>/health</code>, this page, the document and the
-signed routes needs <code>Authorization: Bearer &lt;token&gt;</code>: set it under
-<em>Authentication</em> to try requests from here.</p></div>
 </rapi-doc>
 </body>
 </html>
