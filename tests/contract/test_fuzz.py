@@ -64,8 +64,15 @@ def run_schemathesis(
         "SCHEMATHESIS_HOOKS": "tests.contract.fuzz_hooks",
         "FUZZ_SOURCE_URL": server.source_url,
     }
-    result = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=600, check=False
+    report_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(  # in the report's folder: its .schemathesis cache goes there too
+        command,
+        cwd=report_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     (report_dir / "output.txt").write_text(result.stdout + result.stderr)
     (report,) = report_dir.glob("json-*.json")
