@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
-	bench-workflow bench-load synth definition clean
+	bench-workflow bench-load bench-events synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -52,13 +52,16 @@ typecheck: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: bench-api bench-workflow bench-media bench-load
+bench: bench-api bench-workflow bench-media bench-load bench-events
 
 bench-api: $(DEV_STAMP)
 	$(BIN)/python bench/bench_api.py
 
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py
+
+bench-events: $(RUN_STAMP)
+	$(BIN)/python bench/bench_events.py
 
 bench-media: $(RUN_STAMP)
 	$(BIN)/python bench/bench_media.py

@@ -340,6 +340,29 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     )
 
 
+# --- The web console (chalicelib/console): the page and its static assets, no token needed --------
+@routes.route("/", methods=["GET"], access="public")
+def console_page() -> Response:
+    """The web console's page; it signs in with a token kept in sessionStorage."""
+    from chalicelib.console import assets
+
+    request = routes.request()
+    page = assets.index_page(container().settings)
+    return assets.respond(page, container().settings, request.headers.get("if-none-match"))
+
+
+@routes.route("/console/{name}", methods=["GET"], access="public")
+def console_asset(name: str) -> Response:
+    """The console's scripts, styles and the committed hls.js (chalicelib/console/static)."""
+    from chalicelib.console import assets
+
+    asset = assets.static_asset(name)
+    if asset is None:
+        raise NotFoundError("no such console file")
+    request = routes.request()
+    return assets.respond(asset, container().settings, request.headers.get("if-none-match"))
+
+
 # --- Lambda functions the workflow invokes -------------------------------------------------------
 @app.lambda_function(name="processor")
 def processor(event: dict[str, Any], context: Any) -> Any:
@@ -354,3 +377,13 @@ def scaler(event: dict[str, Any], context: Any) -> Any:
 @app.lambda_function(name="finalizer")
 def finalizer(event: dict[str, Any], context: Any) -> Any:
     return container().finalizer.handle(event)
+
+
+@app.lambda_function(name="dispatcher")
+def dispatcher(event: dict[str, Any], context: Any) -> Any:
+    """Webhooks in AWS: woken by the table's stream when an event is written, and once a
+    minute for due retries. Either way: fan the outbox out, then attempt what is due."""
+    d = container().dispatcher
+    fanned = d.fan_out()
+    return {"fannedOut": fanned, "attempted": d.deliver_due()}
+

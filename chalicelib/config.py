@@ -65,6 +65,7 @@ class Settings:
     # events
     webhook_allow_private: bool = False  # loopback/private webhook targets (local default: on)
     sse_wait_seconds: float = 25.0  # how long GET /videos/{id}/events waits for a change
+    event_bus: str = ""  # AWS: every event is also put on this EventBridge bus
     cursor_ttl_seconds: int = 24 * 3600
     # media
     ffmpeg: str = ""
@@ -128,6 +129,7 @@ class Settings:
             workspace_max_active=_int(env, "VIDEO_WORKSPACE_MAX_ACTIVE", 50),
             webhook_allow_private=_bool(env, "VIDEO_WEBHOOK_ALLOW_PRIVATE", backend == "local"),
             sse_wait_seconds=_float(env, "VIDEO_SSE_WAIT_SECONDS", 25.0),
+            event_bus=env.get("VIDEO_EVENT_BUS", "").strip(),
             ffmpeg=env.get("VIDEO_FFMPEG", ""),
             whisper_model=env.get("VIDEO_WHISPER_MODEL", ""),
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),

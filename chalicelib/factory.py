@@ -252,13 +252,18 @@ class Container:
 
     @functools.cached_property
     def dispatcher(self) -> Dispatcher:
-        from chalicelib.events.dispatcher import Dispatcher
+        from chalicelib.events.dispatcher import Dispatcher, eventbridge_publisher
 
+        publish = None
+        if self.settings.event_bus:
+            events = boto3_client("events", self.settings)
+            publish = eventbridge_publisher(events, self.settings.event_bus)
         return Dispatcher(
             self.store,
             self.renderer.item,
             allow_private=self.settings.webhook_allow_private,
             require_https=not self.settings.is_local,
+            publish=publish,
         )
 
     @functools.cached_property

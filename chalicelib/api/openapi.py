@@ -429,6 +429,7 @@ class Op:
     description: str = ""
     path_patterns: Mapping[str, str] = field(default_factory=dict)
     links: Mapping[str, Any] = field(default_factory=dict)
+    revalidates: bool = False  # answers 304 to a matching If-None-Match
 
 
 _ID = VIDEO_ID_RE.pattern
@@ -499,6 +500,28 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Op]] = {
             "service",
             200,
             ok_content={JSON: {"type": "object"}},
+        ),
+    ),
+    ("/", "GET"): (
+        "consolePage",
+        Op(
+            "The web console (it signs in with a token)",
+            "service",
+            200,
+            ok_content={"text/html": _STR},
+            revalidates=True,
+        ),
+    ),
+    ("/console/{name}", "GET"): (
+        "consoleAsset",
+        Op(
+            "The web console's scripts and styles",
+            "service",
+            200,
+            ok_content=dict.fromkeys(("text/javascript", "text/css", "text/plain"), _STR),
+            errors=(404,),
+            revalidates=True,
+            path_patterns={"name": r"^[A-Za-z0-9._-]{1,100}$"},
         ),
     ),
     ("/docs", "GET"): (
@@ -830,6 +853,8 @@ def _responses(op_id: str, access: str, op: Op) -> dict[str, Any]:
     if op.links:
         ok["links"] = dict(op.links)
     responses: dict[str, Any] = {str(op.ok): ok}
+    if op.revalidates:
+        responses["304"] = {"description": "Not modified (the `If-None-Match` ETag matches)."}
     for status in sorted(_statuses(access, op)):
         if status == 503 and op_id == "health":
             responses["503"] = {

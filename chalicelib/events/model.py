@@ -8,7 +8,7 @@ is delivered, so signed URLs are fresh.
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 from chalicelib.domain import VideoStatus, utc_now
@@ -34,7 +34,7 @@ _BY_STATUS = {
 
 
 def new_event_id() -> str:
-    return f"evt_{uuid.uuid4().hex}"
+    return f"evt_{os.urandom(16).hex()}"  # 128 random bits
 
 
 def event(kind: str, item: Item, sequence: int, data: Item | None = None) -> Item:

@@ -5,7 +5,8 @@
    LUFS). The same decode also feeds the storyboard sprite (thumbnails.py plans it), so the
    source is decoded once for all of them.
 2. Vision on one frame per scene (capped): faces with OpenCV Haar cascades, on-screen text with
-   rapidocr. Frames are decoded with PyAV straight into numpy arrays (no JPEG round trip).
+   rapidocr. Each frame is one seeked ffmpeg decode through the shared input stage into raw
+   BGR (no JPEG round trip), so HDR and interlaced sources look to vision as they do to viewers.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.filters import audio_map, input_stage, source_pad
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media.thumbnails import (
     STORYBOARD_NAME,
@@ -36,6 +37,7 @@ SILENCE_MIN_SECONDS = 0.5
 VISION_MAX_FRAMES = 12
 OCR_WIDTH = 960  # small captions and timecodes vanish at 640 px
 FACE_WIDTH = 640  # Haar cascades: 640 px finds faces down to ~32 px at ~16 ms a frame
+FRAME_TIMEOUT_SECONDS = 60.0  # one seeked frame grab for vision
 OCR_MIN_CONFIDENCE = 0.7  # below this rapidocr mostly reads texture as text
 # A "line" taller than half the frame is a photo edge or texture read as a glyph, not text.
 OCR_MAX_LINE_HEIGHT = 0.5
@@ -140,8 +142,11 @@ def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> l
     w = min(ANALYSIS_WIDTH, info.width - info.width % 2)
     h = max(2, round(info.height * w / info.width / 2) * 2)
     n = 2 if storyboard else 1
+    stage = input_stage(info, size=(w, h))
     chains = [
-        f"[0:v:0]scale={w}:{h},split={n}[sig]" + ("[sb]" if storyboard else ""),
+        source_pad(info)
+        + stage.chain(f"scale={w}:{h}", f"split={n}[sig]")
+        + ("[sb]" if storyboard else ""),
         (
             f"[sig]blackdetect=d={BLACK_MIN_SECONDS}:pix_th={BLACK_PIXEL_THRESHOLD},"
             f"scdet=threshold={SCENE_THRESHOLD}[sigout]"
@@ -151,11 +156,11 @@ def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> l
         chains.append(storyboard_filter(storyboard, "sb", "sprite"))
     if info.has_audio:
         chains.append(
-            f"[0:a:0]silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SECONDS},"
+            f"[{audio_map(info)}]silencedetect=n={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SECONDS},"
             "ebur128=framelog=quiet:peak=true,anullsink"
         )
     # One decoder thread: the transcode runs at the same time and deserves the cores.
-    args = ["-threads", "1", "-i", "source", "-filter_complex", ";".join(chains)]
+    args = ["-threads", "1", *stage.input_args, "-i", "source", "-filter_complex", ";".join(chains)]
     # The detectors' frames go to the null muxer: they are read from the log, not kept.
     args += ["-map", "[sigout]", "-f", "null", "-"]
     if storyboard:
@@ -192,38 +197,46 @@ def keyframe_times(scenes: list[dict[str, float]], limit: int = VISION_MAX_FRAME
 
 
 def grab_frames(
-    path: Path, times: list[float], rotation: int, width: int
+    source: Path,
+    info: ProbeResult,
+    times: list[float],
+    width: int,
+    *,
+    exe: str | None = None,
+    timeout: float = FRAME_TIMEOUT_SECONDS,
 ) -> list[tuple[float, Any]]:
-    """Decode the frame at (or just after) each time as an upright BGR numpy array.
+    """The frame at (or just after) each time as an upright BGR numpy array, `width` wide at most.
 
-    The frame is scaled in its coded orientation, then turned by the display rotation (ffmpeg
-    auto-rotates for the transcode; PyAV does not).
+    ffmpeg decodes each one through the shared input stage (deinterlaced, tone-mapped, BT.709),
+    so vision sees the colours the renditions show, turned by the display rotation like them.
+    A time with no frame left (past the end) is skipped.
     """
-    import av
     import numpy as np
 
+    from chalicelib.media.ffmpeg import ffmpeg_exe
+
+    out_w = min(width, info.width - info.width % 2)
+    out_h = max(2, round(info.height * out_w / info.width / 2) * 2)
+    stage = input_stage(info, size=(out_w, out_h))
+    graph = source_pad(info) + stage.chain(f"scale={out_w}:{out_h}", "setsar=1", "format=bgr24")
+    raw = source.parent / ".vision-frame.bgr"
     frames: list[tuple[float, Any]] = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    try:
         for t in times:
-            time_base = float(stream.time_base or Fraction(1, 1000))
-            container.seek(int(t / time_base), stream=stream, backward=True)
-            for frame in container.decode(stream):
-                if frame.time is None or frame.time + 1e-3 < t:
-                    continue
-                turned = rotation in (90, 270)
-                disp_w, disp_h = frame.width, frame.height
-                if turned:
-                    disp_w, disp_h = disp_h, disp_w
-                out_w = min(width, disp_w)
-                out_h = max(2, round(disp_h * out_w / disp_w / 2) * 2)
-                coded_w, coded_h = (out_h, out_w) if turned else (out_w, out_h)
-                img: Any = frame.to_ndarray(format="bgr24", width=coded_w, height=coded_h)
-                if rotation:
-                    img = np.ascontiguousarray(np.rot90(img, k=rotation // 90))
-                frames.append((float(frame.time), img))
-                break
+            raw.unlink(missing_ok=True)
+            args = [
+                "-ss", f"{t:.3f}", *stage.input_args, "-i", source.name,
+                "-filter_complex", graph + "[out]", "-map", "[out]", "-frames:v", "1",
+                "-f", "rawvideo", raw.name,
+            ]  # fmt: skip
+            run_ffmpeg(args, exe=exe or ffmpeg_exe(), timeout=timeout, cwd=source.parent,
+                       error_code="AnalysisFailed", what="Frame extraction")  # fmt: skip
+            data = raw.read_bytes() if raw.is_file() else b""
+            if len(data) != out_w * out_h * 3:
+                continue
+            frames.append((t, np.frombuffer(data, np.uint8).reshape(out_h, out_w, 3).copy()))
+    finally:
+        raw.unlink(missing_ok=True)
     return frames
 
 
@@ -310,12 +323,13 @@ def analyse_vision(
     faces: bool = True,
     text: bool = True,
     on_frame: Callable[[int], None] | None = None,
+    exe: str | None = None,
 ) -> dict[str, Any]:
     """Faces and text on one keyframe per scene (at most VISION_MAX_FRAMES frames)."""
     times = keyframe_times(scenes)
     import cv2
 
-    frames = grab_frames(source, times, info.rotation, OCR_WIDTH)
+    frames = grab_frames(source, info, times, OCR_WIDTH, exe=exe)
     face_hits: list[dict[str, Any]] = []
     text_hits: list[dict[str, Any]] = []
     for i, (t, img) in enumerate(frames):

@@ -118,7 +118,11 @@ def run_processing(
         )
         stages["fetch"] = _done(t0)
         t0 = time.monotonic()
-        info = probe.probe(work_dir / fetch.SOURCE_NAME, max_duration=settings.max_duration_seconds)
+        info = probe.probe(
+            work_dir / fetch.SOURCE_NAME,
+            max_duration=settings.max_duration_seconds,
+            exe=ffmpeg_exe(settings.ffmpeg),  # the idet pass, when the field order is in doubt
+        )
         stages["probe"] = _done(t0)
         progress.report(_PROGRESS_FETCHED)
 

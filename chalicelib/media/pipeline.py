@@ -177,7 +177,13 @@ def run_pipeline(  # noqa: C901 - the stage closures share one cancel flag, lock
         threads = max(1, cpus // 2)
         out.transcript = stage(
             "subtitles",
-            lambda: subtitles.transcribe(source, model, cpu_threads=threads),
+            lambda: subtitles.transcribe(
+                source,
+                model,
+                cpu_threads=threads,
+                audio_index=info.audio_track.index if info.audio_track else 0,
+                exe=exe,
+            ),
             required=False,
         )
 

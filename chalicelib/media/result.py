@@ -40,18 +40,7 @@ def build_result(
     tr = out.transcode
     assert tr is not None and out.poster is not None
     result: dict[str, Any] = {
-        "media": {
-            "duration": info.duration,
-            "width": info.width,
-            "height": info.height,
-            "fps": info.fps,
-            "videoCodec": info.video_codec,
-            "audioCodec": info.audio_codec,
-            "container": info.container,
-            "bitrate": info.bitrate,
-            "rotation": info.rotation,
-            "hasAudio": info.has_audio,
-        },
+        "media": info.media_fields(),
         "thumbnail": {
             "url": url(out.poster.name),
             "width": out.poster.width,

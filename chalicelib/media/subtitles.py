@@ -56,8 +56,33 @@ def load_model(model: str, cpu_threads: int) -> Any:
         return _models[key]
 
 
-def transcribe(source: Path, model: str, *, cpu_threads: int = 1) -> Transcript:
-    """Transcribe the first audio track of `source`; silence or music gives an empty transcript."""
+def transcribe(
+    source: Path,
+    model: str,
+    *,
+    cpu_threads: int = 1,
+    audio_index: int = 0,
+    exe: str | None = None,
+) -> Transcript:
+    """Transcribe audio track `audio_index` (among the audio streams; the one the renditions
+    carry) of `source`; silence or music gives an empty transcript."""
+    if audio_index:  # Whisper's decoder reads the first track: hand it the chosen one
+        from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+
+        wav = source.with_name(f"{source.name}.track{audio_index}.wav")
+        args = ["-i", str(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
+        run_ffmpeg(
+            [*args, "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
+            exe=exe or ffmpeg_exe(),
+            timeout=600,
+            cwd=source.parent,
+            error_code="SubtitlesFailed",
+            what="Extracting the audio track",
+        )
+        try:
+            return transcribe(wav, model, cpu_threads=cpu_threads)
+        finally:
+            wav.unlink(missing_ok=True)
     whisper = load_model(model, cpu_threads)
     # The VAD drops non-speech before decoding: faster on sparse speech, and no hallucinated
     # captions over music or silence.

@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.filters import input_stage, source_pad
 from chalicelib.media.probe import ProbeResult
 
 POSTER_NAME = "poster.jpg"
@@ -70,7 +71,7 @@ def extract_poster(work_dir: Path, info: ProbeResult, *, exe: str, timeout: floa
     candidates = [round(info.duration * p, 3) for p in POSTER_POINTS]
     best: tuple[float, int] | None = None  # (time, dark pixel count) of the least black frame
     for t in candidates:
-        gray = _grab(work_dir, t, width, height, exe=exe, timeout=timeout, name=POSTER_NAME)
+        gray = _grab(work_dir, info, t, width, height, exe=exe, timeout=timeout, name=POSTER_NAME)
         if gray is None:
             continue
         if not is_black(gray):
@@ -81,21 +82,30 @@ def extract_poster(work_dir: Path, info: ProbeResult, *, exe: str, timeout: floa
     if best is None:
         raise MediaError("ThumbnailFailed", "No frame could be extracted for the poster.")
     # Everything is black (e.g. a black clip): keep the least black frame and say so.
-    _grab(work_dir, best[0], width, height, exe=exe, timeout=timeout, name=POSTER_NAME)
+    _grab(work_dir, info, best[0], width, height, exe=exe, timeout=timeout, name=POSTER_NAME)
     return Poster(POSTER_NAME, width, height, best[0], black=True)
 
 
 def _grab(
-    work_dir: Path, t: float, width: int, height: int, *, exe: str, timeout: float, name: str
+    work_dir: Path,
+    info: ProbeResult,
+    t: float,
+    width: int,
+    height: int,
+    *,
+    exe: str,
+    timeout: float,
+    name: str,
 ) -> bytes | None:
     """One seeked decode writes the JPEG and a tiny luma plane; None when no frame is there."""
     gray_name = ".poster.gray"
+    stage = input_stage(info, size=(width, height))
     graph = (
-        f"[0:v:0]scale={width}:{height},setsar=1,split=2[jpg][g];"
+        f"{source_pad(info)}{stage.chain(f'scale={width}:{height}', 'setsar=1')},split=2[jpg][g];"
         f"[g]scale={_GRAY_W}:{_GRAY_H},format=gray[gray]"
     )
     args = [
-        "-ss", f"{t:.3f}", "-i", "source", "-filter_complex", graph,
+        "-ss", f"{t:.3f}", *stage.input_args, "-i", "source", "-filter_complex", graph,
         "-map", "[jpg]", "-frames:v", "1", "-q:v", "3", "-update", "1", name,
         "-map", "[gray]", "-frames:v", "1", "-f", "rawvideo", gray_name,
     ]  # fmt: skip
@@ -123,6 +133,7 @@ class StoryboardPlan:
     rows: int
     tile_width: int
     tile_height: int
+    first: float = 0.5  # time of the first tile: mid-interval, or mid-clip for clips under 1 s
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -136,7 +147,9 @@ def plan_storyboard(info: ProbeResult) -> StoryboardPlan:
     columns = min(STORYBOARD_COLUMNS, count)
     rows = math.ceil(count / columns)
     tw, th = fit_box(info.width, info.height, TILE_BOX)
-    return StoryboardPlan(round(interval, 3), count, columns, rows, tw, th)
+    # Mid-interval, but never past the middle of the clip: a 0.4 s clip still gets its tile.
+    first = round(min(interval, info.duration) / 2, 3)
+    return StoryboardPlan(round(interval, 3), count, columns, rows, tw, th, first)
 
 
 def storyboard_filter(plan: StoryboardPlan, input_label: str, output_label: str) -> str:
@@ -145,9 +158,8 @@ def storyboard_filter(plan: StoryboardPlan, input_label: str, output_label: str)
     `selected_n` counts frames already taken, so a gap in a variable-frame-rate source is
     caught up instead of shifting every later tile.
     """
-    half = plan.interval / 2
     return (
-        f"[{input_label}]select='gte(t\\,{half:.3f}+selected_n*{plan.interval:.3f})',"
+        f"[{input_label}]select='gte(t\\,{plan.first:.3f}+selected_n*{plan.interval:.3f})',"
         f"scale={plan.tile_width}:{plan.tile_height},setsar=1,"
         f"tile={plan.columns}x{plan.rows}[{output_label}]"
     )

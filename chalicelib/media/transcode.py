@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import available_cpus, run_ffmpeg
+from chalicelib.media.filters import ENCODER_COLOR_ARGS, audio_map, input_stage, source_pad
 from chalicelib.media.probe import ProbeResult
 
 # Short-side heights of the ladder, top first; bitrate caps keep CRF from exploding on noise.
@@ -85,8 +86,11 @@ def build_transcode_args(
 ) -> list[str]:
     """The ffmpeg arguments (after the binary) for the whole ladder in one process."""
     n = len(rungs)
-    # ffmpeg auto-rotates before the graph, so the graph sees the display orientation.
-    chains = [f"[0:v:0]split={n}" + "".join(f"[s{i}]" for i in range(n))]
+    # ffmpeg auto-rotates before the graph, so the graph sees the display orientation. The
+    # shared input stage (deinterlace, tone-map, convert, BT.709 tags) runs once, before the
+    # split; HDR is tone-mapped at the top rung's size.
+    stage = input_stage(info, size=(rungs[0].width, rungs[0].height))
+    chains = [source_pad(info) + stage.chain(f"split={n}") + "".join(f"[s{i}]" for i in range(n))]
     for i, r in enumerate(rungs):
         chains.append(
             f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
@@ -94,17 +98,17 @@ def build_transcode_args(
     # The split+scale graph is one filter graph; by default it scales every rung on one thread,
     # which starves the encoders of pictures (measured ~6% faster with one thread per CPU).
     args = ["-filter_complex_threads", str(available_cpus())]
-    args += ["-i", source, "-filter_complex", ";".join(chains)]
+    args += [*stage.input_args, "-i", source, "-filter_complex", ";".join(chains)]
     gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
     for i, r in enumerate(rungs):
         args += ["-map", f"[v{i}]"]
         if info.has_audio:
-            args += ["-map", "0:a:0"]
+            args += ["-map", audio_map(info)]
         args += [
             "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
             "-profile:v", "high", "-maxrate", f"{r.maxrate_kbps}k",
             "-bufsize", f"{2 * r.maxrate_kbps}k", "-force_key_frames", gop,
-            "-sc_threshold", "0",
+            "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
         ]  # fmt: skip
         if info.has_audio:
             args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]

@@ -383,39 +383,13 @@ class DynamoVideoStore(VideoStore):
         return self._decode_token(raw) if raw else None
 
     def list_tokens(self, workspace: str) -> builtins.list[Item]:
-        tokens: builtins.list[Item] = []
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            IndexName=CREATED_INDEX,
-            KeyConditionExpression="entity = :e",
-            ExpressionAttributeValues={":e": {"S": f"token#{workspace}"}},
-            ScanIndexForward=False,
-        ):
-            tokens += [self._decode_token(raw) for raw in page.get("Items", [])]
-        return tokens
+        return [
+            self._decode_token(raw)
+            for raw in self._query_all(CREATED_INDEX, "entity", f"token#{workspace}")
+        ]
 
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
-        from botocore.exceptions import ClientError
-
-        names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values = {
-            f":f{i}": self._ser.serialize(_to_dynamo(v)) for i, v in enumerate(fields.values())
-        }
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_token_key(token_id),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
-                ConditionExpression="attribute_exists(id)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return self._set_fields(f"token#{token_id}", fields)
 
     def update_fields(
         self, video_id: str, fields: Mapping[str, Any], only_if_status: Iterable[str]

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS events (
     pending INTEGER NOT NULL,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_pending ON events (pending, created_at, id);
+CREATE INDEX IF NOT EXISTS events_outbox ON events (created_at, id) WHERE pending = 1;
+DROP INDEX IF EXISTS events_pending;
 CREATE TABLE IF NOT EXISTS webhooks (
     id TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -133,26 +134,35 @@ class SqliteVideoStore(VideoStore):
         return int(changed)
 
     @staticmethod
-    def _emit(conn: sqlite3.Connection, item: Item) -> None:
+    def _emit(conn: sqlite3.Connection, item: Item) -> str:
         """Write the events of `item`'s new status in the caller's transaction; bumps the
-        item's sequence (the caller stores the item after)."""
+        item's sequence and returns the item's JSON (serialized once, for both rows)."""
         first = int(item.get(SEQUENCE_FIELD, 0)) + 1
         events = for_change(item, first)
         item[SEQUENCE_FIELD] = first + len(events) - 1
+        doc = json.dumps(item)
+        rows = []
         for evt in events:
-            conn.execute(
-                "INSERT INTO events (id, created_at, pending, doc) VALUES (?, ?, 1, ?)",
-                (evt["id"], evt["createdAt"], json.dumps(evt)),
+            if evt["data"] is item:  # the common case: the event carries the item as written
+                head = json.dumps({k: v for k, v in evt.items() if k != "data"})
+                body = f'{head[:-1]}, "data": {doc}}}'
+            else:
+                body = json.dumps(evt)
+            rows.append((evt["id"], evt["createdAt"], body))
+        if rows:
+            conn.executemany(
+                "INSERT INTO events (id, created_at, pending, doc) VALUES (?, ?, 1, ?)", rows
             )
+        return doc
 
     def create(self, item: Item) -> None:
         item = {**item, "workspace": item.get("workspace", DEFAULT_WORKSPACE)}
         with self._tx() as conn:
-            self._emit(conn, item)
+            doc = self._emit(conn, item)
             conn.execute(
                 "INSERT INTO videos (id, workspace, status, created_at, doc) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (item["id"], item["workspace"], item["status"], item["createdAt"], json.dumps(item)),  # noqa: E501
+                (item["id"], item["workspace"], item["status"], item["createdAt"], doc),
             )
 
     def get(self, video_id: str) -> Item | None:
@@ -213,10 +223,9 @@ class SqliteVideoStore(VideoStore):
             item.update(set_fields or {})
             item["status"] = to_status
             item["updatedAt"] = utc_now()
-            self._emit(conn, item)
+            doc = self._emit(conn, item)
             conn.execute(
-                "UPDATE videos SET status = ?, doc = ? WHERE id = ?",
-                (to_status, json.dumps(item), video_id),
+                "UPDATE videos SET status = ?, doc = ? WHERE id = ?", (to_status, doc, video_id)
             )
         return item
 

@@ -33,22 +33,11 @@ class Data:
         self.bucket = _media_bucket(scope, settings, self.access_log_bucket)
 
     def grant_api(self, function: lambda_.Function) -> None:
-        """The API: items and both indexes (create, list, transition), presigned reads of
-        outputs, presigned PUTs and multipart uploads under uploads/ (POST /uploads)."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:Query",
-                ],
-                resources=[
-                    self.table.table_arn,
-                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
-                ],
-            )
-        )
+        """The API: items and the indexes (create, list, transition with its events in one
+        TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs and
+        multipart uploads under uploads/ (POST /uploads) and a HeadObject there (a missing
+        source is a 400)."""
+        self._grant_table_and_indexes(function, ["DeleteItem"])
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
@@ -62,20 +51,54 @@ class Data:
             iam.PolicyStatement(
                 actions=[
                     "s3:PutObject",
+                    "s3:GetObject",
                     "s3:ListMultipartUploadParts",
                     "s3:AbortMultipartUpload",
                 ],
                 resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
             )
         )
-
-    def grant_item_updates(self, function: lambda_.Function) -> None:
-        """Read and conditionally update items by key (a video's status, the lease item):
-        the processor, the scaler and the finalizer. No Query, no Put, no index."""
+        # With ListBucket a missing key is a 404 to HeadObject (without it, a 403).
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{UPLOADS_PREFIX}*"]}},
+            )
+        )
+
+    def grant_item_updates(self, function: lambda_.Function) -> None:
+        """Read and conditionally update items by key: a video's status (with the events it
+        causes, put in the same TransactWriteItems) and the lease item (created with a Put):
+        the processor, the scaler and the finalizer. No Query, no index."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
                 resources=[self.table.table_arn],
+            )
+        )
+
+    def grant_dispatch(self, function: lambda_.Function) -> None:
+        """The webhook dispatcher: the outbox and deliveries (CreatedIndex, StatusIndex),
+        their updates, and presigned reads of outputs for the URLs in event bodies."""
+        self._grant_table_and_indexes(function, [])
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
+            )
+        )
+
+    def _grant_table_and_indexes(self, function: lambda_.Function, extra: list[str]) -> None:
+        """Get/Update/Put items and Query the indexes (plus `extra` DynamoDB actions)."""
+        actions = ["GetItem", "UpdateItem", "PutItem", *extra, "Query"]
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[f"dynamodb:{action}" for action in actions],
+                resources=[
+                    self.table.table_arn,
+                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
+                ],
             )
         )
 
@@ -113,6 +136,9 @@ def _table(scope: Construct, settings: InfraSettings) -> dynamodb.Table:
             point_in_time_recovery_enabled=True
         ),
         deletion_protection=settings.deletion_protection,
+        # The outbox: a new event wakes the webhook dispatcher; dispatched events expire.
+        stream=dynamodb.StreamViewType.NEW_IMAGE,
+        time_to_live_attribute="ttl",
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         removal_policy=(
             cdk.RemovalPolicy.RETAIN if settings.deletion_protection else cdk.RemovalPolicy.DESTROY
@@ -165,6 +191,17 @@ def _media_bucket(scope: Construct, settings: InfraSettings, access_logs: s3.Buc
         enforce_ssl=True,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix="media/",
+        # Browsers (the web console, hls.js on any page) fetch presigned outputs and PUT
+        # presigned uploads cross-origin; the signature, not the origin, is the credential.
+        cors=[
+            s3.CorsRule(
+                allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD, s3.HttpMethods.PUT],
+                allowed_origins=["*"],
+                allowed_headers=["*"],
+                exposed_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges"],
+                max_age=3600,
+            )
+        ],
         lifecycle_rules=[
             s3.LifecycleRule(
                 id="expire-uploads",

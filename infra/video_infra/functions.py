@@ -168,7 +168,7 @@ class WorkflowFunctions:
         data.grant_item_updates(self.processor)
         data.grant_processing(self.processor)
 
-        self.scaler = _control_function(
+        self.scaler = control_function(
             scope,
             "Scaler",
             "Scales the processor's environments (Put/GetFunctionScalingConfig)",
@@ -191,7 +191,7 @@ class WorkflowFunctions:
             )
         )
 
-        self.finalizer = _control_function(
+        self.finalizer = control_function(
             scope,
             "Finalizer",
             "Marks a batch's unfinished videos failed at the end of an execution",
@@ -316,7 +316,7 @@ def _function(
     return build(role, group)
 
 
-def _control_function(
+def control_function(
     scope: Construct,
     name: str,
     description: str,
@@ -324,9 +324,10 @@ def _control_function(
     code: lambda_.Code,
     retention: logs.RetentionDays,
     environment: dict[str, str],
+    timeout_seconds: int = 60,
 ) -> lambda_.Function:
-    """A small ordinary Lambda of the workflow's control plane (not on a capacity provider):
-    the scaler and the finalizer."""
+    """A small ordinary Lambda of the control plane (not on a capacity provider): the
+    scaler, the finalizer and the webhook dispatcher."""
     return _function(
         scope,
         name,
@@ -340,7 +341,7 @@ def _control_function(
             handler=handler,
             code=code,
             memory_size=256,
-            timeout=cdk.Duration.seconds(60),
+            timeout=cdk.Duration.seconds(timeout_seconds),
             role=role,
             log_group=log_group,
             environment=environment,

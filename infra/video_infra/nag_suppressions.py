@@ -71,10 +71,11 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
     _ack(
         _role(stack.api.function),
         f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{UPLOADS_PREFIX}*]",
-        "POST /uploads presigns one-time PUTs under uploads/<random id>/: keys are generated "
-        "per request, the prefix is the boundary (and a lifecycle rule expires it).",
+        "POST /uploads presigns one-time PUTs under uploads/<workspace>/<random id>/ and "
+        "POST /videos checks a source exists there (HeadObject): keys are generated per "
+        "request, the prefix is the boundary (and a lifecycle rule expires it).",
     )
-    for function in (stack.workers.processor, stack.api.function):
+    for function in (stack.workers.processor, stack.api.function, stack.events.function):
         _ack(
             _role(function),
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{OUTPUTS_PREFIX}*]",
@@ -94,7 +95,24 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
         "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups, ...) and X-Ray "
         "PutTraceSegments support no resource-level permissions.",
     )
-    for function in (stack.api.function, stack.workers.scaler, stack.workers.finalizer):
+    _ack(
+        _role(stack.events.function),
+        "AwsSolutions-IAM5[Resource::*]",
+        "dynamodb:ListStreams, which the stream's event source mapping needs, supports no "
+        "resource-level permission; the stream itself is named.",
+    )
+    _ack(
+        stack.events.dead_letters,
+        "AwsSolutions-SQS3",
+        "This queue is the dead-letter queue (of the dispatcher's stream mapping); its records "
+        "are kept 14 days, and their events stay in the outbox until delivered anyway.",
+    )
+    for function in (
+        stack.api.function,
+        stack.workers.scaler,
+        stack.workers.finalizer,
+        stack.events.function,
+    ):
         _ack(
             function,
             "AwsSolutions-L1",

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from video_infra.chalice_bundle import ChaliceApp
 from video_infra.data import Data
+from video_infra.events import EventDelivery
 from video_infra.functions import ApiFunction, CapacityProviders, WorkflowFunctions
 from video_infra.http_api import ChaliceHttpApi
 from video_infra.log_groups import retention
@@ -91,7 +92,18 @@ class VideoServiceStack(cdk.Stack):
             retention=logs_retention,
         )
 
+        self.events = EventDelivery(
+            self,
+            chalice_app=chalice_app,
+            api_code=api_code,
+            data=self.data,
+            admin_token=self.api.admin_token,
+            api_endpoint=self.http_api.api.api_endpoint,
+            retention=logs_retention,
+        )
+
         cdk.CfnOutput(self, "ApiEndpoint", value=self.http_api.api.api_endpoint)
+        cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
         cdk.CfnOutput(self, "BucketName", value=self.data.bucket.bucket_name)
         cdk.CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)

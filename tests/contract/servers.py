@@ -34,7 +34,6 @@ def serve(data: Path, env: dict[str, str], source_url: str) -> Iterator[Server]:
         "VIDEO_ADMIN_TOKEN": ADMIN_TOKEN,
         "VIDEO_SIGNING_SECRET": SIGNING_SECRET,
         "VIDEO_RATE_LIMIT_PER_SECOND": "0",
-        "VIDEO_LOCAL_WAIT_SECONDS": "0",
         "VIDEO_SSE_WAIT_SECONDS": "1",  # the events route answers within a second
         **env,
     }

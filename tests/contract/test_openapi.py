@@ -81,7 +81,8 @@ def test_operations_equal_the_route_table_with_each_access_decision(spec) -> Non
     }
     public = sorted(k for k, v in routes.access.items() if v == "public")
     assert public == [
-        ("/docs", "GET"), ("/docs/{name}", "GET"), ("/health", "GET"), ("/openapi.json", "GET")
+        ("/", "GET"), ("/console/{name}", "GET"), ("/docs", "GET"), ("/docs/{name}", "GET"),
+        ("/health", "GET"), ("/openapi.json", "GET"),
     ]
 
 

@@ -427,3 +427,49 @@ def test_sse_reports_changes_and_ends_at_a_final_state(client: Any, local_env: P
     body = changed.body.decode()
     assert '"status":"failed"' in body and "event: end" in body
     assert client.http.get(f"/videos/{'C' * 22}/events").status_code == 404
+
+
+def test_events_are_put_on_the_eventbridge_bus_before_they_leave_the_outbox(
+    client: Any, local_env: Path
+) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    from chalicelib.events.dispatcher import Dispatcher, eventbridge_publisher
+    from chalicelib.factory import container
+
+    events = boto3.client("events", region_name="us-east-1")
+    c = container()
+    d = Dispatcher(
+        c.store, c.renderer.item, allow_private=True, require_https=False,
+        publish=eventbridge_publisher(events, "video-events"),
+    )  # fmt: skip
+    vid = make_video(client, local_env)
+    with Stubber(events) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{}]})
+        with pytest.raises(RuntimeError, match="refused 1"):
+            d.fan_out()
+        assert len(c.store.outbox(10)) == 1  # still pending: nothing lost
+        stub.add_response(
+            "put_events",
+            {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]},
+            {
+                "Entries": [
+                    {
+                        "EventBusName": "video-events",
+                        "Source": "video-service",
+                        "DetailType": "video.created",
+                        "Detail": stub_any(),
+                    }
+                ]
+            },
+        )
+        assert d.fan_out() == 1
+    assert c.store.outbox(10) == []
+    assert vid
+
+
+def stub_any() -> Any:
+    from botocore.stub import ANY
+
+    return ANY

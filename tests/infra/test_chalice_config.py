@@ -19,7 +19,7 @@ from chalicelib.config import Settings
 from tests.infra.conftest import ROOT, Synthesized
 
 CHALICE_DIR = ROOT / ".chalice"
-FUNCTIONS = ("processor", "scaler", "finalizer")
+FUNCTIONS = ("processor", "scaler", "finalizer", "dispatcher")
 DEPLOYED_STAGES = ("dev", "prod")
 
 # Which settings (fields of chalicelib.config.Settings) each function's code path reads in AWS
@@ -33,6 +33,7 @@ REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
         "state_machine_arn": "POST /videos/{id}/process and /videos/process start executions",
         "cursor_secret": "page cursors; without it they are keyed on the table name alone",
         "processor_function": "GET /capacity reads the processor's scaling config",
+        "admin_token_secret_arn": "the operator's admin token (and the URL-signing key)",
     },
     "processor": {
         "backend": "as for the API",
@@ -52,6 +53,14 @@ REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
         "backend": "as for the API",
         "table_name": "marks the batch's unfinished videos failed",
     },
+    "dispatcher": {
+        "backend": "as for the API",
+        "table_name": "the outbox, webhooks and deliveries",
+        "bucket": "presigned media URLs in event bodies",
+        "event_bus": "every event also goes on the EventBridge bus",
+        "admin_token_secret_arn": "the URL-signing key (stream URLs in event bodies)",
+        "public_base_url": "the API's origin for stream URLs (no request to take it from)",
+    },
 }
 # The same functions as named by `chalice deploy` and by the CDK stack (logical ID prefix).
 CHALICE_NAMES = {
@@ -59,18 +68,21 @@ CHALICE_NAMES = {
     "processor": "processor",
     "scaler": "scaler",
     "finalizer": "finalizer",
+    "dispatcher": "dispatcher",
 }
 CDK_NAMES = {
     "api": "ApiFunction",
     "processor": "ProcessorFunction",
     "scaler": "ScalerFunction",
     "finalizer": "FinalizerFunction",
+    "dispatcher": "DispatcherFunction",
 }
 HANDLERS = {
     "app.app": "api",
     "app.processor": "processor",
     "app.scaler": "scaler",
     "app.finalizer": "finalizer",
+    "app.dispatcher": "dispatcher",
 }
 
 
@@ -111,8 +123,10 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",  # DELETE /webhooks/{id}
         "dynamodb:Query",
         "s3:GetObject",
+        "s3:ListBucket",  # under uploads/: HeadObject tells a missing source (404)
         "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
         "s3:ListMultipartUploadParts",  # GET /uploads/{id}: the parts stored
         "s3:AbortMultipartUpload",  # DELETE /uploads/{id}
@@ -129,7 +143,9 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
     assert capacity["Resource"].endswith(
         f":function:video-service-{stage}-processor:$LATEST.PUBLISHED"
     )
+    put = "dynamodb:PutItem"  # a transition's events (TransactWriteItems); the lease item
     assert _actions(_policy(f"policy-{stage}-processor.json")) == logs | {
+        put,
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "s3:GetObject",
@@ -139,6 +155,7 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
     }
     scaler = _policy(f"policy-{stage}-scaler.json")
     assert _actions(scaler) == logs | {
+        put,
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "lambda:PutFunctionScalingConfig",
@@ -149,8 +166,18 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
         f":function:video-service-{stage}-processor:$LATEST.PUBLISHED"
     )
     assert _actions(_policy(f"policy-{stage}-finalizer.json")) == logs | {
+        put,
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+    }
+    assert _actions(_policy(f"policy-{stage}-dispatcher.json")) == logs | {
+        put,
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
     }
     for path in CHALICE_DIR.glob(f"policy-{stage}*.json"):
         for statement in _policy(path.name)["Statement"]:

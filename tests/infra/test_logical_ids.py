@@ -24,6 +24,7 @@ STATEFUL = {
     "ProcessorLogGroup6E9C0C0D": "AWS::Logs::LogGroup",
     "ScalerLogGroupE71DDFF4": "AWS::Logs::LogGroup",
     "FinalizerLogGroup7AA1AA4D": "AWS::Logs::LogGroup",
+    "DispatcherLogGroupB99EDF3E": "AWS::Logs::LogGroup",
     "StateMachineLogGroup15B91BCB": "AWS::Logs::LogGroup",
     "ApiAccessLogGroupCEA70788": "AWS::Logs::LogGroup",
     "VpcFlowLogGroup86559C69": "AWS::Logs::LogGroup",  # only with a new VPC

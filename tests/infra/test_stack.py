@@ -166,7 +166,7 @@ def test_every_function_logs_to_its_own_group_with_retention(synth: Synthesized)
         ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[ref]["Properties"]["RetentionInDays"] == 30, logical_id
         seen.add(ref)
-    assert len(seen) == len(functions) == 4
+    assert len(seen) == len(functions) == 5
     assert all("RetentionInDays" in g["Properties"] for g in groups.values())
 
 
@@ -352,6 +352,7 @@ def test_scaler_may_resize_only_the_processors_latest_published(synth: Synthesiz
         "logs:PutLogEvents",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",  # the lease item is created with a Put
         "lambda:PutFunctionScalingConfig",
         "lambda:GetFunctionScalingConfig",
     }
@@ -363,7 +364,9 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",  # DELETE /webhooks/{id}
         "dynamodb:Query",
+        "s3:ListBucket",  # under uploads/ only: a missing source is a 404 to HeadObject
         "s3:GetObject",
         "states:StartExecution",
         "states:DescribeExecution",
@@ -376,6 +379,7 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
     assert _actions(_statements(synth, "ProcessorRole")) >= logs | {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",  # the events of a transition, in its TransactWriteItems
         "s3:GetObject",
         "s3:PutObject",
         "s3:DeleteObject",
@@ -387,6 +391,7 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
         - {
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
             "s3:GetObject",
             "s3:PutObject",
             "s3:DeleteObject",
@@ -403,6 +408,16 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
     assert _actions(_statements(synth, "FinalizerRole")) == logs | {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",  # the events of a transition, in its TransactWriteItems
+    }
+    assert _actions(_statements(synth, "DispatcherRole")) >= logs | {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
     }
     for statements in (_statements(synth, r) for r in ("ApiRole", "ScalerRole", "FinalizerRole")):
         for s in statements:
@@ -418,7 +433,8 @@ def test_s3_access_is_limited_to_prefixes(synth: Synthesized) -> None:
     assert "/uploads/*" in resources_for("ProcessorRole", "s3:GetObject")
     assert "/videos/*" in resources_for("ProcessorRole", "s3:PutObject")
     assert "/videos/*" in resources_for("ApiRole", "s3:GetObject")
-    assert "/uploads/" not in resources_for("ApiRole", "s3:GetObject")
+    assert "/uploads/*" in resources_for("ApiRole", "s3:GetObject")  # HeadObject at creation
+    assert "/uploads/" not in resources_for("DispatcherRole", "s3:GetObject")
     listing = [s for s in _statements(synth, "ProcessorRole") if s["Action"] == "s3:ListBucket"]
     assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["videos/*"]}}
 
@@ -467,8 +483,8 @@ def _find_values(node: Any, key: str) -> list[Any]:
 def test_executions_ending_outside_a_catch_are_swept_and_released(synth: Synthesized) -> None:
     """TIMED_OUT / ABORTED skip the definition's Catch handlers: EventBridge covers them."""
     rules = synth.resources("AWS::Events::Rule")
-    assert len(rules) == 1
-    (rule,) = rules.values()
+    assert len(rules) == 2  # this one, and the webhook dispatcher's schedule
+    (rule,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert set(pattern["detail"]["status"]) == {"TIMED_OUT", "ABORTED", "FAILED"}
@@ -480,3 +496,10 @@ def test_executions_ending_outside_a_catch_are_swept_and_released(synth: Synthes
     transformer = scaler_target["InputTransformer"]
     assert transformer["InputPathsMap"] == {"detail-executionArn": "$.detail.executionArn"}
     assert '"action":"release"' in transformer["InputTemplate"]
+
+
+def test_media_bucket_lets_browsers_fetch_and_put_presigned_urls(synth: Synthesized) -> None:
+    _, bucket = synth.resource("AWS::S3::Bucket", "MediaBucket")
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert set(rule["AllowedMethods"]) == {"GET", "HEAD", "PUT"}
+    assert "Content-Range" in rule["ExposedHeaders"]  # hls.js and <video> use ranges

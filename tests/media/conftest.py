@@ -48,7 +48,10 @@ def make_media(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Callabl
     return make
 
 
-X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+# Tagged BT.709 like any current camera or encoder output (ffmpeg converts lavfi's RGB with the
+# BT.709 matrix to match): untagged sources have tests of their own.
+X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-colorspace", "bt709", "-color_range", "tv"]  # fmt: skip
 AAC = ["-c:a", "aac", "-b:a", "96k"]
 
 
@@ -57,13 +60,15 @@ def scenes_clip(make_media: Callable[..., Path]) -> Path:
     """1280x720 25 fps, 5 s: testsrc2 [0,2) | black [2,3) | mandelbrot [3,5).
 
     Audio: 440 Hz sine [0,2) | digital silence [2,3) | 660 Hz sine [3,5). Known cuts at 2 and 3.
+    The mandelbrot starts 1 s into its zoom: around its first second, one frame's texture trips
+    the Haar face cascade (confidence 0.36-0.73 at 4.0-4.04 s), and vision looks at 4.0 s.
     """
     v = "s=1280x720:r=25"
     return make_media(
         "scenes.mp4",
         "-f", "lavfi", "-i", f"testsrc2={v}:d=2",
         "-f", "lavfi", "-i", f"color=c=black:{v}:d=1",
-        "-f", "lavfi", "-i", f"mandelbrot={v},trim=duration=2",
+        "-f", "lavfi", "-i", f"mandelbrot={v},trim=start=1:duration=2,setpts=PTS-STARTPTS",
         "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=2",
         "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono,atrim=duration=1",
         "-f", "lavfi", "-i", "sine=f=660:sample_rate=48000:d=2",

@@ -23,7 +23,7 @@ from chalicelib.media.probe import probe
 from chalicelib.media.whisper_model import resolve_whisper_model
 from chalicelib.media_store.base import MediaRef
 from chalicelib.media_store.local import LocalMediaStore
-from tests.media.conftest import into_inbox
+from tests.media.conftest import FIXTURES, into_inbox
 
 pytestmark = pytest.mark.slow
 VID = "AbCdEfGhIjKlMnOpQrSt_-"
@@ -270,11 +270,11 @@ def test_rotated_source_is_probed_and_encoded_upright(
     frame = decode_first_frame(work / r.name)
     assert (frame.width, frame.height) == (360, 640)
     # Vision frames are turned the same way ffmpeg turns the video.
-    [(_, img)] = analysis.grab_frames(work / "source", [0.5], info.rotation, 640)
+    [(_, img)] = analysis.grab_frames(work / "source", info, [0.5], 640, exe=ffmpeg)
     assert img.shape[:2] == (640, 360)
     upright = cv2.cvtColor(decode_first_frame(work / r.name).to_ndarray(format="bgr24"),
                            cv2.COLOR_BGR2GRAY)  # fmt: skip
-    [(_, first)] = analysis.grab_frames(work / "source", [0.0], info.rotation, 640)
+    [(_, first)] = analysis.grab_frames(work / "source", info, [0.0], 640, exe=ffmpeg)
     diff = cv2.absdiff(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY), upright)
     assert diff.mean() < 20  # same picture, same orientation (a wrong turn differs wildly)
 
@@ -398,3 +398,32 @@ def test_subtitle_documents_are_written(tmp_path: Path) -> None:
     t = subtitles.Transcript([subtitles.Cue(0.5, 1.0, "Hi")], "en", 0.99)
     assert subtitles.write_subtitles(tmp_path, t) == ("subtitles.vtt", "subtitles.srt")
     assert (tmp_path / "subtitles.vtt").read_text().startswith("WEBVTT")
+
+
+@pytest.mark.slow
+def test_subtitles_follow_the_default_audio_track(
+    make_media: Any, ffmpeg: str, media_settings: Settings, whisper_dir: str, tmp_path: Path
+) -> None:
+    """Two audio tracks, a tone first and speech second marked default: the subtitles are the
+    speech's, as the renditions carry that track."""
+    from chalicelib.media import probe, subtitles
+
+    clip = make_media(
+        "two-tracks.mkv",
+        "-f", "lavfi", "-i", "color=c=darkblue:s=160x90:r=10",
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=6.5",
+        "-i", str(FIXTURES / "speech_en.opus"),
+        "-map", "0:v", "-map", "1:a", "-map", "2:a", "-shortest",
+        "-disposition:a:0", "0", "-disposition:a:1", "default",
+        "-c:v", "libx264", "-c:a", "aac",
+    )  # fmt: skip
+    info = probe.probe(clip, max_duration=60, exe=ffmpeg)
+    assert info.audio_track is not None and info.audio_track.index == 1
+    work = tmp_path / "work"
+    work.mkdir()
+    source = work / "source"
+    source.write_bytes(clip.read_bytes())
+    chosen = subtitles.transcribe(source, whisper_dir, audio_index=1, exe=ffmpeg)
+    assert "fox" in " ".join(c.text.lower() for c in chosen.cues)
+    assert subtitles.transcribe(source, whisper_dir, audio_index=0).cues == []  # the tone
+    assert sorted(p.name for p in work.iterdir()) == ["source"]  # the extracted track is gone

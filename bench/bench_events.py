@@ -1,0 +1,160 @@
+"""`make bench-events`: the cost of the transactional outbox and the speed of delivery.
+
+1. Event write overhead on a state change (SQLite): `transition` with its events written in the
+   same transaction vs the same transition with event building switched off, interleaved in one
+   run (goal: <= +10 %).
+2. Dispatcher throughput to a local receiver on 127.0.0.1 (signed POSTs, keep-alive off): events/s.
+3. End to end, state change -> receipt at the receiver, with `make run`'s dispatcher loop: p50/p99.
+
+    .venv/bin/python bench/bench_events.py [--n 2000] [--deliveries 500] [--latency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chalicelib.domain import new_video_id, utc_now  # noqa: E402
+from chalicelib.store.sqlite import SqliteVideoStore  # noqa: E402
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def video(status: str = "uploaded") -> dict[str, Any]:
+    now = utc_now()
+    return {
+        "id": new_video_id(),
+        "title": "b",
+        "description": "",
+        "sourceUrl": "s3://b/k",
+        "status": status,
+        "createdAt": now,
+        "updatedAt": now,
+        "workspace": "default",
+    }
+
+
+def write_overhead(n: int) -> None:
+    import chalicelib.store.sqlite as sqlite_module
+
+    real = sqlite_module.for_change
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteVideoStore(Path(tmp) / "v.sqlite3")
+        items = [video() for _ in range(2 * n)]
+        for item in items:
+            store.create(item)
+        with_events, without = [], []
+        for i in range(n):  # interleaved: the machine's noise hits both sides alike
+            t0 = time.perf_counter()
+            store.transition(items[2 * i]["id"], {"uploaded"}, "queued", {"executionName": "e"})
+            with_events.append((time.perf_counter() - t0) * 1000)
+            sqlite_module.for_change = lambda item, first: []  # type: ignore[assignment]
+            t0 = time.perf_counter()
+            store.transition(items[2 * i + 1]["id"], {"uploaded"}, "queued", {"executionName": "e"})
+            without.append((time.perf_counter() - t0) * 1000)
+            sqlite_module.for_change = real
+        a, b = statistics.median(with_events), statistics.median(without)
+        print(f"\n== 1. transition latency on SQLite, {n} each, interleaved")
+        print(
+            f"with its event in the same transaction: p50 {a:.3f} ms, "
+            f"p99 {pct(with_events, 99):.3f} ms"
+        )
+        print(
+            f"without events (baseline):             p50 {b:.3f} ms, p99 {pct(without, 99):.3f} ms"
+        )
+        print(f"overhead: {100 * (a / b - 1):+.1f} % p50 (goal <= +10 %)")
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.times[self.headers["webhook-id"]] = time.perf_counter()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def delivery(n_deliveries: int, n_latency: int) -> None:
+    from chalicelib.events.dispatcher import Dispatcher
+
+    receiver = Receiver()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteVideoStore(Path(tmp) / "v.sqlite3")
+        store.put_webhook({"id": "bench00000000000", "workspace": "default", "enabled": True,
+                           "url": f"http://127.0.0.1:{receiver.port}/h", "createdAt": utc_now(),
+                           "secret": "whsec_" + "QUFB" * 8})  # fmt: skip
+        d = Dispatcher(store, lambda item: item, allow_private=True, require_https=False)
+        for _ in range(n_deliveries):
+            store.create(video())
+        t0 = time.perf_counter()
+        while d.fan_out() + d.deliver_due():
+            pass
+        wall = time.perf_counter() - t0
+        print(f"\n== 2. dispatcher throughput: {n_deliveries} events to one local receiver")
+        print(
+            f"{len(receiver.times)} delivered in {wall:.2f} s: "
+            f"{len(receiver.times) / wall:.0f} events/s"
+        )
+
+        stop = threading.Event()
+        threading.Thread(target=d.run, args=(stop,), daemon=True).start()
+        latencies = []
+        for _ in range(n_latency):
+            item = video()
+            store.create(item)
+            events = store.outbox(1000)
+            created = time.perf_counter()
+            evt_id = events[-1]["id"] if events else None
+            while evt_id and evt_id not in receiver.times:
+                time.sleep(0.001)
+            if evt_id:
+                latencies.append((receiver.times[evt_id] - created) * 1000)
+            time.sleep(0.01)
+        stop.set()
+        print(
+            f"\n== 3. state change -> receipt, {len(latencies)} events, "
+            "dispatcher loop (50 ms idle poll)"
+        )
+        print(f"p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms")
+    receiver.server.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--deliveries", type=int, default=500)
+    parser.add_argument("--latency", type=int, default=200)
+    args = parser.parse_args()
+    write_overhead(args.n)
+    delivery(args.deliveries, args.latency)
+
+
+if __name__ == "__main__":
+    main()
