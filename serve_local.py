@@ -10,9 +10,11 @@ data (`chalicelib/api/isolation.py`).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     c = container()
     settings = c.settings
-    recover(c.store, settings)  # what was in flight died with the last server
+    if settings.is_local:  # what was in flight died with the last server (not so in AWS mode)
+        recover(c.store, settings)
     (settings.source_roots[0]).mkdir(parents=True, exist_ok=True)
     store = c.media_store()
     server = make_server(
@@ -80,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     stop = threading.Event()  # the webhook dispatcher: reads the outbox while the server runs
     threading.Thread(target=c.dispatcher.run, args=(stop,), name="webhooks", daemon=True).start()
+    # Abandoned upload slots (multipart parts never completed) go after a day; checked hourly.
+    sweeper = threading.Thread(
+        target=_sweep_uploads, args=(c.uploads, stop), name="sweep", daemon=True
+    )
+    sweeper.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -88,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         server.server_close()
     return 0
+
+
+def _sweep_uploads(uploads: Any, stop: threading.Event) -> None:
+    while True:
+        try:
+            uploads.sweep_local()
+        except Exception:  # a failed sweep is retried next hour; it must not stop the server
+            logging.getLogger(__name__).exception("upload sweep failed")
+        if stop.wait(3600):
+            return
 
 
 if __name__ == "__main__":

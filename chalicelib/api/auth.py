@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.api.schemas import Choice, Integer, Object, Query, Text
 from chalicelib.domain import utc_now
-from chalicelib.errors import ForbiddenError, RateLimitedError, UnauthorizedError, ValidationError
+from chalicelib.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from chalicelib.store.base import DEFAULT_WORKSPACE, Item, VideoStore
 
 SCOPES = ("read", "write", "admin")  # each includes the ones before it
@@ -35,6 +36,32 @@ WORKSPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~40 ms and 16 MiB per hash: slow for a guesser
 _TOUCH_SECONDS = 60.0  # lastUsedAt is written at most once a minute per token and process
 _MAX_CACHE = 10_000
+MIN_EXPIRY, MAX_EXPIRY = 60, 366 * 86400
+
+# The request schemas of /tokens (they validate, and the OpenAPI document shows them).
+WORKSPACE = Text(
+    max_length=63,
+    pattern=WORKSPACE_RE.pattern.removeprefix("^").removesuffix("$"),
+    message="workspace must match [a-z0-9][a-z0-9-]{0,62}",
+    description="A workspace name; only the operator's admin token may name another one.",
+    example="acme",
+)
+NEW_TOKEN = Object(
+    {
+        "name": Text(max_length=100, non_blank=True, strip=True, example="ci"),
+        "scope": Choice(SCOPES, description="read < write < admin", example="write"),
+        "workspace": WORKSPACE,
+        "expiresIn": Integer(
+            minimum=MIN_EXPIRY,
+            maximum=MAX_EXPIRY,
+            message=f"expiresIn must be whole seconds between {MIN_EXPIRY} and {MAX_EXPIRY}",
+            description="Lifetime in seconds (none: the token does not expire).",
+            example=2592000,
+        ),
+    },
+    required=("name", "scope"),
+)
+TOKEN_LIST_PARAMS = Query({"workspace": WORKSPACE})
 
 
 @dataclass(frozen=True)
@@ -73,14 +100,9 @@ def new_token() -> tuple[str, str, str]:
     return token_id, secret, f"{PREFIX}_{token_id}_{secret}"
 
 
-def _parse_expiry(value: Any) -> str | None:
+def _parse_expiry(value: int | None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= 366 * 86400:
-        raise ValidationError(
-            "expiresIn must be whole seconds between 60 and 31622400",
-            details={"field": "expiresIn"},
-        )
     return (datetime.now(UTC) + timedelta(seconds=value)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -211,28 +233,9 @@ class TokenService:
         self._store = store
 
     def create(self, body: Any, actor: Principal) -> Item:
-        if not isinstance(body, dict):
-            raise ValidationError("request body must be a JSON object")
-        unknown = sorted(set(body) - {"name", "scope", "workspace", "expiresIn"})
-        if unknown:
-            raise ValidationError("unknown fields", details={"unknownFields": unknown})
-        name, scope = body.get("name"), body.get("scope")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValidationError(
-                "name must be a non-empty string of at most 100 characters",
-                details={"field": "name"},
-            )
-        if any(ord(ch) < 32 or 0x202A <= ord(ch) <= 0x202E for ch in name):
-            raise ValidationError("name contains control characters", details={"field": "name"})
-        if scope not in SCOPES:
-            raise ValidationError(
-                f"scope must be one of {', '.join(SCOPES)}", details={"field": "scope"}
-            )
-        workspace = body.get("workspace", actor.workspace)
-        if not isinstance(workspace, str) or not WORKSPACE_RE.match(workspace):
-            raise ValidationError(
-                "workspace must match [a-z0-9][a-z0-9-]{0,62}", details={"field": "workspace"}
-            )
+        fields = NEW_TOKEN.check(body)
+        name, scope = fields["name"], fields["scope"]
+        workspace = fields.get("workspace", actor.workspace)
         if workspace != actor.workspace and not actor.operator:
             raise ForbiddenError(
                 "only the operator's admin token may mint tokens for another workspace"
@@ -240,13 +243,13 @@ class TokenService:
         token_id, secret, whole = new_token()
         record: Item = {
             "id": token_id,
-            "name": name.strip(),
+            "name": name,
             "scope": scope,
             "workspace": workspace,
             "hash": hash_secret(secret),
             "createdAt": utc_now(),
             "createdBy": actor.token_id,
-            "expiresAt": _parse_expiry(body.get("expiresIn")),
+            "expiresAt": _parse_expiry(fields.get("expiresIn")),
         }
         self._store.put_token(record)
         return {**public_view(record), "secret": whole}

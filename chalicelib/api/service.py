@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,7 +39,6 @@ from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_ex
 from chalicelib.store.base import Item, VideoStore
 
 QUEUED = VideoStatus.QUEUED.value
-_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$")
 COMPLETED = VideoStatus.COMPLETED.value
 log = logging.getLogger(__name__)
 
@@ -270,21 +268,11 @@ class VideoService:
     def usage(self, params: Mapping[str, str] | None, actor: Principal) -> dict[str, Any]:
         """`GET /usage?from=&to=`: what the workspace's videos completed in [from, to) cost
         (ISO 8601 UTC bounds, either may be left out). One indexed query per page."""
+        from chalicelib.api.validation import USAGE_PARAMS
         from chalicelib.media.cost import usage
 
-        params = dict(params or {})
-        unknown = sorted(set(params) - {"from", "to"})
-        if unknown:
-            raise ValidationError(
-                "unknown query parameters", details={"unknownParameters": unknown}
-            )
-        bounds = {k: params.get(k, "") for k in ("from", "to")}
-        for key, value in bounds.items():
-            if value and not _ISO_RE.fullmatch(value):
-                raise ValidationError(
-                    f"{key} must be an ISO 8601 UTC time such as 2026-11-01T00:00:00Z",
-                    details={"field": key},
-                )
+        checked = USAGE_PARAMS.check(params)
+        bounds = {k: str(checked.get(k) or "") for k in ("from", "to")}
         start, end = bounds["from"], bounds["to"] or "9999"
         items: list[Item] = []
         cursor = None

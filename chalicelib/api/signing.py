@@ -30,6 +30,10 @@ class UrlSigner:
         mac = hmac.new(self._key, f"{path}\n{exp}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
+    def mac(self, context: str, message: str) -> str:
+        """A MAC of `message` for another use of this key (`context` keeps uses apart)."""
+        return self._sig(f"{context}\n{message}", 0)
+
     def query(self, path: str) -> str:
         """The query string (`exp=...&sig=...`) that makes `path` fetchable until it expires."""
         exp = int(self._clock()) + self._ttl
@@ -45,10 +49,12 @@ class UrlSigner:
         exp_raw, sig = params.get("exp", ""), params.get("sig", "")
         if not exp_raw or not sig:
             raise ForbiddenError("this URL must be signed (exp and sig); read the item again")
-        if not exp_raw.isdigit() or len(exp_raw) > 12:
+        # ASCII only: '²'.isdigit() is True but int() refuses it, and compare_digest raises on
+        # non-ASCII text (both were 500s, found by fuzzing).
+        if not (exp_raw.isascii() and exp_raw.isdigit()) or len(exp_raw) > 12:
             raise ForbiddenError("invalid URL signature")
         exp = int(exp_raw)
-        if not hmac.compare_digest(self._sig(path, exp), sig):
+        if not sig.isascii() or not hmac.compare_digest(self._sig(path, exp), sig):
             raise ForbiddenError("invalid URL signature")
         if exp < self._clock():
             raise ForbiddenError("this signed URL has expired; read the item again")

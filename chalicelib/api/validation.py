@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from chalicelib import sources
+from chalicelib.api.schemas import (
+    Array,
+    Choice,
+    Integer,
+    Number,
+    Object,
+    Query,
+    Text,
+    check_text,
+)
 from chalicelib.config import Settings
 from chalicelib.domain import STATUSES
 from chalicelib.errors import (
@@ -24,16 +33,99 @@ MAX_URL = 2048
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 MAX_BATCH = 100
+MAX_NEXT_TOKEN = 4096
+MAX_SSE_WAIT = 60
 
-# Characters no text field may hold: C0/C1 controls and DEL (NUL included), the bidirectional
-# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069: they make text display
-# differently from what it is), and lone surrogates (a JSON "\ud800" escape decodes to one; it
-# is not Unicode text, cannot be encoded as UTF-8, and DynamoDB refuses it).
-_SURROGATES = "\ud800-\udfff"
-_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
-_FORBIDDEN_TEXT = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}{_SURROGATES}]")
-# Multi-line text (description) may also hold tab and newline.
-_FORBIDDEN_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_CONTROLS}{_SURROGATES}]")
+# --- the request schemas of the video routes (they validate, and the OpenAPI document shows
+# them: chalicelib.api.openapi) ------------------------------------------------------------
+SOURCE_URL = Text(
+    max_length=MAX_URL,
+    non_blank=True,
+    message="sourceUrl must be a non-empty string",
+    description="Where the source video is: in AWS `s3://<media bucket>/uploads/<workspace>/...`"
+    " (from `POST /uploads`); locally a `file:///` path inside the source roots (or an upload "
+    "slot's `sourceUrl`).",
+    example="s3://media-bucket/uploads/default/q5Yl0TtH0lX0v6d2FzPp6w/demo.mp4",
+)
+NEW_VIDEO = Object(
+    {
+        "title": Text(
+            max_length=MAX_TITLE,
+            non_blank=True,
+            strip=True,
+            description="Shown in lists; leading and trailing white space is removed.",
+            example="Demo",
+        ),
+        "description": Text(
+            max_length=MAX_DESCRIPTION, multiline=True, default="", example="a test clip"
+        ),
+        "sourceUrl": SOURCE_URL,
+    },
+    required=("title", "sourceUrl"),
+)
+LIST_PARAMS = Query(
+    {
+        "status": Choice(STATUSES, description="Only videos in this status."),
+        "limit": Integer(
+            minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT, description="Page size."
+        ),
+        "nextToken": Text(
+            max_length=MAX_NEXT_TOKEN,
+            non_blank=True,
+            plain=False,
+            message="nextToken must not be empty",
+            description="The previous page's `nextToken` (signed, bound to the `status` "
+            "filter and the workspace, valid 24 h).",
+        ),
+    }
+)
+BATCH = Object(
+    {
+        "videoIds": Array(
+            Text(max_length=MAX_URL, plain=False),
+            min_items=1,
+            max_items=MAX_BATCH,
+            unique=True,
+            message="videoIds must be a non-empty list of video ids",
+            too_many=f"a batch holds at most {MAX_BATCH} videos",
+            duplicates="videoIds contains duplicates",
+            description="Distinct video ids of the caller's workspace.",
+            example=["23cf5_kShqt2U_xwYG6TGA"],
+        )
+    },
+    required=("videoIds",),
+)
+NO_FIELDS = Object({}, description="No fields: an empty object, or no body at all.")
+_ISO_UTC = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?Z?)?$"
+USAGE_PARAMS = Query(
+    {
+        "from": Text(
+            max_length=32,
+            pattern=_ISO_UTC,
+            description="Count videos completed at or after this ISO 8601 UTC time.",
+        ),
+        "to": Text(
+            max_length=32,
+            pattern=_ISO_UTC,
+            description="Count videos completed before this ISO 8601 UTC time.",
+        ),
+    }
+)
+EVENTS_PARAMS = Query(
+    {
+        "wait": Number(
+            minimum=0,
+            maximum=MAX_SSE_WAIT,
+            description="Longest wait for a change, in seconds (capped by the server's "
+            "VIDEO_SSE_WAIT_SECONDS).",
+        ),
+        "lastEventId": Text(
+            max_length=200,
+            plain=False,
+            description="The last event id seen (as the Last-Event-ID header).",
+        ),
+    }
+)
 
 
 def parse_json_body(raw: bytes | None, content_type: str | None, required: bool = True) -> Any:
@@ -52,55 +144,22 @@ def parse_json_body(raw: bytes | None, content_type: str | None, required: bool 
             details={"contentType": content_type or None},
         )
     try:
-        return json.loads(raw.decode("utf-8"))
+        document = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValidationError("request body is not UTF-8") from None
     except RecursionError:  # e.g. 100,000 nested "[": the decoder's recursion limit
         raise ValidationError("request body is nested too deeply") from None
     except ValueError as exc:
         raise ValidationError("request body is not valid JSON", details=str(exc)) from None
-
-
-def _require_object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationError("request body must be a JSON object")
-    return body
-
-
-def _reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ValidationError("unknown fields", details={"unknownFields": unknown})
+    if document is None:  # `null` is not "no body" (found by fuzzing: it passed as one)
+        raise ValidationError("request body must be a JSON object, not null")
+    return document
 
 
 def _check_local_file(path: str, settings: Settings, workspace: str) -> None:
     real = sources.resolve_local_source(path, settings.source_roots)
     if workspace:
         sources.check_local_workspace(real, settings.source_roots, workspace)
-
-
-def check_text(value: str, field: str, *, multiline: bool = False) -> None:
-    """400 naming `field` unless `value` is valid Unicode text without control characters or
-    bidirectional overrides (`multiline` text may hold tab and newline)."""
-    found = (_FORBIDDEN_MULTILINE if multiline else _FORBIDDEN_TEXT).search(value)
-    if found is None:
-        return
-    char = found.group()
-    if "\ud800" <= char <= "\udfff":
-        problem, reason = "is not valid Unicode (a lone surrogate)", "InvalidUnicode"
-    elif char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
-        problem, reason = "contains a bidirectional control character", "BidiControl"
-    else:
-        problem, reason = "contains a control character", "ControlCharacter"
-    raise ValidationError(
-        f"{field} {problem}",
-        details={
-            "field": field,
-            "reason": reason,
-            "position": found.start(),
-            "codePoint": f"U+{ord(char):04X}",
-        },
-    )
 
 
 def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> str:
@@ -144,75 +203,26 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
 
 
 def validate_new_video(body: Any, settings: Settings, workspace: str = "") -> dict[str, str]:
-    body = _require_object(body)
-    _reject_unknown(body, {"title", "sourceUrl", "description"})
-    title = body.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise ValidationError("title must be a non-blank string", details={"field": "title"})
-    if len(title) > MAX_TITLE:
-        raise ValidationError(f"title exceeds {MAX_TITLE} characters", details={"field": "title"})
-    check_text(title, "title")
-    description = body.get("description", "")
-    if not isinstance(description, str):
-        raise ValidationError("description must be a string", details={"field": "description"})
-    if len(description) > MAX_DESCRIPTION:
-        raise ValidationError(
-            f"description exceeds {MAX_DESCRIPTION} characters", details={"field": "description"}
-        )
-    check_text(description, "description", multiline=True)
-    if "sourceUrl" not in body:
-        raise ValidationError("sourceUrl is required", details={"field": "sourceUrl"})
-    source = validate_source_url(body["sourceUrl"], settings, workspace)
-    return {"title": title.strip(), "description": description, "sourceUrl": source}
+    fields = NEW_VIDEO.check(body)
+    source = validate_source_url(fields["sourceUrl"], settings, workspace)
+    return {**fields, "sourceUrl": source}
 
 
 def validate_list_params(params: Mapping[str, str] | None) -> tuple[str | None, int, str | None]:
-    params = dict(params or {})
-    _reject_unknown_params(params, {"status", "limit", "nextToken"})
-    status = params.get("status")
-    if status is not None and status not in STATUSES:
-        raise ValidationError(
-            "status must be one of " + ", ".join(STATUSES),
-            details={"field": "status", "allowed": list(STATUSES)},
-        )
-    raw_limit = params.get("limit")
-    limit = DEFAULT_LIMIT
-    if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise ValidationError(
-                f"limit must be an integer from 1 to {MAX_LIMIT}", details={"field": "limit"}
-            )
-        limit = int(raw_limit)
-    token = params.get("nextToken")
-    if token is not None and not token:
-        raise ValidationError("nextToken must not be empty", details={"field": "nextToken"})
-    return status, limit, token
-
-
-def _reject_unknown_params(params: Mapping[str, str], allowed: set[str]) -> None:
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ValidationError("unknown query parameters", details={"unknownParameters": unknown})
+    found = LIST_PARAMS.check(params)
+    return found.get("status"), found["limit"], found.get("nextToken")
 
 
 def validate_batch(body: Any) -> list[str]:
-    body = _require_object(body)
-    _reject_unknown(body, {"videoIds"})
-    ids = body.get("videoIds")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise ValidationError(
-            "videoIds must be a non-empty list of video ids", details={"field": "videoIds"}
-        )
-    if len(ids) > MAX_BATCH:
-        raise ValidationError(
-            f"a batch holds at most {MAX_BATCH} videos", details={"field": "videoIds"}
-        )
-    if len(set(ids)) != len(ids):
-        raise ValidationError("videoIds contains duplicates", details={"field": "videoIds"})
-    return list(ids)
+    return list(BATCH.check(body)["videoIds"])
 
 
 def validate_empty_or_object(body: Any) -> None:
-    if body is None:
-        return
-    _reject_unknown(_require_object(body), set())
+    if body is not None:
+        NO_FIELDS.check(body)
+
+
+def validate_events_params(params: Mapping[str, str] | None) -> tuple[float | None, str | None]:
+    """`GET /videos/{id}/events`: (wait, lastEventId) as given, None when not."""
+    found = EVENTS_PARAMS.check(params)
+    return found.get("wait"), found.get("lastEventId")

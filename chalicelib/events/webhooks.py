@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.auth import Principal
+from chalicelib.api.schemas import Array, Choice, Object, Text
 from chalicelib.domain import utc_now
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.events import guard
@@ -23,6 +24,30 @@ from chalicelib.store.base import Item, VideoStore
 ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign during this window
 MAX_HOOKS_PER_WORKSPACE = 20
 MAX_DESCRIPTION = 500
+
+# The request schema of POST /webhooks (it validates, and the OpenAPI document shows it).
+NEW_WEBHOOK = Object(
+    {
+        "url": Text(
+            max_length=guard.MAX_URL,
+            non_blank=True,
+            message="url must be an http(s) URL",
+            description="Where events are POSTed: `https://` in AWS, resolving to public "
+            "addresses only (checked again at every delivery).",
+            example="https://hooks.example.com/video",
+        ),
+        "events": Array(
+            Choice(TYPES),
+            min_items=1,
+            max_items=len(TYPES),
+            message=f"events must be a non-empty list of: {', '.join(TYPES)}",
+            description="The event types to receive (none: all of them).",
+            example=["video.completed", "video.failed"],
+        ),
+        "description": Text(max_length=MAX_DESCRIPTION, default="", example="CI notifications"),
+    },
+    required=("url",),
+)
 
 
 def new_secret() -> str:
@@ -62,28 +87,11 @@ class WebhookService:
         return hook
 
     def create(self, body: Any, actor: Principal) -> Item:
-        if not isinstance(body, dict):
-            raise ValidationError("request body must be a JSON object")
-        unknown = sorted(set(body) - {"url", "events", "description"})
-        if unknown:
-            raise ValidationError("unknown fields", details={"unknownFields": unknown})
+        fields = NEW_WEBHOOK.check(body)
         url = guard.validate_url(
-            body.get("url"), allow_private=self._allow_private, require_https=self._require_https
+            fields["url"], allow_private=self._allow_private, require_https=self._require_https
         )
-        events = body.get("events")
-        if events is not None and (
-            not isinstance(events, list) or not events or any(e not in TYPES for e in events)
-        ):
-            raise ValidationError(
-                f"events must be a non-empty list of: {', '.join(TYPES)}",
-                details={"field": "events"},
-            )
-        description = body.get("description", "")
-        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-            raise ValidationError(
-                f"description must be a string of at most {MAX_DESCRIPTION} characters",
-                details={"field": "description"},
-            )
+        events, description = fields.get("events"), fields["description"]
         if len(self._store.list_webhooks(actor.workspace)) >= MAX_HOOKS_PER_WORKSPACE:
             raise ValidationError(
                 f"a workspace may have at most {MAX_HOOKS_PER_WORKSPACE} webhooks"

@@ -34,8 +34,9 @@ class Data:
 
     def grant_api(self, function: lambda_.Function) -> None:
         """The API: items and the indexes (create, list, transition with its events in one
-        TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs under
-        uploads/ (POST /uploads) and a HeadObject there (a missing source is a 400)."""
+        TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs and
+        multipart uploads under uploads/ (POST /uploads) and a HeadObject there (a missing
+        source is a 400)."""
         self._grant_table_and_indexes(function, ["DeleteItem"])
         function.add_to_role_policy(
             iam.PolicyStatement(
@@ -43,10 +44,17 @@ class Data:
                 resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
             )
         )
-        # Only under uploads/, the one prefix the processor reads sources from.
+        # Only under uploads/, the one prefix the processor reads sources from. s3:PutObject
+        # also covers CreateMultipartUpload, UploadPart (presigned) and CompleteMultipartUpload;
+        # multipart uploads (resumable, POST /uploads {multipart}) also list and abort parts.
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:GetObject"],
+                actions=[
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:AbortMultipartUpload",
+                ],
                 resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
             )
         )

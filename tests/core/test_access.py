@@ -59,9 +59,16 @@ def test_every_route_has_an_access_decision_and_the_table_covers_the_app() -> No
     registered = {(p, m) for p, methods in app.routes.items() for m in methods}
     assert declared == registered
     public = {(p, m) for p, m, a in _routes() if a == "public"}
-    # health, and the web console's page and static files (they hold no data; the page signs
-    # in with a token like any client)
-    assert public == {("/health", "GET"), ("/", "GET"), ("/console/{name}", "GET")}
+    # health, the web console's page and static files (they hold no data; the page signs in
+    # with a token like any client), and the API's OpenAPI document and its page
+    assert public == {
+        ("/health", "GET"),
+        ("/", "GET"),
+        ("/console/{name}", "GET"),
+        ("/openapi.json", "GET"),
+        ("/docs", "GET"),
+        ("/docs/{name}", "GET"),
+    }
 
 
 def _concrete(path: str) -> str:

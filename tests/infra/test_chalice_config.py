@@ -128,6 +128,8 @@ def test_policies_grant_only_the_contract(stage: str) -> None:
         "s3:GetObject",
         "s3:ListBucket",  # under uploads/: HeadObject tells a missing source (404)
         "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
+        "s3:ListMultipartUploadParts",  # GET /uploads/{id}: the parts stored
+        "s3:AbortMultipartUpload",  # DELETE /uploads/{id}
         "states:StartExecution",
         "states:DescribeExecution",
         "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only

@@ -376,6 +376,8 @@ def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> 
         "states:DescribeExecution",
         "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
         "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
+        "s3:ListMultipartUploadParts",  # GET /uploads/{id}: the parts stored
+        "s3:AbortMultipartUpload",  # DELETE /uploads/{id}
         "secretsmanager:GetSecretValue",  # the operator's admin token, that secret only
     }
     assert _actions(_statements(synth, "ProcessorRole")) >= logs | {

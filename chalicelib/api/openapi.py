@@ -1,0 +1,998 @@
+"""The API's OpenAPI 3.1 document, built from the code on first request (`GET /openapi.json`).
+
+- The paths and methods are the app's route table (`ApiRoutes.access`): `build` refuses a
+  route this module does not describe, and a test holds the document's operations equal to
+  the route table.
+- Each operation's security follows the route's `access` decision: `public` and `signed`
+  routes carry `security: []` (signed ones the `exp`/`sig` query parameters instead), token
+  routes the `bearer` scheme and the scope they need (`x-scope`, with their 401/403/429).
+- Request bodies and query parameters are the schema objects the validation runs
+  (`chalicelib.api.schemas`); responses name the shapes below, to which the contract tests
+  (Schemathesis against `make run` and the AWS code path) hold the live answers.
+
+Imported lazily by the route: nothing here is on the API's cold path.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.api.auth import NEW_TOKEN, SCOPES, TOKEN_LIST_PARAMS
+from chalicelib.api.schemas import Query, Schema
+from chalicelib.api.uploads import (
+    MULTIPART_PARTS,
+    NEW_UPLOAD,
+)
+from chalicelib.api.validation import (
+    BATCH,
+    EVENTS_PARAMS,
+    LIST_PARAMS,
+    NEW_VIDEO,
+    NO_FIELDS,
+    USAGE_PARAMS,
+)
+from chalicelib.domain import STATUSES, VIDEO_ID_RE
+from chalicelib.events.model import TEST_TYPE, TYPES
+from chalicelib.events.webhooks import NEW_WEBHOOK
+from chalicelib.media_store.base import CONTENT_TYPES
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+_REF = "#/components/schemas/"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"{_REF}{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_STR = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time"}
+_INT = {"type": "integer"}
+
+# --- shapes of answers (described only; the live server is tested against them) -------------
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {**_STR, "description": "Stable, machine-readable."},
+                "message": _STR,
+                "details": {"description": "What was wrong, when known (e.g. the field)."},
+                "requestId": {**_STR, "description": "Quote it: it finds the server's log."},
+            },
+        }
+    },
+    "examples": [
+        {
+            "error": {
+                "code": "ValidationError",
+                "message": "title must be a non-blank string",
+                "details": {"field": "title"},
+                "requestId": "5b0f7c1e2d9a4c3b8a1f0e6d7c5b4a39",
+            }
+        }
+    ],
+}
+_VIDEO_EXAMPLE = {
+    "id": "23cf5_kShqt2U_xwYG6TGA",
+    "title": "Demo",
+    "description": "",
+    "status": "uploaded",
+    "sourceUrl": "s3://media-bucket/uploads/default/q5Yl0TtH0lX0v6d2FzPp6w/demo.mp4",
+    "workspace": "default",
+    "createdAt": "2026-11-28T18:20:37.661481Z",
+    "updatedAt": "2026-11-28T18:20:37.661481Z",
+}
+_VIDEO = {
+    "type": "object",
+    "description": "A video. A completed one adds `media`, `thumbnail`, `storyboard`, "
+    "`transcoding`, `analysis`, `subtitles`, `stages`, `processingTimeMs` and `runId`, with "
+    "URLs signed at read time; a failed one `error` and `failedAt`.",
+    "required": ["id", "title", "description", "status", "sourceUrl", "createdAt", "updatedAt"],
+    "properties": {
+        "id": {**_STR, "pattern": VIDEO_ID_RE.pattern},
+        "title": _STR,
+        "description": _STR,
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "sourceUrl": _STR,
+        "workspace": _STR,
+        "createdAt": _TIME,
+        "updatedAt": _TIME,
+        "createdBy": _STR,
+        "processedBy": _STR,
+        "executionName": _STR,
+        "queuedAt": _TIME,
+        "startedAt": _TIME,
+        "completedAt": _TIME,
+        "failedAt": _TIME,
+        "progress": {"type": "number", "minimum": 0, "maximum": 100},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": _STR, "message": _STR},
+        },
+        "runId": _STR,
+        "processingTimeMs": {"type": "number"},
+        "media": {"type": "object"},
+        "thumbnail": {"type": "object", "properties": {"url": {**_STR, "format": "uri"}}},
+        "storyboard": {"type": "object"},
+        "transcoding": {
+            "type": "object",
+            "properties": {
+                "formats": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "quality": {**_STR, "examples": ["720p"]},
+                            "width": _INT,
+                            "height": _INT,
+                            "url": {**_STR, "format": "uri"},
+                            "size": _INT,
+                            "hlsUrl": {**_STR, "format": "uri"},
+                        },
+                    },
+                },
+                "hls": {"type": "object", "properties": {"masterUrl": {**_STR, "format": "uri"}}},
+            },
+        },
+        "analysis": {"type": "object"},
+        "subtitles": {"type": "object"},
+        "stages": {"type": "object"},
+    },
+    "examples": [_VIDEO_EXAMPLE],
+}
+_TOKEN = {
+    "type": "object",
+    "required": ["id", "name", "scope", "workspace", "createdAt", "revoked"],
+    "properties": {
+        "id": {**_STR, "pattern": "^[0-9a-f]{16}$"},
+        "name": _STR,
+        "scope": {"type": "string", "enum": list(SCOPES)},
+        "workspace": _STR,
+        "expiresAt": _nullable(_TIME),
+        "createdAt": _TIME,
+        "lastUsedAt": _nullable(_TIME),
+        "revoked": {"type": "boolean"},
+        "revokedAt": _TIME,
+    },
+}
+_WEBHOOK = {
+    "type": "object",
+    "required": ["id", "url", "events", "description", "workspace", "enabled", "createdAt"],
+    "properties": {
+        "id": _STR,
+        "url": _STR,
+        "events": _nullable({"type": "array", "items": {"type": "string", "enum": list(TYPES)}}),
+        "description": _STR,
+        "workspace": _STR,
+        "enabled": {"type": "boolean"},
+        "createdAt": _TIME,
+        "disabledReason": _STR,
+    },
+}
+_WITH_SECRET = {"secret": {**_STR, "description": "Shown only in this response."}}
+_PART = {
+    "type": "object",
+    "required": ["partNumber", "size"],
+    "properties": {
+        "partNumber": {"type": "integer", "minimum": 1},
+        "size": {"type": "integer", "minimum": 0},
+        "etag": _STR,
+    },
+}
+_UPLOAD_TARGET = {
+    "type": "object",
+    "description": "A single PUT (`uploadUrl`), or with `multipart: {size}` a multipart upload: "
+    "ask `POST /uploads/{uploadId}/parts` for part URLs, PUT each part, then "
+    "`POST /uploads/{uploadId}/complete`.",
+    "required": ["uploadId", "mode", "sourceUrl", "expiresIn"],
+    "properties": {
+        "uploadId": _STR,
+        "mode": {"type": "string", "enum": ["single", "multipart"]},
+        "uploadUrl": {**_STR, "format": "uri"},
+        "method": {"type": "string", "enum": ["PUT"]},
+        "headers": {"type": "object", "additionalProperties": _STR},
+        "sourceUrl": _STR,
+        "expiresIn": _INT,
+        "size": _INT,
+        "partSize": _INT,
+        "partCount": _INT,
+    },
+}
+_UPLOAD_STATE = {
+    "type": "object",
+    "required": ["uploadId", "status", "sourceUrl", "size", "partSize", "partCount", "parts"],
+    "properties": {
+        "uploadId": _STR,
+        "status": {"type": "string", "enum": ["pending", "completed"]},
+        "sourceUrl": _STR,
+        "size": _INT,
+        "partSize": _INT,
+        "partCount": _INT,
+        "bytesStored": _INT,
+        "parts": {"type": "array", "items": ref("UploadPart")},
+        "expiresAt": _TIME,
+    },
+}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": _ERROR,
+    "Video": _VIDEO,
+    "VideoList": {
+        "type": "object",
+        "required": ["videos", "count"],
+        "properties": {
+            "videos": {"type": "array", "items": ref("Video")},
+            "count": _INT,
+            "nextToken": _STR,
+        },
+    },
+    "ProcessStarted": {
+        "type": "object",
+        "required": ["message", "executionArn", "videoId"],
+        "properties": {"message": _STR, "executionArn": _STR, "videoId": _STR},
+    },
+    "BatchStarted": {
+        "type": "object",
+        "required": ["message", "executionArn", "executionName", "results"],
+        "properties": {
+            "message": _STR,
+            "executionArn": _STR,
+            "executionName": _STR,
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["videoId", "outcome"],
+                    "properties": {
+                        "videoId": _STR,
+                        "outcome": {"type": "string", "enum": ["queued", "conflict", "notFound"]},
+                        "currentStatus": {"type": "string", "enum": list(STATUSES)},
+                    },
+                },
+            },
+        },
+    },
+    "Execution": {
+        "type": "object",
+        "required": ["executionArn", "name", "status"],
+        "properties": {
+            "executionArn": _STR,
+            "name": _STR,
+            "status": _STR,
+            "videoIds": {"type": "array", "items": _STR},
+            "startDate": _STR,
+            "stopDate": _STR,
+            "currentState": _STR,
+            "error": _STR,
+            "cause": _STR,
+            "output": {},
+        },
+    },
+    "UploadTarget": _UPLOAD_TARGET,
+    "UploadReceived": {
+        "type": "object",
+        "required": ["sourceUrl", "size"],
+        "properties": {"sourceUrl": _STR, "size": _INT},
+    },
+    "UploadPart": _PART,
+    "UploadState": _UPLOAD_STATE,
+    "PartUrls": {
+        "type": "object",
+        "required": ["parts", "expiresIn"],
+        "properties": {
+            "parts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["partNumber", "url", "method", "size"],
+                    "properties": {
+                        "partNumber": _INT,
+                        "url": {**_STR, "format": "uri"},
+                        "method": {"type": "string", "enum": ["PUT"]},
+                        "size": _INT,
+                    },
+                },
+            },
+            "expiresIn": _INT,
+        },
+    },
+    "Token": _TOKEN,
+    "TokenWithSecret": {
+        "allOf": [
+            ref("Token"),
+            {"type": "object", "required": ["secret"], "properties": _WITH_SECRET},
+        ]
+    },
+    "TokenList": {
+        "type": "object",
+        "required": ["tokens", "count"],
+        "properties": {"tokens": {"type": "array", "items": ref("Token")}, "count": _INT},
+    },
+    "Webhook": _WEBHOOK,
+    "WebhookWithSecret": {
+        "allOf": [
+            ref("Webhook"),
+            {
+                "type": "object",
+                "required": ["secret"],
+                "properties": {**_WITH_SECRET, "previousSecretValidUntil": _TIME},
+            },
+        ]
+    },
+    "WebhookList": {
+        "type": "object",
+        "required": ["webhooks", "count"],
+        "properties": {"webhooks": {"type": "array", "items": ref("Webhook")}, "count": _INT},
+    },
+    "WebhookTestQueued": {
+        "type": "object",
+        "required": ["eventId", "deliveryId", "status"],
+        "properties": {"eventId": _STR, "deliveryId": _STR, "status": _STR},
+    },
+    "DeliveryList": {
+        "type": "object",
+        "required": ["deliveries", "count"],
+        "properties": {
+            "deliveries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "eventId", "eventType", "status", "attempts"],
+                    "properties": {
+                        "id": _STR,
+                        "eventId": _STR,
+                        "eventType": {"type": "string", "enum": [*TYPES, TEST_TYPE]},
+                        "status": _STR,
+                        "attempts": _INT,
+                        "nextAttemptAt": _nullable(_TIME),
+                        "createdAt": _TIME,
+                        "lastAttemptAt": _nullable(_TIME),
+                        "responseStatus": _nullable(_INT),
+                        "durationMs": _nullable({"type": "number"}),
+                        "error": _nullable(_STR),
+                    },
+                },
+            },
+            "count": _INT,
+        },
+    },
+    "Usage": {
+        "type": "object",
+        "required": ["workspace", "videos", "mediaMinutes", "environmentSeconds", "costUsd"],
+        "properties": {
+            "workspace": {"type": "string"},
+            "from": _nullable({"type": "string"}),
+            "to": _nullable({"type": "string"}),
+            "videos": {"type": "integer", "minimum": 0},
+            "mediaMinutes": {"type": "number"},
+            "environmentSeconds": {"type": "number"},
+            "cpuSeconds": {"type": "number"},
+            "costUsd": {"type": "number"},
+            "costPerMinute": _nullable({"type": "number"}),
+            "pricePerEnvironmentHour": {"type": "number"},
+        },
+    },
+    "Capacity": {
+        "type": "object",
+        "required": ["requested", "applied", "leases"],
+        "properties": {
+            "requested": {"type": "object"},
+            "applied": _nullable({"type": "object"}),
+            "leases": {},
+            "environments": {},
+            "inFlight": {},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "timestamp", "backend"],
+        "properties": {
+            "status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+            "timestamp": _TIME,
+            "backend": _STR,
+            "error": _STR,
+            "requestId": _STR,
+        },
+    },
+}
+
+# --- operations ------------------------------------------------------------------------------
+JSON = "application/json"
+_ERROR_TEXT = {
+    400: "Invalid input: a field, a query parameter, malformed JSON, a bad page token.",
+    401: "No, malformed, unknown, revoked or expired access token.",
+    403: "The token's scope is too small (or, on signed URLs, the signature is missing, "
+    "tampered or expired).",
+    404: "No such resource in the caller's workspace.",
+    409: "Conflict with the resource's current state.",
+    413: "The body is over the limit.",
+    415: "The body is not `application/json`.",
+    429: "Rate limit, or the workspace's cap on active videos (see `Retry-After`).",
+    503: "A backing service (store, bucket, workflow) is unavailable; retry.",
+}
+_RESPONSE_HEADERS = {
+    401: {"WWW-Authenticate": '`Bearer realm="video-service"`'},
+    429: {"Retry-After": "Seconds to wait before retrying."},
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    """What the route table does not say about one operation."""
+
+    summary: str
+    tag: str
+    ok: int
+    ok_schema: str | None = None  # a components/schemas name; None with `ok_content`
+    ok_content: Mapping[str, Any] | None = None  # {media type: schema} for non-JSON answers
+    body: Schema | None = None
+    body_required: bool = True
+    query: Query | None = None
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    path_patterns: Mapping[str, str] = field(default_factory=dict)
+    links: Mapping[str, Any] = field(default_factory=dict)
+    revalidates: bool = False  # answers 304 to a matching If-None-Match
+
+
+_ID = VIDEO_ID_RE.pattern
+_UPLOAD_ID = "^[A-Za-z0-9_-]{22}$"
+_VIDEO_LINKS = {
+    "GetVideo": {"operationId": "getVideo", "parameters": {"video_id": "$response.body#/id"}},
+    "ProcessVideo": {
+        "operationId": "processVideo",
+        "parameters": {"video_id": "$response.body#/id"},
+    },
+    "VideoEvents": {
+        "operationId": "videoEvents",
+        "parameters": {"video_id": "$response.body#/id"},
+    },
+}
+_VIDEO_LINKS["ProcessBatch"] = {
+    "operationId": "processBatch",
+    "requestBody": {"videoIds": ["$response.body#/id"]},
+}
+_UPLOAD_LINKS = {
+    name: {"operationId": op, "parameters": {"upload_id": "$response.body#/uploadId"}}
+    for name, op in (
+        ("GetUpload", "getUpload"),
+        ("UploadPartUrls", "uploadPartUrls"),
+        ("CompleteUpload", "completeUpload"),
+        ("AbortUpload", "abortUpload"),
+    )
+}
+_HOOK_LINKS = {
+    name: {"operationId": op, "parameters": {"hook_id": "$response.body#/id"}}
+    for name, op in (
+        ("GetWebhook", "getWebhook"),
+        ("TestWebhook", "testWebhook"),
+        ("RotateWebhook", "rotateWebhook"),
+        ("WebhookDeliveries", "webhookDeliveries"),
+        ("DeleteWebhook", "deleteWebhook"),
+    )
+}
+# One Server-Sent Event, as a client parses it: `state` events carry the video's
+# {"status", "progress", "eventSequence", "error"?} as JSON text; `end` closes the stream.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["state", "end"]},
+        "data": {**_STR, "contentMediaType": "application/json"},
+        "id": _STR,
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+_MEDIA_TYPES = sorted({t.split(";")[0] for t in CONTENT_TYPES.values()} | {"application/json"})
+
+OPERATIONS: dict[tuple[str, str], tuple[str, Op]] = {
+    ("/health", "GET"): (
+        "health",
+        Op(
+            "Health of the service and its store",
+            "service",
+            200,
+            "Health",
+            errors=(503,),
+            description="503 (same shape, `status: unhealthy`) when the store is unreachable.",
+        ),
+    ),
+    ("/openapi.json", "GET"): (
+        "openapi",
+        Op(
+            "This document",
+            "service",
+            200,
+            ok_content={JSON: {"type": "object"}},
+        ),
+    ),
+    ("/", "GET"): (
+        "consolePage",
+        Op(
+            "The web console (it signs in with a token)",
+            "service",
+            200,
+            ok_content={"text/html": _STR},
+            revalidates=True,
+        ),
+    ),
+    ("/console/{name}", "GET"): (
+        "consoleAsset",
+        Op(
+            "The web console's scripts and styles",
+            "service",
+            200,
+            ok_content=dict.fromkeys(("text/javascript", "text/css", "text/plain"), _STR),
+            errors=(404,),
+            revalidates=True,
+            path_patterns={"name": r"^[A-Za-z0-9._-]{1,100}$"},
+        ),
+    ),
+    ("/docs", "GET"): (
+        "docs",
+        Op("A human page for this document", "service", 200, ok_content={"text/html": _STR}),
+    ),
+    ("/docs/{name}", "GET"): (
+        "docsAsset",
+        Op(
+            "The documentation page's vendored script",
+            "service",
+            200,
+            ok_content={"text/javascript": _STR},
+            errors=(404,),
+            path_patterns={"name": r"^[A-Za-z0-9._-]{1,100}$"},
+        ),
+    ),
+    ("/videos", "POST"): (
+        "createVideo",
+        Op(
+            "Create a video from a source",
+            "videos",
+            201,
+            "Video",
+            body=NEW_VIDEO,
+            errors=(400, 413, 415, 503),
+            links=_VIDEO_LINKS,
+        ),
+    ),
+    ("/videos", "GET"): (
+        "listVideos",
+        Op(
+            "List the workspace's videos, newest first",
+            "videos",
+            200,
+            "VideoList",
+            query=LIST_PARAMS,
+            errors=(400,),
+        ),
+    ),
+    ("/videos/{video_id}", "GET"): (
+        "getVideo",
+        Op("Get a video", "videos", 200, "Video", errors=(404,), path_patterns={"video_id": _ID}),
+    ),
+    ("/videos/{video_id}/process", "POST"): (
+        "processVideo",
+        Op(
+            "Start processing a video",
+            "videos",
+            202,
+            "ProcessStarted",
+            body=NO_FIELDS,
+            body_required=False,
+            errors=(400, 404, 409, 413, 415, 503),
+            path_patterns={"video_id": _ID},
+        ),
+    ),
+    ("/videos/process", "POST"): (
+        "processBatch",
+        Op(
+            "Start processing a batch of videos (one execution)",
+            "videos",
+            202,
+            "BatchStarted",
+            body=BATCH,
+            errors=(400, 404, 409, 413, 415, 503),
+        ),
+    ),
+    ("/videos/{video_id}/events", "GET"): (
+        "videoEvents",
+        Op(
+            "Server-Sent Events: the video's state and progress",
+            "videos",
+            200,
+            ok_content={"text/event-stream": _SSE_EVENT},
+            query=EVENTS_PARAMS,
+            errors=(400, 404),
+            path_patterns={"video_id": _ID},
+            description="Answers as soon as the state differs from `Last-Event-ID` (or after "
+            "`wait` seconds with a keep-alive comment), then closes; `event: end` at a final "
+            "state.",
+        ),
+    ),
+    ("/videos/{video_id}/stream/{name}", "GET"): (
+        "getStreamDocument",
+        Op(
+            "An HLS playlist or the storyboard index, references signed",
+            "media",
+            200,
+            ok_content={"application/vnd.apple.mpegurl": _STR, "text/vtt": _STR},
+            errors=(404,),
+            path_patterns={"video_id": _ID},
+        ),
+    ),
+    ("/executions/{name}", "GET"): (
+        "getExecution",
+        Op(
+            "A workflow execution",
+            "videos",
+            200,
+            "Execution",
+            errors=(404,),
+            path_patterns={"name": "^exec-[0-9a-f]{32}$"},
+        ),
+    ),
+    ("/uploads", "POST"): (
+        "createUpload",
+        Op(
+            "A place to upload a source (single PUT, or multipart)",
+            "uploads",
+            201,
+            "UploadTarget",
+            body=NEW_UPLOAD,
+            body_required=False,
+            errors=(400, 413, 415, 503),
+            links=_UPLOAD_LINKS,
+        ),
+    ),
+    ("/uploads/{upload_id}", "GET"): (
+        "getUpload",
+        Op(
+            "A multipart upload: the parts stored so far",
+            "uploads",
+            200,
+            "UploadState",
+            errors=(404, 503),
+        ),
+    ),
+    ("/uploads/{upload_id}", "DELETE"): (
+        "abortUpload",
+        Op(
+            "Abort a multipart upload (its parts are deleted)",
+            "uploads",
+            204,
+            errors=(404, 409, 503),
+        ),
+    ),
+    ("/uploads/{upload_id}/parts", "POST"): (
+        "uploadPartUrls",
+        Op(
+            "Signed URLs to PUT parts of a multipart upload",
+            "uploads",
+            200,
+            "PartUrls",
+            body=MULTIPART_PARTS,
+            errors=(400, 404, 413, 415, 503),
+        ),
+    ),
+    ("/uploads/{upload_id}/complete", "POST"): (
+        "completeUpload",
+        Op(
+            "Assemble a multipart upload's parts into the source",
+            "uploads",
+            200,
+            "UploadReceived",
+            body=NO_FIELDS,
+            body_required=False,
+            errors=(400, 404, 409, 413, 415, 503),
+        ),
+    ),
+    ("/uploads/{upload_id}/{name}", "PUT"): (
+        "putUpload",
+        Op(
+            "Local mode: fill an upload slot (the body is the file)",
+            "uploads",
+            201,
+            "UploadReceived",
+            errors=(404, 409, 413),
+            path_patterns={"upload_id": _UPLOAD_ID},
+        ),
+    ),
+    ("/uploads/{upload_id}/parts/{part_number}", "PUT"): (
+        "putUploadPart",
+        Op(
+            "Local mode: one part of a multipart upload (the body is the part)",
+            "uploads",
+            200,
+            "UploadPart",
+            errors=(400, 404, 409, 413),
+            path_patterns={"upload_id": _UPLOAD_ID, "part_number": "^[0-9]{1,5}$"},
+        ),
+    ),
+    ("/tokens", "POST"): (
+        "createToken",
+        Op(
+            "Mint an access token",
+            "tokens",
+            201,
+            "TokenWithSecret",
+            body=NEW_TOKEN,
+            errors=(400, 413, 415),
+        ),
+    ),
+    ("/tokens", "GET"): (
+        "listTokens",
+        Op("List tokens", "tokens", 200, "TokenList", query=TOKEN_LIST_PARAMS, errors=(400,)),
+    ),
+    ("/tokens/{token_id}", "DELETE"): (
+        "revokeToken",
+        Op(
+            "Revoke a token (effective on the next request)",
+            "tokens",
+            204,
+            errors=(404,),
+            path_patterns={"token_id": "^[0-9a-f]{16}$"},
+        ),
+    ),
+    ("/webhooks", "POST"): (
+        "createWebhook",
+        Op(
+            "Register a webhook endpoint",
+            "webhooks",
+            201,
+            "WebhookWithSecret",
+            body=NEW_WEBHOOK,
+            errors=(400, 413, 415),
+            links=_HOOK_LINKS,
+        ),
+    ),
+    ("/webhooks", "GET"): ("listWebhooks", Op("List webhooks", "webhooks", 200, "WebhookList")),
+    ("/webhooks/{hook_id}", "GET"): (
+        "getWebhook",
+        Op("Get a webhook", "webhooks", 200, "Webhook", errors=(404,)),
+    ),
+    ("/webhooks/{hook_id}", "DELETE"): (
+        "deleteWebhook",
+        Op("Delete a webhook", "webhooks", 204, errors=(404,)),
+    ),
+    ("/webhooks/{hook_id}/test", "POST"): (
+        "testWebhook",
+        Op("Queue a webhook.test event", "webhooks", 202, "WebhookTestQueued", errors=(404,)),
+    ),
+    ("/webhooks/{hook_id}/rotate", "POST"): (
+        "rotateWebhook",
+        Op(
+            "A new signing secret (the old one also signs for 24 h)",
+            "webhooks",
+            200,
+            "WebhookWithSecret",
+            errors=(404,),
+        ),
+    ),
+    ("/webhooks/{hook_id}/deliveries", "GET"): (
+        "webhookDeliveries",
+        Op("Recent deliveries of a webhook", "webhooks", 200, "DeliveryList", errors=(404,)),
+    ),
+    ("/usage", "GET"): (
+        "getUsage",
+        Op(
+            "What the workspace's completed videos cost over a period",
+            "service",
+            200,
+            "Usage",
+            query=USAGE_PARAMS,
+            errors=(400,),
+        ),
+    ),
+    ("/capacity", "GET"): (
+        "getCapacity",
+        Op("The processor's capacity", "service", 200, "Capacity", errors=(503,)),
+    ),
+    ("/media/{video_id}/{run_id}/{name}", "GET"): (
+        "getMedia",
+        Op(
+            "Local mode: a processed file (ranges supported)",
+            "media",
+            200,
+            ok_content={t: {"type": "string", "format": "binary"} for t in _MEDIA_TYPES},
+            errors=(404,),
+            path_patterns={"video_id": _ID},
+        ),
+    ),
+}
+_SIGNED_PARAMS = [
+    {
+        "name": "exp",
+        "in": "query",
+        "required": True,
+        "description": "Expiry (Unix seconds) of the URL signature.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    },
+    {
+        "name": "sig",
+        "in": "query",
+        "required": True,
+        "description": "HMAC-SHA256 of the path and `exp` (base64url), as rendered by the API.",
+        "schema": {"type": "string", "maxLength": 64},
+    },
+]
+
+
+def _path_parameters(path: str, op: Op) -> list[dict[str, Any]]:
+    out = []
+    for name in re.findall(r"{([^}]+)}", path):
+        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        if name in op.path_patterns:
+            schema = {"type": "string", "pattern": op.path_patterns[name]}
+        out.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return out
+
+
+def _error(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": _ERROR_TEXT[status],
+        "headers": {
+            "X-Request-Id": {
+                "description": "The request id (also `error.requestId`).",
+                "schema": _STR,
+            },
+            **{
+                name: {"description": text, "schema": _STR}
+                for name, text in _RESPONSE_HEADERS.get(status, {}).items()
+            },
+        },
+        "content": {JSON: {"schema": ref("Error")}},
+    }
+    return response
+
+
+def _statuses(access: str, op: Op) -> set[int]:
+    """Every status the operation may answer besides its success."""
+    statuses = set(op.errors)
+    if access not in ("public", "signed"):
+        statuses |= {401, 403, 429, 503}
+    if access == "signed":
+        statuses.add(403)
+    if op.body is not None:
+        statuses |= {400, 413, 415}
+    if op.query is not None:
+        statuses.add(400)
+    return statuses
+
+
+def _responses(op_id: str, access: str, op: Op) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": op.summary}
+    if op.ok_schema is not None:
+        ok["content"] = {JSON: {"schema": ref(op.ok_schema)}}
+    elif op.ok_content is not None:
+        ok["content"] = {t: {"schema": s} for t, s in op.ok_content.items()}
+    if op.links:
+        ok["links"] = dict(op.links)
+    responses: dict[str, Any] = {str(op.ok): ok}
+    if op.revalidates:
+        responses["304"] = {"description": "Not modified (the `If-None-Match` ETag matches)."}
+    for status in sorted(_statuses(access, op)):
+        if status == 503 and op_id == "health":
+            responses["503"] = {
+                "description": "The store is unreachable.",
+                "content": {JSON: {"schema": ref("Health")}},
+            }
+        else:
+            responses[str(status)] = _error(status)
+    return responses
+
+
+def _request_body(method: str, op: Op) -> dict[str, Any] | None:
+    if op.body is not None:
+        schema = op.body.describe()
+        content: dict[str, Any] = {"schema": schema}
+        example = _body_example(schema)
+        if example:
+            content["example"] = example
+        return {"required": op.body_required, "content": {JSON: content}}
+    if method == "PUT":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"required": True, "content": {"application/octet-stream": binary}}
+    return None
+
+
+def _operation(path: str, method: str, access: str, op_id: str, op: Op) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": _responses(op_id, access, op),
+    }
+    if op.description:
+        doc["description"] = op.description
+    params = _path_parameters(path, op)
+    if op.query is not None:
+        params += op.query.describe()
+    if access == "signed":
+        params += copy.deepcopy(_SIGNED_PARAMS)
+    if params:
+        doc["parameters"] = params
+    if access in ("public", "signed"):
+        doc["security"] = []
+        doc["x-access"] = access
+    else:
+        doc["security"] = [{"bearer": []}]
+        doc["x-scope"] = access
+        doc["description"] = f"Needs a `{access}` token. " + doc.get("description", "")
+    body = _request_body(method, op)
+    if body is not None:
+        doc["requestBody"] = body
+    return doc
+
+
+def _body_example(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A request example from the properties' own examples."""
+    out = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        examples = prop.get("examples")
+        if examples:
+            out[name] = examples[0]
+    return out
+
+
+def build(access: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+    """The document for a route table `{(path, method): access}`; a route without an entry in
+    OPERATIONS is an error (the document must describe every route)."""
+    missing = sorted(set(access) - set(OPERATIONS))
+    if missing:
+        raise KeyError(f"routes missing from the OpenAPI operations: {missing}")
+    paths: dict[str, dict[str, Any]] = {}
+    for (path, method), decision in sorted(access.items()):
+        op_id, op = OPERATIONS[(path, method)]
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, decision, op_id, op)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Video processing service",
+            "version": API_VERSION,
+            "description": "Upload, process and serve videos. Every route needs "
+            "`Authorization: Bearer <token>` except `/health`, this document, `/docs` and "
+            "the signed routes (media, stream documents, local upload targets), which carry "
+            '`?exp=&sig=` instead. Errors are `{"error": {"code", "message", '
+            '"details"?, "requestId"}}`.',
+        },
+        "tags": [
+            {"name": t} for t in ("videos", "uploads", "media", "tokens", "webhooks", "service")
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`vt_<id>_<secret>` (from `POST /tokens`), or the "
+                    "operator's admin token. Scopes: read < write < admin (`x-scope`).",
+                }
+            },
+        },
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(access: tuple[tuple[tuple[str, str], str], ...]) -> dict[str, Any]:
+    return build(dict(access))
+
+
+def document(access: Mapping[tuple[str, str], str], server_url: str) -> bytes:
+    """The serialized document for this route table, naming `server_url` (built once)."""
+    doc = _cached(tuple(sorted(access.items())))
+    servers = [{"url": server_url}] if server_url else []
+    return json.dumps({**doc, "servers": servers}, separators=(",", ":")).encode()
