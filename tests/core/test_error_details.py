@@ -197,7 +197,11 @@ def test_a_processor_crash_shows_no_sdk_message_on_the_item(
         error = {"Error": {"Code": "AccessDenied", "Message": secret}}
         raise ClientError(error, "GetObject")  # type: ignore[arg-type]
 
+    import chalicelib.media.segmented
+
     monkeypatch.setattr(chalicelib.media.job, "run_processing", crash)
+    # a one-invocation run (the stand-in source is no real video to plan segments from)
+    monkeypatch.setattr(chalicelib.media.segmented, "prepare", lambda *a, **k: None)
     vid = aws.create()["id"]
     assert aws.client.http.post(f"/videos/{vid}/process").status_code == 202
     assert aws.orchestrator is not None

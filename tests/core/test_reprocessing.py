@@ -102,9 +102,12 @@ def media(
     api: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeMedia]:
     import chalicelib.media.job
+    import chalicelib.media.segmented
 
     fake = FakeMedia(tmp_path)
     monkeypatch.setattr(chalicelib.media.job, "run_processing", fake)
+    # one-invocation runs: the stand-in sources are no real videos to plan segments from
+    monkeypatch.setattr(chalicelib.media.segmented, "prepare", lambda *a, **k: None)
     yield fake
 
 
