@@ -1,8 +1,10 @@
 """Run the processing stages of one probed source, concurrently where they are independent.
 
 Three chains share a thread pool bounded by the CPUs this process may use:
-  transcode                          (required; one ffmpeg process, the long pole)
-  thumbnail → signals → vision       (poster required; analysis and storyboard best effort)
+  transcode (+ analysis) → vision    (one ffmpeg process decodes once for the ladder, the
+                                     signal analysis and the storyboard; vision then reads
+                                     its frames from the top rendition)
+  thumbnail                          (required: the poster, a few seeked frames)
   subtitles                          (best effort; skipped with a reason when there is no model)
 The work is in ffmpeg subprocesses or native code that releases the GIL, so threads suffice.
 On two CPUs the second worker runs the short chains one after another beside the transcode.
@@ -126,14 +128,33 @@ def run_pipeline(  # noqa: C901 - the stage closures share one cancel flag, lock
         return ffmpeg_timeout(info.duration, per_media_second, floor, fixed_timeout)
 
     def transcode_chain() -> None:
+        plan = thumbnails.plan_storyboard(info)
         out.transcode = stage(
             "transcode",
             lambda: transcode.transcode(
                 work_dir, info, exe=exe, timeout=timeout(20.0, 300.0),
                 on_progress=on_transcode_progress, preset=preset,
+                tap=analysis.SignalTap(info, plan),
             ),
             required=True,
         )  # fmt: skip
+        # The analysis rode in the transcode's run: its own time is only the reading of the log.
+        started = time.monotonic()
+        out.signals = out.transcode.signals
+        if out.signals is None:
+            _record("analysis", FAILED, started, "The analysis produced no results.", "StageError")
+            skip("vision", "Content analysis failed, so there are no scenes to look at.")
+            return
+        _record("analysis", OK, started)
+        if out.signals.storyboard_written:
+            out.storyboard = plan
+        top = out.transcode.renditions[0]
+        scenes = out.signals.scenes
+        out.vision = stage(
+            "vision",
+            lambda: analysis.analyse_vision(work_dir / top.name, top.as_source(info), scenes),
+            required=False,
+        )
 
     def picture_chain() -> None:
         out.poster = stage(
@@ -145,24 +166,6 @@ def run_pipeline(  # noqa: C901 - the stage closures share one cancel flag, lock
                 timeout=timeout(0.5, 120.0),
             ),
             required=True,
-        )
-        plan = thumbnails.plan_storyboard(info)
-        out.signals = stage(
-            "analysis",
-            lambda: analysis.analyse_signals(
-                work_dir, info, exe=exe, timeout=timeout(5.0, 120.0),
-                storyboard=plan,
-            ),
-            required=False,
-        )  # fmt: skip
-        if out.signals is not None and out.signals.storyboard_written:
-            out.storyboard = plan
-        if out.signals is None:
-            skip("vision", "Content analysis failed, so there are no scenes to look at.")
-            return
-        scenes = out.signals.scenes
-        out.vision = stage(
-            "vision", lambda: analysis.analyse_vision(source, info, scenes), required=False
         )
 
     def subtitle_chain() -> None:

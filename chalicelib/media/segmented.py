@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -352,7 +351,9 @@ def assemble(
         # Poster and vision from the top rendition: upright already, and local after assembly.
         top = work / ladder.renditions[0].name
         (work / "source").symlink_to(top.name)
-        upright = replace(info, rotation=0)
+        # Read as what it is (SDR, progressive, upright): the source's facts would tone-map or
+        # deinterlace it again.
+        upright = ladder.renditions[0].as_source(info)
         t0 = time.monotonic()
         poster = thumbnails.extract_poster(work, upright, exe=exe, timeout=timeout)
         stages["thumbnail"] = StageReport(OK, int((time.monotonic() - t0) * 1000))

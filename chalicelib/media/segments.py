@@ -179,9 +179,7 @@ def plan_segments(
     length = segment_length(target_seconds, hls_seconds)
     starts = [frame_at_or_after(k * length, rate, origin) for k in range(n)]
     ends = [*starts[1:], duration]
-    return [
-        Segment(k, starts[k], round(ends[k], 6), k * length // hls_seconds) for k in range(n)
-    ]
+    return [Segment(k, starts[k], round(ends[k], 6), k * length // hls_seconds) for k in range(n)]
 
 
 def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
@@ -273,12 +271,14 @@ def build_segment_args(
     if not last:  # up to just before the next boundary frame, which the next segment seeks to
         input_args += ["-t", f"{seg.end - CUT_EPSILON - cut:.6f}"]
 
-    def tee_for(rung: transcode.Rung) -> str:
-        return (
-            f"[f=hls:hls_time={HLS_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
-            f":start_number={seg.first_hls}:hls_segment_filename={rung.segment_pattern}]"
-            f"{piece_playlist_name(rung)}"
-        )
+    def outputs_for(rung: transcode.Rung) -> list[tuple[str, str]]:
+        return [
+            (
+                f"f=hls:hls_time={HLS_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+                f":start_number={seg.first_hls}:hls_segment_filename={rung.segment_pattern}",
+                piece_playlist_name(rung),
+            )
+        ]
 
     return transcode.build_transcode_args(
         plan.info,
@@ -287,7 +287,7 @@ def build_segment_args(
         preset=preset,
         input_args=input_args,
         audio=False,
-        tee_for=tee_for,
+        outputs_for=outputs_for,
         output_args=["-output_ts_offset", f"{seg.start + TIMELINE_OFFSET:.6f}"],
     )
 
@@ -338,9 +338,7 @@ def encode_segment_video(
         playlist = out_dir / piece_playlist_name(rung)
         entries = read_playlist(playlist) if playlist.is_file() else []
         if not entries:
-            raise MediaError(
-                "TranscodeFailed", f"Segment {index} wrote no {rung.quality} video."
-            )
+            raise MediaError("TranscodeFailed", f"Segment {index} wrote no {rung.quality} video.")
         out[rung.quality] = entries
     return out
 
@@ -669,4 +667,3 @@ def link_or_copy(src: Path, dest: Path) -> None:
         os.link(src, dest)
     except OSError:
         shutil.copyfile(src, dest)
-

@@ -1,22 +1,25 @@
 """The adaptive ladder: ONE ffmpeg process decodes once, splits, scales and encodes every rung.
 
-Each rung's encoded streams go through the `tee` muxer to both an MP4 (+faststart) and an HLS
-variant (MPEG-TS segments), so HLS costs no second encode. All outputs are flat file names in the
-work dir (the local API serves `/media/{id}/{run}/{name}` from one flat directory). The HLS master
-playlist is written by us from the measured outputs.
+All encoded streams go to one `tee` muxer output, whose slaves write each rung's MP4
+(+faststart) and HLS variant (MPEG-TS segments): HLS costs no second encode, and the audio is
+encoded once for every rendition. The content analysis can ride along as one more branch of
+the graph (`tap`), so it costs no decode of its own. All outputs are flat file names in the
+work dir (the local API serves `/media/{id}/{run}/{name}` from one flat directory). The HLS
+master playlist is written by us from the measured outputs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chalicelib.media.analysis import Signals, SignalTap
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import available_cpus, run_ffmpeg
 from chalicelib.media.filters import ENCODER_COLOR_ARGS, audio_map, input_stage, source_pad
-from chalicelib.media.probe import ProbeResult
+from chalicelib.media.probe import ColorInfo, ProbeResult
 
 # Short-side heights of the ladder, top first; bitrate caps keep CRF from exploding on noise.
 LADDER: tuple[int, ...] = (1080, 720, 480)
@@ -76,12 +79,18 @@ def plan_ladder(width: int, height: int) -> list[Rung]:
     return rungs
 
 
-def hls_tee_target(rung: Rung) -> str:
+def hls_tee_target(rung: Rung) -> tuple[str, str]:
     """The `tee` muxer slave of a rung's HLS variant (4 s MPEG-TS segments, VOD playlist)."""
     return (
-        f"[f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
-        f":hls_segment_filename={rung.segment_pattern}]{rung.playlist_name}"
+        f"f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+        f":hls_segment_filename={rung.segment_pattern}",
+        rung.playlist_name,
     )
+
+
+def default_outputs(rung: Rung) -> list[tuple[str, str]]:
+    """A rung's files: the MP4 (+faststart) and the HLS variant, as (tee options, name)."""
+    return [("f=mp4:movflags=+faststart", rung.mp4_name), hls_tee_target(rung)]
 
 
 def build_transcode_args(
@@ -93,15 +102,22 @@ def build_transcode_args(
     crf: int = 23,
     input_args: Sequence[str] = (),
     audio: bool | None = None,
-    tee_for: Callable[[Rung], str] | None = None,
+    outputs_for: Callable[[Rung], list[tuple[str, str]]] = default_outputs,
     output_args: Sequence[str] = (),
+    tap: SignalTap | None = None,
 ) -> list[str]:
     """The ffmpeg arguments (after the binary) for the whole ladder in one process.
 
+    One decode, one input stage, a split into every rung's scaler and encoder, and ONE output:
+    the `tee` muxer, whose slaves each `select` their rung's video stream and the audio. So the
+    audio is encoded once and shared by every rendition (a separate output per rung would run
+    an AAC encoder per rung on the same samples). `tap` adds the content analysis as one more
+    branch of the same graph (analysis.py), so it costs no decode of its own.
+
     The segmented flow (segments.py) reuses this builder for one time range of the source:
     `input_args` go before `-i` (seek, duration), `audio=False` leaves audio out (it is encoded
-    once for the whole video), `tee_for` names each rung's outputs (default: MP4 + HLS) and
-    `output_args` go before each rung's output (timestamp offset, segment numbering).
+    once for the whole video), `outputs_for` names each rung's files and `output_args` go
+    before the output (timestamp offset).
     """
     with_audio = info.has_audio if audio is None else audio and info.has_audio
     n = len(rungs)
@@ -109,36 +125,53 @@ def build_transcode_args(
     # shared input stage (deinterlace, tone-map, convert, BT.709 tags) runs once, before the
     # split; HDR is tone-mapped at the top rung's size.
     stage = input_stage(info, size=(rungs[0].width, rungs[0].height))
-    chains = [source_pad(info) + stage.chain(f"split={n}") + "".join(f"[s{i}]" for i in range(n))]
+    branches = n + (1 if tap else 0)
+    chains = [
+        source_pad(info)
+        + stage.chain(f"split={branches}")
+        + "".join(f"[s{i}]" for i in range(n))
+        + ("[tap]" if tap else "")
+    ]
     for i, r in enumerate(rungs):
         chains.append(
             f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
         )
+    audio_in = audio_map(info)
+    if tap:
+        tapped_audio = info.has_audio
+        if tapped_audio:
+            if with_audio:
+                chains.append(f"[{audio_in}]asplit=2[aenc][atap]")
+                audio_in = "[aenc]"
+            else:
+                chains.append(f"[{audio_in}]anull[atap]")
+        chains += tap.chains("tap", "atap" if tapped_audio else None)
     # The split+scale graph is one filter graph; by default it scales every rung on one thread,
     # which starves the encoders of pictures (measured ~6% faster with one thread per CPU).
     args = ["-filter_complex_threads", str(available_cpus())]
     args += [*stage.input_args, *input_args, "-i", source, "-filter_complex", ";".join(chains)]
+    args += [a for i in range(n) for a in ("-map", f"[v{i}]")]
+    if with_audio:
+        args += ["-map", audio_in]
     gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
+    args += [
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", "high",
+        "-force_key_frames", gop, "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
+    ]  # fmt: skip
     for i, r in enumerate(rungs):
-        args += ["-map", f"[v{i}]"]
-        if with_audio:
-            args += ["-map", audio_map(info)]
-        args += [
-            "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-            "-profile:v", "high", "-maxrate", f"{r.maxrate_kbps}k",
-            "-bufsize", f"{2 * r.maxrate_kbps}k", "-force_key_frames", gop,
-            "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
-        ]  # fmt: skip
-        if with_audio:
-            args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
-        # The tee muxer needs global headers for MP4; mpegts gets Annex B via its automatic BSF.
-        tee = (
-            tee_for(r)
-            if tee_for
-            else f"[f=mp4:movflags=+faststart]{r.mp4_name}|{hls_tee_target(r)}"
-        )
-        args += [*output_args, "-flags", "+global_header", "-f", "tee", tee]
-    return args
+        rate = r.maxrate_kbps
+        args += [f"-maxrate:v:{i}", f"{rate}k", f"-bufsize:v:{i}", f"{2 * rate}k"]
+    if with_audio:
+        args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
+    streams = "v:{i},a" if with_audio else "v:{i}"
+    slaves = [
+        f"[select=\\'{streams.format(i=i)}\\':{options}]{name}"
+        for i, r in enumerate(rungs)
+        for options, name in outputs_for(r)
+    ]
+    # The tee muxer needs global headers for MP4; mpegts gets Annex B via its automatic BSF.
+    args += [*output_args, "-flags", "+global_header", "-f", "tee", "|".join(slaves)]
+    return args + (tap.output_args() if tap else [])
 
 
 @dataclass(frozen=True)
@@ -159,6 +192,19 @@ class Rendition:
         """Plain JSON-able dict."""
         return asdict(self)
 
+    def as_source(self, info: ProbeResult) -> ProbeResult:
+        """The probe of this rendition, for reading frames back from it (poster, vision): its
+        own size, upright, progressive, 8-bit BT.709 TV range, the video as its first stream.
+        Reading it through the source's facts would tone-map or deinterlace it a second time."""
+        return replace(
+            info,
+            width=self.width, height=self.height, coded_width=self.width,
+            coded_height=self.height, rotation=0, video_codec=self.video_codec,
+            pix_fmt="yuv420p", video_stream=0, audio_track=None,
+            color=ColorInfo("bt709", "bt709", "bt709", "tv", 8, "4:2:0"), hdr=None,
+            interlaced=False, field_order="progressive", alpha=False,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class TranscodeResult:
@@ -167,6 +213,7 @@ class TranscodeResult:
     renditions: list[Rendition]
     master_playlist: str
     seconds: float
+    signals: Signals | None = None  # the analysis, when it rode along (`tap`)
 
 
 def transcode(
@@ -177,11 +224,15 @@ def transcode(
     timeout: float,
     on_progress: Callable[[float], None] | None = None,
     preset: str = "veryfast",
+    tap: SignalTap | None = None,
 ) -> TranscodeResult:
-    """Encode the ladder from work_dir/source into work_dir; write and return the HLS master."""
+    """Encode the ladder from work_dir/source into work_dir; write and return the HLS master.
+
+    With `tap`, the same run also analyses the picture and sound (see `build_transcode_args`).
+    """
     rungs = plan_ladder(info.width, info.height)
     result = run_ffmpeg(
-        build_transcode_args(info, rungs, preset=preset),
+        build_transcode_args(info, rungs, preset=preset, tap=tap),
         exe=exe,
         timeout=timeout,
         cwd=work_dir,
@@ -192,7 +243,8 @@ def transcode(
     )
     renditions = [_measure(work_dir, r) for r in rungs]
     (work_dir / MASTER_PLAYLIST).write_text(master_playlist(renditions), encoding="utf-8")
-    return TranscodeResult(renditions, MASTER_PLAYLIST, result.seconds)
+    signals = tap.read(result.stderr, work_dir) if tap else None
+    return TranscodeResult(renditions, MASTER_PLAYLIST, result.seconds, signals)
 
 
 def _measure(work_dir: Path, rung: Rung) -> Rendition:

@@ -58,10 +58,11 @@ def test_sdr_ladder_command_is_the_old_one_plus_labels_only() -> None:
     # The only difference: the absolute stream pad and the setparams label before the split.
     assert graph == old_graph.replace("[0:v:0]", f"[0:0]{OUTPUT_TAGS},")
     assert args[: args.index("-i")] == ["-filter_complex_threads", args[1]]  # no decoder options
-    assert args.count("-map") == 6 and args.count("0:1") == 3  # video pad + the audio stream
+    # Three video streams and ONE audio stream (encoded once, shared by every rendition).
+    assert args.count("-map") == 4 and args.count("0:1") == 1 and args.count("-c:a") == 1
     for flag, value in zip(filters.ENCODER_COLOR_ARGS[::2], filters.ENCODER_COLOR_ARGS[1::2],
                            strict=True):  # fmt: skip
-        assert args.count(flag) == 3 and args[args.index(flag) + 1] == value
+        assert args.count(flag) == 1 and args[args.index(flag) + 1] == value
 
 
 # --- HDR ---------------------------------------------------------------------------------------

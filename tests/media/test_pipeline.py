@@ -293,13 +293,40 @@ def test_poster_skips_black_frames(black_start_clip: Path, ffmpeg: str, tmp_path
     assert not (work / ".poster.gray").exists()
 
 
+def test_analysis_riding_in_the_ladder_equals_the_stand_alone_pass(
+    scenes_clip: Path, ffmpeg: str, tmp_path: Path
+) -> None:
+    work = work_dir_with(scenes_clip, tmp_path)
+    info = probe(work / "source", max_duration=60)
+    plan = thumbnails.plan_storyboard(info)
+    alone = analysis.analyse_signals(work, info, exe=ffmpeg, timeout=60, storyboard=plan)
+    sprite_alone = cv2.imread(str(work / thumbnails.STORYBOARD_NAME))
+    (work / thumbnails.STORYBOARD_NAME).unlink()
+    ladder = transcode.transcode(
+        work, info, exe=ffmpeg, timeout=120, tap=analysis.SignalTap(info, plan)
+    )
+    assert ladder.signals is not None and ladder.signals.storyboard_written
+    # Scenes, cuts, black, silences and loudness: the same numbers from one decode instead of two.
+    assert ladder.signals == alone and len(alone.scenes) == 3 and alone.silences
+    sprite = cv2.imread(str(work / thumbnails.STORYBOARD_NAME))
+    assert sprite is not None and sprite_alone is not None and sprite.shape == sprite_alone.shape
+    assert float(cv2.absdiff(sprite, sprite_alone).mean()) < 1.0
+    # Every rendition still carries the (once-encoded) audio.
+    for r in ladder.renditions:
+        assert r.audio_codec == "aac"
+
+
 def test_faces_and_text_are_found_on_scene_keyframes(vision_clip: Path, ffmpeg: str,
                                                      tmp_path: Path) -> None:  # fmt: skip
     work = work_dir_with(vision_clip, tmp_path)
     info = probe(work / "source", max_duration=60)
-    signals = analysis.analyse_signals(work, info, exe=ffmpeg, timeout=60)
+    ladder = transcode.transcode(work, info, exe=ffmpeg, timeout=120, tap=analysis.SignalTap(info))
+    signals = ladder.signals
+    assert signals is not None
     assert [s["start"] for s in signals.scenes] == [0.0, pytest.approx(1.5, abs=0.1)]
-    found = analysis.analyse_vision(work / "source", info, signals.scenes)
+    # As the pipeline does it: the frames come from the top rendition, read as what it is.
+    top = ladder.renditions[0]
+    found = analysis.analyse_vision(work / top.name, top.as_source(info), signals.scenes)
     [face_hit] = found["faces"]
     assert face_hit["time"] < 1.5 and len(face_hit["faces"]) == 1
     box = face_hit["faces"][0]

@@ -77,7 +77,8 @@ def test_segment_arguments_reuse_the_ladder_builder() -> None:
     assert args[args.index("-filter_complex") + 1] == ladder[ladder.index("-filter_complex") + 1]
     assert args[args.index("-ss") + 1] == "7.998000" and args[args.index("-t") + 1] == "8.000000"
     assert "0:a:0" not in args and "-c:a" not in args
-    assert args.count("-force_key_frames") == 3 and "-sc_threshold" in args
+    assert args.count("-force_key_frames") == 1 and "-sc_threshold" in args
+    assert args[-1].count("select=\\'v:") == 3  # one output: each rung's slave picks its stream
     assert "start_number=2" in args[-1] and args[-1].endswith("part_480p.m3u8")
     last = segments.build_segment_args(plan, plan.count - 1, source="in.mp4")
     assert "-t" not in last[: last.index("-i")]  # the last segment reads to the end
@@ -138,8 +139,11 @@ def test_speech_across_a_boundary_keeps_every_word_once() -> None:
 def test_a_sentence_cut_mid_word_stream_becomes_one_cue() -> None:
     # No pause near the boundary on either side: the cut falls between words anyway, and the
     # two halves of the sentence are joined into one cue.
-    left = {"language": "en", "languageProbability": 0.9, "cues": [
-        [w(7.0, 7.5, " a"), w(7.5, 8.0, " b"), w(8.0, 8.5, " c"), w(8.5, 9.0, " d")]]}
+    left = {
+        "language": "en",
+        "languageProbability": 0.9,
+        "cues": [[w(7.0, 7.5, " a"), w(7.5, 8.0, " b"), w(8.0, 8.5, " c"), w(8.5, 9.0, " d")]],
+    }
     right = {"language": "en", "languageProbability": 0.9, "cues": [
         [w(7.0, 7.5, " a"), w(7.5, 8.0, " b"), w(8.0, 8.5, " c"), w(8.5, 9.0, " d."),
          w(9.0, 9.5, " e.")]]}  # fmt: skip
@@ -291,9 +295,7 @@ def test_merged_analysis_equals_the_one_pass_analysis(both_ways: dict[str, Any])
     owned = [(s.start, s.end) for s in plan.segments]
     pairs = list(zip(owned, parts, strict=True))
     cuts = merge.merge_cuts([merge.Owned(a, b, p.cuts) for (a, b), p in pairs])
-    black = merge.merge_intervals(
-        [merge.Owned(a, b, p.black_segments) for (a, b), p in pairs]
-    )
+    black = merge.merge_intervals([merge.Owned(a, b, p.black_segments) for (a, b), p in pairs])
     assert [c["time"] for c in cuts] == pytest.approx([c["time"] for c in signals.cuts], abs=0.04)
     assert 16.0 in [c["time"] for c in cuts]  # the cut on a boundary, found once
     assert len(black) == len(signals.black_segments) == 1
