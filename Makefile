@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
-	bench-workflow bench-load bench-events bench-chunked synth definition clean
+	bench-workflow bench-load bench-events bench-chunked bench-cost synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -52,7 +52,7 @@ typecheck: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunked
+bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunked bench-cost
 
 bench-api: $(DEV_STAMP)
 	$(BIN)/python bench/bench_api.py
@@ -65,6 +65,10 @@ bench-events: $(RUN_STAMP)
 
 bench-media: $(RUN_STAMP)
 	$(BIN)/python bench/bench_media.py
+
+## make bench-cost: whole pipeline vs the bare ladder (film, talk) and the cost-per-minute table
+bench-cost: $(RUN_STAMP)
+	$(BIN)/python bench/bench_cost.py --table $(BENCH_COST_ARGS)
 
 ## make bench-load: serve_local.py under 1-128 keep-alive clients, vs chalice's own dev server
 bench-load: $(DEV_STAMP)

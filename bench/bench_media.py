@@ -12,7 +12,9 @@ Prints, in one run:
     analysis pass (signals + storyboard), best of N, interleaved; ratios against the SDR clip,
     in wall time and in the ffmpeg children's CPU time (steadier on a shared machine). The
     input stage alone (decode + stage -> null) against a bare decode separates the stage's
-    cost from the source decoder's.
+    cost from the source decoder's;
+ 6. the whole pipeline's CPU against the bare ladder command's, on a film-like clip and a slide
+    talk with speech (bench_cost.py, issue 17's goals <= 1.10x and <= 1.6x).
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from chalicelib.config import Settings  # noqa: E402
+from bench_cost import PipelineRunner, pipeline_vs_ladder, print_vs_ladder  # noqa: E402
+
 from chalicelib.media import analysis, thumbnails, transcode  # noqa: E402
 from chalicelib.media.ffmpeg import available_cpus, ffmpeg_exe  # noqa: E402
 from chalicelib.media.filters import input_stage, source_pad  # noqa: E402
-from chalicelib.media.job import run_processing  # noqa: E402
 from chalicelib.media.probe import probe  # noqa: E402
-from chalicelib.media_store.local import LocalMediaStore  # noqa: E402
 
 
 def make_clip(exe: str, out: Path, seconds: int) -> None:
@@ -266,6 +268,8 @@ def main() -> int:
     parser.add_argument("--source-seconds", type=int, default=8,
                         help="length of the SDR/HDR/interlaced clips of section 5")  # fmt: skip
     parser.add_argument("--only-sources", action="store_true", help="run section 5 only")
+    parser.add_argument("--cost-seconds", type=int, default=20,
+                        help="length of the film and talk clips of section 6")  # fmt: skip
     args = parser.parse_args()
 
     exe = ffmpeg_exe()
@@ -321,27 +325,10 @@ def main() -> int:
         t_sep = min(sep_totals)
 
         # 3./4. whole pipeline through the app's entry point, on a local store.
-        data = base / "data"
-        inbox = data / "inbox"
-        inbox.mkdir(parents=True)
-        shutil.copyfile(clip, inbox / "clip.mp4")
-        settings = Settings(backend="local", data_dir=data, source_roots=(inbox,),
-                            whisper_model=os.environ.get("VIDEO_WHISPER_MODEL", ""))  # fmt: skip
-        store = LocalMediaStore(settings.media_dir, "http://127.0.0.1:8000")
-        # Assemble the packaged whisper model first: a one-time cost, not a per-video one.
-        from chalicelib.media.whisper_model import resolve_whisper_model
-
-        resolve_whisper_model(settings.whisper_model, data)
+        runner = PipelineRunner(base)
         with TreeMemory() as mem:
-            t_whole, result = timed(
-                lambda: run_processing(
-                    "BenchVideo0000000000_-",
-                    (inbox / "clip.mp4").as_uri(),
-                    settings,
-                    store,
-                    lambda p: None,
-                )
-            )
+            run = runner.run(clip)
+        t_whole, result = run.wall, run.result
         child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         stages = {k: (v["status"], v["ms"]) for k, v in result["stages"].items()}
@@ -361,6 +348,7 @@ def main() -> int:
             "stages_ms": stages,
         }
         figures["sources"] = bench_sources(exe, base, args.source_seconds, args.repeat)
+        figures["vs_ladder"] = pipeline_vs_ladder(exe, base, args.cost_seconds, args.repeat)
         goals = [
             ("(1) pipeline transcode / bare ffmpeg", figures["overhead_ratio"], 1.05),
             ("(2) one process / three separate runs", figures["single_vs_separate_ratio"], 0.75),
@@ -377,6 +365,7 @@ def main() -> int:
         print(f"{'    peak RSS, python (whisper, OCR)':42s} {figures['peak_python_rss_mb']:6d} MB")
         print("stages:", ", ".join(f"{k}={s}:{ms}ms" for k, (s, ms) in stages.items()))
         print_sources(figures["sources"])
+        print_vs_ladder(figures["vs_ladder"])
         print(json.dumps(figures))
         return 0
     finally:

@@ -47,14 +47,23 @@ ENCODE = [
 ]  # fmt: skip
 
 
-def make_film(exe: str, out: Path, seconds: int, size: tuple[int, int] = (1920, 1080)) -> Path:
-    """Moving picture with grain, a scene change halfway, and speech."""
+def make_film(
+    exe: str, out: Path, seconds: int, size: tuple[int, int] = (1920, 1080), *, fractal: bool = True
+) -> Path:
+    """Moving picture with grain, a scene change halfway, and speech. The second half is a
+    fractal zoom, or (`fractal=False`, cheap to generate at 4K and for minutes) the moving
+    test pattern again, mirrored."""
     w, h = size
     half = seconds // 2
+    second = (
+        f"mandelbrot=s={w}x{h}:r=30,trim=duration={seconds - half}"
+        if fractal
+        else f"testsrc2=s={w}x{h}:r=30:d={seconds - half},hflip"
+    )
     _ffmpeg(
         exe,
         "-f", "lavfi", "-i", f"testsrc2=s={w}x{h}:r=30:d={half}",
-        "-f", "lavfi", "-i", f"mandelbrot=s={w}x{h}:r=30,trim=duration={seconds - half}",
+        "-f", "lavfi", "-i", second,
         *_speech_input(seconds),
         "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0,noise=alls=4:allf=t[v]",
         "-map", "[v]", "-map", "2:a", *ENCODE, str(out),
