@@ -12,7 +12,8 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
-	bench-workflow bench-load bench-events bench-chunked bench-cost synth definition clean
+	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper \
+	synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -52,7 +53,8 @@ typecheck: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunked bench-cost
+bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunked bench-cost \
+	bench-whisper
 
 bench-api: $(DEV_STAMP)
 	$(BIN)/python bench/bench_api.py
@@ -77,6 +79,11 @@ bench-load: $(DEV_STAMP)
 ## make bench-chunked: segmented vs one-pass on a 120 s 1080p clip (equivalence, scaling, CPU)
 bench-chunked: $(DEV_STAMP)
 	$(BIN)/python bench/bench_chunked.py
+
+## make bench-whisper: Whisper old vs new way on the speech-dense fixture (realtime, CPU, WER, cues)
+# DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).
+bench-whisper: $(DEV_STAMP)
+	$(BIN)/python bench/bench_whisper.py
 
 definition: $(DEV_STAMP)
 	$(BIN)/python -m workflow definition --write

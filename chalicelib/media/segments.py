@@ -449,28 +449,22 @@ def transcribe_window(
     timeout: float,
     cpu_threads: int = 1,
 ) -> dict[str, Any]:
-    """Speech in [start, end) with word timestamps (absolute), grouped as whisper's cues."""
-    from chalicelib.media.subtitles import load_model
+    """Speech in [start, end) with word timestamps (absolute), grouped as cues (a sentence or
+    a phrase between pauses each, see subtitles.split_cues)."""
+    from chalicelib.media.subtitles import transcribe_samples
 
     samples = decode_audio_window(source, start, end, exe=exe, timeout=timeout)
-    whisper = load_model(model, cpu_threads)
-    segments, info = whisper.transcribe(
-        samples, beam_size=5, vad_filter=True, condition_on_previous_text=False,
-        word_timestamps=True,
-    )  # fmt: skip
-    cues = []
-    for s in segments:
-        words = [
-            [round(start + w.start, 3), round(start + w.end, 3), w.word]
-            for w in (s.words or [])
-            if w.word.strip()
-        ]
-        if words:
-            cues.append(words)
+    heard = transcribe_samples(samples, model, cpu_threads=cpu_threads)
+    cues = [
+        [[round(start + w.start, 3), round(start + w.end, 3), w.text] for w in words]
+        for words in heard.cues
+    ]
     return {
         "window": [start, end],
-        "language": info.language if cues else None,
-        "languageProbability": round(float(info.language_probability), 3) if cues else None,
+        "language": heard.language,
+        "languageProbability": (
+            None if heard.language_probability is None else round(heard.language_probability, 3)
+        ),
         "cues": cues,
     }
 
