@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -314,6 +315,40 @@ def test_analysis_riding_in_the_ladder_equals_the_stand_alone_pass(
     # Every rendition still carries the (once-encoded) audio.
     for r in ladder.renditions:
         assert r.audio_codec == "aac"
+
+
+def _packets_md5(ffmpeg: str, path: Path, stream: str) -> str:
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", f"0:{stream}",
+           "-c", "copy", "-f", "md5", "-"]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_one_output_ladder_shares_one_audio_encode_and_matches_separate_encodes(
+    scenes_clip: Path, ffmpeg: str, tmp_path: Path
+) -> None:
+    work = work_dir_with(scenes_clip, tmp_path)
+    info = probe(work / "source", max_duration=60)
+    ladder = transcode.transcode(work, info, exe=ffmpeg, timeout=120)
+    assert [r.quality for r in ladder.renditions] == ["720p", "480p"]
+    audio = {_packets_md5(ffmpeg, work / r.name, "a") for r in ladder.renditions}
+    assert len(audio) == 1  # one AAC encode, shared by every rendition
+    for rung in transcode.plan_ladder(info.width, info.height):
+        alone = tmp_path / f"alone-{rung.quality}"
+        alone.mkdir()
+        (alone / "source").symlink_to(work / "source")
+        args = transcode.build_transcode_args(info, [rung])  # this rung by itself
+        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *args], cwd=alone,
+                       check=True)  # fmt: skip
+        # The audio bit for bit; the video is the same encode (x264's rate control under a
+        # maxrate cap is not bit-reproducible between runs, even of one command, so compare
+        # pictures): same frames, PSNR far above what a different scale or cap would give.
+        assert audio == {_packets_md5(ffmpeg, alone / rung.mp4_name, "a")}
+        cmd = [ffmpeg, "-hide_banner", "-i", str(work / rung.mp4_name),
+               "-i", str(alone / rung.mp4_name), "-filter_complex", "[0:v][1:v]psnr",
+               "-f", "null", "-"]  # fmt: skip
+        log = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+        average = float(log.rsplit("average:", 1)[1].split()[0])
+        assert average > 40, (rung.quality, average)
 
 
 def test_faces_and_text_are_found_on_scene_keyframes(vision_clip: Path, ffmpeg: str,
