@@ -92,7 +92,7 @@ class PipelineRunner:
                                 self.store, lambda p: None)  # fmt: skip
         run = Run(time.monotonic() - wall0, cpu_self() + cpu_children() - cpu0, result)
         (self.inbox / name).unlink()
-        shutil.rmtree(self.settings.media_dir / video_id, ignore_errors=True)  # keep disk small
+        self.store.delete_video(video_id)  # keep the disk small
         return run
 
 
@@ -235,7 +235,7 @@ def main() -> int:
     parser.add_argument("--table", action="store_true", help="also the cost-per-minute table")
     parser.add_argument("--only-table", action="store_true")
     parser.add_argument("--short", type=int, default=30)
-    parser.add_argument("--long", type=int, default=180)
+    parser.add_argument("--long", type=int, default=120)
     parser.add_argument("--sizes", default=",".join(TABLE_SIZES))
     args = parser.parse_args()
     exe = ffmpeg_exe()

@@ -52,8 +52,9 @@ class MediaRenderer:
 
     def file_url(self, video_id: str, run_id: str, name: str) -> str:
         """A published file's URL: presigned S3, or the local media route signed."""
-        url = self._media_store().url(video_id, run_id, name)
-        if url.startswith(("http://", "https://")) and "X-Amz-Signature=" in url:
+        store = self._media_store()
+        url = store.url(video_id, run_id, name)
+        if store.urls_self_authenticate:
             return url  # presigned by S3 already
         return self._signer.sign(url, urlsplit(url).path)
 

@@ -94,6 +94,10 @@ class MediaRef:
 class MediaStore(Protocol):
     """Port: publish a run's files, give URLs for them, drop superseded runs."""
 
+    # True when `url` already carries its own authorisation (S3 presigned); False when the API
+    # must sign it (the local media route).
+    urls_self_authenticate: bool
+
     def publish(self, video_id: str, run_id: str, files: Sequence[Path]) -> str:
         """Publish `files` (flat, named as they will be served) as one run; return its prefix."""
 

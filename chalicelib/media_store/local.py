@@ -15,6 +15,8 @@ from chalicelib.media_store.base import RUN_ID_RE, check_names, is_valid_ids, ru
 class LocalMediaStore:
     """Runs under `{root}/videos/{videoId}/{runId}/`; URLs served by the local API's media route."""
 
+    urls_self_authenticate = False  # the API signs its /media URLs
+
     def __init__(self, root: Path, public_base_url: str = "") -> None:
         self.root = Path(root).absolute()
         self.public_base_url = public_base_url.rstrip("/")

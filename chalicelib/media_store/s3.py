@@ -25,6 +25,8 @@ from chalicelib.media_store.base import (
 class S3MediaStore:
     """Runs under `s3://{bucket}/videos/{videoId}/{runId}/`; URLs are presigned GETs."""
 
+    urls_self_authenticate = True  # presigned by S3
+
     def __init__(
         self, bucket: str, s3_client: Any, *, presign_seconds: int = PRESIGN_SECONDS_DEFAULT
     ) -> None:
