@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test install install-dev lint typecheck pytest bench bench-api bench-media \
-	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper \
+	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
 	synth definition clean
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
@@ -79,6 +79,10 @@ bench-load: $(DEV_STAMP)
 ## make bench-chunked: segmented vs one-pass on a 120 s 1080p clip (equivalence, scaling, CPU)
 bench-chunked: $(DEV_STAMP)
 	$(BIN)/python bench/bench_chunked.py
+
+## make bench-segtap: one segment job, encode + separate analysis pass vs one process (CPU)
+bench-segtap: $(DEV_STAMP)
+	$(BIN)/python bench/bench_segment_tap.py
 
 ## make bench-whisper: Whisper old vs new way on the speech-dense fixture (realtime, CPU, WER, cues)
 # DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).

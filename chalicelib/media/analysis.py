@@ -143,6 +143,15 @@ def _loudness(log: str) -> dict[str, Any] | None:
     }
 
 
+def detectors() -> str:
+    """The picture detectors' filters (black runs, then scene cuts), as every analysis runs them:
+    the one-pass `SignalTap` and a segment's window (segments.SegmentTap)."""
+    return (
+        f"blackdetect=d={BLACK_MIN_SECONDS}:pix_th={BLACK_PIXEL_THRESHOLD},"
+        f"scdet=threshold={SCENE_THRESHOLD}"
+    )
+
+
 def analysis_size(info: ProbeResult) -> tuple[int, int]:
     """The small picture the detectors look at: ANALYSIS_WIDTH wide at most, even sides."""
     w = min(ANALYSIS_WIDTH, info.width - info.width % 2)
@@ -163,16 +172,23 @@ class SignalTap:
     info: ProbeResult
     storyboard: StoryboardPlan | None = None
 
+    @property
+    def raw(self) -> bool:
+        """It reads the pictures the rungs are made from (after the input stage)."""
+        return False
+
+    @property
+    def takes_audio(self) -> bool:
+        """It measures the sound too (silences, loudness)."""
+        return True
+
     def chains(self, video: str, audio: str | None) -> list[str]:
         """Filter chains consuming [video] (and [audio]); outputs [sigout] (and [sprite])."""
         w, h = analysis_size(self.info)
         n = 2 if self.storyboard else 1
         out = [
             f"[{video}]scale={w}:{h},split={n}[sig]" + ("[sb]" if self.storyboard else ""),
-            (
-                f"[sig]blackdetect=d={BLACK_MIN_SECONDS}:pix_th={BLACK_PIXEL_THRESHOLD},"
-                f"scdet=threshold={SCENE_THRESHOLD}[sigout]"
-            ),
+            f"[sig]{detectors()}[sigout]",
         ]
         if self.storyboard:
             out.append(storyboard_filter(self.storyboard, "sb", "sprite"))

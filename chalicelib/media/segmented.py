@@ -115,6 +115,7 @@ def prepare(
                 timeout=_timeout(settings, info.duration, 1.0),
             )
             scratch.put_files(prefix, [remuxed])
+            plan = plan.reading(str(remuxed))  # the segments seek in the remux
         scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
         scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     finally:
@@ -180,24 +181,23 @@ def run_job(
         out = segments.SegmentOutput(job)
 
         def video() -> None:
-            t0 = time.monotonic()
-            out.hls = segments.encode_segment_video(
+            # One process: the rungs and the analysis of the segment's window (one decode);
+            # its timings say encodeMs for the run and analysisMs for reading the results.
+            done = segments.encode_segment(
                 work,
                 plan,
                 job,
                 source=source,
                 exe=exe,
                 timeout=timeout,
+                storyboard=storyboard,
                 preset=settings.x264_preset,
             )
-            out.timings["encodeMs"] = int((time.monotonic() - t0) * 1000)
+            out.hls, out.cuts, out.black_segments = done.hls, done.cuts, done.black_segments
+            out.tiles = done.tiles
+            out.timings.update(done.timings)
 
-        def signals() -> None:
-            t0 = time.monotonic()
-            out.cuts, out.black_segments, out.tiles = segments.analyse_segment(
-                work, plan, job, source=source, exe=exe, timeout=timeout, storyboard=storyboard
-            )
-            out.timings["analysisMs"] = int((time.monotonic() - t0) * 1000)
+        def speech() -> None:  # needs no picture: it runs beside the encode
             if whisper.model is not None and plan.info.has_audio:
                 t0 = time.monotonic()
                 m = segments.SPEECH_MARGIN
@@ -208,7 +208,7 @@ def run_job(
                 out.timings["speechMs"] = int((time.monotonic() - t0) * 1000)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(video), pool.submit(signals)]
+            futures = [pool.submit(video), pool.submit(speech)]
             for f in futures:
                 f.result()
         files = [work / n for entries in out.hls.values() for _, n in entries]

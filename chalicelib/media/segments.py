@@ -9,9 +9,10 @@ them. Each segment is one invocation:
   graph, same encoder settings, keyframes forced every 2 s from the boundary, closed GOPs),
   written straight as the final HLS `.ts` files of each rung (numbered from the segment's first
   HLS index, timestamps shifted to the segment's place in the video);
-* the signal analysis (scene cuts, black) and the storyboard tiles of its range, over a window
-  that reaches `ANALYSIS_MARGIN` into its neighbours so a detector never starts cold at a
-  boundary (merge.py keeps what each segment owns and joins what spans a boundary);
+* in the same process (one decode: `SegmentTap`), the signal analysis (scene cuts, black) and
+  the storyboard tiles of its range, over a window that reaches `ANALYSIS_MARGIN` into its
+  neighbours so a detector never starts cold at a boundary (merge.py keeps what each segment
+  owns and joins what spans a boundary);
 * speech to text over its range plus `SPEECH_MARGIN` on both sides, with word timestamps
   (merge.py cuts each boundary in a pause both sides heard and keeps every word once).
 
@@ -34,8 +35,10 @@ import math
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from typing import Any
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.filters import input_stage
 from chalicelib.media.probe import ProbeResult
 
 DEFAULT_SEGMENT_SECONDS = 60
@@ -107,6 +111,11 @@ class SegmentPlan:
     frame_rate: str  # exact rational rate ("30000/1001"), "" when unknown (variable)
     remux: bool  # the source is read from a Matroska remux, not as uploaded
     segments: list[Segment] = field(default_factory=list)
+    # The file the segments read, as ffmpeg's demuxer sees it (see `seek_timeline`): the video
+    # stream's time base ("1/15360") and the container's start time in microseconds. Empty when
+    # not known yet (a remux is read instead of the upload: `reading` fills it in).
+    time_base: str = ""
+    start_us: int = 0
 
     @property
     def count(self) -> int:
@@ -125,6 +134,8 @@ class SegmentPlan:
                 "frameRate": self.frame_rate,
                 "remux": self.remux,
                 "segments": [s.to_dict() for s in self.segments],
+                "timeBase": self.time_base,
+                "startUs": self.start_us,
             }
         )
 
@@ -138,7 +149,14 @@ class SegmentPlan:
             frame_rate=str(raw["frameRate"]),
             remux=bool(raw["remux"]),
             segments=[Segment(**s) for s in raw["segments"]],
+            time_base=str(raw.get("timeBase", "")),
+            start_us=int(raw.get("startUs", 0)),
         )
+
+    def reading(self, path: str) -> SegmentPlan:
+        """This plan for segments that read `path` (a local file): its seek timeline filled in."""
+        time_base, start_us = seek_timeline(path)
+        return replace(self, time_base=time_base, start_us=start_us)
 
 
 def segment_length(target_seconds: float, hls_seconds: int = HLS_SECONDS) -> int:
@@ -206,17 +224,37 @@ def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
     return (Fraction(rate) if rate else None), fmt, origin
 
 
+def seek_timeline(path: str) -> tuple[str, int]:
+    """The time base of the video stream ("num/den") and the container's start time in
+    microseconds, read from the headers. ffmpeg shifts a seeked input's timestamps by the seek
+    time plus that start time, rounded to the time base: a segment's encode needs both to put
+    its first picture exactly where a seek to its cut would (`build_segment_args`)."""
+    import av
+
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            tb = container.streams.video[0].time_base
+            start = container.start_time
+    except (av.error.FFmpegError, IndexError, OSError):
+        raise MediaError("Unreadable", "The file could not be opened as a video.") from None
+    if not tb:
+        raise MediaError("Unreadable", "The video stream has no time base.")
+    return f"{tb.numerator}/{tb.denominator}", int(start or 0)
+
+
 def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPlan:
-    """Probe-based plan: boundaries from the headers only, never a decode of the whole file."""
+    """Probe-based plan: boundaries from the headers only, never a decode of the whole file.
+    A source that must be remuxed first gets its seek timeline from the remux (`reading`)."""
     rate, fmt, origin = exact_frame_rate(source)
     segments = plan_segments(info.duration, segment_seconds, rate, origin=origin)
-    return SegmentPlan(
+    plan = SegmentPlan(
         info=info,
         segment_seconds=segment_length(segment_seconds),
         frame_rate=f"{rate.numerator}/{rate.denominator}" if rate else "",
         remux=fmt not in SEEK_INDEXED_FORMATS,
         segments=segments,
     )
+    return plan if plan.remux else plan.reading(source)
 
 
 def remux_for_seeking(source: str, dest: Path, *, exe: str, timeout: float) -> Path:
@@ -260,16 +298,150 @@ def piece_playlist_name(rung: transcode.Rung) -> str:
     return f"part_{rung.quality}.m3u8"
 
 
-def build_segment_args(
-    plan: SegmentPlan, index: int, *, source: str, preset: str = "veryfast"
-) -> list[str]:
-    """ffmpeg arguments of one segment's ladder: transcode's builder over the segment's range."""
+def _us(seconds: str) -> int:
+    """A time as ffmpeg parses an option ("7.998000"): whole microseconds, exactly."""
+    return int(Decimal(seconds) * 1_000_000)
+
+
+def _ticks(us: int, time_base: Fraction) -> int:
+    """`av_rescale_q(us, 1/1000000, time_base)`: microseconds in ticks of the time base, the
+    nearest, halves away from zero (how ffmpeg turns a seek time into a timestamp shift)."""
+    num, den = abs(us) * time_base.denominator, 1_000_000 * time_base.numerator
+    ticks = (num + den // 2) // den
+    return ticks if us >= 0 else -ticks
+
+
+def _range(plan: SegmentPlan, index: int) -> tuple[str, str | None]:
+    """The segment's cut (its seek time, just before its first frame) and the length of its
+    pictures from there (None: the last segment reads to the end), as ffmpeg options."""
     seg = plan.segments[index]
-    last = index == plan.count - 1
     cut = max(0.0, seg.start - CUT_EPSILON)
-    input_args = ["-ss", f"{cut:.6f}"]
-    if not last:  # up to just before the next boundary frame, which the next segment seeks to
-        input_args += ["-t", f"{seg.end - CUT_EPSILON - cut:.6f}"]
+    if index == plan.count - 1:
+        return f"{cut:.6f}", None
+    # Up to just before the next boundary frame, which the next segment seeks to.
+    return f"{cut:.6f}", f"{seg.end - CUT_EPSILON - cut:.6f}"
+
+
+@dataclass(frozen=True)
+class SegmentTap:
+    """A segment's analysis as a branch of its own encode (`build_segment_args`): scene cuts and
+    black runs over its window, which reaches `ANALYSIS_MARGIN` into both neighbours so a
+    detector never starts cold at a boundary, and the storyboard tiles the segment owns.
+
+    The process seeks to the window's start; the tap reads every decoded picture on the window's
+    timeline (scaled to the analysis size, no input stage: as the separate pass it replaces
+    did), while the rungs get only the segment's own frames (`encode_filter`).
+    """
+
+    plan: SegmentPlan
+    index: int
+    storyboard: thumbnails.StoryboardPlan | None = None
+
+    @property
+    def raw(self) -> bool:
+        return True
+
+    @property
+    def takes_audio(self) -> bool:
+        return False  # silences and loudness are measured once, on the whole audio
+
+    @property
+    def window(self) -> tuple[float, float]:
+        return _window(self.plan.segments[self.index], ANALYSIS_MARGIN, self.plan.info.duration)
+
+    @property
+    def tiles(self) -> list[int]:
+        """The storyboard tiles whose time falls in the segment's own range."""
+        sb, seg = self.storyboard, self.plan.segments[self.index]
+        if sb is None:
+            return []
+        half = sb.interval / 2
+        return [i for i in range(sb.count) if seg.start <= half + i * sb.interval < seg.end]
+
+    def chains(self, video: str, audio: str | None) -> list[str]:
+        """[video] (window time) -> the detectors [sigout] and the owned tiles [tiles]."""
+        w0, w1 = self.window
+        w, h = analysis.analysis_size(self.plan.info)
+        # The window ends at w1 even when the process reads on (the last segment's rungs).
+        head = f"[{video}]trim=duration={w1 - w0:.6f},scale={w}:{h}"
+        tiles, sb = self.tiles, self.storyboard
+        detect = f"[sig]{analysis.detectors()}[sigout]"
+        if not tiles or sb is None:
+            return [f"{head}[sig]", detect]
+        first = sb.interval / 2 + tiles[0] * sb.interval - w0
+        return [
+            f"{head},split=2[sig][sb]",
+            detect,
+            f"[sb]select='gte(t\\,{first:.6f}+selected_n*{sb.interval:.6f})',"
+            f"scale={sb.tile_width}:{sb.tile_height},setsar=1[tiles]",
+        ]
+
+    def output_args(self) -> list[str]:
+        """The detectors to the null muxer, each owned tile to its numbered PNG."""
+        args = ["-map", "[sigout]", "-f", "null", "-"]
+        tiles = self.tiles
+        if tiles:
+            args += ["-map", "[tiles]", "-frames:v", str(len(tiles)), "-fps_mode", "passthrough",
+                     "-start_number", str(tiles[0]), STORYBOARD_TILE_PATTERN]  # fmt: skip
+        return args
+
+    def read(
+        self, log: str, out_dir: Path
+    ) -> tuple[list[dict[str, float]], list[dict[str, float]], list[str]]:
+        """Scene cuts and black runs seen in the window (absolute times, not yet clipped to what
+        the segment owns) and the names of the tiles written, from the log of the run."""
+        w0, w1 = self.window
+        found = analysis.parse_signals(log, w1 - w0 + 1.0, has_audio=False)
+        cuts = [{"time": round(c["time"] + w0, 3), "score": c["score"]} for c in found.cuts]
+        black = [
+            {"start": round(b["start"] + w0, 3), "end": round(b["end"] + w0, 3)}
+            for b in found.black_segments
+        ]
+        names = [STORYBOARD_TILE_PATTERN % i for i in self.tiles]
+        return cuts, black, [n for n in names if (out_dir / n).is_file()]
+
+
+def _trim_to_segment(plan: SegmentPlan, start: str, cut: str, length: str | None) -> str:
+    """Filters that keep, of pictures read from a seek to `start`, exactly the frames and
+    timestamps a seek to `cut` (+ `-t length`) gives.
+
+    A seek to t shifts every timestamp by -(t + the container's start), rounded once to the
+    stream's time base, then drops what is negative (and what lies `length` past the first frame
+    kept). So the shift between the two seeks is a whole number of ticks, computed here exactly
+    as ffmpeg rounds, and the `trim` is the one ffmpeg inserts for an accurate seek: the rungs
+    get the same pictures with the same timestamps, so the same keyframes and files.
+    """
+    tb = Fraction(plan.time_base)
+    shift = _ticks(_us(cut) + plan.start_us, tb) - _ticks(_us(start) + plan.start_us, tb)
+    return f"setpts=PTS-{shift},trim=start=0" + (f":duration={length}" if length else "")
+
+
+def build_segment_args(
+    plan: SegmentPlan,
+    index: int,
+    *,
+    source: str,
+    preset: str = "veryfast",
+    tap: SegmentTap | None = None,
+) -> list[str]:
+    """ffmpeg arguments of one segment's ladder: transcode's builder over the segment's range.
+
+    With `tap` (the product) the process reads the tap's window once: a seek to its start, the
+    segment's analysis on every picture, the rungs trimmed to the segment's own frames. Without,
+    it is the encode alone, seeking to the segment's cut: the reference the one-process form is
+    checked and benchmarked against.
+    """
+    seg = plan.segments[index]
+    cut, length = _range(plan, index)
+    encode_filter = ""
+    if tap is None:
+        input_args = ["-ss", cut] + (["-t", length] if length else [])
+    else:
+        if not plan.time_base:
+            raise ValueError("The plan has no seek timeline (SegmentPlan.reading).")
+        w0, w1 = tap.window
+        input_args = ["-ss", f"{w0:.6f}"] + (["-t", f"{w1 - w0:.6f}"] if length else [])
+        encode_filter = _trim_to_segment(plan, f"{w0:.6f}", cut, length)
 
     def outputs_for(rung: transcode.Rung) -> list[tuple[str, str]]:
         return [
@@ -289,7 +461,22 @@ def build_segment_args(
         audio=False,
         outputs_for=outputs_for,
         output_args=["-output_ts_offset", f"{seg.start + TIMELINE_OFFSET:.6f}"],
+        tap=tap,
+        encode_filter=encode_filter,
     )
+
+
+def build_segment_signal_args(
+    plan: SegmentPlan, index: int, *, source: str, storyboard: thumbnails.StoryboardPlan | None
+) -> list[str]:
+    """A segment's analysis as a pass of its own (the window decoded a second time): what the
+    product did before the analysis rode in the encode, kept as the reference the tests and
+    bench-chunked compare the one-process form against."""
+    tap = SegmentTap(plan, index, storyboard)
+    w0, w1 = tap.window
+    chains = tap.chains(f"0:{plan.info.video_stream}", None)
+    args = ["-ss", f"{w0:.6f}", "-t", f"{w1 - w0:.6f}", "-threads", "1", "-i", source]
+    return [*args, "-filter_complex", ";".join(chains), *tap.output_args()]
 
 
 def read_playlist(path: Path) -> list[tuple[float, str]]:
@@ -307,88 +494,7 @@ def read_playlist(path: Path) -> list[tuple[float, str]]:
     return entries
 
 
-def encode_segment_video(
-    out_dir: Path,
-    plan: SegmentPlan,
-    index: int,
-    *,
-    source: str,
-    exe: str,
-    timeout: float,
-    on_progress: Callable[[float], None] | None = None,
-    preset: str = "veryfast",
-) -> dict[str, list[tuple[float, str]]]:
-    """Encode segment `index` for every rung into out_dir; return each rung's HLS entries."""
-    seg = plan.segments[index]
-    result = run_ffmpeg(
-        build_segment_args(plan, index, source=source, preset=preset),
-        exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
-        error_code="TranscodeFailed", what=f"Encoding segment {index}",
-    )  # fmt: skip
-    damage = _DECODE_ERROR.search(result.stderr)
-    if damage:
-        # The one-pass ladder conceals such errors; a segment refuses to publish them.
-        raise MediaError(
-            "SourceCorrupt",
-            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s "
-            f"({damage.group(1)}).",
-        )
-    out: dict[str, list[tuple[float, str]]] = {}
-    for rung in plan.rungs:
-        playlist = out_dir / piece_playlist_name(rung)
-        entries = read_playlist(playlist) if playlist.is_file() else []
-        if not entries:
-            raise MediaError("TranscodeFailed", f"Segment {index} wrote no {rung.quality} video.")
-        out[rung.quality] = entries
-    return out
-
-
-def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]:
-    return max(0.0, seg.start - margin), min(duration, seg.end + margin)
-
-
-def build_segment_signal_args(
-    plan: SegmentPlan, index: int, *, source: str, storyboard: thumbnails.StoryboardPlan | None
-) -> tuple[list[str], list[int]]:
-    """Arguments of a segment's analysis pass (scene cuts, black, its storyboard tiles), and the
-    storyboard tile numbers the segment owns."""
-    info = plan.info
-    seg = plan.segments[index]
-    w0, w1 = _window(seg, ANALYSIS_MARGIN, info.duration)
-    w = min(analysis.ANALYSIS_WIDTH, info.width - info.width % 2)
-    h = max(2, round(info.height * w / info.width / 2) * 2)
-    tiles: list[int] = []
-    if storyboard is not None:
-        half = storyboard.interval / 2
-        tiles = [
-            i
-            for i in range(storyboard.count)
-            if seg.start <= half + i * storyboard.interval < seg.end
-        ]
-    chains = [
-        f"[0:v:0]scale={w}:{h},split=2[sig][sb]",
-        (
-            f"[sig]blackdetect=d={analysis.BLACK_MIN_SECONDS}:pix_th={analysis.BLACK_PIXEL_THRESHOLD},"
-            f"scdet=threshold={analysis.SCENE_THRESHOLD}[sigout]"
-        ),
-    ]
-    args = ["-ss", f"{w0:.6f}", "-t", f"{w1 - w0:.6f}", "-threads", "1", "-i", source]
-    if tiles and storyboard is not None:
-        first = storyboard.interval / 2 + tiles[0] * storyboard.interval - w0
-        chains.append(
-            f"[sb]select='gte(t\\,{first:.6f}+selected_n*{storyboard.interval:.6f})',"
-            f"scale={storyboard.tile_width}:{storyboard.tile_height},setsar=1[tiles]"
-        )
-        args += ["-filter_complex", ";".join(chains), "-map", "[sigout]", "-f", "null", "-"]
-        args += ["-map", "[tiles]", "-frames:v", str(len(tiles)), "-fps_mode", "passthrough",
-                 "-start_number", str(tiles[0]), STORYBOARD_TILE_PATTERN]  # fmt: skip
-    else:
-        chains[0] = f"[0:v:0]scale={w}:{h}[sig]"
-        args += ["-filter_complex", ";".join(chains), "-map", "[sigout]", "-f", "null", "-"]
-    return args, tiles
-
-
-def analyse_segment(
+def encode_segment(
     out_dir: Path,
     plan: SegmentPlan,
     index: int,
@@ -397,23 +503,65 @@ def analyse_segment(
     exe: str,
     timeout: float,
     storyboard: thumbnails.StoryboardPlan | None,
-) -> tuple[list[dict[str, float]], list[dict[str, float]], list[str]]:
-    """Scene cuts and black runs seen in the segment's window (absolute times, not yet clipped to
-    what it owns) and the names of the storyboard tiles it wrote."""
+    on_progress: Callable[[float], None] | None = None,
+    preset: str = "veryfast",
+) -> SegmentOutput:
+    """Encode segment `index` for every rung into out_dir and analyse its window, in ONE ffmpeg
+    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech)."""
     seg = plan.segments[index]
-    w0, w1 = _window(seg, ANALYSIS_MARGIN, plan.info.duration)
-    args, tiles = build_segment_signal_args(plan, index, source=source, storyboard=storyboard)
-    result = run_ffmpeg(args, exe=exe, timeout=timeout, cwd=out_dir, error_code="AnalysisFailed",
-                        what=f"Analysing segment {index}")  # fmt: skip
-    found = analysis.parse_signals(result.stderr, w1 - w0 + 1.0, has_audio=False)
-    cuts = [{"time": round(c["time"] + w0, 3), "score": c["score"]} for c in found.cuts]
-    black = [
-        {"start": round(b["start"] + w0, 3), "end": round(b["end"] + w0, 3)}
-        for b in found.black_segments
-    ]
-    names = [STORYBOARD_TILE_PATTERN % i for i in tiles]
-    names = [n for n in names if (out_dir / n).is_file()]
-    return cuts, black, names
+    if not plan.time_base:  # a plan stored before it carried the timeline: read the file
+        plan = plan.reading(source)
+    tap = SegmentTap(plan, index, storyboard)
+    started = time.monotonic()
+    result = run_ffmpeg(
+        build_segment_args(plan, index, source=source, preset=preset, tap=tap),
+        exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
+        error_code="TranscodeFailed", what=f"Encoding segment {index}",
+    )  # fmt: skip
+    damage = None
+    if _DECODE_ERROR.search(result.stderr):
+        # The process also decoded the margins, which belong to the neighbours (whose own
+        # encodes judge them): the segment fails only if its own range is damaged, as when its
+        # encode read nothing else.
+        damage = _damage_in_range(plan, index, source=source, exe=exe, timeout=timeout)
+    if damage:
+        # The one-pass ladder conceals such errors; a segment refuses to publish them.
+        raise MediaError(
+            "SourceCorrupt",
+            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s ({damage}).",
+        )
+    out = SegmentOutput(index)
+    for rung in plan.rungs:
+        playlist = out_dir / piece_playlist_name(rung)
+        entries = read_playlist(playlist) if playlist.is_file() else []
+        if not entries:
+            raise MediaError("TranscodeFailed", f"Segment {index} wrote no {rung.quality} video.")
+        out.hls[rung.quality] = entries
+    read_at = time.monotonic()
+    out.cuts, out.black_segments, out.tiles = tap.read(result.stderr, out_dir)
+    out.timings["encodeMs"] = int((read_at - started) * 1000)
+    # The analysis rides in the encode (its decode and detectors are in encodeMs): what is left
+    # of it is reading the results from the log.
+    out.timings["analysisMs"] = int((time.monotonic() - read_at) * 1000)
+    return out
+
+
+def _damage_in_range(plan: SegmentPlan, index: int, *, source: str, exe: str,
+                     timeout: float) -> str | None:  # fmt: skip
+    """The decode error (if any) in a decode of exactly what the segment's encode alone reads:
+    a seek to its cut, up to the next boundary (only run when the window's decode logged one)."""
+    cut, length = _range(plan, index)
+    info = plan.info
+    args = [*input_stage(info).input_args, "-ss", cut, *(["-t", length] if length else []),
+            "-i", source, "-map", f"0:{info.video_stream}", "-f", "null", "-"]  # fmt: skip
+    result = run_ffmpeg(args, exe=exe, timeout=timeout, error_code="TranscodeFailed",
+                        what=f"Checking segment {index}")  # fmt: skip
+    damage = _DECODE_ERROR.search(result.stderr)
+    return damage.group(1) if damage else None
+
+
+def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]:
+    return max(0.0, seg.start - margin), min(duration, seg.end + margin)
 
 
 # --- speech --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.media.analysis import Signals, SignalTap
 from chalicelib.media.errors import MediaError
@@ -79,6 +79,31 @@ def plan_ladder(width: int, height: int) -> list[Rung]:
     return rungs
 
 
+class Tap(Protocol):
+    """A branch of the ladder's filter graph that looks at what the ladder decodes, so it costs
+    no decode of its own: the one-pass analysis (`analysis.SignalTap`), a segment's analysis
+    window (`segments.SegmentTap`)."""
+
+    @property
+    def raw(self) -> bool:
+        """True: it reads the decoded pictures as they come, before `encode_filter` and the input
+        stage; False: the pictures the rungs are scaled from."""
+        ...
+
+    @property
+    def takes_audio(self) -> bool:
+        """It wants a copy of the audio track (when the source has one)."""
+        ...
+
+    def chains(self, video: str, audio: str | None) -> list[str]:
+        """Filter chains consuming [video] (and [audio]), ending in the labels it maps."""
+        ...
+
+    def output_args(self) -> list[str]:
+        """Its outputs (`-map` ... file), after the ladder's."""
+        ...
+
+
 def hls_tee_target(rung: Rung) -> tuple[str, str]:
     """The `tee` muxer slave of a rung's HLS variant (4 s MPEG-TS segments, VOD playlist)."""
     return (
@@ -104,7 +129,8 @@ def build_transcode_args(
     audio: bool | None = None,
     outputs_for: Callable[[Rung], list[tuple[str, str]]] = default_outputs,
     output_args: Sequence[str] = (),
-    tap: SignalTap | None = None,
+    tap: Tap | None = None,
+    encode_filter: str = "",
 ) -> list[str]:
     """The ffmpeg arguments (after the binary) for the whole ladder in one process.
 
@@ -117,7 +143,9 @@ def build_transcode_args(
     The segmented flow (segments.py) reuses this builder for one time range of the source:
     `input_args` go before `-i` (seek, duration), `audio=False` leaves audio out (it is encoded
     once for the whole video), `outputs_for` names each rung's files and `output_args` go
-    before the output (timestamp offset).
+    before the output (timestamp offset). `encode_filter` runs first on the pictures the rungs are
+    made of (a segment's trim to its own frames, when the process reads its analysis window); a
+    `raw` tap branches off before it.
     """
     with_audio = info.has_audio if audio is None else audio and info.has_audio
     n = len(rungs)
@@ -125,20 +153,26 @@ def build_transcode_args(
     # shared input stage (deinterlace, tone-map, convert, BT.709 tags) runs once, before the
     # split; HDR is tone-mapped at the top rung's size.
     stage = input_stage(info, size=(rungs[0].width, rungs[0].height))
-    branches = n + (1 if tap else 0)
-    chains = [
-        source_pad(info)
-        + stage.chain(f"split={branches}")
-        + "".join(f"[s{i}]" for i in range(n))
-        + ("[tap]" if tap else "")
-    ]
+    pre = f"{encode_filter}," if encode_filter else ""
+    rung_pads = "".join(f"[s{i}]" for i in range(n))
+    if tap and tap.raw:  # the tap sees every decoded picture, the rungs what encode_filter keeps
+        chains = [
+            f"{source_pad(info)}split=2[enc][tap]",
+            f"[enc]{pre}" + stage.chain(f"split={n}") + rung_pads,
+        ]
+    else:
+        branches = n + (1 if tap else 0)
+        chains = [
+            source_pad(info) + pre + stage.chain(f"split={branches}") + rung_pads
+            + ("[tap]" if tap else "")
+        ]  # fmt: skip
     for i, r in enumerate(rungs):
         chains.append(
             f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
         )
     audio_in = audio_map(info)
     if tap:
-        tapped_audio = info.has_audio
+        tapped_audio = info.has_audio and tap.takes_audio
         if tapped_audio:
             if with_audio:
                 chains.append(f"[{audio_in}]asplit=2[aenc][atap]")

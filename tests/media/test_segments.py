@@ -84,6 +84,48 @@ def test_segment_arguments_reuse_the_ladder_builder() -> None:
     assert "-t" not in last[: last.index("-i")]  # the last segment reads to the end
 
 
+def test_a_segment_reads_its_analysis_window_once_and_trims_its_rungs() -> None:
+    plan = segments.SegmentPlan(info_of(30.0, 1920, 1080), 8, "30/1", False,
+                                segments.plan_segments(30.0, 8, Fraction(30)),
+                                time_base="1/15360")  # fmt: skip
+    sb = thumbnails.plan_storyboard(plan.info)
+    tap = segments.SegmentTap(plan, 1, sb)
+    args = segments.build_segment_args(plan, 1, source="in.mp4", tap=tap)
+    alone = segments.build_segment_args(plan, 1, source="in.mp4")
+    # One input, seeked to the window [7, 17]; the encoder settings and outputs of the encode.
+    assert args.count("-i") == 1
+    assert args[args.index("-ss") + 1] == "7.000000" and args[args.index("-t") + 1] == "10.000000"
+    start = alone.index("-c:v")
+    assert args[start : start + len(alone) - start] == alone[start:]
+    graph = args[args.index("-filter_complex") + 1].split(";")
+    # The rungs: the separate encode's graph behind the trim to the segment's own frames. The
+    # seek to 7.998 shifts timestamps by round(7.998 * 15360) = 122849 ticks, the one to 7 by
+    # 107520: 15329 ticks apart.
+    ladder = alone[alone.index("-filter_complex") + 1].split(";")
+    assert graph[0] == "[0:0]split=2[enc][tap]"
+    assert graph[1] == "[enc]setpts=PTS-15329,trim=start=0:duration=8.000000," + ladder[0][5:]
+    assert graph[2:5] == ladder[1:]
+    # The analysis: the separate pass's chains on the tap, its outputs after the ladder's.
+    assert graph[5:] == segments.SegmentTap(plan, 1, sb).chains("tap", None)
+    assert analysis.detectors() in graph[6]
+    assert args[-len(tap.output_args()) :] == tap.output_args()
+    assert tap.tiles == list(range(8, 16)) and "-start_number" in tap.output_args()
+    last_tap = segments.SegmentTap(plan, plan.count - 1, sb)
+    last = segments.build_segment_args(plan, plan.count - 1, source="in.mp4", tap=last_tap)
+    assert "-t" not in last[: last.index("-i")] and last[last.index("-ss") + 1] == "23.000000"
+    assert "trim=start=0," in last[last.index("-filter_complex") + 1]  # to the end
+
+
+def test_seek_shifts_round_as_ffmpeg_rounds() -> None:
+    tb = Fraction(1, 15360)
+    assert segments._ticks(7_998_000, tb) == 122849  # 122849.28
+    assert segments._ticks(-7_998_000, tb) == -122849
+    assert segments._ticks(500, Fraction(1, 1000)) == 1  # halves away from zero
+    assert segments._ticks(-500, Fraction(1, 1000)) == -1
+    assert segments._ticks(1_001, Fraction(1001, 30000)) == 0
+    assert segments._us("8.006000") == 8_006_000
+
+
 def test_media_playlist_is_one_timeline() -> None:
     text = segments.media_playlist([(4.0, "a_00000.ts"), (4.0, "a_00001.ts"), (1.5, "a_00002.ts")])
     assert "DISCONTINUITY" not in text and text.count("#EXTINF") == 3
@@ -205,13 +247,12 @@ def run_segmented(
     if plan.remux:
         source = str(segments.remux_for_seeking(source, out / "source.mkv", exe=exe, timeout=120))
     sb = thumbnails.plan_storyboard(info)
-    parts = []
-    for s in plan.segments:
-        hls = segments.encode_segment_video(out, plan, s.index, source=source, exe=exe, timeout=120)
-        cuts, black, tiles = segments.analyse_segment(
+    parts = [
+        segments.encode_segment(
             out, plan, s.index, source=source, exe=exe, timeout=120, storyboard=sb
         )
-        parts.append(segments.SegmentOutput(s.index, hls, cuts, black, tiles))
+        for s in plan.segments
+    ]
     audio = (
         segments.encode_audio(out, info, source=source, exe=exe, timeout=120)
         if info.has_audio
@@ -389,3 +430,103 @@ def test_a_player_reads_the_segmented_hls_with_its_audio_rendition(
     times = re.findall(r"time=(\d+):(\d+):([\d.]+)", out)
     h, m, sec = times[-1]
     assert int(h) * 3600 + int(m) * 60 + float(sec) == pytest.approx(21.0, abs=0.1)
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, one_x264_thread: bool = False) -> list[list[str]]:
+    """Every ffmpeg run of segments.py from now on (its arguments), still run; optionally with
+    x264 on one thread: its frame threads with VBV do not give the same bytes twice (measured on
+    the encode alone), one thread does."""
+    calls: list[list[str]] = []
+    real = segments.run_ffmpeg
+
+    def run(args: Any, **kwargs: Any) -> Any:
+        calls.append(list(args))
+        if one_x264_thread and "-c:v" in args:
+            i = list(args).index("-c:v")
+            args = [*args[:i], "-threads:v", "1", *args[i:]]
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(segments, "run_ffmpeg", run)
+    return calls
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("container", ["mp4", "ts"])
+def test_one_process_segments_equal_the_encode_and_the_separate_analysis(
+    container: str, boundary_clip: Path, ffmpeg: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Each segment's single process writes the same HLS files, byte for byte, as its encode
+    alone, and finds the same cuts, black runs and tiles as the separate pass over its window
+    (the form before the analysis rode in the encode). MPEG-TS is read through its remux."""
+    src = boundary_clip
+    if container == "ts":
+        src = tmp_path / "clip.ts"
+        subprocess.run([ffmpeg, "-v", "error", "-i", str(boundary_clip), "-c", "copy", str(src)],
+                       check=True)  # fmt: skip
+    info = probe(src, max_duration=3600)
+    plan = segments.make_plan(str(src), info, 8)
+    source = str(src)
+    if plan.remux:
+        source = str(segments.remux_for_seeking(source, tmp_path / "source.mkv", exe=ffmpeg,
+                                                timeout=120))  # fmt: skip
+    assert plan.remux == (container == "ts")
+    sb = thumbnails.plan_storyboard(info)
+    calls = counting(monkeypatch, one_x264_thread=True)
+    for s in plan.segments:
+        old, new = tmp_path / f"old{s.index}", tmp_path / f"new{s.index}"
+        old.mkdir()
+        new.mkdir()
+        segments.run_ffmpeg(segments.build_segment_args(plan, s.index, source=source),
+                            exe=ffmpeg, timeout=120, cwd=old)  # fmt: skip
+        log = segments.run_ffmpeg(
+            segments.build_segment_signal_args(plan, s.index, source=source, storyboard=sb),
+            exe=ffmpeg, timeout=120, cwd=old,
+        ).stderr  # fmt: skip
+        before = segments.SegmentTap(plan, s.index, sb).read(log, old)
+        calls.clear()
+        part = segments.encode_segment(new, plan, s.index, source=source, exe=ffmpeg,
+                                       timeout=120, storyboard=sb)  # fmt: skip
+        assert len(calls) == 1  # one ffmpeg process: one decode for the rungs and the analysis
+        assert (part.cuts, part.black_segments, part.tiles) == before
+        assert part.tiles and all((new / t).read_bytes() == (old / t).read_bytes()
+                                  for t in part.tiles)  # fmt: skip
+        for rung in plan.rungs:
+            playlist = segments.piece_playlist_name(rung)
+            assert (new / playlist).read_text() == (old / playlist).read_text()
+            for _, name in part.hls[rung.quality]:
+                assert (new / name).read_bytes() == (old / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_damage_in_a_margin_fails_only_the_segment_that_owns_it(
+    boundary_clip: Path, ffmpeg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A picture at 8.8 s is damaged: segment 2 (8-16 s) owns it and fails naming its range;
+    segment 1 decodes it too (its window reaches 9 s) but, as when its encode read only its own
+    range, it succeeds: the damage is checked against a decode of that range alone."""
+    data = bytearray(boundary_clip.read_bytes())
+    with av.open(str(boundary_clip)) as c:
+        packet = next(
+            p for p in c.demux(video=0)
+            if p.pts is not None and p.time_base is not None and p.pos is not None
+            and float(p.pts * p.time_base) >= 8.8 and not p.is_keyframe
+        )  # fmt: skip
+        assert packet.pos is not None
+        pos, size = packet.pos, packet.size
+    data[pos + 8 : pos + size] = bytes((i * 7) % 256 for i in range(size - 8))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    info = probe(bad, max_duration=3600)
+    plan = segments.make_plan(str(bad), info, 8)
+    sb = thumbnails.plan_storyboard(info)
+    calls = counting(monkeypatch)
+    first = segments.encode_segment(tmp_path, plan, 0, source=str(bad), exe=ffmpeg, timeout=120,
+                                    storyboard=sb)  # fmt: skip
+    assert len(calls) == 2  # the window's decode saw the damage; the segment's own range did not
+    assert first.hls and first.tiles
+    with pytest.raises(segments.MediaError) as failed:
+        segments.encode_segment(tmp_path, plan, 1, source=str(bad), exe=ffmpeg, timeout=120,
+                                storyboard=sb)  # fmt: skip
+    assert failed.value.code == "SourceCorrupt"
+    assert "between 8.0 s and 16.0 s" in failed.value.message
