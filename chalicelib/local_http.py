@@ -566,30 +566,7 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         self._send_json(200, result)
 
 
-def make_server(
-    app: Chalice,
-    host: str,
-    port: int,
-    *,
-    media: MediaFiles | None = None,
-    uploads: UploadTarget | None = None,
-    signer: UrlSigner | None = None,
-    read_timeout: float = 60.0,
-    max_connections: int = 512,
-    api_concurrency: int = 4,
-    max_upload_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
-    quiet: bool = False,
-) -> LocalServer:
+def make_server(app: Chalice, host: str, port: int, **options: Any) -> LocalServer:
+    """`make run`'s server around `app`; `options` are LocalServer's keyword arguments."""
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
-    return LocalServer(
-        (host, port),
-        Gateway(app, config),
-        media=media,
-        uploads=uploads,
-        signer=signer,
-        read_timeout=read_timeout,
-        max_connections=max_connections,
-        api_concurrency=api_concurrency,
-        max_upload_bytes=max_upload_bytes,
-        quiet=quiet,
-    )
+    return LocalServer((host, port), Gateway(app, config), **options)

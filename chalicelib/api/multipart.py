@@ -315,24 +315,49 @@ def receive_part(
         raise wrong_size
     with slot_lock(slot, shared=True):
         folder = slot / PARTS_DIR
-        tmp = folder / f".{number}.{secrets.token_hex(4)}.tmp"
         digest = hashlib.sha256()
-        size = 0
-        try:
-            with tmp.open("wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > expected:
-                        raise wrong_size
-                    digest.update(chunk)
-                    out.write(chunk)
-            if size != expected:
-                raise wrong_size
-            tmp.replace(folder / f"{number:05d}")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        size = store_body(
+            chunks,
+            folder / f".{number}.{secrets.token_hex(4)}.tmp",
+            folder / f"{number:05d}",
+            limit=expected,
+            too_large=wrong_size,
+            exact=True,
+            digest=digest,
+        )
     return {"partNumber": number, "size": size, "etag": digest.hexdigest()[:32]}
+
+
+def store_body(
+    chunks: Iterable[bytes],
+    tmp: Path,
+    target: Path,
+    *,
+    limit: int,
+    too_large: Exception,
+    exact: bool = False,
+    digest: Any = None,
+) -> int:
+    """Stream a body into `tmp`, counting bytes as they arrive (`too_large` past `limit`, or
+    short of it when `exact`), then rename it to `target`; `tmp` never outlives a failure.
+    Returns the size."""
+    size = 0
+    try:
+        with tmp.open("wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                if digest is not None:
+                    digest.update(chunk)
+                out.write(chunk)
+        if exact and size != limit:
+            raise too_large
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return size
 
 
 def complete_local(slot: Path, handle: Handle) -> int:

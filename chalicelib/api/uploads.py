@@ -98,9 +98,7 @@ def safe_filename(raw: Any) -> str:
 
 
 class Uploads:
-    def __init__(
-        self, settings: Settings, s3_client: Callable[[], Any], signer: UrlSigner
-    ) -> None:
+    def __init__(self, settings: Settings, s3_client: Callable[[], Any], signer: UrlSigner) -> None:
         self._settings = settings
         self._s3 = s3_client
         self._signer = signer
@@ -218,9 +216,7 @@ class Uploads:
             "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(handle.expires)),
         }
 
-    def part_urls(
-        self, upload_id: str, body: Any, base_url: str, workspace: str
-    ) -> dict[str, Any]:
+    def part_urls(self, upload_id: str, body: Any, base_url: str, workspace: str) -> dict[str, Any]:
         """`POST /uploads/{uploadId}/parts`: a URL to PUT each of these parts (1 h)."""
         handle = self._handles.decode(upload_id, workspace)
         numbers = MULTIPART_PARTS.check(body)["partNumbers"]
@@ -321,20 +317,11 @@ class Uploads:
         with _slot_lock(slot):
             if _slot_used(slot):
                 raise ConflictError("this upload was already used")
-            tmp = slot / ".upload.part"  # hidden: never mistaken for the upload itself
-            size = 0
-            try:
-                with tmp.open("wb") as out:
-                    for chunk in chunks:
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise too_large
-                        out.write(chunk)
-                target = slot / name
-                tmp.replace(target)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            target = slot / name
+            # hidden temp name: never mistaken for the upload itself
+            size = multipart.store_body(
+                chunks, slot / ".upload.part", target, limit=max_bytes, too_large=too_large
+            )
         return {"sourceUrl": f"file://{target}", "size": size}
 
 
