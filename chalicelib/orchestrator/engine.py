@@ -44,7 +44,11 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from workflow.substitute import FUNCTION_PLACEHOLDERS, function_substitutions, substitute
+from chalicelib.orchestrator.definition import (
+    FUNCTION_PLACEHOLDERS,
+    function_substitutions,
+    substitute,
+)
 
 LOG = logging.getLogger(__name__)
 

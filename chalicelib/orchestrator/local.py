@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.capacity.local_pool import EnvironmentFailed, LocalCapacityPool, Throttled
 from chalicelib.orchestrator.base import Orchestrator, execution_view
-from workflow.substitute import DEFINITION_PATH
+from chalicelib.orchestrator.definition import DEFINITION_PATH
 
 
 class LocalOrchestrator(Orchestrator):
