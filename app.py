@@ -1,8 +1,10 @@
 """The video service's Chalice app: the API lambdalith, the processor, the scaler, the finalizer.
 
 Routes stay thin (parse -> call a service in chalicelib.api -> return) and are registered through
-`routes.route`, which always applies the one error mapping (chalicelib.api.http). Everything
-heavy is imported lazily by chalicelib.factory.
+`routes.route`, which always applies the one error mapping (chalicelib.api.http). Each route
+describes itself: `op=Op(...)` is its OpenAPI operation (the path, method and access are the
+route's own; the shapes it names are in chalicelib/api/openapi.py, built on first request).
+Everything heavy is imported lazily by chalicelib.factory.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.api.auth import TOKEN_LIST_PARAMS
+from chalicelib.api.auth import NEW_TOKEN, TOKEN_LIST_PARAMS
 from chalicelib.api.http import (
     ANY_CONTENT,
     ApiRoutes,
@@ -25,13 +27,33 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
+from chalicelib.api.multipart import MULTIPART_PARTS
+from chalicelib.api.operation import (
+    FILE_NAME,
+    JSON,
+    MEDIA_TYPES,
+    SSE_EVENT,
+    TEXT,
+    UPLOAD_ID,
+    VIDEO_ID,
+    Op,
+    links,
+)
+from chalicelib.api.uploads import NEW_UPLOAD
 from chalicelib.api.validation import (
+    BATCH,
+    EVENTS_PARAMS,
+    LIST_PARAMS,
+    NEW_VIDEO,
+    NO_FIELDS,
+    USAGE_PARAMS,
     parse_json_body,
     validate_batch,
     validate_empty_or_object,
     validate_events_params,
 )
 from chalicelib.errors import NotFoundError
+from chalicelib.events.webhooks import NEW_WEBHOOK
 from chalicelib.factory import container
 
 # current_request is per request even when requests are served on threads (make run).
@@ -46,6 +68,37 @@ routes = ApiRoutes(
     verify_signature=lambda path, params: container().signer.verify(path, params),  # noqa: PLW0108
 )
 _json = json_response
+# OpenAPI links from a created resource to the operations that take its id.
+VIDEO_LINKS = {
+    **links(
+        "video_id",
+        "$response.body#/id",
+        GetVideo="getVideo",
+        ProcessVideo="processVideo",
+        VideoEvents="videoEvents",
+    ),
+    "ProcessBatch": {
+        "operationId": "processBatch",
+        "requestBody": {"videoIds": ["$response.body#/id"]},
+    },
+}
+UPLOAD_LINKS = links(
+    "upload_id",
+    "$response.body#/uploadId",
+    GetUpload="getUpload",
+    UploadPartUrls="uploadPartUrls",
+    CompleteUpload="completeUpload",
+    AbortUpload="abortUpload",
+)
+HOOK_LINKS = links(
+    "hook_id",
+    "$response.body#/id",
+    GetWebhook="getWebhook",
+    TestWebhook="testWebhook",
+    RotateWebhook="rotateWebhook",
+    WebhookDeliveries="webhookDeliveries",
+    DeleteWebhook="deleteWebhook",
+)
 
 
 def _body(required: bool = True) -> Any:
@@ -66,23 +119,53 @@ def uniform_errors(event: Request, get_response: Callable[[Request], Response]) 
     return response
 
 
-@routes.route("/health", methods=["GET"], access="public")
+@routes.route(
+    "/health",
+    methods=["GET"],
+    access="public",
+    op=Op(
+        "health",
+        "Health of the service and its store",
+        "service",
+        200,
+        "Health",
+        errors=(503,),
+        description="503 (same shape, `status: unhealthy`) when the store is unreachable.",
+    ),
+)
 def health() -> Response:
     ok, body = container().videos.health()
     return _json(200 if ok else 503, body)
 
 
-@routes.route("/openapi.json", methods=["GET"], access="public", cors=True)
+@routes.route(
+    "/openapi.json",
+    methods=["GET"],
+    access="public",
+    cors=True,
+    op=Op(
+        "openapi",
+        "This document",
+        "service",
+        200,
+        ok_content={JSON: {"type": "object"}},
+    ),
+)
 def openapi_document() -> Response:
-    """The OpenAPI 3.1 document, built from the route table and the request schemas on first
+    """The OpenAPI 3.1 document, built from the route table (each route's `op`) on first
     request (chalicelib/api/openapi.py: nothing of it is on the cold path)."""
     from chalicelib.api.openapi import document
 
-    body = document(routes.access, base_url_of(routes.request())).decode()
+    body = document(routes, base_url_of(routes.request())).decode()
     return Response(body=body, status_code=200, headers={"Content-Type": "application/json"})
 
 
-@routes.route("/docs", methods=["GET"], access="public")
+@routes.route(
+    "/docs",
+    methods=["GET"],
+    access="public",
+    op=Op("docs", "A human page for this document", "service", 200, ok_content={"text/html": TEXT}),
+)
 def docs_page() -> Response:
     from chalicelib.api import docs
 
@@ -93,7 +176,20 @@ def docs_page() -> Response:
     return Response(body=docs.page(), status_code=200, headers=headers)
 
 
-@routes.route("/docs/{name}", methods=["GET"], access="public")
+@routes.route(
+    "/docs/{name}",
+    methods=["GET"],
+    access="public",
+    op=Op(
+        "docsAsset",
+        "The documentation page's vendored script",
+        "service",
+        200,
+        ok_content={"text/javascript": TEXT},
+        errors=(404,),
+        path_patterns={"name": FILE_NAME},
+    ),
+)
 def docs_asset(name: str) -> Response:
     from chalicelib.api import docs
 
@@ -105,25 +201,80 @@ def docs_asset(name: str) -> Response:
     return Response(body=text, status_code=200, headers=headers)
 
 
-@routes.route("/videos", methods=["POST"], access="write", content_types=ANY_CONTENT)
+@routes.route(
+    "/videos",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createVideo",
+        "Create a video from a source",
+        "videos",
+        201,
+        "Video",
+        body=NEW_VIDEO,
+        errors=(400, 413, 415, 503),
+        links=VIDEO_LINKS,
+    ),
+)
 def create_video() -> Response:
     return _json(201, container().videos.create(_body(), routes.principal()))
 
 
-@routes.route("/videos", methods=["GET"], access="read")
+@routes.route(
+    "/videos",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "listVideos",
+        "List the workspace's videos, newest first",
+        "videos",
+        200,
+        "VideoList",
+        query=LIST_PARAMS,
+        errors=(400,),
+    ),
+)
 def list_videos() -> Response:
     return _json(
         200, container().videos.list_videos(routes.request().query_params, routes.principal())
     )
 
 
-@routes.route("/videos/{video_id}", methods=["GET"], access="read")
+@routes.route(
+    "/videos/{video_id}",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "getVideo",
+        "Get a video",
+        "videos",
+        200,
+        "Video",
+        errors=(404,),
+        path_patterns={"video_id": VIDEO_ID},
+    ),
+)
 def get_video(video_id: str) -> Response:
     return _json(200, container().videos.get(video_id, routes.principal()))
 
 
 @routes.route(
-    "/videos/{video_id}/process", methods=["POST"], access="write", content_types=ANY_CONTENT
+    "/videos/{video_id}/process",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "processVideo",
+        "Start processing a video",
+        "videos",
+        202,
+        "ProcessStarted",
+        body=NO_FIELDS,
+        body_required=False,
+        errors=(400, 404, 409, 413, 415, 503),
+        path_patterns={"video_id": VIDEO_ID},
+    ),
 )
 def process_video(video_id: str) -> Response:
     validate_empty_or_object(_body(required=False))
@@ -138,26 +289,83 @@ def process_video(video_id: str) -> Response:
     )
 
 
-@routes.route("/videos/process", methods=["POST"], access="write", content_types=ANY_CONTENT)
+@routes.route(
+    "/videos/process",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "processBatch",
+        "Start processing a batch of videos (one execution)",
+        "videos",
+        202,
+        "BatchStarted",
+        body=BATCH,
+        errors=(400, 404, 409, 413, 415, 503),
+    ),
+)
 def process_batch() -> Response:
     started = container().videos.process(validate_batch(_body()), routes.principal())
     queued = sum(1 for r in started["results"] if r["outcome"] == "queued")
     return _json(202, {"message": f"Processing started for {queued} video(s)", **started})
 
 
-@routes.route("/executions/{name}", methods=["GET"], access="read")
+@routes.route(
+    "/executions/{name}",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "getExecution",
+        "A workflow execution",
+        "videos",
+        200,
+        "Execution",
+        errors=(404,),
+        path_patterns={"name": "^exec-[0-9a-f]{32}$"},
+    ),
+)
 def get_execution(name: str) -> Response:
     return _json(200, container().videos.execution(name, routes.principal()))
 
 
-@routes.route("/videos/{video_id}/stream/{name}", methods=["GET"], access="signed", cors=True)
+@routes.route(
+    "/videos/{video_id}/stream/{name}",
+    methods=["GET"],
+    access="signed",
+    cors=True,
+    op=Op(
+        "getStreamDocument",
+        "An HLS playlist or the storyboard index, references signed",
+        "media",
+        200,
+        ok_content={"application/vnd.apple.mpegurl": TEXT, "text/vtt": TEXT},
+        errors=(404,),
+        path_patterns={"video_id": VIDEO_ID},
+    ),
+)
 def get_stream_document(video_id: str, name: str) -> Response:
     """HLS playlists and the storyboard index, with their file references signed."""
     text, ctype = container().videos.stream_document(video_id, name)
     return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
-@routes.route("/uploads", methods=["POST"], access="write", content_types=ANY_CONTENT)
+@routes.route(
+    "/uploads",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createUpload",
+        "A place to upload a source (single PUT, or multipart)",
+        "uploads",
+        201,
+        "UploadTarget",
+        body=NEW_UPLOAD,
+        body_required=False,
+        errors=(400, 413, 415, 503),
+        links=UPLOAD_LINKS,
+    ),
+)
 def create_upload() -> Response:
     """A one-time upload target (presigned S3 PUT in AWS) and the sourceUrl to use."""
     base_url = base_url_of(routes.request())
@@ -165,21 +373,56 @@ def create_upload() -> Response:
     return _json(201, container().uploads.create(_body(required=False), base_url, workspace))
 
 
-@routes.route("/uploads/{upload_id}", methods=["GET"], access="write")
+@routes.route(
+    "/uploads/{upload_id}",
+    methods=["GET"],
+    access="write",
+    op=Op(
+        "getUpload",
+        "A multipart upload: the parts stored so far",
+        "uploads",
+        200,
+        "UploadState",
+        errors=(404, 503),
+    ),
+)
 def get_upload(upload_id: str) -> Response:
     """A multipart upload: the parts stored so far (an interrupted client resumes from them)."""
     workspace = routes.principal().workspace
     return _json(200, container().uploads.multipart_state(upload_id, workspace))
 
 
-@routes.route("/uploads/{upload_id}", methods=["DELETE"], access="write")
+@routes.route(
+    "/uploads/{upload_id}",
+    methods=["DELETE"],
+    access="write",
+    op=Op(
+        "abortUpload",
+        "Abort a multipart upload (its parts are deleted)",
+        "uploads",
+        204,
+        errors=(404, 409, 503),
+    ),
+)
 def abort_upload(upload_id: str) -> Response:
     container().uploads.abort_multipart(upload_id, routes.principal().workspace)
     return Response(body="", status_code=204)
 
 
 @routes.route(
-    "/uploads/{upload_id}/parts", methods=["POST"], access="write", content_types=ANY_CONTENT
+    "/uploads/{upload_id}/parts",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "uploadPartUrls",
+        "Signed URLs to PUT parts of a multipart upload",
+        "uploads",
+        200,
+        "PartUrls",
+        body=MULTIPART_PARTS,
+        errors=(400, 404, 413, 415, 503),
+    ),
 )
 def upload_part_urls(upload_id: str) -> Response:
     """Signed URLs (presigned UploadPart in AWS) to PUT parts of a multipart upload."""
@@ -189,7 +432,20 @@ def upload_part_urls(upload_id: str) -> Response:
 
 
 @routes.route(
-    "/uploads/{upload_id}/complete", methods=["POST"], access="write", content_types=ANY_CONTENT
+    "/uploads/{upload_id}/complete",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "completeUpload",
+        "Assemble a multipart upload's parts into the source",
+        "uploads",
+        200,
+        "UploadReceived",
+        body=NO_FIELDS,
+        body_required=False,
+        errors=(400, 404, 409, 413, 415, 503),
+    ),
 )
 def complete_upload(upload_id: str) -> Response:
     validate_empty_or_object(_body(required=False))
@@ -202,6 +458,15 @@ def complete_upload(upload_id: str) -> Response:
     methods=["PUT"],
     access="signed",
     content_types=ANY_CONTENT,
+    op=Op(
+        "putUploadPart",
+        "Local mode: one part of a multipart upload (the body is the part)",
+        "uploads",
+        200,
+        "UploadPart",
+        errors=(400, 404, 409, 413),
+        path_patterns={"upload_id": UPLOAD_ID, "part_number": "^[0-9]{1,5}$"},
+    ),
 )
 def receive_upload_part(upload_id: str, part_number: str) -> Response:
     """Local mode only: one part of a multipart upload. `make run` streams it to disk itself
@@ -213,7 +478,19 @@ def receive_upload_part(upload_id: str, part_number: str) -> Response:
 
 
 @routes.route(
-    "/uploads/{upload_id}/{name}", methods=["PUT"], access="signed", content_types=ANY_CONTENT
+    "/uploads/{upload_id}/{name}",
+    methods=["PUT"],
+    access="signed",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "putUpload",
+        "Local mode: fill an upload slot (the body is the file)",
+        "uploads",
+        201,
+        "UploadReceived",
+        errors=(404, 409, 413),
+        path_patterns={"upload_id": UPLOAD_ID},
+    ),
 )
 def receive_upload(upload_id: str, name: str) -> Response:
     """Local mode only: the target of a local upload slot. `make run` streams the body to disk
@@ -224,26 +501,82 @@ def receive_upload(upload_id: str, name: str) -> Response:
     return _json(201, container().uploads.receive_local(upload_id, name, data or b""))
 
 
-@routes.route("/tokens", methods=["POST"], access="admin", content_types=ANY_CONTENT)
+@routes.route(
+    "/tokens",
+    methods=["POST"],
+    access="admin",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createToken",
+        "Mint an access token",
+        "tokens",
+        201,
+        "TokenWithSecret",
+        body=NEW_TOKEN,
+        errors=(400, 413, 415),
+    ),
+)
 def create_token() -> Response:
     """A new access token; its secret is in this response only."""
     return _json(201, container().tokens.create(_body(), routes.principal()))
 
 
-@routes.route("/tokens", methods=["GET"], access="admin")
+@routes.route(
+    "/tokens",
+    methods=["GET"],
+    access="admin",
+    op=Op(
+        "listTokens",
+        "List tokens",
+        "tokens",
+        200,
+        "TokenList",
+        query=TOKEN_LIST_PARAMS,
+        errors=(400,),
+    ),
+)
 def list_tokens() -> Response:
     params = TOKEN_LIST_PARAMS.check(routes.request().query_params)
     tokens = container().tokens.list(routes.principal(), params.get("workspace"))
     return _json(200, {"tokens": tokens, "count": len(tokens)})
 
 
-@routes.route("/tokens/{token_id}", methods=["DELETE"], access="admin")
+@routes.route(
+    "/tokens/{token_id}",
+    methods=["DELETE"],
+    access="admin",
+    op=Op(
+        "revokeToken",
+        "Revoke a token (effective on the next request)",
+        "tokens",
+        204,
+        errors=(404,),
+        path_patterns={"token_id": "^[0-9a-f]{16}$"},
+    ),
+)
 def revoke_token(token_id: str) -> Response:
     container().tokens.revoke(token_id, routes.principal())
     return Response(body="", status_code=204)
 
 
-@routes.route("/videos/{video_id}/events", methods=["GET"], access="read")
+@routes.route(
+    "/videos/{video_id}/events",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "videoEvents",
+        "Server-Sent Events: the video's state and progress",
+        "videos",
+        200,
+        ok_content={"text/event-stream": SSE_EVENT},
+        query=EVENTS_PARAMS,
+        errors=(400, 404),
+        path_patterns={"video_id": VIDEO_ID},
+        description="Answers as soon as the state differs from `Last-Event-ID` (or after "
+        "`wait` seconds with a keep-alive comment), then closes; `event: end` at a final "
+        "state.",
+    ),
+)
 def video_events(video_id: str) -> Response:
     """Server-Sent Events: the video's state and progress (reconnect with Last-Event-ID)."""
     request = routes.request()
@@ -258,56 +591,138 @@ def video_events(video_id: str) -> Response:
     )
 
 
-@routes.route("/webhooks", methods=["POST"], access="admin", content_types=ANY_CONTENT)
+@routes.route(
+    "/webhooks",
+    methods=["POST"],
+    access="admin",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createWebhook",
+        "Register a webhook endpoint",
+        "webhooks",
+        201,
+        "WebhookWithSecret",
+        body=NEW_WEBHOOK,
+        errors=(400, 413, 415),
+        links=HOOK_LINKS,
+    ),
+)
 def create_webhook() -> Response:
     """A webhook endpoint of the token's workspace; its signing secret is shown only here."""
     return _json(201, container().webhooks.create(_body(), routes.principal()))
 
 
-@routes.route("/webhooks", methods=["GET"], access="admin")
+@routes.route(
+    "/webhooks",
+    methods=["GET"],
+    access="admin",
+    op=Op("listWebhooks", "List webhooks", "webhooks", 200, "WebhookList"),
+)
 def list_webhooks() -> Response:
     hooks = container().webhooks.list(routes.principal())
     return _json(200, {"webhooks": hooks, "count": len(hooks)})
 
 
-@routes.route("/webhooks/{hook_id}", methods=["GET"], access="admin")
+@routes.route(
+    "/webhooks/{hook_id}",
+    methods=["GET"],
+    access="admin",
+    op=Op("getWebhook", "Get a webhook", "webhooks", 200, "Webhook", errors=(404,)),
+)
 def get_webhook(hook_id: str) -> Response:
     return _json(200, container().webhooks.get(hook_id, routes.principal()))
 
 
-@routes.route("/webhooks/{hook_id}", methods=["DELETE"], access="admin")
+@routes.route(
+    "/webhooks/{hook_id}",
+    methods=["DELETE"],
+    access="admin",
+    op=Op("deleteWebhook", "Delete a webhook", "webhooks", 204, errors=(404,)),
+)
 def delete_webhook(hook_id: str) -> Response:
     container().webhooks.delete(hook_id, routes.principal())
     return Response(body="", status_code=204)
 
 
 @routes.route(
-    "/webhooks/{hook_id}/test", methods=["POST"], access="admin", content_types=ANY_CONTENT
+    "/webhooks/{hook_id}/test",
+    methods=["POST"],
+    access="admin",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "testWebhook",
+        "Queue a webhook.test event",
+        "webhooks",
+        202,
+        "WebhookTestQueued",
+        errors=(404,),
+    ),
 )
 def test_webhook(hook_id: str) -> Response:
     return _json(202, container().webhooks.test(hook_id, routes.principal()))
 
 
 @routes.route(
-    "/webhooks/{hook_id}/rotate", methods=["POST"], access="admin", content_types=ANY_CONTENT
+    "/webhooks/{hook_id}/rotate",
+    methods=["POST"],
+    access="admin",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "rotateWebhook",
+        "A new signing secret (the old one also signs for 24 h)",
+        "webhooks",
+        200,
+        "WebhookWithSecret",
+        errors=(404,),
+    ),
 )
 def rotate_webhook(hook_id: str) -> Response:
     return _json(200, container().webhooks.rotate(hook_id, routes.principal()))
 
 
-@routes.route("/webhooks/{hook_id}/deliveries", methods=["GET"], access="admin")
+@routes.route(
+    "/webhooks/{hook_id}/deliveries",
+    methods=["GET"],
+    access="admin",
+    op=Op(
+        "webhookDeliveries",
+        "Recent deliveries of a webhook",
+        "webhooks",
+        200,
+        "DeliveryList",
+        errors=(404,),
+    ),
+)
 def webhook_deliveries(hook_id: str) -> Response:
     deliveries = container().webhooks.deliveries(hook_id, routes.principal())
     return _json(200, {"deliveries": deliveries, "count": len(deliveries)})
 
 
-@routes.route("/usage", methods=["GET"], access="admin")
+@routes.route(
+    "/usage",
+    methods=["GET"],
+    access="admin",
+    op=Op(
+        "getUsage",
+        "What the workspace's completed videos cost over a period",
+        "service",
+        200,
+        "Usage",
+        query=USAGE_PARAMS,
+        errors=(400,),
+    ),
+)
 def get_usage() -> Response:
     """What the workspace's completed videos cost: environment-seconds and dollars."""
     return _json(200, container().videos.usage(routes.request().query_params, routes.principal()))
 
 
-@routes.route("/capacity", methods=["GET"], access="admin")
+@routes.route(
+    "/capacity",
+    methods=["GET"],
+    access="admin",
+    op=Op("getCapacity", "The processor's capacity", "service", 200, "Capacity", errors=(503,)),
+)
 def get_capacity() -> Response:
     """The processor's capacity: requested vs applied scaling, live leases (and, locally,
     the worker-process environments)."""
@@ -315,7 +730,19 @@ def get_capacity() -> Response:
 
 
 @routes.route(
-    "/media/{video_id}/{run_id}/{name}", methods=["GET"], access="signed", cors=MEDIA_CORS
+    "/media/{video_id}/{run_id}/{name}",
+    methods=["GET"],
+    access="signed",
+    cors=MEDIA_CORS,
+    op=Op(
+        "getMedia",
+        "Local mode: a processed file (ranges supported)",
+        "media",
+        200,
+        ok_content={t: {"type": "string", "format": "binary"} for t in MEDIA_TYPES},
+        errors=(404,),
+        path_patterns={"video_id": VIDEO_ID},
+    ),
 )
 def get_media(video_id: str, run_id: str, name: str) -> Response:
     """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
@@ -324,14 +751,8 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     (chalicelib/local_http.py); this route keeps /media in the route table (OPTIONS preflight,
     other methods' 405) and serves chalice.test.Client, whole and in memory.
     """
-    c = container()
-    path = None
-    if c.settings.is_local and not c.settings.bucket:
-        from chalicelib.media_store.local import LocalMediaStore
-
-        store = c.media_store()
-        assert isinstance(store, LocalMediaStore)
-        path = store.resolve(video_id, run_id, name)
+    files = container().local_media()
+    path = files.resolve(video_id, run_id, name) if files is not None else None
     if path is None:
         raise NotFoundError("no such media file")
     from chalicelib.media_store.base import content_type
@@ -347,7 +768,19 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
 
 
 # --- The web console (chalicelib/console): the page and its static assets, no token needed --------
-@routes.route("/", methods=["GET"], access="public")
+@routes.route(
+    "/",
+    methods=["GET"],
+    access="public",
+    op=Op(
+        "consolePage",
+        "The web console (it signs in with a token)",
+        "service",
+        200,
+        ok_content={"text/html": TEXT},
+        revalidates=True,
+    ),
+)
 def console_page() -> Response:
     """The web console's page; it signs in with a token kept in sessionStorage."""
     from chalicelib.console import assets
@@ -357,7 +790,21 @@ def console_page() -> Response:
     return assets.respond(page, container().settings, request.headers.get("if-none-match"))
 
 
-@routes.route("/console/{name}", methods=["GET"], access="public")
+@routes.route(
+    "/console/{name}",
+    methods=["GET"],
+    access="public",
+    op=Op(
+        "consoleAsset",
+        "The web console's scripts and styles",
+        "service",
+        200,
+        ok_content=dict.fromkeys(("text/javascript", "text/css", "text/plain"), TEXT),
+        errors=(404,),
+        revalidates=True,
+        path_patterns={"name": FILE_NAME},
+    ),
+)
 def console_asset(name: str) -> Response:
     """The console's scripts, styles and the committed hls.js (chalicelib/console/static)."""
     from chalicelib.console import assets

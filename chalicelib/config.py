@@ -98,6 +98,12 @@ class Settings:
     def is_local(self) -> bool:
         return self.backend == "local"
 
+    @property
+    def media_is_local(self) -> bool:
+        """Media, uploads and scratch on local disk (the local backend without a bucket);
+        otherwise in the S3 bucket `bucket`. Every local/S3 choice of the factory asks this."""
+        return self.is_local and not self.bucket
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)

@@ -22,9 +22,11 @@ from chalicelib.store.base import VideoStore
 if TYPE_CHECKING:
     from chalicelib.api.auth import Authenticator, TokenService
     from chalicelib.api.cursor import CursorCodec
+    from chalicelib.api.local_media import LocalMediaFiles
     from chalicelib.api.render import MediaRenderer
     from chalicelib.api.service import VideoService
     from chalicelib.api.signing import UrlSigner
+    from chalicelib.api.upload_store import UploadStore
     from chalicelib.api.uploads import Uploads
     from chalicelib.capacity.base import CapacityController
     from chalicelib.capacity.local_pool import LocalCapacityPool
@@ -127,7 +129,7 @@ class Container:
     def media_store(self) -> MediaStore:
         with self._lock:
             if self._media_store is None:
-                if self.settings.is_local and not self.settings.bucket:
+                if self.settings.media_is_local:
                     from chalicelib.media_store.local import LocalMediaStore
 
                     self._media_store = LocalMediaStore(
@@ -142,7 +144,7 @@ class Container:
     def scratch_store(self) -> ScratchStore:
         """Scratch of segmented runs: a directory under the data dir's `work/` locally (emptied
         at local start-up), the `work/` prefix of the media bucket otherwise."""
-        if self.settings.is_local and not self.settings.bucket:
+        if self.settings.media_is_local:
             from chalicelib.media_store.scratch import LocalScratchStore
 
             return LocalScratchStore(self.settings.data_dir / "work" / "scratch")
@@ -310,7 +312,7 @@ class Container:
 
     @property
     def _uses_s3(self) -> bool:
-        return not self.settings.is_local or bool(self.settings.bucket)
+        return not self.settings.media_is_local
 
     def source_exists(self, bucket: str, key: str) -> bool:
         """Whether an s3:// source exists (HeadObject); DependencyError when S3 fails."""
@@ -322,7 +324,27 @@ class Container:
     def uploads(self) -> Uploads:
         from chalicelib.api.uploads import Uploads
 
-        return Uploads(self.settings, self.s3_client, self.signer)
+        return Uploads(self.upload_store(), self.signer)
+
+    def upload_store(self) -> UploadStore:
+        """Where uploads go: the local inbox (`{first source root}/uploads/`) or the bucket."""
+        if self.settings.media_is_local:
+            from chalicelib.api.upload_store_local import LocalUploadStore
+
+            return LocalUploadStore(self.settings.source_roots[0] / "uploads", self.signer)
+        from chalicelib.api.upload_store_s3 import S3UploadStore
+
+        return S3UploadStore(self.settings.bucket, self.s3_client)
+
+    def local_media(self) -> LocalMediaFiles | None:
+        """The processed files on local disk, for a server that streams them itself (`make
+        run`'s /media fast path and its Chalice route); None when media are in S3."""
+        if not self.settings.media_is_local:
+            return None
+        from chalicelib.media_store.local import LocalMediaStore
+
+        store = self.media_store()
+        return store if isinstance(store, LocalMediaStore) else None
 
     def capacity_view(self) -> dict[str, Any]:
         """`GET /capacity`: the scaler's view, plus the local pool's environments."""

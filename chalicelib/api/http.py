@@ -1,11 +1,14 @@
 """HTTP plumbing shared by every route: access control and one error mapping, by construction.
 
-`ApiRoutes.route(path, access=...)` registers a view with Chalice already wrapped, so no route
-can forget either (a test walks the route table). `access` is required: `public`, `signed`
+`ApiRoutes.route(path, access=..., op=...)` registers a view with Chalice already wrapped, so no
+route can forget either (a test walks the route table). `access` is required: `public`, `signed`
 (an `exp`/`sig` URL signature, for players that cannot send headers), or the token scope the
-route needs (`read`, `write`, `admin`). Typed `ServiceError`s become their status with a stable
-code, a `DependencyError` raised by an adapter becomes a 503, and anything else is a bug: a 500
-with a request id to quote, the details only in the log. Every error response carries the
+route needs (`read`, `write`, `admin`). `op` is the route's OpenAPI operation
+(`chalicelib.api.operation`), kept in the route table beside the access decision.
+
+Typed `ServiceError`s become their status with a stable code, a `DependencyError` raised by an
+adapter becomes a 503, and anything else is a bug: a 500 with a request id to quote, the
+details only in the log. Every error response carries the
 request id (`error.requestId` and `X-Request-Id`), and every 5xx is logged with it and with
 the internal detail (the driver's error, names, ARNs) that the body never shows.
 """
@@ -24,6 +27,7 @@ from chalice.app import Request
 
 from chalicelib.api.auth import SCOPES, Principal
 from chalicelib.api.isolation import IsolatedChalice
+from chalicelib.api.operation import Op
 from chalicelib.api.render import REQUEST_BASE_URL
 from chalicelib.api.request_context import REQUEST_ID
 from chalicelib.errors import ForbiddenError, ServiceError
@@ -96,6 +100,7 @@ class ApiRoutes:
         self._authenticate = authenticate
         self._verify_signature = verify_signature
         self.access: dict[tuple[str, str], str] = {}  # (path, method) -> access, for tests/docs
+        self.operations: dict[tuple[str, str], Op] = {}  # (path, method) -> its OpenAPI operation
 
     def request(self) -> Request:
         request = self.app.current_request
@@ -110,7 +115,11 @@ class ApiRoutes:
             raise RuntimeError("this route is not token-scoped")
         return principal
 
-    def route(self, path: str, *, access: str, **kwargs: Any) -> Callable[[View], View]:
+    def route(
+        self, path: str, *, access: str, op: Op | None = None, **kwargs: Any
+    ) -> Callable[[View], View]:
+        """`app.route(path, **kwargs)`, wrapped; `op` describes the route in the OpenAPI
+        document (which refuses a route without one)."""
         if access not in ACCESS:
             raise ValueError(f"access must be one of {ACCESS}, not {access!r}")
 
@@ -119,9 +128,18 @@ class ApiRoutes:
             self.app.route(path, **kwargs)(wrapped)
             for method in kwargs.get("methods", ["GET"]):
                 self.access[(path, method)] = access
+                if op is not None:
+                    self.operations[(path, method)] = op
             return wrapped
 
         return register
+
+    def path_of(self, operation_id: str) -> tuple[str, str]:
+        """The (path, method) of the route whose operation is `operation_id`."""
+        for key, op in self.operations.items():
+            if op.operation_id == operation_id:
+                return key
+        raise KeyError(f"no route with operationId {operation_id!r}")
 
     def _check_access(self, request: Request | None, path: str, access: str, params: Any) -> None:
         if access == "public":

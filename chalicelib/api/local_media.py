@@ -1,6 +1,6 @@
 """How the local server answers `GET`/`HEAD /media/...` for one file: status, headers, byte range.
 
-Pure decisions (no I/O), so every case is testable on its own; `chalicelib.local_http` opens the
+Pure decisions (no I/O), so every case is testable on its own; `devserver.server` opens the
 file, asks `plan_media` what to send, and streams that byte range from disk with sendfile.
 
 - `ETag` (strong: size and mtime; a run's files are never rewritten) and `Last-Modified`;
@@ -20,7 +20,8 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Protocol
 
 from chalice.app import CORSConfig
 
@@ -31,6 +32,15 @@ MEDIA_CORS = CORSConfig(
     expose_headers=["Accept-Ranges", "Content-Length", "Content-Range", "ETag"],
 )
 CACHE_CONTROL = "private, max-age=3600"
+
+
+class LocalMediaFiles(Protocol):
+    """Processed files on local disk (`Container.local_media()`), found by their URL's parts."""
+
+    def resolve(self, video_id: str, run_id: str, name: str) -> Path | None:
+        """The file, when it exists inside the media dir; None otherwise."""
+        ...
+
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)
 
 

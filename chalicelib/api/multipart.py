@@ -6,11 +6,11 @@ part; the client PUTs each part (again, if it failed); `GET /uploads/{uploadId}`
 already stored (what an interrupted client resumes from); `POST /uploads/{uploadId}/complete`
 assembles them into the source at `sourceUrl`; `DELETE /uploads/{uploadId}` aborts.
 
-- AWS: an S3 multipart upload under `uploads/<workspace>/` (CreateMultipartUpload, presigned
-  UploadPart URLs, ListParts, CompleteMultipartUpload, AbortMultipartUpload). The bucket's
+- AWS: an S3 multipart upload under `uploads/<workspace>/` (`upload_store_s3`). The bucket's
   lifecycle rule aborts what is left incomplete for a day.
-- Locally: the upload slot `{root}/uploads/<workspace>/<id>/` receives the parts
-  (`PUT /uploads/{id}/parts/{n}`, signed like every slot URL) into `.parts/`, each written to a
+- Locally (the mechanics below, used by `upload_store_local`): the upload slot
+  `{root}/uploads/<workspace>/<id>/` receives the parts (`PUT /uploads/{id}/parts/{n}`, signed
+  like every slot URL) into `.parts/`, each written to a
   temporary file and renamed into place when whole; completion concatenates them into a
   hidden file renamed to the source's name, so the source appears at once and entire.
   `sweep` removes abandoned uploads after a day.
@@ -39,7 +39,7 @@ from typing import Any
 
 from chalicelib.api.schemas import Array, Integer, Object
 from chalicelib.api.signing import UrlSigner
-from chalicelib.errors import ConflictError, DependencyError, NotFoundError, ValidationError
+from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 
 MiB = 1024 * 1024
 MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
@@ -171,100 +171,23 @@ def check_parts(handle: Handle, stored: dict[int, int]) -> None:
         )
 
 
-# --- S3 ------------------------------------------------------------------------------------------
-class S3Multipart:
-    def __init__(self, bucket: str, s3_client: Callable[[], Any]) -> None:
-        self._bucket = bucket
-        self._s3 = s3_client
-
-    @contextlib.contextmanager
-    def _calls(self) -> Iterator[None]:
-        """S3's answers: NoSuchUpload is a 404, anything else that fails a 503."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            yield
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchUpload", "404", "NoSuchKey"):
-                raise NotFoundError(
-                    "no such upload (unknown, aborted, completed or expired)"
-                ) from None
-            raise DependencyError(
-                f"the media store is unavailable ({code or type(exc).__name__}); try again"
-            ) from exc
-        except BotoCoreError as exc:
-            raise DependencyError(
-                f"the media store is unavailable ({type(exc).__name__}); try again"
-            ) from exc
-
-    def start(self, key: str, content_type: str) -> str:
-        with self._calls():
-            answer = self._s3().create_multipart_upload(
-                Bucket=self._bucket, Key=key, ContentType=content_type
-            )
-        return str(answer["UploadId"])
-
-    def part_url(self, key: str, upload: str, number: int) -> str:
-        with self._calls():
-            url = self._s3().generate_presigned_url(
-                "upload_part",
-                Params={
-                    "Bucket": self._bucket,
-                    "Key": key,
-                    "UploadId": upload,
-                    "PartNumber": number,
-                },
-                ExpiresIn=PART_URL_SECONDS,
-            )
-        return str(url)
-
-    def parts(self, key: str, upload: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        marker = 0
-        with self._calls():
-            while True:
-                page = self._s3().list_parts(
-                    Bucket=self._bucket, Key=key, UploadId=upload, PartNumberMarker=marker
-                )
-                out += [
-                    {"partNumber": p["PartNumber"], "size": p["Size"], "etag": p["ETag"]}
-                    for p in page.get("Parts", [])
-                ]
-                if not page.get("IsTruncated"):
-                    return out
-                marker = int(page["NextPartNumberMarker"])
-
-    def complete(self, key: str, upload: str, parts: list[dict[str, Any]]) -> None:
-        with self._calls():
-            self._s3().complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=key,
-                UploadId=upload,
-                MultipartUpload={
-                    "Parts": [{"PartNumber": p["partNumber"], "ETag": p["etag"]} for p in parts]
-                },
-            )
-
-    def abort(self, key: str, upload: str) -> None:
-        with self._calls():
-            self._s3().abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload)
-
-
 # --- local ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def slot_lock(slot: Path, *, shared: bool = False) -> Iterator[None]:
-    """Parts arrive under a shared lock on the slot directory; completion and abort take it
-    exclusively. Never waits: a conflicting operation is a 409 (released by the kernel if the
-    server dies)."""
+def slot_lock(
+    slot: Path,
+    *,
+    shared: bool = False,
+    busy: str = "this upload is busy (parts arriving, or completing); retry",
+) -> Iterator[None]:
+    """Parts arrive under a shared lock on the slot directory; completion, abort and a single
+    upload's body take it exclusively. Never waits: a conflicting operation is a 409 saying
+    `busy` (released by the kernel if the server dies)."""
     fd = os.open(slot, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConflictError(
-                "this upload is busy (parts arriving, or completing); retry"
-            ) from None
+            raise ConflictError(busy) from None
         yield
     finally:
         os.close(fd)

@@ -1,8 +1,9 @@
 """The API's OpenAPI 3.1 document, built from the code on first request (`GET /openapi.json`).
 
-- The paths and methods are the app's route table (`ApiRoutes.access`): `build` refuses a
-  route this module does not describe, and a test holds the document's operations equal to
-  the route table.
+- The paths and methods are the app's route table: each route registers its own operation
+  (`@routes.route(..., op=Op(...))`, `chalicelib.api.operation`) beside its access decision;
+  `build` refuses a route without one, and a test holds the document's operations equal to
+  the route table. This module keeps the builder and the shapes the operations name.
 - Each operation's security follows the route's `access` decision: `public` and `signed`
   routes carry `security: []` (signed ones the `exp`/`sig` query parameters instead), token
   routes the `bearer` scheme and the scope they need (`x-scope`, with their 401/403/429).
@@ -19,28 +20,13 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import Any, Protocol
 
-from chalicelib.api.auth import NEW_TOKEN, SCOPES, TOKEN_LIST_PARAMS
-from chalicelib.api.schemas import Query, Schema
-from chalicelib.api.uploads import (
-    MULTIPART_PARTS,
-    NEW_UPLOAD,
-)
-from chalicelib.api.validation import (
-    BATCH,
-    EVENTS_PARAMS,
-    LIST_PARAMS,
-    NEW_VIDEO,
-    NO_FIELDS,
-    USAGE_PARAMS,
-)
+from chalicelib.api.auth import SCOPES
+from chalicelib.api.operation import JSON, Op
 from chalicelib.domain import STATUSES, VIDEO_ID_RE
 from chalicelib.events.model import TEST_TYPE, TYPES
-from chalicelib.events.webhooks import NEW_WEBHOOK
-from chalicelib.media_store.base import CONTENT_TYPES
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -411,7 +397,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 # --- operations ------------------------------------------------------------------------------
-JSON = "application/json"
 _ERROR_TEXT = {
     400: "Invalid input: a field, a query parameter, malformed JSON, a bad page token.",
     401: "No, malformed, unknown, revoked or expired access token.",
@@ -430,388 +415,6 @@ _RESPONSE_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
-class Op:
-    """What the route table does not say about one operation."""
-
-    summary: str
-    tag: str
-    ok: int
-    ok_schema: str | None = None  # a components/schemas name; None with `ok_content`
-    ok_content: Mapping[str, Any] | None = None  # {media type: schema} for non-JSON answers
-    body: Schema | None = None
-    body_required: bool = True
-    query: Query | None = None
-    errors: tuple[int, ...] = ()
-    description: str = ""
-    path_patterns: Mapping[str, str] = field(default_factory=dict)
-    links: Mapping[str, Any] = field(default_factory=dict)
-    revalidates: bool = False  # answers 304 to a matching If-None-Match
-
-
-_ID = VIDEO_ID_RE.pattern
-_UPLOAD_ID = "^[A-Za-z0-9_-]{22}$"
-_VIDEO_LINKS = {
-    "GetVideo": {"operationId": "getVideo", "parameters": {"video_id": "$response.body#/id"}},
-    "ProcessVideo": {
-        "operationId": "processVideo",
-        "parameters": {"video_id": "$response.body#/id"},
-    },
-    "VideoEvents": {
-        "operationId": "videoEvents",
-        "parameters": {"video_id": "$response.body#/id"},
-    },
-}
-_VIDEO_LINKS["ProcessBatch"] = {
-    "operationId": "processBatch",
-    "requestBody": {"videoIds": ["$response.body#/id"]},
-}
-_UPLOAD_LINKS = {
-    name: {"operationId": op, "parameters": {"upload_id": "$response.body#/uploadId"}}
-    for name, op in (
-        ("GetUpload", "getUpload"),
-        ("UploadPartUrls", "uploadPartUrls"),
-        ("CompleteUpload", "completeUpload"),
-        ("AbortUpload", "abortUpload"),
-    )
-}
-_HOOK_LINKS = {
-    name: {"operationId": op, "parameters": {"hook_id": "$response.body#/id"}}
-    for name, op in (
-        ("GetWebhook", "getWebhook"),
-        ("TestWebhook", "testWebhook"),
-        ("RotateWebhook", "rotateWebhook"),
-        ("WebhookDeliveries", "webhookDeliveries"),
-        ("DeleteWebhook", "deleteWebhook"),
-    )
-}
-# One Server-Sent Event, as a client parses it: `state` events carry the video's
-# {"status", "progress", "eventSequence", "error"?} as JSON text; `end` closes the stream.
-_SSE_EVENT = {
-    "type": "object",
-    "properties": {
-        "event": {"type": "string", "enum": ["state", "end"]},
-        "data": {**_STR, "contentMediaType": "application/json"},
-        "id": _STR,
-        "retry": {"type": "integer", "minimum": 0},
-    },
-}
-_MEDIA_TYPES = sorted({t.split(";")[0] for t in CONTENT_TYPES.values()} | {"application/json"})
-
-OPERATIONS: dict[tuple[str, str], tuple[str, Op]] = {
-    ("/health", "GET"): (
-        "health",
-        Op(
-            "Health of the service and its store",
-            "service",
-            200,
-            "Health",
-            errors=(503,),
-            description="503 (same shape, `status: unhealthy`) when the store is unreachable.",
-        ),
-    ),
-    ("/openapi.json", "GET"): (
-        "openapi",
-        Op(
-            "This document",
-            "service",
-            200,
-            ok_content={JSON: {"type": "object"}},
-        ),
-    ),
-    ("/", "GET"): (
-        "consolePage",
-        Op(
-            "The web console (it signs in with a token)",
-            "service",
-            200,
-            ok_content={"text/html": _STR},
-            revalidates=True,
-        ),
-    ),
-    ("/console/{name}", "GET"): (
-        "consoleAsset",
-        Op(
-            "The web console's scripts and styles",
-            "service",
-            200,
-            ok_content=dict.fromkeys(("text/javascript", "text/css", "text/plain"), _STR),
-            errors=(404,),
-            revalidates=True,
-            path_patterns={"name": r"^[A-Za-z0-9._-]{1,100}$"},
-        ),
-    ),
-    ("/docs", "GET"): (
-        "docs",
-        Op("A human page for this document", "service", 200, ok_content={"text/html": _STR}),
-    ),
-    ("/docs/{name}", "GET"): (
-        "docsAsset",
-        Op(
-            "The documentation page's vendored script",
-            "service",
-            200,
-            ok_content={"text/javascript": _STR},
-            errors=(404,),
-            path_patterns={"name": r"^[A-Za-z0-9._-]{1,100}$"},
-        ),
-    ),
-    ("/videos", "POST"): (
-        "createVideo",
-        Op(
-            "Create a video from a source",
-            "videos",
-            201,
-            "Video",
-            body=NEW_VIDEO,
-            errors=(400, 413, 415, 503),
-            links=_VIDEO_LINKS,
-        ),
-    ),
-    ("/videos", "GET"): (
-        "listVideos",
-        Op(
-            "List the workspace's videos, newest first",
-            "videos",
-            200,
-            "VideoList",
-            query=LIST_PARAMS,
-            errors=(400,),
-        ),
-    ),
-    ("/videos/{video_id}", "GET"): (
-        "getVideo",
-        Op("Get a video", "videos", 200, "Video", errors=(404,), path_patterns={"video_id": _ID}),
-    ),
-    ("/videos/{video_id}/process", "POST"): (
-        "processVideo",
-        Op(
-            "Start processing a video",
-            "videos",
-            202,
-            "ProcessStarted",
-            body=NO_FIELDS,
-            body_required=False,
-            errors=(400, 404, 409, 413, 415, 503),
-            path_patterns={"video_id": _ID},
-        ),
-    ),
-    ("/videos/process", "POST"): (
-        "processBatch",
-        Op(
-            "Start processing a batch of videos (one execution)",
-            "videos",
-            202,
-            "BatchStarted",
-            body=BATCH,
-            errors=(400, 404, 409, 413, 415, 503),
-        ),
-    ),
-    ("/videos/{video_id}/events", "GET"): (
-        "videoEvents",
-        Op(
-            "Server-Sent Events: the video's state and progress",
-            "videos",
-            200,
-            ok_content={"text/event-stream": _SSE_EVENT},
-            query=EVENTS_PARAMS,
-            errors=(400, 404),
-            path_patterns={"video_id": _ID},
-            description="Answers as soon as the state differs from `Last-Event-ID` (or after "
-            "`wait` seconds with a keep-alive comment), then closes; `event: end` at a final "
-            "state.",
-        ),
-    ),
-    ("/videos/{video_id}/stream/{name}", "GET"): (
-        "getStreamDocument",
-        Op(
-            "An HLS playlist or the storyboard index, references signed",
-            "media",
-            200,
-            ok_content={"application/vnd.apple.mpegurl": _STR, "text/vtt": _STR},
-            errors=(404,),
-            path_patterns={"video_id": _ID},
-        ),
-    ),
-    ("/executions/{name}", "GET"): (
-        "getExecution",
-        Op(
-            "A workflow execution",
-            "videos",
-            200,
-            "Execution",
-            errors=(404,),
-            path_patterns={"name": "^exec-[0-9a-f]{32}$"},
-        ),
-    ),
-    ("/uploads", "POST"): (
-        "createUpload",
-        Op(
-            "A place to upload a source (single PUT, or multipart)",
-            "uploads",
-            201,
-            "UploadTarget",
-            body=NEW_UPLOAD,
-            body_required=False,
-            errors=(400, 413, 415, 503),
-            links=_UPLOAD_LINKS,
-        ),
-    ),
-    ("/uploads/{upload_id}", "GET"): (
-        "getUpload",
-        Op(
-            "A multipart upload: the parts stored so far",
-            "uploads",
-            200,
-            "UploadState",
-            errors=(404, 503),
-        ),
-    ),
-    ("/uploads/{upload_id}", "DELETE"): (
-        "abortUpload",
-        Op(
-            "Abort a multipart upload (its parts are deleted)",
-            "uploads",
-            204,
-            errors=(404, 409, 503),
-        ),
-    ),
-    ("/uploads/{upload_id}/parts", "POST"): (
-        "uploadPartUrls",
-        Op(
-            "Signed URLs to PUT parts of a multipart upload",
-            "uploads",
-            200,
-            "PartUrls",
-            body=MULTIPART_PARTS,
-            errors=(400, 404, 413, 415, 503),
-        ),
-    ),
-    ("/uploads/{upload_id}/complete", "POST"): (
-        "completeUpload",
-        Op(
-            "Assemble a multipart upload's parts into the source",
-            "uploads",
-            200,
-            "UploadReceived",
-            body=NO_FIELDS,
-            body_required=False,
-            errors=(400, 404, 409, 413, 415, 503),
-        ),
-    ),
-    ("/uploads/{upload_id}/{name}", "PUT"): (
-        "putUpload",
-        Op(
-            "Local mode: fill an upload slot (the body is the file)",
-            "uploads",
-            201,
-            "UploadReceived",
-            errors=(404, 409, 413),
-            path_patterns={"upload_id": _UPLOAD_ID},
-        ),
-    ),
-    ("/uploads/{upload_id}/parts/{part_number}", "PUT"): (
-        "putUploadPart",
-        Op(
-            "Local mode: one part of a multipart upload (the body is the part)",
-            "uploads",
-            200,
-            "UploadPart",
-            errors=(400, 404, 409, 413),
-            path_patterns={"upload_id": _UPLOAD_ID, "part_number": "^[0-9]{1,5}$"},
-        ),
-    ),
-    ("/tokens", "POST"): (
-        "createToken",
-        Op(
-            "Mint an access token",
-            "tokens",
-            201,
-            "TokenWithSecret",
-            body=NEW_TOKEN,
-            errors=(400, 413, 415),
-        ),
-    ),
-    ("/tokens", "GET"): (
-        "listTokens",
-        Op("List tokens", "tokens", 200, "TokenList", query=TOKEN_LIST_PARAMS, errors=(400,)),
-    ),
-    ("/tokens/{token_id}", "DELETE"): (
-        "revokeToken",
-        Op(
-            "Revoke a token (effective on the next request)",
-            "tokens",
-            204,
-            errors=(404,),
-            path_patterns={"token_id": "^[0-9a-f]{16}$"},
-        ),
-    ),
-    ("/webhooks", "POST"): (
-        "createWebhook",
-        Op(
-            "Register a webhook endpoint",
-            "webhooks",
-            201,
-            "WebhookWithSecret",
-            body=NEW_WEBHOOK,
-            errors=(400, 413, 415),
-            links=_HOOK_LINKS,
-        ),
-    ),
-    ("/webhooks", "GET"): ("listWebhooks", Op("List webhooks", "webhooks", 200, "WebhookList")),
-    ("/webhooks/{hook_id}", "GET"): (
-        "getWebhook",
-        Op("Get a webhook", "webhooks", 200, "Webhook", errors=(404,)),
-    ),
-    ("/webhooks/{hook_id}", "DELETE"): (
-        "deleteWebhook",
-        Op("Delete a webhook", "webhooks", 204, errors=(404,)),
-    ),
-    ("/webhooks/{hook_id}/test", "POST"): (
-        "testWebhook",
-        Op("Queue a webhook.test event", "webhooks", 202, "WebhookTestQueued", errors=(404,)),
-    ),
-    ("/webhooks/{hook_id}/rotate", "POST"): (
-        "rotateWebhook",
-        Op(
-            "A new signing secret (the old one also signs for 24 h)",
-            "webhooks",
-            200,
-            "WebhookWithSecret",
-            errors=(404,),
-        ),
-    ),
-    ("/webhooks/{hook_id}/deliveries", "GET"): (
-        "webhookDeliveries",
-        Op("Recent deliveries of a webhook", "webhooks", 200, "DeliveryList", errors=(404,)),
-    ),
-    ("/usage", "GET"): (
-        "getUsage",
-        Op(
-            "What the workspace's completed videos cost over a period",
-            "service",
-            200,
-            "Usage",
-            query=USAGE_PARAMS,
-            errors=(400,),
-        ),
-    ),
-    ("/capacity", "GET"): (
-        "getCapacity",
-        Op("The processor's capacity", "service", 200, "Capacity", errors=(503,)),
-    ),
-    ("/media/{video_id}/{run_id}/{name}", "GET"): (
-        "getMedia",
-        Op(
-            "Local mode: a processed file (ranges supported)",
-            "media",
-            200,
-            ok_content={t: {"type": "string", "format": "binary"} for t in _MEDIA_TYPES},
-            errors=(404,),
-            path_patterns={"video_id": _ID},
-        ),
-    ),
-}
 _SIGNED_PARAMS = [
     {
         "name": "exp",
@@ -872,7 +475,7 @@ def _statuses(access: str, op: Op) -> set[int]:
     return statuses
 
 
-def _responses(op_id: str, access: str, op: Op) -> dict[str, Any]:
+def _responses(access: str, op: Op) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": op.summary}
     if op.ok_schema is not None:
         ok["content"] = {JSON: {"schema": ref(op.ok_schema)}}
@@ -884,7 +487,7 @@ def _responses(op_id: str, access: str, op: Op) -> dict[str, Any]:
     if op.revalidates:
         responses["304"] = {"description": "Not modified (the `If-None-Match` ETag matches)."}
     for status in sorted(_statuses(access, op)):
-        if status == 503 and op_id == "health":
+        if status == 503 and op.operation_id == "health":
             responses["503"] = {
                 "description": "The store is unreachable.",
                 "content": {JSON: {"schema": ref("Health")}},
@@ -908,12 +511,12 @@ def _request_body(method: str, op: Op) -> dict[str, Any] | None:
     return None
 
 
-def _operation(path: str, method: str, access: str, op_id: str, op: Op) -> dict[str, Any]:
+def _operation(path: str, method: str, access: str, op: Op) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "operationId": op_id,
+        "operationId": op.operation_id,
         "summary": op.summary,
         "tags": [op.tag],
-        "responses": _responses(op_id, access, op),
+        "responses": _responses(access, op),
     }
     if op.description:
         doc["description"] = op.description
@@ -947,16 +550,25 @@ def _body_example(schema: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build(access: Mapping[tuple[str, str], str]) -> dict[str, Any]:
-    """The document for a route table `{(path, method): access}`; a route without an entry in
-    OPERATIONS is an error (the document must describe every route)."""
-    missing = sorted(set(access) - set(OPERATIONS))
+class RouteTable(Hashable, Protocol):
+    """The app's routes (`ApiRoutes`): each one's access decision and operation."""
+
+    access: dict[tuple[str, str], str]
+    operations: dict[tuple[str, str], Op]
+
+
+def build(
+    access: Mapping[tuple[str, str], str], operations: Mapping[tuple[str, str], Op]
+) -> dict[str, Any]:
+    """The document for a route table: `{(path, method): access}` and each route's operation;
+    a route without an operation is an error (the document must describe every route)."""
+    missing = sorted(set(access) - set(operations))
     if missing:
         raise KeyError(f"routes missing from the OpenAPI operations: {missing}")
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), decision in sorted(access.items()):
-        op_id, op = OPERATIONS[(path, method)]
-        paths.setdefault(path, {})[method.lower()] = _operation(path, method, decision, op_id, op)
+        op = operations[(path, method)]
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, decision, op)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -987,12 +599,13 @@ def build(access: Mapping[tuple[str, str], str]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(access: tuple[tuple[tuple[str, str], str], ...]) -> dict[str, Any]:
-    return build(dict(access))
+def _cached(routes: RouteTable) -> dict[str, Any]:
+    return build(routes.access, routes.operations)
 
 
-def document(access: Mapping[tuple[str, str], str], server_url: str) -> bytes:
-    """The serialized document for this route table, naming `server_url` (built once)."""
-    doc = _cached(tuple(sorted(access.items())))
+def document(routes: RouteTable, server_url: str) -> bytes:
+    """The serialized document of this route table, naming `server_url` (built once: the
+    routes are all registered when app.py is imported)."""
+    doc = _cached(routes)
     servers = [{"url": server_url}] if server_url else []
     return json.dumps({**doc, "servers": servers}, separators=(",", ":")).encode()

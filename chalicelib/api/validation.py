@@ -174,7 +174,7 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
     scheme = parts.scheme.lower()
     try:
         if scheme == "s3":
-            if settings.is_local and not settings.bucket:
+            if settings.media_is_local:
                 raise ValidationError(
                     "s3:// sources need an S3 media store (VIDEO_BUCKET); locally use file://",
                     details=field,

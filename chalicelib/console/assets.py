@@ -64,7 +64,7 @@ def static_asset(name: str) -> Asset | None:
 
 def max_upload_bytes(settings: Settings) -> int:
     """The largest file the console lets a person pick: the upload target's own limit."""
-    if settings.is_local and not settings.bucket:
+    if settings.media_is_local:
         from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
 
         return min(LOCAL_MAX_UPLOAD_BYTES, settings.max_source_bytes)

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from chalicelib.api.signing import UrlSigner
+from chalicelib.api.upload_store_local import LocalUploadStore
 from chalicelib.api.uploads import Uploads
-from chalicelib.config import Settings
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError
 
 
 @pytest.fixture
 def uploads(tmp_path: Path) -> Uploads:
-    settings = Settings(data_dir=tmp_path, source_roots=(tmp_path / "inbox",))
-    return Uploads(settings, lambda: None, UrlSigner(b"k" * 32, 3600))
+    signer = UrlSigner(b"k" * 32, 3600)
+    return Uploads(LocalUploadStore(tmp_path / "inbox" / "uploads", signer), signer)
 
 
 def slot_of(uploads: Uploads) -> tuple[str, Path]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.signing import UrlSigner
+from chalicelib.api.upload_store_s3 import S3UploadStore
 from chalicelib.api.uploads import Uploads, safe_filename
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
@@ -87,7 +88,8 @@ def test_s3_upload_is_a_presigned_put_under_uploads(
     s3, bucket = s3_bucket
     settings = Settings(backend="aws", bucket=bucket, data_dir=tmp_path)
     signer = UrlSigner(b"k" * 32, 3600)
-    target = Uploads(settings, lambda: s3, signer).create(
+    uploads = Uploads(S3UploadStore(bucket, lambda: s3), signer)
+    target = uploads.create(
         {"filename": "clip.mp4", "contentType": "video/mp4"}, "", "acme"
     )
     assert target["sourceUrl"].startswith(f"s3://{bucket}/uploads/acme/")
@@ -107,4 +109,4 @@ def test_s3_upload_is_a_presigned_put_under_uploads(
     with pytest.raises(ValidationError, match="uploads/globex/"):
         validate_new_video(new, settings, "globex")  # another workspace's upload
     with pytest.raises(ValidationError):
-        Uploads(settings, lambda: s3, signer).create({"contentType": "video/mp4; x=1"}, "", "a")
+        uploads.create({"contentType": "video/mp4; x=1"}, "", "a")
