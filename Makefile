@@ -17,7 +17,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
-	$(BIN)/python serve_local.py --port $(PORT)
+	$(BIN)/python -m devserver --port $(PORT)
 
 ## make test: install what the tests need, then lint, type-check and run the whole suite
 test: $(DEV_STAMP) $(BIN)/video lint typecheck pytest
@@ -72,7 +72,7 @@ bench-media: $(RUN_STAMP)
 bench-cost: $(RUN_STAMP)
 	$(BIN)/python bench/bench_cost.py --table $(BENCH_COST_ARGS)
 
-## make bench-load: serve_local.py under 1-128 keep-alive clients, vs chalice's own dev server
+## make bench-load: the dev server (devserver/) under 1-128 keep-alive clients, vs chalice's own dev server
 bench-load: $(DEV_STAMP)
 	$(BIN)/python bench/bench_load.py --baseline $(BENCH_LOAD_ARGS)
 

@@ -470,7 +470,7 @@ def complete_upload(upload_id: str) -> Response:
 )
 def receive_upload_part(upload_id: str, part_number: str) -> Response:
     """Local mode only: one part of a multipart upload. `make run` streams it to disk itself
-    (chalicelib/local_http.py); this is the route table's entry and chalice.test.Client's path."""
+    (devserver/server.py); this is the route table's entry and chalice.test.Client's path."""
     raw = routes.request().raw_body
     data = raw.encode() if isinstance(raw, str) else raw or b""
     uploads = container().uploads
@@ -494,7 +494,7 @@ def receive_upload_part(upload_id: str, part_number: str) -> Response:
 )
 def receive_upload(upload_id: str, name: str) -> Response:
     """Local mode only: the target of a local upload slot. `make run` streams the body to disk
-    itself (chalicelib/local_http.py); this is the route table's entry and chalice.test.Client's
+    itself (devserver/server.py); this is the route table's entry and chalice.test.Client's
     path, with the body in memory."""
     raw = routes.request().raw_body
     data = raw.encode() if isinstance(raw, str) else raw
@@ -748,7 +748,7 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
 
     `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
-    (chalicelib/local_http.py); this route keeps /media in the route table (OPTIONS preflight,
+    (devserver/server.py); this route keeps /media in the route table (OPTIONS preflight,
     other methods' 405) and serves chalice.test.Client, whole and in memory.
     """
     files = container().local_media()

@@ -1,4 +1,4 @@
-"""Load benchmark of `make run`'s server: the real serve_local.py in a subprocess, over HTTP.
+"""Load benchmark of `make run`'s server: the real devserver/ in a subprocess, over HTTP.
 
 Phases, each at 1, 8, 32 and 128 concurrent clients (`--clients`), for `--seconds` each:
 
@@ -123,7 +123,7 @@ def start(name: str, data: Path, stock: bool) -> Iterator[Server]:
     if stock:
         cmd = [sys.executable, __file__, "--serve-stock", str(port)]
     else:
-        cmd = [sys.executable, str(ROOT / "serve_local.py"), "--port", str(port), "--quiet"]
+        cmd = [sys.executable, str(ROOT / "devserver"), "--port", str(port), "--quiet"]
     log = (data / "server.log").open("ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

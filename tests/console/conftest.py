@@ -72,7 +72,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = data / "server.log"
     with log.open("wb") as out:  # a file, not a pipe nobody reads: the server must not block
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "serve_local.py"), "--port", str(port)],
+            [sys.executable, str(ROOT / "devserver"), "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

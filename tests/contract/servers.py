@@ -1,4 +1,4 @@
-"""`make run`'s server (serve_local.py) in a subprocess, on the local backend or on the AWS code
+"""`make run`'s server (devserver/) in a subprocess, on the local backend or on the AWS code
 path against moto's server, for the contract tests."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def serve(data: Path, env: dict[str, str], source_url: str) -> Iterator[Server]:
         full.pop(name, None)
     with (data / "server.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "serve_local.py"), "--port", str(port)],
+            [sys.executable, str(ROOT / "devserver"), "--port", str(port)],
             env=full,
             stdout=log,
             stderr=subprocess.STDOUT,

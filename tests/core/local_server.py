@@ -1,4 +1,4 @@
-"""Helpers for tests that run `serve_local.py` (`make run`'s server) in a subprocess."""
+"""Helpers for tests that run `make run`'s server (devserver/) in a subprocess."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class Served:
 
 @contextmanager
 def serve(data: Path, *args: str) -> Iterator[Served]:
-    """serve_local.py on a free port over `data`; its output goes to `data/server.log` (a pipe
+    """The dev server on a free port over `data`; its output goes to `data/server.log` (a pipe
     nobody reads would fill up and stall the server)."""
     port = free_port()
     env = {
@@ -67,7 +67,7 @@ def serve(data: Path, *args: str) -> Iterator[Served]:
     env.pop("VIDEO_PUBLIC_BASE_URL", None)
     with (data / "server.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "serve_local.py"), "--port", str(port), *args],
+            [sys.executable, str(ROOT / "devserver"), "--port", str(port), *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -279,3 +279,56 @@ def test_a_body_with_both_length_and_chunking_is_refused(served: Served) -> None
         resp.begin()
         assert resp.status == 400
         assert resp.getheader("Connection") == "close"
+
+
+def test_the_fast_paths_are_the_route_tables_streamed_routes() -> None:
+    """The server streams media and upload bodies itself on the app's own routes: their paths
+    and methods come from the route table (by operationId), signed like the routes."""
+    from app import routes
+    from devserver.server import fast_paths
+
+    found = fast_paths(routes, media=True, uploads=True)
+    by_handler = {f.handler: f for f in found}
+    assert set(by_handler) == {"_serve_media", "_receive_part", "_receive_upload"}
+    media = by_handler["_serve_media"]
+    assert media.media and media.methods == {"GET", "HEAD"}
+    match = media.pattern.fullmatch("/media/v/r/720p.mp4")
+    assert match and match.groups() == ("v", "r", "720p.mp4")
+    assert not media.pattern.fullmatch("/media/v/r")
+    part = by_handler["_receive_part"]
+    assert part.methods == {"PUT"}
+    match = part.pattern.fullmatch("/uploads/u/parts/3")
+    assert match and match.groups() == ("u", "3")
+    assert not by_handler["_receive_upload"].pattern.fullmatch("/uploads/u/parts/3")
+    for op_id in ("getMedia", "putUploadPart", "putUpload"):  # signed, like the fast paths
+        assert routes.access[routes.path_of(op_id)] == "signed"
+    assert [f.handler for f in fast_paths(routes, media=False, uploads=True)] == [
+        "_receive_part", "_receive_upload"
+    ]
+
+
+def test_a_fast_path_follows_its_route_when_the_route_moves() -> None:
+    from chalice import Response
+
+    from chalicelib.api.http import ApiRoutes
+    from chalicelib.api.isolation import IsolatedChalice
+    from chalicelib.api.operation import Op
+    from devserver.server import fast_paths
+
+    routes = ApiRoutes(
+        IsolatedChalice(app_name="moved"),
+        authenticate=lambda header: None,  # type: ignore[arg-type,return-value]
+        verify_signature=lambda path, params: None,
+    )
+
+    @routes.route(
+        "/files/{video_id}/{name}", methods=["GET"], access="signed",
+        op=Op("getMedia", "media", "media", 200),
+    )
+    def get_media(video_id: str, name: str) -> Response:
+        raise AssertionError
+
+    [fast] = fast_paths(routes, media=True, uploads=False)
+    assert fast.pattern.fullmatch("/files/a/b.mp4") and not fast.pattern.fullmatch("/media/a/b/c")
+    with pytest.raises(KeyError, match="putUpload"):
+        fast_paths(routes, media=True, uploads=True)

@@ -266,7 +266,7 @@ def test_only_a_completed_item_serves_its_run(api: Backend, media: FakeMedia) ->
 def test_every_path_to_failed_leaves_no_progress(api: Backend, media: FakeMedia) -> None:
     """The processor (a bad video), the finalizer (a Catch) and local start-up recovery (an
     interrupted run) all fail an item the same way: error and failedAt, no progress."""
-    from chalicelib.local_startup import recover_interrupted
+    from devserver.startup import recover_interrupted
 
     bad, caught, interrupted = (api.create()["id"] for _ in range(3))
     media.fail = MediaError("NotAVideo", "no")

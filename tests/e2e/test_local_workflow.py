@@ -333,7 +333,7 @@ def test_restart_marks_interrupted_work_failed(app_env: Path) -> None:
     leftover.mkdir(parents=True)
     (leftover / "source").write_bytes(b"half a download")
     reset_container()  # the server stops ...
-    from chalicelib.local_startup import recover
+    from devserver.startup import recover
 
     assert recover(container().store, container().settings) == 1  # ... and starts again
     item = container().store.get("A" * 22)

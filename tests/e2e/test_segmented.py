@@ -135,7 +135,7 @@ def test_a_restart_mid_video_fails_it_as_interrupted_and_leaves_no_scratch(
     client: Any, seg_env: Path
 ) -> None:
     from chalicelib.factory import reset_container
-    from chalicelib.local_startup import recover
+    from devserver.startup import recover
 
     vid = create(client, clip(seg_env / "inbox" / "restart.mp4", seconds=30, size="640x360"))
     resp = client.http.post(f"/videos/{vid}/process")

@@ -1,7 +1,9 @@
-"""The API zip: only the Chalice app, small, and its cold import never loads media libraries."""
+"""The API zip: only the Chalice app, small, and its cold import never loads media libraries;
+no development server in it, and nothing in it imports what it does not ship."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -54,6 +56,70 @@ def test_api_asset_holds_only_app_chalicelib_and_chalice_runtime(synth: Synthesi
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
     assert [f for f in files if f.startswith("chalicelib/")] == expected
+
+
+# The repository's own top-level packages that are not the app: build-time (workflow/, infra/),
+# development (devserver/, the `make run` server), the CLI, tests and benchmarks.
+NOT_SHIPPED = ("workflow", "devserver", "videocli", "infra", "tests", "bench")
+
+
+def _imported_modules(source: str) -> set[str]:
+    """Every absolute module an app file imports (at the top, lazily or under TYPE_CHECKING)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_the_development_server_is_not_in_the_bundle(synth: Synthesized) -> None:
+    asset = _api_asset_dir(synth)
+    files = {p.relative_to(asset).as_posix() for p in asset.rglob("*.py")}
+    dev = sorted(f for f in files if f.startswith("devserver/") or f.rsplit("/", 1)[-1] in (
+        "serve_local.py", "local_http.py", "local_startup.py", "server.py", "startup.py"
+    ))
+    assert dev == []
+    assert (ROOT / "devserver" / "server.py").is_file()  # it exists: the bundle leaves it out
+
+
+def test_nothing_in_the_bundle_imports_a_package_the_bundle_does_not_ship(
+    synth: Synthesized,
+) -> None:
+    """Not the build-time workflow/ (the local engine's definition helpers are in
+    chalicelib/orchestrator/definition.py), not the dev server, not the CLI."""
+    asset = _api_asset_dir(synth)
+    offenders = sorted(
+        f"{path.relative_to(asset).as_posix()}: {module}"
+        for path in [asset / "app.py", *sorted((asset / "chalicelib").rglob("*.py"))]
+        for module in _imported_modules(path.read_text())
+        if module.split(".")[0] in NOT_SHIPPED
+    )
+    assert offenders == []
+    checked = (ROOT / "chalicelib" / "orchestrator" / "engine.py").read_text()
+    assert "chalicelib.orchestrator.definition" in _imported_modules(checked)
+
+
+def test_the_local_engine_imports_from_the_bundle_alone(synth: Synthesized) -> None:
+    """The bundle's orchestrator adapters import with only the bundle on the path (moto, the
+    local engine's dependency, comes from the environment; the repository does not)."""
+    code = (
+        "import sys, importlib.util as u;"
+        "assert u.find_spec('workflow') is None and u.find_spec('devserver') is None;"
+        "import chalicelib.orchestrator.local, chalicelib.orchestrator.sfn, app;"
+        "assert 'workflow' not in sys.modules and 'devserver' not in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=_api_asset_dir(synth),  # the path: the bundle, the interpreter's own, site-packages
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_api_zip_is_small(synth: Synthesized, tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
-"""`make run`: serve the app locally on the embedded backends.
+"""`make run` (`python -m devserver`, or `python devserver` from anywhere): serve the app
+locally on the embedded backends.
 
 The API goes through chalice local's gateway (routing, middleware, the route wrapper), with a
 JSON 404 for unknown routes and no `Accept` header meaning anything (RFC 9110). The server
-around it is `chalicelib/local_http.py`: concurrent connections with keep-alive and timeouts,
-media streamed from disk with ranges, uploads streamed to disk. Each request sees only its own
-data (`chalicelib/api/isolation.py`).
+around it is `devserver/server.py`: concurrent connections with keep-alive and timeouts, media
+streamed from disk with ranges, uploads streamed to disk. Each request sees only its own data
+(`chalicelib/api/isolation.py`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
+
+if not __package__:  # run as `python devserver`: import from the repository, not from in here
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -44,25 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("VIDEO_BACKEND", "local")
     os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
-    from app import app
+    from app import routes
     from chalicelib.factory import ADMIN_TOKEN_FILE, container
-    from chalicelib.local_http import make_server
-    from chalicelib.local_startup import recover
-    from chalicelib.media_store.local import LocalMediaStore
+    from devserver.server import make_server
+    from devserver.startup import recover
 
     c = container()
     settings = c.settings
     if settings.is_local:  # what was in flight died with the last server (not so in AWS mode)
         recover(c.store, settings)
     (settings.source_roots[0]).mkdir(parents=True, exist_ok=True)
-    store = c.media_store()
     server = make_server(
-        app,
+        routes,
         args.host,
         args.port,
         # Media from a local directory are served from disk; with an S3 media store the URLs
         # are presigned and /media stays Chalice's (a 404).
-        media=store if isinstance(store, LocalMediaStore) else None,
+        media=c.local_media(),
         uploads=c.uploads,
         signer=c.signer,
         read_timeout=args.timeout,

@@ -1,4 +1,4 @@
-"""Local server start-up: what a restart must clean up (called by `serve_local.py`).
+"""Local server start-up: what a restart must clean up (called by `devserver/__main__.py`).
 
 In AWS nothing outlives an invocation; locally the server process owns the workflow engine
 and the capacity pool, so when it stops, whatever was in flight is lost with it.

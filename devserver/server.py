@@ -12,9 +12,12 @@ API (routing, middleware, the route wrapper: `LocalGateway`, the same path `chal
 - `GET`/`HEAD /media/{videoId}/{runId}/{name}`: streamed from disk with sendfile, with ranges,
   validators and `304` (`chalicelib.api.local_media`), after `LocalMediaStore.resolve`'s path
   check; memory does not grow with file size or viewers;
-- `PUT /uploads/{uploadId}/{name}`: the body streamed into the slot
-  (`Uploads.receive_local_stream`), `Content-Length` checked before reading, chunked bodies
-  counted as they arrive;
+- `PUT /uploads/{uploadId}/{name}` and `PUT /uploads/{uploadId}/parts/{n}`: the body streamed
+  into the slot (`Uploads.receive_local_stream`), `Content-Length` checked before reading,
+  chunked bodies counted as they arrive;
+
+These fast paths are the app's own routes (`getMedia`, `putUpload`, `putUploadPart`), found in
+its route table by operationId: their paths and methods are the table's, never repeated here.
 - API bodies: `Content-Length` or chunked, at most `API_MAX_BODY_BYTES` (API Gateway's payload
   quota); the service's own 1 MiB rule still answers for what is under it;
 - at most `api_concurrency` requests inside Chalice at once (4 by default), the others wait
@@ -44,17 +47,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from chalice import local
-from chalice.app import Chalice
 from chalice.config import Config
 
-from chalicelib.api.local_media import cors_headers, plan_media
+from chalicelib.api.http import ApiRoutes
+from chalicelib.api.local_media import LocalMediaFiles, cors_headers, plan_media
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
 from chalicelib.errors import NotFoundError, PayloadTooLargeError, ServiceError
@@ -65,13 +68,45 @@ log = logging.getLogger(__name__)
 API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
 READ_CHUNK = 256 * 1024
 DRAIN_SECONDS = 5.0  # how long an unread body is drained after the answer, before closing
-_MEDIA_PATH = re.compile(r"^/media/([^/]+)/([^/]+)/([^/]+)$")
-_UPLOAD_PATH = re.compile(r"^/uploads/([^/]+)/([^/]+)$")
-_PART_PATH = re.compile(r"^/uploads/([^/]+)/parts/([^/]+)$")
+# The routes this server answers itself (bytes streamed to or from disk), by operationId: the
+# handler's name, and whether the route is the media one (CORS headers on its errors, needs
+# local media files) rather than an upload target (needs the uploads service).
+_STREAMED = {
+    "getMedia": ("_serve_media", True),
+    "putUploadPart": ("_receive_part", False),
+    "putUpload": ("_receive_upload", False),
+}
 
 
-class MediaFiles(Protocol):
-    def resolve(self, video_id: str, run_id: str, name: str) -> Path | None: ...
+@dataclass(frozen=True)
+class FastPath:
+    pattern: re.Pattern[str]  # the route's path, its {parameters} captured in order
+    methods: frozenset[str]
+    handler: str
+    media: bool
+
+
+def path_pattern(path: str) -> re.Pattern[str]:
+    """A Chalice route path (`/media/{video_id}/{name}`) as a regex capturing its parameters."""
+    parts = [
+        "([^/]+)" if part.startswith("{") and part.endswith("}") else re.escape(part)
+        for part in path.split("/")
+    ]
+    return re.compile("/".join(parts))
+
+
+def fast_paths(routes: ApiRoutes, *, media: bool, uploads: bool) -> list[FastPath]:
+    """The streamed routes, with their paths and methods from the app's route table (a GET
+    route also answers HEAD): media ones when local media files are served, upload targets
+    when there is an uploads service."""
+    out = []
+    for op_id, (handler, is_media) in _STREAMED.items():
+        if not (media if is_media else uploads):
+            continue
+        path, method = routes.path_of(op_id)
+        methods = {"GET", "HEAD"} if method == "GET" else {method}
+        out.append(FastPath(path_pattern(path), frozenset(methods), handler, is_media))
+    return out
 
 
 class UploadTarget(Protocol):
@@ -231,7 +266,8 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         address: tuple[str, int],
         gateway: local.LocalGateway,
         *,
-        media: MediaFiles | None = None,
+        routes: ApiRoutes,
+        media: LocalMediaFiles | None = None,
         uploads: UploadTarget | None = None,
         signer: UrlSigner | None = None,
         read_timeout: float = 60.0,
@@ -244,6 +280,9 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         self.signer = signer
         self.media = media
         self.uploads = uploads
+        self.fast_paths = fast_paths(
+            routes, media=media is not None, uploads=uploads is not None
+        )
         self.read_timeout = read_timeout
         self.max_upload_bytes = max_upload_bytes
         self.quiet = quiet
@@ -380,18 +419,13 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         try:
-            media = _MEDIA_PATH.fullmatch(path)
-            upload = _UPLOAD_PATH.fullmatch(path)
-            part = _PART_PATH.fullmatch(path)
-            if media and self.command in ("GET", "HEAD") and self.server.media is not None:
-                if self._signed(path, parts.query, cors_headers()):
-                    self._serve_media(*media.groups())
-            elif part and self.command == "PUT" and self.server.uploads is not None:
-                if self._signed(path, parts.query, []):
-                    self._receive_part(*part.groups())
-            elif upload and self.command == "PUT" and self.server.uploads is not None:
-                if self._signed(path, parts.query, []):
-                    self._receive_upload(*upload.groups())
+            for fast in self.server.fast_paths:
+                match = fast.pattern.fullmatch(path)
+                if match and self.command in fast.methods:
+                    error_headers = cors_headers() if fast.media else []
+                    if self._signed(path, parts.query, error_headers):
+                        getattr(self, fast.handler)(*match.groups())
+                    break
             else:
                 self._call_chalice()
         except ClientGone:
@@ -566,7 +600,9 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         self._send_json(200, result)
 
 
-def make_server(app: Chalice, host: str, port: int, **options: Any) -> LocalServer:
-    """`make run`'s server around `app`; `options` are LocalServer's keyword arguments."""
+def make_server(routes: ApiRoutes, host: str, port: int, **options: Any) -> LocalServer:
+    """`make run`'s server around the app of `routes`; `options` are LocalServer's keyword
+    arguments."""
+    app = routes.app
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
-    return LocalServer((host, port), Gateway(app, config), **options)
+    return LocalServer((host, port), Gateway(app, config), routes=routes, **options)
