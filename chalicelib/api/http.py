@@ -8,9 +8,9 @@ route needs (`read`, `write`, `admin`). `op` is the route's OpenAPI operation
 
 Typed `ServiceError`s become their status with a stable code, a `DependencyError` raised by an
 adapter becomes a 503, and anything else is a bug: a 500 with a request id to quote, the
-details only in the log. Every error response carries the
-request id (`error.requestId` and `X-Request-Id`), and every 5xx is logged with it and with
-the internal detail (the driver's error, names, ARNs) that the body never shows.
+details only in the log. Every error response carries the request id (`error.requestId` and
+`X-Request-Id`), and every 5xx is logged with it and with the internal detail (the driver's
+error, names, ARNs) that the body never shows.
 """
 
 from __future__ import annotations
