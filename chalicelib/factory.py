@@ -136,7 +136,12 @@ class Container:
                 else:
                     from chalicelib.media_store.s3 import S3MediaStore
 
-                    self._media_store = S3MediaStore(self.settings.bucket, self.s3_client())
+                    # One URL lifetime for every signed link (VIDEO_SIGNED_URL_SECONDS, 1 h).
+                    self._media_store = S3MediaStore(
+                        self.settings.bucket,
+                        self.s3_client(),
+                        presign_seconds=self.settings.signed_url_seconds,
+                    )
             return self._media_store
 
     def scratch_store(self) -> ScratchStore:
