@@ -133,6 +133,9 @@ def test_the_page_follows_processing_through_the_events_route(
     assert seen.events("long-poll") == []
     # the token travels in the Authorization header, never in the URL
     assert all(h.get("authorization") == f"Bearer {ADMIN_TOKEN}" for _, h in streamed)
+    # each reconnection resumes after the last event, as EventSource's would
+    assert "last-event-id" not in streamed[0][1]
+    assert all(h.get("last-event-id") for _, h in streamed[1:])
     assert all(ADMIN_TOKEN not in url for url in watched.urls)
     # the item itself: once when the page opened, once when the video completed
     after_click = [t for t in seen.item_reads() if t >= run.clicked]

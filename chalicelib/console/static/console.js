@@ -219,8 +219,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Calls `tick()` every `interval` ms for as long as it resolves to true (there is something
- * in flight to watch). Paused while the tab is hidden. The one place updates come from: an
- * events stream can replace this class with one that calls the same callbacks per event.
+ * in flight to watch). Paused while the tab is hidden. The library's updates, and the video
+ * page's when its events route cannot be used (see EventFollower).
  */
 class LiveUpdates {
   constructor(tick, interval = POLL_MS) {
