@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from chalicelib.api.service import VideoService
     from chalicelib.api.signing import UrlSigner
     from chalicelib.api.uploads import Uploads
+    from chalicelib.api.webhooks import WebhookService
     from chalicelib.capacity.base import CapacityController
     from chalicelib.capacity.local_pool import LocalCapacityPool
     from chalicelib.events.dispatcher import Dispatcher
-    from chalicelib.events.webhooks import WebhookService
     from chalicelib.media_store.base import MediaStore
     from chalicelib.media_store.scratch import ScratchStore
     from chalicelib.orchestrator.base import Orchestrator
@@ -260,7 +260,7 @@ class Container:
 
     @functools.cached_property
     def webhooks(self) -> WebhookService:
-        from chalicelib.events.webhooks import WebhookService
+        from chalicelib.api.webhooks import WebhookService
 
         return WebhookService(
             self.store,

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import Item
+from chalicelib.domain.events import envelope, matches
 from chalicelib.events import guard
-from chalicelib.events.model import envelope, matches
-from chalicelib.store.base import Item, VideoStore
+from chalicelib.store.base import VideoStore
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-Item = dict[str, Any]
-DEFAULT_WORKSPACE = "default"  # items stored before workspaces existed belong to it
+from chalicelib.domain import Item
 
 
 @dataclass(frozen=True)

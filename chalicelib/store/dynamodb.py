@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.domain import utc_now
+from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
+from chalicelib.domain.events import SEQUENCE_FIELD, for_change
 from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.events.model import SEQUENCE_FIELD, for_change
-from chalicelib.store.base import DEFAULT_WORKSPACE, Item, Page, VideoStore
+from chalicelib.store.base import Page, VideoStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

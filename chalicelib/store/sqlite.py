@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from chalicelib.domain import utc_now
+from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
+from chalicelib.domain.events import SEQUENCE_FIELD, for_change
 from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.events.model import SEQUENCE_FIELD, for_change
-from chalicelib.store.base import DEFAULT_WORKSPACE, Item, Page, VideoStore
+from chalicelib.store.base import Page, VideoStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (

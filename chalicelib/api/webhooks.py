@@ -13,13 +13,13 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.api.auth import Principal
 from chalicelib.api.schemas import Array, Choice, Object, Text
-from chalicelib.domain import utc_now
+from chalicelib.domain import Item, utc_now
+from chalicelib.domain.access import Principal
+from chalicelib.domain.events import TEST_TYPE, TYPES, new_event_id
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.events import guard
-from chalicelib.events.model import TEST_TYPE, TYPES, new_event_id
-from chalicelib.store.base import Item, VideoStore
+from chalicelib.store.base import VideoStore
 
 ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign during this window
 MAX_HOOKS_PER_WORKSPACE = 20
