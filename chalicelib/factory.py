@@ -278,6 +278,7 @@ class Container:
             publish = eventbridge_publisher(events, self.settings.event_bus)
         return Dispatcher(
             self.store,
+            self.store,
             self.renderer.item,
             allow_private=self.settings.webhook_allow_private,
             require_https=not self.settings.is_local,

@@ -27,7 +27,7 @@ from chalicelib.api.schemas import Choice, Integer, Object, Query, Text
 from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
 from chalicelib.domain.access import SCOPES, Principal
 from chalicelib.errors import ForbiddenError, RateLimitedError, UnauthorizedError
-from chalicelib.store.base import VideoStore
+from chalicelib.store.base import Tokens
 
 PREFIX = "vt"
 _TOKEN_RE = re.compile(r"^vt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -132,7 +132,7 @@ class RateLimiter:
 class Authenticator:
     def __init__(
         self,
-        store: VideoStore,
+        store: Tokens,
         admin_token: Callable[[], str],
         *,
         cache_seconds: float = 300.0,
@@ -217,7 +217,7 @@ class Authenticator:
 class TokenService:
     """`POST/GET/DELETE /tokens` (admin scope) and the operators' CLI."""
 
-    def __init__(self, store: VideoStore) -> None:
+    def __init__(self, store: Tokens) -> None:
         self._store = store
 
     def create(self, body: Any, actor: Principal) -> Item:

@@ -37,7 +37,7 @@ from chalicelib.errors import (
 )
 from chalicelib.media_store.base import MediaStore, content_type
 from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
-from chalicelib.store.base import VideoStore
+from chalicelib.store.base import Videos
 
 QUEUED = VideoStatus.QUEUED.value
 COMPLETED = VideoStatus.COMPLETED.value
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 class VideoService:
     def __init__(
         self,
-        store: VideoStore,
+        store: Videos,
         settings: Settings,
         cursors: CursorCodec,
         orchestrator: Callable[[], Orchestrator],
