@@ -79,14 +79,12 @@ def cursor_secret(settings: Settings) -> bytes:
 
 
 class Container:
-    """One process's services. `role` is "api" (serves requests, owns the local engine and
-    pool) or "worker" (a local processor environment). Keyword arguments replace the
-    collaborator that would otherwise be built from `settings`."""
+    """One process's services (the API's, or a local worker's: see `run_processor_in_worker`).
+    Keyword arguments replace the collaborator that would otherwise be built from `settings`."""
 
     def __init__(
         self,
         settings: Settings,
-        role: str = "api",
         *,
         store: VideoStore | None = None,
         media_store: MediaStore | None = None,
@@ -97,7 +95,6 @@ class Container:
         cursors: CursorCodec | None = None,
     ) -> None:
         self.settings = settings
-        self.role = role
         self._lock = threading.RLock()
         self._store = store
         self._media_store = media_store
@@ -409,5 +406,5 @@ def run_processor_in_worker(settings: Settings, event: dict[str, Any]) -> Any:
     """Entry point of a local execution environment (a spawned worker process)."""
     global _worker
     if _worker is None or _worker.settings != settings:
-        _worker = Container(settings, role="worker")
+        _worker = Container(settings)
     return _worker.processor.handle(event)
