@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import Item
+from chalicelib.errors import TransitionRejected
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,23 @@ class Page:
     # Backend position after the last item, or None at the end. Opaque to callers;
     # the service signs it into a nextToken.
     cursor: dict[str, Any] | None
+
+
+def check_transition(
+    video_id: str,
+    current: Item | None,
+    allowed_from: Iterable[str],
+    only_if: Mapping[str, str] | None,
+) -> Item:
+    """`current` when a transition from it may apply (`Videos.transition`'s condition), else
+    `TransitionRejected` with its status (None when the video does not exist)."""
+    if (
+        current is None
+        or current["status"] not in allowed_from
+        or any(current.get(k) != v for k, v in (only_if or {}).items())
+    ):
+        raise TransitionRejected(video_id, current["status"] if current else None)
+    return current
 
 
 class Videos(ABC):

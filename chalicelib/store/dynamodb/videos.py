@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
 from chalicelib.domain.events import SEQUENCE_FIELD, for_change
 from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.store.base import Page, Videos
+from chalicelib.store.base import Page, Videos, check_transition
 from chalicelib.store.dynamodb.outbox import event_puts
 from chalicelib.store.dynamodb.table import (
     CREATED_INDEX,
@@ -191,13 +191,7 @@ class DynamoVideos(DynamoTable, Videos):
         allowed = set(allowed_from)
         removed = set(remove_fields)
         for _ in range(_TRANSITION_ATTEMPTS):
-            current = self.get(video_id)
-            if (
-                current is None
-                or current["status"] not in allowed
-                or any(current.get(k) != v for k, v in (only_if or {}).items())
-            ):
-                raise TransitionRejected(video_id, current["status"] if current else None)
+            current = check_transition(video_id, self.get(video_id), allowed, only_if)
             new = {k: v for k, v in current.items() if k not in removed}
             new.update(set_fields or {})
             new.update(status=to_status, updatedAt=utc_now())
@@ -229,8 +223,8 @@ class DynamoVideos(DynamoTable, Videos):
                     raise
                 continue  # changed under us: read again
             return new
-        current = self.get(video_id)
-        raise TransitionRejected(video_id, current["status"] if current else None)
+        latest = self.get(video_id)
+        raise TransitionRejected(video_id, latest["status"] if latest else None)
 
     def update_fields(
         self, video_id: str, fields: Mapping[str, Any], only_if_status: Iterable[str]

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
-from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.store.base import Page, Videos
+from chalicelib.errors import dependency_errors
+from chalicelib.store.base import Page, Videos, check_transition
 from chalicelib.store.sqlite.database import SqliteDatabase
 from chalicelib.store.sqlite.outbox import append_events
 
@@ -104,13 +104,7 @@ class SqliteVideos(SqliteDatabase, Videos):
         allowed = set(allowed_from)
         with self._tx() as conn:
             row = conn.execute("SELECT doc FROM videos WHERE id = ?", (video_id,)).fetchone()
-            item = json.loads(row[0]) if row else None
-            if (
-                item is None
-                or item["status"] not in allowed
-                or any(item.get(k) != v for k, v in (only_if or {}).items())
-            ):
-                raise TransitionRejected(video_id, item["status"] if item else None)
+            item = check_transition(video_id, json.loads(row[0]) if row else None, allowed, only_if)
             for name in remove_fields:
                 item.pop(name, None)
             item.update(set_fields or {})
