@@ -46,6 +46,7 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt requirements-workflow.txt infra/
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

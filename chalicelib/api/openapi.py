@@ -37,9 +37,9 @@ from chalicelib.api.validation import (
     NO_FIELDS,
     USAGE_PARAMS,
 )
+from chalicelib.api.webhooks import NEW_WEBHOOK
 from chalicelib.domain import STATUSES, VIDEO_ID_RE
-from chalicelib.events.model import TEST_TYPE, TYPES
-from chalicelib.events.webhooks import NEW_WEBHOOK
+from chalicelib.domain.events import TEST_TYPE, TYPES
 from chalicelib.media_store.base import CONTENT_TYPES
 
 OPENAPI_VERSION = "3.1.0"
