@@ -54,7 +54,13 @@ class CountedStop(threading.Event):
 
 
 def dispatcher(store: IdleStore) -> Dispatcher:
-    return Dispatcher(store, lambda item: item, allow_private=True, require_https=False)  # type: ignore[arg-type]
+    return Dispatcher(
+        store,  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type]
+        lambda item: item,
+        allow_private=True,
+        require_https=False,
+    )
 
 
 def test_idle_passes_back_off_to_the_idle_interval() -> None:
