@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	synth definition clean
+	synth definition clean smoke
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -56,6 +56,7 @@ FORMATTED := chalicelib/api/operation.py chalicelib/api/upload_store.py \
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check $(FORMATTED)
+	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
@@ -98,6 +99,12 @@ bench-segtap: $(DEV_STAMP)
 # DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).
 bench-whisper: $(DEV_STAMP)
 	$(BIN)/python bench/bench_whisper.py
+
+## make smoke API=https://… TOKEN=…: walk create → process → poll → list against a deployed API
+# (@: make does not echo the line, so the token is not printed; it reaches python in the
+# environment, not on a command line other users can read in ps)
+smoke: $(RUN_STAMP)
+	@VIDEO_API_URL="$(API)" VIDEO_TOKEN="$(TOKEN)" $(BIN)/python -m videocli.smoke
 
 definition: $(DEV_STAMP)
 	$(BIN)/python -m workflow definition --write

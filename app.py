@@ -52,8 +52,8 @@ from chalicelib.api.validation import (
     validate_empty_or_object,
     validate_events_params,
 )
+from chalicelib.api.webhooks import NEW_WEBHOOK
 from chalicelib.errors import NotFoundError
-from chalicelib.events.webhooks import NEW_WEBHOOK
 from chalicelib.factory import container
 
 # current_request is per request even when requests are served on threads (make run).

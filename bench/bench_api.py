@@ -135,7 +135,8 @@ def fill_sqlite(path: Path, total: int) -> SqliteVideoStore:
 
 
 def fill_dynamo(client: Any, total: int) -> VideoStore:
-    from chalicelib.store.dynamodb import ENTITY, DynamoVideoStore
+    from chalicelib.store.dynamodb import DynamoVideoStore
+    from chalicelib.store.dynamodb.videos import ENTITY
     from tests.conftest import create_video_table
 
     table = f"bench-{uuid.uuid4().hex[:8]}"

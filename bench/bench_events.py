@@ -48,7 +48,7 @@ def video(status: str = "uploaded") -> dict[str, Any]:
 
 
 def write_overhead(n: int) -> None:
-    import chalicelib.store.sqlite as sqlite_module
+    import chalicelib.store.sqlite.outbox as sqlite_module
 
     real = sqlite_module.for_change
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,7 +110,7 @@ def delivery(n_deliveries: int, n_latency: int) -> None:
         store.put_webhook({"id": "bench00000000000", "workspace": "default", "enabled": True,
                            "url": f"http://127.0.0.1:{receiver.port}/h", "createdAt": utc_now(),
                            "secret": "whsec_" + "QUFB" * 8})  # fmt: skip
-        d = Dispatcher(store, lambda item: item, allow_private=True, require_https=False)
+        d = Dispatcher(store, store, lambda item: item, allow_private=True, require_https=False)
         for _ in range(n_deliveries):
             store.create(video())
         t0 = time.perf_counter()

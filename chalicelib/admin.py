@@ -16,11 +16,11 @@ import argparse
 import json
 import sys
 
-from chalicelib.api.auth import Principal
 from chalicelib.config import Settings
+from chalicelib.domain import DEFAULT_WORKSPACE
+from chalicelib.domain.access import Principal
 from chalicelib.errors import ServiceError
 from chalicelib.factory import Container
-from chalicelib.store.base import DEFAULT_WORKSPACE
 
 OPERATOR = Principal("operator-cli", DEFAULT_WORKSPACE, "admin", operator=True)
 

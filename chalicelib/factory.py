@@ -28,10 +28,10 @@ if TYPE_CHECKING:
     from chalicelib.api.signing import UrlSigner
     from chalicelib.api.upload_store import UploadStore
     from chalicelib.api.uploads import Uploads
+    from chalicelib.api.webhooks import WebhookService
     from chalicelib.capacity.base import CapacityController
     from chalicelib.capacity.local_pool import LocalCapacityPool
     from chalicelib.events.dispatcher import Dispatcher
-    from chalicelib.events.webhooks import WebhookService
     from chalicelib.media_store.base import MediaStore
     from chalicelib.media_store.scratch import ScratchStore
     from chalicelib.orchestrator.base import Orchestrator
@@ -81,14 +81,12 @@ def cursor_secret(settings: Settings) -> bytes:
 
 
 class Container:
-    """One process's services. `role` is "api" (serves requests, owns the local engine and
-    pool) or "worker" (a local processor environment). Keyword arguments replace the
-    collaborator that would otherwise be built from `settings`."""
+    """One process's services (the API's, or a local worker's: see `run_processor_in_worker`).
+    Keyword arguments replace the collaborator that would otherwise be built from `settings`."""
 
     def __init__(
         self,
         settings: Settings,
-        role: str = "api",
         *,
         store: VideoStore | None = None,
         media_store: MediaStore | None = None,
@@ -99,7 +97,6 @@ class Container:
         cursors: CursorCodec | None = None,
     ) -> None:
         self.settings = settings
-        self.role = role
         self._lock = threading.RLock()
         self._store = store
         self._media_store = media_store
@@ -138,7 +135,12 @@ class Container:
                 else:
                     from chalicelib.media_store.s3 import S3MediaStore
 
-                    self._media_store = S3MediaStore(self.settings.bucket, self.s3_client())
+                    # One URL lifetime for every signed link (VIDEO_SIGNED_URL_SECONDS, 1 h).
+                    self._media_store = S3MediaStore(
+                        self.settings.bucket,
+                        self.s3_client(),
+                        presign_seconds=self.settings.signed_url_seconds,
+                    )
             return self._media_store
 
     def scratch_store(self) -> ScratchStore:
@@ -262,7 +264,7 @@ class Container:
 
     @functools.cached_property
     def webhooks(self) -> WebhookService:
-        from chalicelib.events.webhooks import WebhookService
+        from chalicelib.api.webhooks import WebhookService
 
         return WebhookService(
             self.store,
@@ -279,6 +281,7 @@ class Container:
             events = boto3_client("events", self.settings)
             publish = eventbridge_publisher(events, self.settings.event_bus)
         return Dispatcher(
+            self.store,
             self.store,
             self.renderer.item,
             allow_private=self.settings.webhook_allow_private,
@@ -430,5 +433,5 @@ def run_processor_in_worker(settings: Settings, event: dict[str, Any]) -> Any:
     """Entry point of a local execution environment (a spawned worker process)."""
     global _worker
     if _worker is None or _worker.settings != settings:
-        _worker = Container(settings, role="worker")
+        _worker = Container(settings)
     return _worker.processor.handle(event)

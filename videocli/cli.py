@@ -1,7 +1,8 @@
 """`video`: the video service from a terminal (or a script, with `--json`).
 
 Configured by VIDEO_API_URL (default http://127.0.0.1:8000) and VIDEO_TOKEN (`make run` writes
-the operator's token to .data/admin-token). Exit codes: 0 ok, 1 a video failed, 2 usage,
+the operator's token to .data/admin-token), or --url and --token, which like --json go before
+or after the command. Exit codes: 0 ok, 1 a video failed, 2 usage,
 3 the API refused or could not be reached. Progress bars (rich) go to stderr, results to
 stdout.
 """
@@ -250,16 +251,52 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 64M)") from None
 
 
+GLOBAL_DEFAULTS: dict[str, Any] = {"api_url": None, "token": None, "json": False}
+
+
+def _global_options(*, top_level: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (as `gh` and `aws` do).
+
+    On the top-level parser they carry the real defaults; on each (sub)command they default to
+    SUPPRESS, so a subcommand that was not given one does not overwrite a value the top level
+    parsed (argparse copies every attribute of the subparser's namespace onto the parent's)."""
+    given = GLOBAL_DEFAULTS if top_level else dict.fromkeys(GLOBAL_DEFAULTS, argparse.SUPPRESS)
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--url",
+        dest="api_url",
+        default=given["api_url"],
+        help="the API (default: $VIDEO_API_URL or http://127.0.0.1:8000)",
+    )
+    group.add_argument(
+        "--token", default=given["token"], help="an access token (default: $VIDEO_TOKEN)"
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=given["json"],
+        help="print JSON results (for scripts)",
+    )
+    return options
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A (sub)command's parser: it takes the global options too. Subparsers of a subcommand
+    are of the same class (argparse defaults `parser_class` to the parent's type)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(parents=[_global_options(top_level=False)], **kwargs)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="video",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options(top_level=True)],
     )
-    top.add_argument(
-        "--url", dest="api_url", help="the API (default: $VIDEO_API_URL or http://127.0.0.1:8000)"
-    )
-    top.add_argument("--token", help="an access token (default: $VIDEO_TOKEN)")
-    top.add_argument("--json", action="store_true", help="print JSON results (for scripts)")
-    sub = top.add_subparsers(dest="command", required=True)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     up = sub.add_parser("upload", help="upload a file and create a video from it")
     up.add_argument("file")

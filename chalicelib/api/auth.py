@@ -20,16 +20,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.api.schemas import Choice, Integer, Object, Query, Text
-from chalicelib.domain import utc_now
+from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
+from chalicelib.domain.access import SCOPES, Principal
 from chalicelib.errors import ForbiddenError, RateLimitedError, UnauthorizedError
-from chalicelib.store.base import DEFAULT_WORKSPACE, Item, VideoStore
+from chalicelib.store.base import Tokens
 
-SCOPES = ("read", "write", "admin")  # each includes the ones before it
 PREFIX = "vt"
 _TOKEN_RE = re.compile(r"^vt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 WORKSPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -62,17 +61,6 @@ NEW_TOKEN = Object(
     required=("name", "scope"),
 )
 TOKEN_LIST_PARAMS = Query({"workspace": WORKSPACE})
-
-
-@dataclass(frozen=True)
-class Principal:
-    token_id: str
-    workspace: str
-    scope: str
-    operator: bool = False  # the configured admin token: may act for any workspace
-
-    def allows(self, needed: str) -> bool:
-        return SCOPES.index(self.scope) >= SCOPES.index(needed)
 
 
 def hash_secret(secret: str, salt: bytes | None = None) -> str:
@@ -144,7 +132,7 @@ class RateLimiter:
 class Authenticator:
     def __init__(
         self,
-        store: VideoStore,
+        store: Tokens,
         admin_token: Callable[[], str],
         *,
         cache_seconds: float = 300.0,
@@ -229,7 +217,7 @@ class Authenticator:
 class TokenService:
     """`POST/GET/DELETE /tokens` (admin scope) and the operators' CLI."""
 
-    def __init__(self, store: VideoStore) -> None:
+    def __init__(self, store: Tokens) -> None:
         self._store = store
 
     def create(self, body: Any, actor: Principal) -> Item:

@@ -25,11 +25,11 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import Request
 
-from chalicelib.api.auth import SCOPES, Principal
 from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.operation import Op
 from chalicelib.api.render import REQUEST_BASE_URL
 from chalicelib.api.request_context import REQUEST_ID
+from chalicelib.domain.access import SCOPES, Principal
 from chalicelib.errors import ForbiddenError, ServiceError
 
 log = logging.getLogger(__name__)

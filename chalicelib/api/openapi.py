@@ -23,10 +23,10 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any, Protocol
 
-from chalicelib.api.auth import SCOPES
 from chalicelib.api.operation import JSON, Op
 from chalicelib.domain import STATUSES, VIDEO_ID_RE
-from chalicelib.events.model import TEST_TYPE, TYPES
+from chalicelib.domain.access import SCOPES
+from chalicelib.domain.events import TEST_TYPE, TYPES
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"

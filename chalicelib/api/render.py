@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.streaming import is_stream_document
+from chalicelib.domain import Item
 from chalicelib.media_store.base import MediaRef, MediaStore
-from chalicelib.store.base import Item
 
 # The API's origin as the current request names it (Host / X-Forwarded-Proto); set per request
 # by the route wrapper, used when no public base URL is configured.

@@ -245,16 +245,6 @@ class Number(Schema):
         return {"type": "number", "minimum": self.minimum, "maximum": self.maximum}
 
 
-class Boolean(Schema):
-    def check(self, value: Any, field: str) -> Any:
-        if not isinstance(value, bool):
-            raise self.invalid(field, f"{field} must be true or false")
-        return value
-
-    def _describe(self) -> dict[str, Any]:
-        return {"type": "boolean"}
-
-
 class Array(Schema):
     """A list of `items`: `min_items` to `max_items` of them, `unique` when asked."""
 

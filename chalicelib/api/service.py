@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib import sources
-from chalicelib.api.auth import Principal
 from chalicelib.api.cursor import CursorCodec
 from chalicelib.api.render import MediaRenderer
 from chalicelib.api.request_context import current_request_id
@@ -21,11 +20,13 @@ from chalicelib.domain import (
     ACTIVE,
     QUEUEABLE,
     RUN_FIELDS,
+    Item,
     VideoStatus,
     is_video_id,
     new_video_id,
     utc_now,
 )
+from chalicelib.domain.access import Principal
 from chalicelib.errors import (
     ConflictError,
     DependencyError,
@@ -36,7 +37,7 @@ from chalicelib.errors import (
 )
 from chalicelib.media_store.base import MediaStore, content_type
 from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
-from chalicelib.store.base import Item, VideoStore
+from chalicelib.store.base import Videos
 
 QUEUED = VideoStatus.QUEUED.value
 COMPLETED = VideoStatus.COMPLETED.value
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 class VideoService:
     def __init__(
         self,
-        store: VideoStore,
+        store: Videos,
         settings: Settings,
         cursors: CursorCodec,
         orchestrator: Callable[[], Orchestrator],

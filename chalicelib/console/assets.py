@@ -72,15 +72,18 @@ def max_upload_bytes(settings: Settings) -> int:
 
 
 @functools.lru_cache(maxsize=8)
-def _index(max_upload: int) -> Asset:
+def _index(max_upload: int, events_wait: float) -> Asset:
     template = (STATIC_DIR / INDEX).read_text(encoding="utf-8")
     page = template.replace("{{maxUploadBytes}}", str(int(max_upload)))
+    page = page.replace("{{eventsWaitSeconds}}", f"{events_wait:g}")
     return _asset(page, CONTENT_TYPES[".html"])
 
 
 def index_page(settings: Settings) -> Asset:
-    """The page, with the upload limit in a `<meta>` (the page has no inline script)."""
-    return _index(max_upload_bytes(settings))
+    """The page, with the upload limit and the events route's longest wait (how long a
+    response may stay silent before the page takes it for a buffering proxy) in `<meta>`s:
+    the page has no inline script."""
+    return _index(max_upload_bytes(settings), settings.sse_wait_seconds)
 
 
 def media_origins(settings: Settings) -> tuple[str, ...]:

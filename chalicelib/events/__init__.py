@@ -1,2 +1,3 @@
-"""Events: what changed on a video, written with the change itself (a transactional outbox),
-then delivered to webhooks (signed per Standard Webhooks) and streamed to people (SSE)."""
+"""Delivering events: the dispatcher fans the outbox out to webhooks (signed per Standard
+Webhooks, retried) and the guard keeps every delivery on public addresses. What an event is,
+and when one is written, is the domain's (`chalicelib.domain.events`)."""

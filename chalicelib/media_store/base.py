@@ -32,7 +32,6 @@ CONTENT_TYPES: dict[str, str] = {
 }
 # A run prefix is never rewritten, so clients may cache its files for good.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
-PRESIGN_SECONDS_DEFAULT = 7 * 24 * 3600  # the SigV4 maximum
 
 
 def content_type(name: str) -> str:

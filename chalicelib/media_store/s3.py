@@ -12,7 +12,6 @@ from chalicelib.domain import VIDEO_ID_RE
 from chalicelib.errors import dependency_errors
 from chalicelib.media_store.base import (
     IMMUTABLE_CACHE,
-    PRESIGN_SECONDS_DEFAULT,
     RUN_ID_RE,
     check_names,
     content_type,
@@ -28,7 +27,7 @@ class S3MediaStore:
     urls_self_authenticate = True  # presigned by S3
 
     def __init__(
-        self, bucket: str, s3_client: Any, *, presign_seconds: int = PRESIGN_SECONDS_DEFAULT
+        self, bucket: str, s3_client: Any, *, presign_seconds: int
     ) -> None:
         self.bucket = bucket
         self.s3 = s3_client

@@ -1,4 +1,9 @@
-"""The `VideoStore` port. Items are plain dicts in the API's shape (camelCase fields)."""
+"""The store's ports, one per aggregate: videos, tokens, the outbox, webhooks (with their
+deliveries) and capacity leases. Items are plain dicts in the API's shape (camelCase fields).
+
+Each caller types against the slice it uses (the authenticator `Tokens`, the scaler `Leases`,
+...). `VideoStore` bundles the five for the factory, which builds one per database.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-Item = dict[str, Any]
-DEFAULT_WORKSPACE = "default"  # items stored before workspaces existed belong to it
+from chalicelib.domain import Item
+from chalicelib.errors import TransitionRejected
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,28 @@ class Page:
     cursor: dict[str, Any] | None
 
 
-class VideoStore(ABC):
+def check_transition(
+    video_id: str,
+    current: Item | None,
+    allowed_from: Iterable[str],
+    only_if: Mapping[str, str] | None,
+) -> Item:
+    """`current` when a transition from it may apply (`Videos.transition`'s condition), else
+    `TransitionRejected` with its status (None when the video does not exist)."""
+    if (
+        current is None
+        or current["status"] not in allowed_from
+        or any(current.get(k) != v for k, v in (only_if or {}).items())
+    ):
+        raise TransitionRejected(video_id, current["status"] if current else None)
+    return current
+
+
+class Videos(ABC):
+    """Videos, and their life cycle: every status change writes its events (the outbox) in
+    the same transaction, so a crash can neither lose an event nor emit one for a change
+    that did not happen."""
+
     backend_name = "abstract"
 
     @abstractmethod
@@ -55,7 +81,36 @@ class VideoStore(ABC):
         """Bring items written by older versions up to the current keys (idempotent); returns
         how many were changed. Items without a workspace join the default one."""
 
-    # --- access tokens (secrets are never stored: only their hash) -------------------------
+    @abstractmethod
+    def transition(
+        self,
+        video_id: str,
+        allowed_from: Iterable[str],
+        to_status: str,
+        set_fields: Mapping[str, Any] | None = None,
+        remove_fields: Iterable[str] = (),
+        only_if: Mapping[str, str] | None = None,
+    ) -> Item:
+        """One conditional write: apply only if the current status is in `allowed_from`
+        (and each field named in `only_if` equals its given string value).
+
+        Returns the updated item; raises `TransitionRejected` (with the current status,
+        None when the video does not exist) otherwise.
+        """
+
+    @abstractmethod
+    def update_fields(
+        self, video_id: str, fields: Mapping[str, Any], only_if_status: Iterable[str]
+    ) -> bool:
+        """Set fields (progress, partial results) while the status is one of `only_if_status`.
+
+        Returns False when the condition did not hold (nothing written).
+        """
+
+
+class Tokens(ABC):
+    """Access tokens. Secrets are never stored: only their hash."""
+
     @abstractmethod
     def put_token(self, token: Item) -> None:
         """Insert a token record (`id`, `workspace`, `createdAt`, ...); fails if the id exists."""
@@ -71,7 +126,10 @@ class VideoStore(ABC):
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
         """Set fields on an existing token (revokedAt, lastUsedAt); False when it is gone."""
 
-    # --- events: the outbox (written by create/transition, in their transaction) -----------
+
+class Outbox(ABC):
+    """Events not yet fanned out to webhooks (`Videos` writes them with each change)."""
+
     @abstractmethod
     def outbox(self, limit: int) -> builtins.list[Item]:
         """Events not yet fanned out to webhooks, oldest first."""
@@ -83,7 +141,10 @@ class VideoStore(ABC):
     def mark_dispatched(self, event_id: str) -> None:
         """The event's deliveries exist: it leaves the outbox (kept a while for deliveries)."""
 
-    # --- webhooks and their deliveries ------------------------------------------------------
+
+class Webhooks(ABC):
+    """Webhooks a workspace registers, and their deliveries (one per event and webhook)."""
+
     @abstractmethod
     def put_webhook(self, hook: Item) -> None: ...
 
@@ -119,33 +180,10 @@ class VideoStore(ABC):
     def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:
         """A webhook's most recent deliveries, newest first."""
 
-    @abstractmethod
-    def transition(
-        self,
-        video_id: str,
-        allowed_from: Iterable[str],
-        to_status: str,
-        set_fields: Mapping[str, Any] | None = None,
-        remove_fields: Iterable[str] = (),
-        only_if: Mapping[str, str] | None = None,
-    ) -> Item:
-        """One conditional write: apply only if the current status is in `allowed_from`
-        (and each field named in `only_if` equals its given string value).
 
-        Returns the updated item; raises `TransitionRejected` (with the current status,
-        None when the video does not exist) otherwise.
-        """
+class Leases(ABC):
+    """Capacity leases: one per in-flight execution, per capacity pool."""
 
-    @abstractmethod
-    def update_fields(
-        self, video_id: str, fields: Mapping[str, Any], only_if_status: Iterable[str]
-    ) -> bool:
-        """Set fields (progress, partial results) while the status is one of `only_if_status`.
-
-        Returns False when the condition did not hold (nothing written).
-        """
-
-    # --- capacity leases: one per in-flight execution, per capacity pool -----------------
     @abstractmethod
     def acquire_lease(self, pool: str, holder: str, expires_at: float, now: float) -> int:
         """Add/refresh `holder`'s lease atomically; return the count of live leases."""
@@ -161,3 +199,7 @@ class VideoStore(ABC):
     @abstractmethod
     def reset_leases(self, pool: str) -> None:
         """Forget every lease of `pool` (a local pool starting afresh holds no capacity)."""
+
+
+class VideoStore(Videos, Tokens, Outbox, Webhooks, Leases, ABC):
+    """Every aggregate of one database: what the factory builds and hands out in slices."""

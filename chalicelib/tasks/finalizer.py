@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.domain import ACTIVE, VideoStatus, is_video_id, utc_now
 from chalicelib.errors import TransitionRejected, ValidationError
 from chalicelib.orchestrator.base import execution_name_of
-from chalicelib.store.base import VideoStore
+from chalicelib.store.base import Videos
 
 _MAX_MESSAGE = 2000
 
@@ -65,7 +65,7 @@ def from_status_change(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Finalizer:
-    def __init__(self, store: VideoStore) -> None:
+    def __init__(self, store: Videos) -> None:
         self._store = store
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:

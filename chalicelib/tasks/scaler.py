@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.capacity.base import CapacityController, ScalingState
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
-from chalicelib.store.base import VideoStore
+from chalicelib.store.base import Leases
 
 POOL = "processor"
 
@@ -23,7 +23,7 @@ POOL = "processor"
 class Scaler:
     def __init__(
         self,
-        store: VideoStore,
+        store: Leases,
         capacity: CapacityController,
         settings: Settings,
         clock: Callable[[], float] = time.time,

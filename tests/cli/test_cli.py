@@ -33,6 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def video(
     server: Server | None, *args: str, token: str = ADMIN_TOKEN, state: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`video *args` with VIDEO_API_URL at `server` (None: a port nobody listens on) and
+    VIDEO_TOKEN set to `token`."""
     env = {
         **os.environ,
         "VIDEO_API_URL": server.base if server else f"http://127.0.0.1:{free_port()}",
@@ -105,6 +107,75 @@ def test_exit_codes_and_messages(server: Server) -> None:
     assert video(server, "upload", "x.mp4").returncode == 2  # --title is required
     absent = video(server, "upload", "/nonexistent.mp4", "--title", "t")
     assert absent.returncode == 2 and "no such file" in absent.stderr
+
+
+BAD_TOKEN = "vt_0123456789abcdef_" + "A" * 43
+
+
+def with_flag(flag: list[str], where: str, command: list[str], own: list[str]) -> list[str]:
+    """`command own` with `flag` before the command, right after its name, or after its own
+    options (`video --json ls --status x`, `video ls --json --status x`, `video ls --status x
+    --json`)."""
+    return {
+        "before": [*flag, *command, *own],
+        "after-command": [*command, *flag, *own],
+        "after-options": [*command, *own, *flag],
+    }[where]
+
+
+@pytest.mark.parametrize("where", ["before", "after-command", "after-options"])
+def test_global_flags_go_before_or_after_the_command(server: Server, where: str) -> None:
+    listing = (["ls"], ["--status", "uploaded", "--limit", "5"])
+    # --json alone turns the table into JSON
+    assert isinstance(ok(video(server, *with_flag(["--json"], where, *listing))), list)
+    # --url wins over a VIDEO_API_URL where nothing listens
+    reached = video(None, "--json", *with_flag(["--url", server.base], where, *listing))
+    assert isinstance(ok(reached), list)
+    # --token wins over a VIDEO_TOKEN the API refuses
+    trusted = video(server, "--json", *with_flag(["--token", ADMIN_TOKEN], where, *listing),
+                    token=BAD_TOKEN)  # fmt: skip
+    assert isinstance(ok(trusted), list)
+    # a nested command (tokens ls) takes them too, all three at once
+    flags = ["--url", server.base, "--token", ADMIN_TOKEN, "--json"]
+    tokens = ok(video(None, *with_flag(flags, where, ["tokens", "ls"], []), token=BAD_TOKEN))
+    assert isinstance(tokens, list)
+
+
+def test_a_global_flag_before_the_command_is_kept_when_the_command_has_its_own(
+    server: Server,
+) -> None:
+    """A subcommand that is not given a global option must not reset it to a default."""
+    both = video(None, "--url", server.base, "--token", ADMIN_TOKEN, "--json", "ls",
+                 "--status", "uploaded", token=BAD_TOKEN)  # fmt: skip
+    assert isinstance(ok(both), list)
+    split = video(None, "--url", server.base, "ls", "--token", ADMIN_TOKEN, "--json",
+                  token=BAD_TOKEN)  # fmt: skip
+    assert isinstance(ok(split), list)
+    table = video(server, "ls", "--limit", "3")  # no --json anywhere: a table, not JSON
+    assert table.returncode == 0 and "status" in table.stdout
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(table.stdout)
+
+
+def test_upload_with_json_after_its_options(server: Server, tmp_path: Path) -> None:
+    """The command of the report: `video upload FILE --title T --json`."""
+    clip = tmp_path / "after.mp4"
+    clip.write_bytes(os.urandom(50_000))
+    created = ok(video(server, "upload", str(clip), "--title", "Flags after", "--json"))
+    assert created["title"] == "Flags after" and created["upload"]["size"] == 50_000
+    unknown = video(server, "upload", str(clip), "--title", "t", "--jsn")
+    assert unknown.returncode == 2 and "unrecognized arguments: --jsn" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["upload"], ["ls"], ["tokens"], ["tokens", "create"], ["webhooks", "get"]]
+)
+def test_help_lists_the_global_options_on_every_command(command: list[str]) -> None:
+    shown = video(None, *command, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "global options (before or after the command)" in shown.stdout
+    for flag in ("--url API_URL", "--token TOKEN", "--json"):
+        assert flag in shown.stdout
 
 
 def _part_puts(log: str, slot: str) -> dict[int, int]:

@@ -30,6 +30,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
+# The events route's longest wait (VIDEO_SSE_WAIT_SECONDS): short, so that a test of a held-back
+# stream sees the page give up on it in seconds.
+EVENTS_WAIT_SECONDS = 3
 SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", "/tmp/video-console-screenshots"))
 
 
@@ -66,6 +69,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "VIDEO_ADMIN_TOKEN": ADMIN_TOKEN,
         "VIDEO_LOCAL_WAIT_SECONDS": "0.05",
         "VIDEO_X264_PRESET": "ultrafast",
+        "VIDEO_SSE_WAIT_SECONDS": str(EVENTS_WAIT_SECONDS),
     }
     for name in ("VIDEO_SOURCE_ROOTS", "VIDEO_PUBLIC_BASE_URL", "VIDEO_BUCKET"):
         env.pop(name, None)

@@ -63,6 +63,18 @@ def test_the_page_is_served_at_root_with_its_security_headers(client: Any) -> No
     assert scripts == ["/console/console.js"] and handlers == []  # nothing inline for the CSP
 
 
+def test_the_page_knows_how_long_the_events_route_may_stay_silent(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VIDEO_SSE_WAIT_SECONDS reaches the page: its yardstick for a buffering proxy."""
+    from chalicelib.factory import reset_container
+
+    monkeypatch.setenv("VIDEO_SSE_WAIT_SECONDS", "7.5")
+    reset_container()
+    page = client.http.get("/", headers={"Authorization": ""}).body.decode()
+    assert '<meta name="console-events-wait-seconds" content="7.5">' in page
+
+
 @pytest.mark.parametrize(
     ("name", "ctype"),
     [

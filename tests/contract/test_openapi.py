@@ -173,8 +173,7 @@ AGREEMENT = {
 
 
 def _schema_object(name: str) -> Any:
-    from chalicelib.api import auth, uploads, validation
-    from chalicelib.events import webhooks
+    from chalicelib.api import auth, uploads, validation, webhooks
 
     for module in (validation, auth, uploads, webhooks):
         if hasattr(module, name):

@@ -123,3 +123,22 @@ def test_the_api_in_aws_mode_on_an_emulator_through_the_environment_only(
     )
     raw = boto3.client("dynamodb").get_item(TableName=emulator["table"], Key={"id": {"S": vid}})
     assert raw["Item"]["status"] == {"S": "queued"}
+
+
+def test_presigned_media_urls_live_as_long_as_configured(
+    emulator: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One URL lifetime, as documented: VIDEO_SIGNED_URL_SECONDS (1 h by default), not the SigV4
+    maximum of 7 days the S3 store used to default to."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from chalicelib.factory import container, reset_container
+
+    run_id = "20261202T120000Z-abcdef01"
+    default = container().media_store().url("a" * 22, run_id, "poster.jpg")
+    assert parse_qs(urlsplit(default).query)["X-Amz-Expires"] == ["3600"]
+
+    monkeypatch.setenv("VIDEO_SIGNED_URL_SECONDS", "900")
+    reset_container()
+    configured = container().media_store().url("a" * 22, run_id, "poster.jpg")
+    assert parse_qs(urlsplit(configured).query)["X-Amz-Expires"] == ["900"]

@@ -103,6 +103,7 @@ def dispatcher(clock: Clock | None = None, timeout: float = 2.0) -> Any:
     c = container()
     return Dispatcher(
         c.store,
+        c.store,
         c.renderer.item,
         allow_private=True,
         require_https=False,
@@ -365,7 +366,7 @@ def test_refused_at_creation_and_again_at_delivery(
         return Outcome(200, 0)
 
     d = Dispatcher(
-        c.store, c.renderer.item, allow_private=False, require_https=False,
+        c.store, c.store, c.renderer.item, allow_private=False, require_https=False,
         sender=sender, resolve=_fake_resolver({"rebind.example": ["127.0.0.1"]}),
     )  # fmt: skip
     make_video(client, local_env)
@@ -441,7 +442,7 @@ def test_events_are_put_on_the_eventbridge_bus_before_they_leave_the_outbox(
     events = boto3.client("events", region_name="us-east-1")
     c = container()
     d = Dispatcher(
-        c.store, c.renderer.item, allow_private=True, require_https=False,
+        c.store, c.store, c.renderer.item, allow_private=True, require_https=False,
         publish=eventbridge_publisher(events, "video-events"),
     )  # fmt: skip
     vid = make_video(client, local_env)

@@ -79,7 +79,7 @@ def test_stream_documents_from_s3_carry_presigned_segment_urls(
     s3_bucket: tuple[Any, str], moto_endpoint: str, tmp_path: Path
 ) -> None:
     s3, bucket = s3_bucket
-    media = S3MediaStore(bucket, s3)
+    media = S3MediaStore(bucket, s3, presign_seconds=3600)
     vid, run = new_video_id(), "20260101T000000Z-abcdef01"
     files = write_documents(tmp_path / "docs")
     media.publish(vid, run, files)

@@ -353,7 +353,7 @@ def test_s3_store_publishes_under_run_prefix_presigns_and_deletes_other_runs(
     # SigV4 (what the processor's client must use): SigV2 URLs cannot live 7 days.
     s3 = boto3.client("s3", region_name="us-east-1", config=Config(signature_version="s3v4"))
     s3.create_bucket(Bucket="media")
-    store = S3MediaStore("media", s3)
+    store = S3MediaStore("media", s3, presign_seconds=3600)
     assert store.publish(VID, "r1", _files(tmp_path, "poster.jpg")) == f"videos/{VID}/r1"
     store.publish(VID, "r2", _files(tmp_path, "hls_master.m3u8"))
     head = s3.head_object(Bucket="media", Key=f"videos/{VID}/r2/hls_master.m3u8")

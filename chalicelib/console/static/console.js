@@ -5,10 +5,20 @@
 //   attribute value through setAttribute/properties), never parsed as HTML;
 // - the access token lives in sessionStorage and travels only in the Authorization header
 //   (never in a URL); media URLs carry their own signature, so players need no header;
-// - live updates go through one seam (`LiveUpdates`): polling today, an events stream later.
+// - a processing video is followed through its events route (`EventFollower`); the library
+//   and the last resort poll (`LiveUpdates`).
 
 const TOKEN_KEY = "video-console.token";
 const POLL_MS = 3000;
+// GET /videos/{id}/events: the server's longest wait in the stream form (no ?wait=) is its
+// VIDEO_SSE_WAIT_SECONDS (a <meta>) capped at 25 s; the long-poll form asks for 20 s, below any
+// proxy's or API Gateway's 30 s. A response silent for its wait plus the grace is taken for a
+// buffering proxy.
+const STREAM_WAIT_MAX_S = 25;
+const LONG_POLL_WAIT_S = 20;
+const SILENCE_GRACE_MS = 5000;
+const LONG_POLL_ATTEMPTS = 2; // failures in a row before the page polls the item instead
+const FINAL = new Set(["completed", "failed"]);
 const PAGE_SIZE = 24;
 const ACTIVE = new Set(["queued", "processing"]);
 const REPROCESSABLE = new Set(["uploaded", "completed", "failed"]);
@@ -148,18 +158,14 @@ async function errorFrom(response) {
   return new ApiError(response.status, error.code || `HTTP${response.status}`, message, error.requestId);
 }
 
-/** One API call with the session's token; resolves to the JSON body, rejects with ApiError. */
-async function api(method, path, body, token = session.token) {
-  const headers = { Accept: "application/json" };
+/** fetch() with the session's token; resolves to the response when it is ok, else rejects
+ * with ApiError (a 401 for the session's token signs out). */
+async function send(path, init, token = session.token) {
+  const headers = { ...init.headers };
   if (token) headers.Authorization = `Bearer ${token}`;
-  const init = { method, headers, cache: "no-store", credentials: "omit" };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
   let response;
   try {
-    response = await fetch(path, init);
+    response = await fetch(path, { cache: "no-store", credentials: "omit", ...init, headers });
   } catch {
     throw new ApiError(0, "NetworkError", "The server could not be reached. Is it running?");
   }
@@ -170,6 +176,17 @@ async function api(method, path, body, token = session.token) {
     }
     throw error;
   }
+  return response;
+}
+
+/** One API call with the session's token; resolves to the JSON body, rejects with ApiError. */
+async function api(method, path, body, token = session.token) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await send(path, init, token);
   if (response.status === 204) return null;
   return response.json();
 }
@@ -193,10 +210,17 @@ function describeError(error) {
 
 // --- live updates -----------------------------------------------------------------------------
 
+/** A refusal (gone, signed out, forbidden) ends a watch; a hiccup or a 429 does not. */
+function isRefusal(error) {
+  return error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 429;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Calls `tick()` every `interval` ms for as long as it resolves to true (there is something
- * in flight to watch). Paused while the tab is hidden. The one place updates come from: an
- * events stream can replace this class with one that calls the same callbacks per event.
+ * in flight to watch). Paused while the tab is hidden. The library's updates, and the video
+ * page's when its events route cannot be used (see EventFollower).
  */
 class LiveUpdates {
   constructor(tick, interval = POLL_MS) {
@@ -234,9 +258,7 @@ class LiveUpdates {
     try {
       again = await this.tick(() => epoch === this.epoch);
     } catch (error) {
-      // a refusal (gone, signed out, forbidden) ends the watch; a hiccup or 429 does not
-      const refused = error instanceof ApiError && error.status >= 400 && error.status < 500;
-      again = !refused || error.status === 429;
+      again = !isRefusal(error);
     } finally {
       this.busy = false;
     }
@@ -247,6 +269,184 @@ class LiveUpdates {
     if (this.paused) {
       this.paused = false;
       this.watch();
+    }
+  }
+}
+
+/** Server-Sent Events from text that arrives in pieces (the fields the console needs:
+ * event, data, id, retry; comments skipped). `push()` returns the events completed so far. */
+class SseParser {
+  constructor() {
+    this.buffer = "";
+    this.id = "";
+    this.retry = null;
+    this.clear();
+  }
+
+  clear() {
+    this.type = "message";
+    this.data = [];
+  }
+
+  push(chunk) {
+    this.buffer += chunk;
+    const lines = this.buffer.split("\n");
+    this.buffer = lines.pop();
+    const events = [];
+    for (const raw of lines) {
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (line === "") {
+        if (this.data.length) events.push({ type: this.type, data: this.data.join("\n"), id: this.id });
+        this.clear();
+        continue;
+      }
+      const colon = line.indexOf(":");
+      if (colon === 0) continue; // a comment (the server's keep-alive)
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") this.type = value;
+      else if (field === "data") this.data.push(value);
+      else if (field === "id") this.id = value;
+      else if (field === "retry" && /^\d+$/.test(value)) this.retry = Number(value);
+    }
+    return events;
+  }
+}
+
+function eventsWaitSeconds() {
+  const meta = document.querySelector('meta[name="console-events-wait-seconds"]');
+  const value = Number(meta ? meta.content : NaN);
+  return Number.isFinite(value) && value >= 0 ? Math.min(value, STREAM_WAIT_MAX_S) : STREAM_WAIT_MAX_S;
+}
+
+/**
+ * Follows a video through `GET /videos/{id}/events` until it completes or fails, then calls
+ * `onEnd()` once. EventSource cannot send the Authorization header, so the route is read with
+ * fetch() and a streaming body reader, reconnecting after `retry` ms with the last event id as
+ * EventSource would. Each response of the route ends after a change (or a keep-alive), which
+ * API Gateway's buffering delivers too. If the stream form fails, or stays silent longer than
+ * the server's wait (a proxy holding it back), the long-poll form (`?wait=&lastEventId=`)
+ * takes over; if that fails twice in a row, `fallback` (polling) does. Same interface as
+ * LiveUpdates: watch(), stop(), resume(); paused while the tab is hidden.
+ */
+class EventFollower {
+  constructor({ path, onState, onEnd, fallback }) {
+    this.path = path;
+    this.onState = onState;
+    this.onEnd = onEnd;
+    this.fallback = fallback;
+    this.form = "stream"; // then "long-poll", then "poll": a form that failed is not retried
+    this.epoch = 0;
+    this.following = null; // the epoch of the loop in progress
+    this.paused = false;
+    this.controller = null;
+    this.lastId = "";
+    this.retry = 1000;
+  }
+
+  watch() {
+    if (this.form === "poll") {
+      this.fallback.watch();
+      return;
+    }
+    if (this.following === this.epoch) return;
+    this.following = this.epoch;
+    this.lastId = ""; // the first answer is the current state
+    this.run(this.epoch);
+  }
+
+  stop() {
+    this.epoch += 1;
+    this.following = null;
+    this.paused = false;
+    if (this.controller) this.controller.abort();
+    this.fallback.stop();
+  }
+
+  resume() {
+    if (this.paused) {
+      this.paused = false;
+      this.watch();
+    }
+    this.fallback.resume();
+  }
+
+  async run(epoch) {
+    let failures = 0;
+    while (epoch === this.epoch) {
+      if (document.hidden) {
+        this.paused = true;
+        break;
+      }
+      let ended = false;
+      try {
+        ended = await this.request(epoch);
+        failures = 0;
+      } catch (error) {
+        if (epoch !== this.epoch || isRefusal(error)) break;
+        const throttled = error instanceof ApiError && error.status === 429;
+        if (this.form === "stream" && !throttled) {
+          this.form = "long-poll";
+          continue;
+        }
+        if (!throttled) failures += 1;
+        if (failures >= LONG_POLL_ATTEMPTS) {
+          this.form = "poll";
+          this.fallback.watch();
+          break;
+        }
+      }
+      if (ended) {
+        if (epoch === this.epoch) this.onEnd();
+        break;
+      }
+      await sleep(this.retry);
+    }
+    if (this.following === epoch) this.following = null;
+  }
+
+  /** One response of the route; resolves to true once the video is final (`event: end`). */
+  async request(epoch) {
+    const streaming = this.form === "stream";
+    const headers = { Accept: "text/event-stream" };
+    const params = new URLSearchParams();
+    if (streaming && this.lastId) headers["Last-Event-ID"] = this.lastId;
+    if (!streaming) {
+      params.set("wait", String(LONG_POLL_WAIT_S));
+      if (this.lastId) params.set("lastEventId", this.lastId);
+    }
+    const wait = streaming ? eventsWaitSeconds() : Math.min(LONG_POLL_WAIT_S, eventsWaitSeconds());
+    const controller = new AbortController();
+    this.controller = controller;
+    let silence = null;
+    const expectMore = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => controller.abort(), wait * 1000 + SILENCE_GRACE_MS);
+    };
+    expectMore();
+    const query = String(params) ? `?${params}` : "";
+    try {
+      const response = await send(`${this.path()}${query}`, { headers, signal: controller.signal });
+      if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+        throw new Error("the events route did not answer an event stream");
+      }
+      const parser = new SseParser();
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let ended = false;
+      for (let read = await reader.read(); !read.done; read = await reader.read()) {
+        expectMore();
+        for (const event of parser.push(read.value)) {
+          if (epoch !== this.epoch) return false;
+          if (event.type === "state") this.onState(JSON.parse(event.data));
+          else if (event.type === "end") ended = true;
+          this.lastId = event.id;
+        }
+      }
+      if (parser.retry !== null) this.retry = parser.retry;
+      return ended;
+    } finally {
+      clearTimeout(silence);
+      if (this.controller === controller) this.controller = null;
     }
   }
 }
@@ -776,7 +976,29 @@ async function videoTick(current) {
   return ACTIVE.has(video.status);
 }
 
-const videoUpdates = new LiveUpdates(videoTick);
+/** A state from the events route: status and progress now; the whole item once it is final. */
+function onVideoState(state) {
+  if (!page.video || FINAL.has(state.status)) return;
+  renderVideo({ ...page.video, status: state.status, progress: state.progress, error: state.error });
+}
+
+/** Following ended (completed or failed): load the item once, with everything it now has. */
+async function onVideoEnd() {
+  const id = page.id;
+  try {
+    const video = await api("GET", videoPath(id));
+    if (page.id === id) renderVideo(video);
+  } catch (error) {
+    if (page.id === id) setText("video-error", describeError(error));
+  }
+}
+
+const videoUpdates = new EventFollower({
+  path: () => `${videoPath(page.id)}/events`,
+  onState: onVideoState,
+  onEnd: onVideoEnd,
+  fallback: new LiveUpdates(videoTick),
+});
 
 async function processAgain() {
   const video = page.video;

@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalicelib.domain import VideoStatus, utc_now
-from chalicelib.store.base import Item
+from chalicelib.domain import DEFAULT_WORKSPACE, Item, VideoStatus, utc_now
 
 TYPES = (
     "video.created",
@@ -42,7 +41,7 @@ def event(kind: str, item: Item, sequence: int, data: Item | None = None) -> Ite
         "id": new_event_id(),
         "type": kind,
         "createdAt": utc_now(),
-        "workspace": item.get("workspace", "default"),
+        "workspace": item.get("workspace", DEFAULT_WORKSPACE),
         "videoId": item["id"],
         "sequence": sequence,
         "data": data if data is not None else item,

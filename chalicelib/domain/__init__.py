@@ -1,4 +1,6 @@
-"""The video's life cycle: states, legal transitions, identifiers and timestamps."""
+"""The domain: plain values and rules, no I/O. This module holds the video's life cycle
+(states, legal transitions, identifiers, timestamps) and the record shape every port stores;
+`domain.events` the events a change causes, `domain.access` who is acting."""
 
 from __future__ import annotations
 
@@ -6,6 +8,11 @@ import re
 import secrets
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
+
+# A stored record (video, token, event, webhook, delivery) in the API's shape: camelCase fields.
+Item = dict[str, Any]
+DEFAULT_WORKSPACE = "default"  # items stored before workspaces existed belong to it
 
 
 class VideoStatus(str, Enum):

@@ -13,13 +13,13 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.api.auth import Principal
 from chalicelib.api.schemas import Array, Choice, Object, Text
-from chalicelib.domain import utc_now
+from chalicelib.domain import Item, utc_now
+from chalicelib.domain.access import Principal
+from chalicelib.domain.events import TEST_TYPE, TYPES, new_event_id
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.events import guard
-from chalicelib.events.model import TEST_TYPE, TYPES, new_event_id
-from chalicelib.store.base import Item, VideoStore
+from chalicelib.store.base import Webhooks
 
 ROTATION_OVERLAP = timedelta(hours=24)  # both secrets sign during this window
 MAX_HOOKS_PER_WORKSPACE = 20
@@ -75,7 +75,7 @@ def delivery_view(delivery: Item) -> Item:
 
 
 class WebhookService:
-    def __init__(self, store: VideoStore, *, allow_private: bool, require_https: bool) -> None:
+    def __init__(self, store: Webhooks, *, allow_private: bool, require_https: bool) -> None:
         self._store = store
         self._allow_private = allow_private
         self._require_https = require_https
