@@ -9,7 +9,10 @@ moto judges S3 requests on their real resource ARNs, but every other service's r
 resource "*" (moto 5.2.5 passes no resource for them). A function's user therefore carries its
 S3 statements as synthesized and, for other services, the same actions on "*" (plus the names
 moto gives operations IAM authorizes per item, e.g. dynamodb:TransactWriteItems); the
-rehearsal's own evaluator checks those calls' resources and conditions instead.
+rehearsal's own evaluator checks those calls' resources and conditions instead. moto also
+authorizes a DeleteObjects request as s3:DeleteObject on the *bucket* (real S3: on each key), so
+a prefix-scoped s3:DeleteObject grant is also given on the bucket ARN in moto's form; each key
+of a DeleteObjects is still judged on its own by the evaluator.
 """
 
 from __future__ import annotations
@@ -144,6 +147,11 @@ def moto_form(documents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             other = [a for a in actions if not a.startswith("s3:")]
             if s3:
                 statements.append({**statement, "Action": s3})
+                if "s3:DeleteObject" in s3:
+                    buckets = sorted({r.split("/", 1)[0] for r in _as_list(statement["Resource"])})
+                    statements.append(
+                        {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": buckets}
+                    )
             if other:
                 other += [alias for alias, parts in _MOTO_NAMES.items()
                           if any(p in other for p in parts)]  # fmt: skip

@@ -224,6 +224,21 @@ class Rig:
     def invoke(self, key: str, event: Mapping[str, Any]) -> Any:
         return self.functions[key].invoke(dict(event))
 
+    def deliver_to_rule(self, rule_prefix: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """What EventBridge does with `event` for the template's rule: match its pattern,
+        shape each target's input (InputTransformer), invoke the target functions."""
+        _, rule = self.template.one("AWS::Events::Rule", rule_prefix)
+        props = resolve(rule["Properties"], self.stack.names)
+        if not _matches(props.get("EventPattern", {}), event):
+            raise RehearsalFailure(f"rule {rule_prefix} does not match the event it exists for")
+        results = {}
+        for target in props["Targets"]:
+            key = self.stack.function_arns.get(target["Arn"])
+            if key is None:
+                raise RehearsalFailure(f"rule {rule_prefix} targets {target['Arn']}, no function")
+            results[key] = self.invoke(key, _target_input(target, event))
+        return results
+
     def scratch_keys(self, video_id: str | None = None) -> list[str]:
         prefix = f"work/{video_id}/" if video_id else "work/"
         s3 = self.admin.client("s3")
@@ -266,6 +281,33 @@ class Rig:
                 self.findings.fail(
                     f"{key}: AccessDenied {request} ({how}{call.service}.{call.operation})"
                 )
+
+
+def _matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """EventBridge's pattern match for the exact-value lists and nested fields rules use."""
+    for key, wanted in pattern.items():
+        value = event.get(key)
+        if isinstance(wanted, dict):
+            if not isinstance(value, dict) or not _matches(wanted, value):
+                return False
+        elif value not in wanted:
+            return False
+    return True
+
+
+def _target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    transformer = target.get("InputTransformer")
+    if transformer is None:
+        return dict(event)
+    text = transformer["InputTemplate"]
+    for name, path in transformer.get("InputPathsMap", {}).items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        text = text.replace(f"<{name}>", json.dumps(value))
+    return json.loads(text)
 
 
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.2) -> Any:

@@ -110,7 +110,7 @@ def rehearse(template_path: Path, full: bool) -> Report:
     """Run the scenarios on a rig built from `template_path`; never raises for a finding."""
     mode = "full" if full else "short"
     report = Report(mode)
-    options = Options() if full else Options(segment_seconds=4)
+    options = Options() if full else Options(segment_seconds=8)
     started = time.perf_counter()
     try:
         with Rig(template_path, options) as rig:
@@ -119,10 +119,13 @@ def rehearse(template_path: Path, full: bool) -> Report:
             try:
                 scenarios.run("webhook", scenarios.webhook)
                 scenarios.run("one-pass", lambda: scenarios.one_pass(10))
-                scenarios.run("segmented", lambda: scenarios.segmented(100 if full else 12))
+                scenarios.run("reprocess", lambda: scenarios.reprocess(scenarios.one_pass_video))
+                scenarios.run("segmented", lambda: scenarios.segmented(100 if full else 20))
                 if full:
                     scenarios.run("batch", scenarios.batch)
                 scenarios.run("corrupt", scenarios.corrupt)
+                scenarios.run("safety-net", scenarios.safety_net)
+                scenarios.run("upload-abort", scenarios.abandoned_upload)
                 scenarios.run("webhooks", scenarios.deliveries)
                 scenarios.run("capacity", scenarios.capacity)
             except RehearsalFailure as exc:

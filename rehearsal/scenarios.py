@@ -62,6 +62,7 @@ class Scenarios:
         self.clips.mkdir(exist_ok=True)
         self.outcomes: list[Outcome] = []
         self.hook: dict[str, Any] | None = None
+        self.one_pass_video = ""
 
     def run(self, name: str, scenario: Callable[[], str]) -> None:
         started = time.perf_counter()
@@ -96,7 +97,8 @@ class Scenarios:
         )  # fmt: skip
         for part in parts["parts"]:
             n = part["partNumber"]
-            status, answer = _http("PUT", part["url"], data[(n - 1) * size : n * size])
+            status, answer = _http("PUT", part["url"], data[(n - 1) * size : n * size],
+                                   {"Content-Type": "application/octet-stream"})  # fmt: skip
             if status != 200:
                 raise RehearsalFailure(f"PUT part {n}: {status} {answer[:300]!r}")
         self._ok(self.api.request("GET", f"/uploads/{uid}"), 200, "GET /uploads/{id}")
@@ -160,8 +162,9 @@ class Scenarios:
             raise RehearsalFailure(f"a {seconds:g} s video was segmented: {item['segments']}")
         listed = self._ok(self.api.request("GET", "/videos?status=completed"), 200,
                           "GET /videos?status=completed")  # fmt: skip
-        if vid not in [v["id"] for v in listed["items"]]:
+        if vid not in [v["id"] for v in listed["videos"]]:
             raise RehearsalFailure("GET /videos?status=completed does not list the video")
+        self.one_pass_video = vid
         return f"{seconds:g} s video {vid}: completed in one pass"
 
     def segmented(self, seconds: float) -> str:
@@ -173,6 +176,54 @@ class Scenarios:
         if int(segments.get("count") or 0) < 2:
             raise RehearsalFailure(f"a {seconds:g} s video was not segmented: {segments}")
         return f"{seconds:g} s video {vid}: {segments['count']} segments, assembled"
+
+    def reprocess(self, video_id: str) -> str:
+        """Process a completed video again: the new run replaces the old one's outputs."""
+        first = self.video(video_id)
+        self.process([video_id])
+        second = self.expect_completed(video_id)
+        if second.get("runId") == first.get("runId"):
+            raise RehearsalFailure("reprocessing kept the old run")
+        old = self.rig.admin.client("s3").list_objects_v2(
+            Bucket=self.rig.stack.bucket, Prefix=f"videos/{video_id}/{first.get('runId')}/"
+        )
+        if old.get("KeyCount"):
+            raise RehearsalFailure(f"the old run's {old['KeyCount']} outputs were not deleted")
+        return f"video {video_id} reprocessed: the old run's outputs deleted"
+
+    def safety_net(self) -> str:
+        """An execution stopped outside every Catch (here: never run): EventBridge's status
+        change reaches the finalizer (the video fails) and the scaler (the lease goes)."""
+        vid = self.create("stopped", self.upload(make_clip(self.clips / "stopped.mp4", 2)))
+        started = self._ok(self.api.request("POST", f"/videos/{vid}/process"), 202,
+                           "POST /videos/{id}/process")  # fmt: skip
+        sfn = self.rig.admin.client("stepfunctions")
+        arn = started["executionArn"]
+        execution = sfn.describe_execution(executionArn=arn)
+        sfn.stop_execution(executionArn=arn, error="Rehearsal.Stopped", cause="safety net")
+        event = {
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {
+                "executionArn": arn,
+                "stateMachineArn": self.rig.stack.state_machine_arn,
+                "status": "ABORTED",
+                "input": execution["input"],
+            },
+        }
+        self.rig.deliver_to_rule("ExecutionEndedRule", event)
+        item = self.video(vid)
+        if item["status"] != "failed":
+            raise RehearsalFailure(f"the stopped execution's video is {item['status']}")
+        return f"stopped execution: video {vid} failed ({item['error'].get('code')}), released"
+
+    def abandoned_upload(self) -> str:
+        """A multipart upload started, then cancelled (DELETE /uploads/{id})."""
+        body = {"filename": "gone.mp4", "contentType": "video/mp4", "multipart": {"size": 1024}}
+        upload = self._ok(self.api.request("POST", "/uploads", body), 201, "POST /uploads")
+        uid = upload["uploadId"]
+        self._ok(self.api.request("DELETE", f"/uploads/{uid}"), 204, "DELETE /uploads/{id}")
+        return "multipart upload started and aborted"
 
     def batch(self, count: int = 3) -> str:
         ids = [
@@ -209,6 +260,8 @@ class Scenarios:
         _verify_signatures(self.rig.receiver.deliveries, str(self.hook["secret"]))
         self._ok(self.api.request("GET", f"/webhooks/{self.hook['id']}/deliveries"), 200,
                  "GET /webhooks/{id}/deliveries")  # fmt: skip
+        self._ok(self.api.request("DELETE", f"/webhooks/{self.hook['id']}"), 204,
+                 "DELETE /webhooks/{id}")  # fmt: skip
         return f"{len(self.rig.receiver.deliveries)} signed deliveries ({len(done)} completed)"
 
     def capacity(self) -> str:
