@@ -20,7 +20,7 @@ from rehearsal.calls import DENIED_CODES, Call
 from rehearsal.emulator import MotoServer, create_principal
 from rehearsal.gateway import Gateway, Principal, ScalingConfigs
 from rehearsal.http_api import HttpApi
-from rehearsal.policy import PolicyError, Request
+from rehearsal.policy import Policy, PolicyError, Request
 from rehearsal.receiver import Receiver
 from rehearsal.runtime import REPO_ROOT, Function, FunctionError
 from rehearsal.stack import Stack, create
@@ -150,7 +150,10 @@ class Rig:
             "LANG": "C.UTF-8",
             "HOME": str(home),
             "TMPDIR": str(home / "tmp"),
-            "PYTHONPATH": str(REPO_ROOT),
+            # Layers first (Lambda puts /opt/python before the runtime's packages), then the code.
+            "PYTHONPATH": os.pathsep.join(
+                [*(str(d / "python") for d in self.template.layer_dirs(spec)), str(REPO_ROOT)]
+            ),
             "AWS_ACCESS_KEY_ID": principal.access_key,
             "AWS_SECRET_ACCESS_KEY": principal.secret_key,
             "AWS_REGION": REGION,
@@ -251,36 +254,38 @@ class Rig:
         requests of each function."""
         used: dict[str, list[Request]] = {}
         for key, function in self.functions.items():
-            policy = self.principals[key].policy
-            used[key] = []
-            for call in function.calls:
-                self._judge_call(key, call, policy, used[key])
+            failures, used[key] = judge_calls(key, function.calls, self.principals[key].policy)
+            self.findings.failures += failures
         for replay in self.gateway.presigned:
             if replay.status in (401, 403):
-                self.findings.fail(
-                    f"{replay.function}: AccessDenied (presigned) {replay.request}"
-                )
+                self.findings.fail(f"{replay.function}: AccessDenied (presigned) {replay.request}")
         return used
 
-    def _judge_call(self, key: str, call: Call, policy: Any, used: list[Request]) -> None:
-        how = "presigned " if call.presigned else ""
+
+def judge_calls(
+    function: str, calls: list[Call], policy: Policy
+) -> tuple[list[str], list[Request]]:
+    """(failures naming function, action and resource; the allowed requests) of one
+    function's recorded calls: the emulator's refusals and the policy's verdict on each IAM
+    request, conditions included."""
+    failures: list[str] = []
+    used: list[Request] = []
+    for call in calls:
+        how = f"{'presigned ' if call.presigned else ''}{call.service}.{call.operation}"
         if call.error in DENIED_CODES:
-            self.findings.fail(
-                f"{key}: {call.error} from the emulator on {how}{call.service}.{call.operation}: "
-                + "; ".join(map(str, call.requests))
-            )
+            failures.append(f"{function}: {call.error} from the emulator on {how}: "
+                            + "; ".join(map(str, call.requests)))  # fmt: skip
         for request in call.requests:
             try:
                 allowed = policy.allows(request)
             except PolicyError as exc:
-                self.findings.fail(f"{key}: {request}: {exc}")
+                failures.append(f"{function}: {request}: {exc}")
                 continue
             if allowed:
                 used.append(request)
             else:
-                self.findings.fail(
-                    f"{key}: AccessDenied {request} ({how}{call.service}.{call.operation})"
-                )
+                failures.append(f"{function}: AccessDenied {request} ({how})")
+    return failures, used
 
 
 def _matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:

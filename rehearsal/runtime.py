@@ -52,8 +52,11 @@ def _serve(conn: Connection, env: dict[str, str], handler: str, name: str, log: 
     os.dup2(fd, 2)
     os.environ.clear()
     os.environ.update(env)
-    sys.path.insert(0, str(REPO_ROOT))
+    sys.path[:0] = env.get("PYTHONPATH", str(REPO_ROOT)).split(os.pathsep)
     import boto3
+    import botocore
+
+    print(f"{name}: botocore {botocore.__version__} from {botocore.__file__}", flush=True)
 
     from rehearsal.calls import CallRecorder
 

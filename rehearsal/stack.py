@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rehearsal.policy import Policy
 from rehearsal.template import ACCOUNT, FUNCTIONS, REGION, Names, RehearsalFailure, Template, resolve
 
 SUFFIX = "rehearsal"
@@ -162,3 +163,40 @@ def create(template: Template, admin: Any, stack_name: str = "VideoService") -> 
         names, table_name, bucket, sm_arn, admin_token, function_names, arns,
         template_text, substitutions,
     )  # fmt: skip
+
+
+def fake_names(template: Template, stack_name: str = "VideoService") -> Names:
+    """Names and ARNs for every resource the stack's policies name, without an emulator: for
+    evaluating the synthesized policies statically (tests, reviews)."""
+    names = Names(stack_name, parameters={"CursorSecret": "0" * 64})
+    _name_static(template, names)
+    table_id, _ = template.one("AWS::DynamoDB::Table", "VideoTable")
+    table = f"{stack_name}-table-{SUFFIX}"
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    names.set(table_id, Ref=table, Arn=arn, StreamArn=f"{arn}/stream/2026-01-01T00:00:00.000")
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        bucket = f"{logical_id.lower()[:40]}-{SUFFIX}"
+        names.set(logical_id, Ref=bucket, Arn=f"arn:aws:s3:::{bucket}")
+    for logical_id in template.of_type("AWS::SecretsManager::Secret"):
+        names.set(logical_id,
+                  Ref=f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{logical_id}-AbCdEf")  # fmt: skip
+    for logical_id in template.of_type("AWS::Events::EventBus"):
+        names.set(logical_id, Ref=logical_id, Name=logical_id,
+                  Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{logical_id}")  # fmt: skip
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        names.set(logical_id, Ref=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}",
+                  Arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}")  # fmt: skip
+    machine_id, _ = template.state_machine()
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{stack_name}-workflow"
+    names.set(machine_id, Ref=machine, Arn=machine, Name=f"{stack_name}-workflow")
+    return names
+
+
+def function_policies(template: Template, names: Names) -> dict[str, Policy]:
+    """Each function's role policy, intrinsics resolved, ready to evaluate."""
+    return {
+        key: Policy.from_documents(
+            resolve(template.role_policies(template.function(key).role_logical_id), names)
+        )
+        for key in FUNCTIONS
+    }

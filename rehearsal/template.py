@@ -118,13 +118,31 @@ class FunctionSpec:
 
 
 class Template:
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(self, document: Mapping[str, Any], outdir: Path | None = None) -> None:
         self.document = document
         self.resources: Mapping[str, Mapping[str, Any]] = document["Resources"]
+        self.outdir = outdir  # the cloud assembly (cdk.out) holding the assets
 
     @classmethod
     def load(cls, path: Path) -> Template:
-        return cls(json.loads(path.read_text()))
+        return cls(json.loads(path.read_text()), path.parent)
+
+    def layer_dirs(self, spec: FunctionSpec) -> list[Path]:
+        """The staged directories of a function's layers (in order), from the assembly's
+        asset manifest: what Lambda unpacks under /opt."""
+        dirs = []
+        for layer in spec.properties.get("Layers", []):
+            logical_id = layer.get("Ref") if isinstance(layer, dict) else None
+            resource = self.resources.get(logical_id or "")
+            if resource is None or resource["Type"] != "AWS::Lambda::LayerVersion":
+                raise RehearsalFailure(f"{spec.key}: layer {layer!r} is not a layer of the template")
+            key = str(resource["Properties"]["Content"]["S3Key"]).removesuffix(".zip")
+            manifests = list(self.outdir.glob("*.assets.json")) if self.outdir else []
+            files = {k: v for m in manifests for k, v in json.loads(m.read_text())["files"].items()}
+            if key not in files:
+                raise RehearsalFailure(f"{spec.key}: layer {logical_id}'s asset is not in the assembly")
+            dirs.append(self.outdir / files[key]["source"]["path"])  # type: ignore[operator]
+        return dirs
 
     def of_type(self, kind: str) -> dict[str, Mapping[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == kind}

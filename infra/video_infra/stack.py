@@ -31,7 +31,13 @@ from video_infra import access
 from video_infra.chalice_bundle import ChaliceApp
 from video_infra.data import Data
 from video_infra.events import EventDelivery
-from video_infra.functions import ApiFunction, CapacityProviders, WorkflowFunctions
+from video_infra.functions import (
+    ARCH,
+    RUNTIME,
+    ApiFunction,
+    CapacityProviders,
+    WorkflowFunctions,
+)
 from video_infra.http_api import ChaliceHttpApi
 from video_infra.log_groups import retention
 from video_infra.network import Network
@@ -50,6 +56,7 @@ class VideoServiceStack(cdk.Stack):
         settings: InfraSettings,
         chalice_app: ChaliceApp,
         api_bundle_dir: Path,
+        sdk_layer_dir: Path,
         definition_path: Path,
         env: cdk.Environment | None = None,
         description: str | None = None,
@@ -113,6 +120,19 @@ class VideoServiceStack(cdk.Stack):
             "dispatcher": self.events.function,
         }
         self._grant_access()
+        # The functions of the API bundle import the pinned SDK (sdk_layer.py), not the
+        # runtime's: the API and the scaler call Lambda MI's scaling API.
+        sdk = lambda_.LayerVersion(
+            self,
+            "PinnedSdkLayer",
+            code=lambda_.Code.from_asset(str(sdk_layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCH],
+            description="boto3/botocore pinned in requirements-run.txt",
+        )
+        for key, function in self.functions.items():
+            if key != "processor":  # the image installs its own packages
+                function.add_layers(sdk)
 
         cdk.CfnOutput(self, "ApiEndpoint", value=self.http_api.api.api_endpoint)
         cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
