@@ -100,9 +100,7 @@ def _dynamodb(operation: str, params: dict[str, Any]) -> list[Request]:
             Request(f"dynamodb:{operation}", _table_arn(table)) for table in params["RequestItems"]
         ]
     return [
-        Request(
-            f"dynamodb:{operation}", _table_arn(params["TableName"], params.get("IndexName"))
-        )
+        Request(f"dynamodb:{operation}", _table_arn(params["TableName"], params.get("IndexName")))
     ]
 
 
@@ -190,7 +188,9 @@ class CallRecorder:
         events.register("before-parameter-build", self._before)
         events.register("after-call", self._after)
 
-    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    def _before(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         service = model.service_model.endpoint_prefix
         if service == "states":
             service = "sfn"
@@ -207,7 +207,9 @@ class CallRecorder:
     def _after(self, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any) -> None:
         call = context.get("rehearsal_call")
         if call is not None and http_response.status_code >= 400:
-            call.error = str((parsed or {}).get("Error", {}).get("Code") or http_response.status_code)
+            call.error = str(
+                (parsed or {}).get("Error", {}).get("Code") or http_response.status_code
+            )
 
     def drain(self) -> list[Call]:
         with self._lock:

@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -58,7 +59,7 @@ class MotoServer:
     def __init__(self, log: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        exe = shutil.which("moto_server", path=str(Path(os.sys.executable).parent))
+        exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
         if exe is None:
             raise RehearsalFailure("moto_server is not installed next to this Python")
         env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(FREE_CALLS)}
@@ -96,8 +97,10 @@ class MotoServer:
             UserName="rehearsal-admin",
             PolicyName="everything",
             PolicyDocument=json.dumps(
-                {"Version": "2012-10-17",
-                 "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}  # fmt: skip
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
             ),
         )
         key = iam.create_access_key(UserName="rehearsal-admin")["AccessKey"]
@@ -126,7 +129,7 @@ class _EndpointSession(boto3.Session):
         )
         self._url = url
 
-    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def client(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self._url)
         return super().client(*args, **kwargs)
 
@@ -153,8 +156,9 @@ def moto_form(documents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                         {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": buckets}
                     )
             if other:
-                other += [alias for alias, parts in _MOTO_NAMES.items()
-                          if any(p in other for p in parts)]  # fmt: skip
+                other += [
+                    alias for alias, parts in _MOTO_NAMES.items() if any(p in other for p in parts)
+                ]
                 statements.append({"Effect": "Allow", "Action": other, "Resource": "*"})
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -136,10 +136,14 @@ class Gateway:
         headers: dict[str, str],
         body: bytes,
     ) -> int:
-        conn = http.client.HTTPConnection(self.moto.hostname, self.moto.port, timeout=300)
+        conn = http.client.HTTPConnection(self.moto.netloc, timeout=300)
         try:
-            conn.request(method, target, body=body if body or method in ("PUT", "POST") else None,
-                         headers=headers)  # fmt: skip
+            conn.request(
+                method,
+                target,
+                body=body if body or method in ("PUT", "POST") else None,
+                headers=headers,
+            )
             resp = conn.getresponse()
             data = resp.read()
             h.send_response(resp.status)
@@ -173,9 +177,9 @@ class Gateway:
             if k.lower() in ("range", "content-type", "if-none-match", "if-match")
         }
         request = AWSRequest(method=h.command, url=moto_url, data=body, headers=headers)
-        S3SigV4Auth(
-            Credentials(principal.access_key, principal.secret_key), "s3", REGION
-        ).add_auth(request)
+        S3SigV4Auth(Credentials(principal.access_key, principal.secret_key), "s3", REGION).add_auth(
+            request
+        )
         signed = {k: str(v) for k, v in request.headers.items()}
         signed["Host"] = f"{self.moto.hostname}:{self.moto.port}"
         status = self._forward(h, h.command, target, signed, body)
@@ -194,13 +198,21 @@ class Gateway:
         if principal is None:
             _error(h, 403, "UnrecognizedClientException", "unknown caller")
             return
-        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        arn = (
+            name
+            if name.startswith("arn:")
+            else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        )
         if query.get("Qualifier"):
             arn = f"{arn}:{query['Qualifier']}"
         operation = "PutFunctionScalingConfig" if h.command == "PUT" else "GetFunctionScalingConfig"
         if not principal.policy.allows(Request(f"lambda:{operation}", arn)):
-            _error(h, 403, "AccessDeniedException",
-                   f"{principal.function} may not lambda:{operation} on {arn}")  # fmt: skip
+            _error(
+                h,
+                403,
+                "AccessDeniedException",
+                f"{principal.function} may not lambda:{operation} on {arn}",
+            )
             return
         if h.command == "PUT":
             self.scaling.put(arn, json.loads(body or b"{}")["FunctionScalingConfig"])
@@ -216,7 +228,7 @@ class Gateway:
 
 def _read_body(h: BaseHTTPRequestHandler) -> bytes:
     if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:

@@ -27,7 +27,9 @@ class Response:
         return json.loads(self.body)
 
 
-def _match(routes: list[tuple[str, str]], method: str, path: str) -> tuple[str, dict[str, str]] | None:
+def _match(
+    routes: list[tuple[str, str]], method: str, path: str
+) -> tuple[str, dict[str, str]] | None:
     parts = path.strip("/").split("/") if path != "/" else []
     best: tuple[int, str, dict[str, str]] | None = None
     for route_method, route_path in routes:

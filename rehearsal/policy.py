@@ -52,7 +52,10 @@ def _as_list(value: Any) -> list[Any]:
 def _wildcard(pattern: str, value: str, ignore_case: bool) -> bool:
     """IAM's wildcards: `*` any run of characters, `?` one character, nothing else special."""
     regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+    return (
+        re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+        is not None
+    )
 
 
 def _condition_text(condition: Mapping[str, Any]) -> str:

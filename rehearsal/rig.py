@@ -125,8 +125,9 @@ class Rig:
         self.functions: dict[str, Function] = {}
         for key in FUNCTIONS:
             environments = self.options.processor_environments if key == "processor" else 1
-            function = Function(key, self.specs[key].handler, self._environment(key), logs,
-                                environments)  # fmt: skip
+            function = Function(
+                key, self.specs[key].handler, self._environment(key), logs, environments
+            )
             self._exit.callback(function.close)
             self.functions[key] = function
         self.api = HttpApi(
@@ -140,8 +141,9 @@ class Rig:
 
     def _environment(self, key: str) -> dict[str, str]:
         spec = self.specs[key]
-        variables = resolve(spec.properties.get("Environment", {}).get("Variables", {}),
-                            self.stack.names)  # fmt: skip
+        variables = resolve(
+            spec.properties.get("Environment", {}).get("Variables", {}), self.stack.names
+        )
         home = self.workdir / "env" / key
         (home / "tmp").mkdir(parents=True)
         principal = self.principals[key]
@@ -168,20 +170,45 @@ class Rig:
             env.update(dockerfile_env())
         env.update(variables)
         if "VIDEO_DATA_DIR" in env:
-            self._deviate(env, key, "VIDEO_DATA_DIR", str(home / "data"),
-                          "the rehearsal's temp dir instead of /tmp/video-data")  # fmt: skip
+            self._deviate(
+                env,
+                key,
+                "VIDEO_DATA_DIR",
+                str(home / "data"),
+                "the rehearsal's temp dir instead of /tmp/video-data",
+            )
         if key == "processor":
-            self._deviate(env, key, "VIDEO_WHISPER_MODEL", "off",
-                          "the image bakes the model; subtitles have their own media tests")  # fmt: skip
+            self._deviate(
+                env,
+                key,
+                "VIDEO_WHISPER_MODEL",
+                "off",
+                "the image bakes the model; subtitles have their own media tests",
+            )
             if self.options.segment_seconds is not None:
-                self._deviate(env, key, "VIDEO_SEGMENT_SECONDS",
-                              str(self.options.segment_seconds), "short segments: a quick run")  # fmt: skip
+                self._deviate(
+                    env,
+                    key,
+                    "VIDEO_SEGMENT_SECONDS",
+                    str(self.options.segment_seconds),
+                    "short segments: a quick run",
+                )
         if key in ("api", "dispatcher"):
-            self._deviate(env, key, "VIDEO_WEBHOOK_ALLOW_PRIVATE", "true",
-                          "the webhook receiver listens on loopback")  # fmt: skip
+            self._deviate(
+                env,
+                key,
+                "VIDEO_WEBHOOK_ALLOW_PRIVATE",
+                "true",
+                "the webhook receiver listens on loopback",
+            )
         if key == "dispatcher":
-            self._deviate(env, key, "SSL_CERT_FILE", str(self.receiver.cert),
-                          "trust the receiver's throw-away certificate")  # fmt: skip
+            self._deviate(
+                env,
+                key,
+                "SSL_CERT_FILE",
+                str(self.receiver.cert),
+                "trust the receiver's throw-away certificate",
+            )
         return env
 
     def _engine(self) -> Any:
@@ -273,8 +300,10 @@ def judge_calls(
     for call in calls:
         how = f"{'presigned ' if call.presigned else ''}{call.service}.{call.operation}"
         if call.error in DENIED_CODES:
-            failures.append(f"{function}: {call.error} from the emulator on {how}: "
-                            + "; ".join(map(str, call.requests)))  # fmt: skip
+            failures.append(
+                f"{function}: {call.error} from the emulator on {how}: "
+                + "; ".join(map(str, call.requests))
+            )
         for request in call.requests:
             try:
                 allowed = policy.allows(request)

@@ -60,14 +60,20 @@ class Report:
         lines += ["", "## Actions used vs granted, per function", ""]
         for fn, uses in self.grants.items():
             lines.append(f"### {fn} ({self.invocations.get(fn, 0)} invocations)")
-            lines.append("used:    " + ", ".join(
-                f"{a} x{n}" for a, n in sorted(self.used.get(fn, Counter()).items())) or "-")  # fmt: skip
+            lines.append(
+                "used:    "
+                + ", ".join(f"{a} x{n}" for a, n in sorted(self.used.get(fn, Counter()).items()))
+                or "-"
+            )
             lines.append("granted:")
             for use in uses:
                 state = (
-                    f"used x{use.uses}" if use.uses
-                    else f"not used; kept: {use.reason}" if use.reason else "UNUSED"
-                )  # fmt: skip
+                    f"used x{use.uses}"
+                    if use.uses
+                    else f"not used; kept: {use.reason}"
+                    if use.reason
+                    else "UNUSED"
+                )
                 lines.append(f"  {_short(str(use.grant)):<100} {state}")
             lines.append("")
         if self.deviations:
@@ -151,7 +157,9 @@ def _grant_uses(fn: str, grants: list[Grant], requests: list[Request]) -> list[G
     out = []
     for grant in grants:
         uses = sum(1 for r in requests if grant_used(grant, [r]))
-        out.append(GrantUse(grant, uses, None if uses else reason_for(fn, grant.action, grant.resource)))
+        out.append(
+            GrantUse(grant, uses, None if uses else reason_for(fn, grant.action, grant.resource))
+        )
     return out
 
 

@@ -6,6 +6,7 @@ recorded (rehearsal.calls) and sent back with the result.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -104,10 +105,8 @@ class Environment:
         return value, calls
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             self._conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.kill()

@@ -28,20 +28,43 @@ def make_clip(path: Path, seconds: float, size: str = "320x180") -> Path:
     import imageio_ffmpeg
 
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", "-shortest",
-         str(path)],
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return path
 
 
-def _http(method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+def _http(
+    method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    if not url.startswith("http://127.0.0.1:"):
+        raise RehearsalFailure(f"not a URL of the loopback gateway: {url[:80]}")
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310 - checked above
     try:
-        with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 - loopback gateway
+        with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 - checked above
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -87,49 +110,68 @@ class Scenarios:
         if not multipart:
             status, answer = _http("PUT", upload["uploadUrl"], data, upload["headers"])
             if status != 200:
-                raise RehearsalFailure(f"PUT to the presigned upload URL: {status} {answer[:300]!r}")
+                raise RehearsalFailure(
+                    f"PUT to the presigned upload URL: {status} {answer[:300]!r}"
+                )
             return str(upload["sourceUrl"])
         uid, size = upload["uploadId"], upload["partSize"]
         numbers = list(range(1, upload["partCount"] + 1))
         parts = self._ok(
             self.api.request("POST", f"/uploads/{uid}/parts", {"partNumbers": numbers}),
-            200, "POST /uploads/{id}/parts",
-        )  # fmt: skip
+            200,
+            "POST /uploads/{id}/parts",
+        )
         for part in parts["parts"]:
             n = part["partNumber"]
-            status, answer = _http("PUT", part["url"], data[(n - 1) * size : n * size],
-                                   {"Content-Type": "application/octet-stream"})  # fmt: skip
+            status, answer = _http(
+                "PUT",
+                part["url"],
+                data[(n - 1) * size : n * size],
+                {"Content-Type": "application/octet-stream"},
+            )
             if status != 200:
                 raise RehearsalFailure(f"PUT part {n}: {status} {answer[:300]!r}")
         self._ok(self.api.request("GET", f"/uploads/{uid}"), 200, "GET /uploads/{id}")
-        self._ok(self.api.request("POST", f"/uploads/{uid}/complete", {}), 200,
-                 "POST /uploads/{id}/complete")  # fmt: skip
+        self._ok(
+            self.api.request("POST", f"/uploads/{uid}/complete", {}),
+            200,
+            "POST /uploads/{id}/complete",
+        )
         return str(upload["sourceUrl"])
 
     def create(self, title: str, source: str) -> str:
-        item = self._ok(self.api.request("POST", "/videos", {"title": title, "sourceUrl": source}),
-                        201, "POST /videos")  # fmt: skip
+        item = self._ok(
+            self.api.request("POST", "/videos", {"title": title, "sourceUrl": source}),
+            201,
+            "POST /videos",
+        )
         return str(item["id"])
 
     def process(self, video_ids: list[str]) -> dict[str, Any]:
         if len(video_ids) == 1:
-            started = self._ok(self.api.request("POST", f"/videos/{video_ids[0]}/process"), 202,
-                               "POST /videos/{id}/process")  # fmt: skip
+            started = self._ok(
+                self.api.request("POST", f"/videos/{video_ids[0]}/process"),
+                202,
+                "POST /videos/{id}/process",
+            )
         else:
-            started = self._ok(self.api.request("POST", "/videos/process", {"videoIds": video_ids}),
-                               202, "POST /videos/process")  # fmt: skip
+            started = self._ok(
+                self.api.request("POST", "/videos/process", {"videoIds": video_ids}),
+                202,
+                "POST /videos/process",
+            )
         execution = self.rig.run_execution(started["executionArn"])
         if execution["status"] != "SUCCEEDED":
-            raise RehearsalFailure(
-                f"execution {execution['status']}: {execution.get('error')} {execution.get('cause')}"
-            )
+            status, error = execution["status"], execution.get("error")
+            raise RehearsalFailure(f"execution {status}: {error} {execution.get('cause')}")
         name = started["executionArn"].rsplit(":", 1)[1]
         self._ok(self.api.request("GET", f"/executions/{name}"), 200, "GET /executions/{name}")
         return execution
 
     def video(self, video_id: str) -> dict[str, Any]:
-        item: dict[str, Any] = self._ok(self.api.request("GET", f"/videos/{video_id}"), 200,
-                                        "GET /videos/{id}")  # fmt: skip
+        item: dict[str, Any] = self._ok(
+            self.api.request("GET", f"/videos/{video_id}"), 200, "GET /videos/{id}"
+        )
         return item
 
     def expect_completed(self, video_id: str) -> dict[str, Any]:
@@ -149,8 +191,14 @@ class Scenarios:
     # --- scenarios --------------------------------------------------------------------------
     def webhook(self) -> str:
         self.hook = self._ok(
-            self.api.request("POST", "/webhooks", {"url": self.rig.receiver.url,
-                             "description": "rehearsal receiver"}), 201, "POST /webhooks")  # fmt: skip
+            self.api.request(
+                "POST",
+                "/webhooks",
+                {"url": self.rig.receiver.url, "description": "rehearsal receiver"},
+            ),
+            201,
+            "POST /webhooks",
+        )
         return f"webhook {self.hook['id']} -> {self.rig.receiver.url}"
 
     def one_pass(self, seconds: float = 10) -> str:
@@ -160,8 +208,9 @@ class Scenarios:
         item = self.expect_completed(vid)
         if item.get("segments"):
             raise RehearsalFailure(f"a {seconds:g} s video was segmented: {item['segments']}")
-        listed = self._ok(self.api.request("GET", "/videos?status=completed"), 200,
-                          "GET /videos?status=completed")  # fmt: skip
+        listed = self._ok(
+            self.api.request("GET", "/videos?status=completed"), 200, "GET /videos?status=completed"
+        )
         if vid not in [v["id"] for v in listed["videos"]]:
             raise RehearsalFailure("GET /videos?status=completed does not list the video")
         self.one_pass_video = vid
@@ -195,8 +244,9 @@ class Scenarios:
         """An execution stopped outside every Catch (here: never run): EventBridge's status
         change reaches the finalizer (the video fails) and the scaler (the lease goes)."""
         vid = self.create("stopped", self.upload(make_clip(self.clips / "stopped.mp4", 2)))
-        started = self._ok(self.api.request("POST", f"/videos/{vid}/process"), 202,
-                           "POST /videos/{id}/process")  # fmt: skip
+        started = self._ok(
+            self.api.request("POST", f"/videos/{vid}/process"), 202, "POST /videos/{id}/process"
+        )
         sfn = self.rig.admin.client("stepfunctions")
         arn = started["executionArn"]
         execution = sfn.describe_execution(executionArn=arn)
@@ -258,10 +308,14 @@ class Scenarios:
 
         done = wait_until(delivered, 60, "webhook deliveries", interval=0.5)
         _verify_signatures(self.rig.receiver.deliveries, str(self.hook["secret"]))
-        self._ok(self.api.request("GET", f"/webhooks/{self.hook['id']}/deliveries"), 200,
-                 "GET /webhooks/{id}/deliveries")  # fmt: skip
-        self._ok(self.api.request("DELETE", f"/webhooks/{self.hook['id']}"), 204,
-                 "DELETE /webhooks/{id}")  # fmt: skip
+        self._ok(
+            self.api.request("GET", f"/webhooks/{self.hook['id']}/deliveries"),
+            200,
+            "GET /webhooks/{id}/deliveries",
+        )
+        self._ok(
+            self.api.request("DELETE", f"/webhooks/{self.hook['id']}"), 204, "DELETE /webhooks/{id}"
+        )
         return f"{len(self.rig.receiver.deliveries)} signed deliveries ({len(done)} completed)"
 
     def capacity(self) -> str:

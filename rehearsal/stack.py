@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from rehearsal.policy import Policy
-from rehearsal.template import ACCOUNT, FUNCTIONS, REGION, Names, RehearsalFailure, Template, resolve
+from rehearsal.template import (
+    ACCOUNT,
+    FUNCTIONS,
+    REGION,
+    Names,
+    RehearsalFailure,
+    Template,
+    resolve,
+)
 
 SUFFIX = "rehearsal"
 
@@ -49,8 +57,13 @@ def _lifecycle_rules(rules: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             api["Expiration"] = {"Days": rule["ExpirationInDays"]}
         if "AbortIncompleteMultipartUpload" in rule:
             api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
-        unknown = set(rule) - {"Id", "Status", "Prefix", "ExpirationInDays",
-                               "AbortIncompleteMultipartUpload"}  # fmt: skip
+        unknown = set(rule) - {
+            "Id",
+            "Status",
+            "Prefix",
+            "ExpirationInDays",
+            "AbortIncompleteMultipartUpload",
+        }
         if unknown:
             raise RehearsalFailure(f"lifecycle rule {rule.get('Id')}: unhandled {sorted(unknown)}")
         out.append(api)
@@ -69,17 +82,20 @@ def _name_static(template: Template, names: Names) -> dict[str, str]:
         spec = template.function(key)
         name = f"{names.stack_name}-{key}-{SUFFIX}"
         function_names[key] = name
-        names.set(spec.logical_id, Ref=name,
-                  Arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")  # fmt: skip
-    for logical_id, role in template.of_type("AWS::IAM::Role").items():
+        names.set(
+            spec.logical_id, Ref=name, Arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        )
+    for logical_id in template.of_type("AWS::IAM::Role"):
         names.set(logical_id, Ref=logical_id, Arn=f"arn:aws:iam::{ACCOUNT}:role/{logical_id}")
     for logical_id, group in template.of_type("AWS::Logs::LogGroup").items():
         name = group["Properties"].get("LogGroupName") or f"/aws/lambda/{logical_id}"
-        names.set(logical_id, Ref=name,
-                  Arn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*")  # fmt: skip
+        names.set(logical_id, Ref=name, Arn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*")
     for logical_id in template.of_type("AWS::ApiGatewayV2::Api"):
-        names.set(logical_id, Ref="rehearsalapi",
-                  ApiEndpoint=f"https://rehearsalapi.execute-api.{REGION}.amazonaws.com")  # fmt: skip
+        names.set(
+            logical_id,
+            Ref="rehearsalapi",
+            ApiEndpoint=f"https://rehearsalapi.execute-api.{REGION}.amazonaws.com",
+        )
     return function_names
 
 
@@ -98,14 +114,22 @@ def create(template: Template, admin: Any, stack_name: str = "VideoService") -> 
         AttributeDefinitions=props["AttributeDefinitions"],
         GlobalSecondaryIndexes=props.get("GlobalSecondaryIndexes", []),
         BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
-        **({"StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]}}
-           if "StreamSpecification" in props else {}),
-    )["TableDescription"]  # fmt: skip
+        **(
+            {"StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]}}
+            if "StreamSpecification" in props
+            else {}
+        ),
+    )["TableDescription"]
     if "TimeToLiveSpecification" in props:
-        ddb.update_time_to_live(TableName=table_name,
-                                TimeToLiveSpecification=props["TimeToLiveSpecification"])  # fmt: skip
-    names.set(table_id, Ref=table_name, Arn=created["TableArn"],
-              StreamArn=created.get("LatestStreamArn", ""))  # fmt: skip
+        ddb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+        )
+    names.set(
+        table_id,
+        Ref=table_name,
+        Arn=created["TableArn"],
+        StreamArn=created.get("LatestStreamArn", ""),
+    )
 
     s3 = admin.client("s3")
     bucket = ""
@@ -114,11 +138,19 @@ def create(template: Template, admin: Any, stack_name: str = "VideoService") -> 
         s3.create_bucket(Bucket=name)
         bucket_props = resource["Properties"]
         if "CorsConfiguration" in bucket_props:
-            s3.put_bucket_cors(Bucket=name, CORSConfiguration={
-                "CORSRules": _cors_rules(bucket_props["CorsConfiguration"]["CorsRules"])})  # fmt: skip
+            s3.put_bucket_cors(
+                Bucket=name,
+                CORSConfiguration={
+                    "CORSRules": _cors_rules(bucket_props["CorsConfiguration"]["CorsRules"])
+                },
+            )
         if "LifecycleConfiguration" in bucket_props:
-            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
-                "Rules": _lifecycle_rules(bucket_props["LifecycleConfiguration"]["Rules"])})  # fmt: skip
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": _lifecycle_rules(bucket_props["LifecycleConfiguration"]["Rules"])
+                },
+            )
         names.set(logical_id, Ref=name, Arn=f"arn:aws:s3:::{name}")
         if logical_id.startswith("MediaBucket"):
             bucket = name
@@ -160,9 +192,16 @@ def create(template: Template, admin: Any, stack_name: str = "VideoService") -> 
 
     arns = {names.get_att(template.function(k).logical_id, "Arn"): k for k in FUNCTIONS}
     return Stack(
-        names, table_name, bucket, sm_arn, admin_token, function_names, arns,
-        template_text, substitutions,
-    )  # fmt: skip
+        names,
+        table_name,
+        bucket,
+        sm_arn,
+        admin_token,
+        function_names,
+        arns,
+        template_text,
+        substitutions,
+    )
 
 
 def fake_names(template: Template, stack_name: str = "VideoService") -> Names:
@@ -178,14 +217,22 @@ def fake_names(template: Template, stack_name: str = "VideoService") -> Names:
         bucket = f"{logical_id.lower()[:40]}-{SUFFIX}"
         names.set(logical_id, Ref=bucket, Arn=f"arn:aws:s3:::{bucket}")
     for logical_id in template.of_type("AWS::SecretsManager::Secret"):
-        names.set(logical_id,
-                  Ref=f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{logical_id}-AbCdEf")  # fmt: skip
+        names.set(
+            logical_id, Ref=f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{logical_id}-AbCdEf"
+        )
     for logical_id in template.of_type("AWS::Events::EventBus"):
-        names.set(logical_id, Ref=logical_id, Name=logical_id,
-                  Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{logical_id}")  # fmt: skip
+        names.set(
+            logical_id,
+            Ref=logical_id,
+            Name=logical_id,
+            Arn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{logical_id}",
+        )
     for logical_id in template.of_type("AWS::SQS::Queue"):
-        names.set(logical_id, Ref=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}",
-                  Arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}")  # fmt: skip
+        names.set(
+            logical_id,
+            Ref=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}",
+            Arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}",
+        )
     machine_id, _ = template.state_machine()
     machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{stack_name}-workflow"
     names.set(machine_id, Ref=machine, Arn=machine, Name=f"{stack_name}-workflow")

@@ -135,13 +135,18 @@ class Template:
             logical_id = layer.get("Ref") if isinstance(layer, dict) else None
             resource = self.resources.get(logical_id or "")
             if resource is None or resource["Type"] != "AWS::Lambda::LayerVersion":
-                raise RehearsalFailure(f"{spec.key}: layer {layer!r} is not a layer of the template")
+                raise RehearsalFailure(
+                    f"{spec.key}: layer {layer!r} is not a layer of the template"
+                )
             key = str(resource["Properties"]["Content"]["S3Key"]).removesuffix(".zip")
             manifests = list(self.outdir.glob("*.assets.json")) if self.outdir else []
             files = {k: v for m in manifests for k, v in json.loads(m.read_text())["files"].items()}
             if key not in files:
-                raise RehearsalFailure(f"{spec.key}: layer {logical_id}'s asset is not in the assembly")
-            dirs.append(self.outdir / files[key]["source"]["path"])  # type: ignore[operator]
+                raise RehearsalFailure(
+                    f"{spec.key}: layer {logical_id}'s asset is not in the assembly"
+                )
+            assert self.outdir is not None  # manifests were found in it
+            dirs.append(self.outdir / files[key]["source"]["path"])
         return dirs
 
     def of_type(self, kind: str) -> dict[str, Mapping[str, Any]]:
@@ -186,5 +191,7 @@ class Template:
 
     def routes(self) -> list[tuple[str, str]]:
         """(method, path) of every HTTP API route (`RouteKey` "GET /videos/{video_id}")."""
-        keys = [r["Properties"]["RouteKey"] for r in self.of_type("AWS::ApiGatewayV2::Route").values()]
-        return [tuple(key.split(" ", 1)) for key in keys]  # type: ignore[misc]
+        keys = [
+            r["Properties"]["RouteKey"] for r in self.of_type("AWS::ApiGatewayV2::Route").values()
+        ]
+        return [(method, path) for method, path in (key.split(" ", 1) for key in keys)]

@@ -127,23 +127,40 @@ def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
     def allow(sid: str, actions: tuple[str, ...], resource: Any, **extra: Any) -> None:
         if actions:
             out.append(
-                {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource,
-                 **extra}  # fmt: skip
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": list(actions),
+                    "Resource": resource,
+                    **extra,
+                }
             )
 
     allow("VideoTable", access.table_items, arns.table)
-    allow("QueryIndexes", ("dynamodb:Query",) * bool(access.index_queries),
-          [f"{arns.table}/index/{name}" for name in access.index_queries])  # fmt: skip
+    allow(
+        "QueryIndexes",
+        ("dynamodb:Query",) * bool(access.index_queries),
+        [f"{arns.table}/index/{name}" for name in access.index_queries],
+    )
     for grant in access.objects:
         allow(grant.sid, grant.actions, f"{arns.bucket}/{grant.prefix}*")
-    allow("ListPrefixes", ("s3:ListBucket",) * bool(access.list_prefixes), arns.bucket,
-          Condition={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}})  # fmt: skip
-    allow("StartProcessing", ("states:StartExecution",) * access.start_executions,
-          arns.state_machine)  # fmt: skip
-    allow("ReadExecutions", ("states:DescribeExecution",) * access.describe_executions,
-          arns.executions)  # fmt: skip
+    allow(
+        "ListPrefixes",
+        ("s3:ListBucket",) * bool(access.list_prefixes),
+        arns.bucket,
+        Condition={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
+    )
+    allow(
+        "StartProcessing", ("states:StartExecution",) * access.start_executions, arns.state_machine
+    )
+    allow(
+        "ReadExecutions",
+        ("states:DescribeExecution",) * access.describe_executions,
+        arns.executions,
+    )
     allow("ProcessorScaling", access.processor_scaling, arns.processor_scaling)
-    allow("ReadAdminToken", ("secretsmanager:GetSecretValue",) * access.admin_token,
-          arns.admin_token)  # fmt: skip
+    allow(
+        "ReadAdminToken", ("secretsmanager:GetSecretValue",) * access.admin_token, arns.admin_token
+    )
     allow("EventBus", ("events:PutEvents",) * access.put_events, arns.event_bus)
     return out

@@ -155,9 +155,7 @@ class WorkflowFunctions:
                 # /tmp holds a segment's encode, or a short video's whole run (source, ladder,
                 # analysis). The lead sets the figure from `make bench-disk` (peak /tmp per
                 # invocation); until then Lambda's maximum (context processorEphemeralStorageMiB).
-                ephemeral_storage_size=cdk.Size.mebibytes(
-                    settings.processor_ephemeral_storage_mib
-                ),
+                ephemeral_storage_size=cdk.Size.mebibytes(settings.processor_ephemeral_storage_mib),
                 timeout=cdk.Duration.seconds(settings.processor_timeout_seconds),
                 role=role,
                 log_group=log_group,

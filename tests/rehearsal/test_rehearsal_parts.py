@@ -40,8 +40,7 @@ def test_wildcards_match_as_iam_does() -> None:
 
 
 def test_a_condition_on_s3_prefix_is_evaluated_not_ignored() -> None:
-    listing = _allow("s3:ListBucket", BUCKET,
-                     Condition={"StringLike": {"s3:prefix": ["videos/*"]}})  # fmt: skip
+    listing = _allow("s3:ListBucket", BUCKET, Condition={"StringLike": {"s3:prefix": ["videos/*"]}})
     policy = _policy(listing)
     assert policy.allows(Request("s3:ListBucket", BUCKET, {"s3:prefix": "videos/abc/"}))
     assert not policy.allows(Request("s3:ListBucket", BUCKET, {"s3:prefix": "work/abc/"}))
@@ -71,9 +70,10 @@ def test_calls_become_the_iam_requests_aws_authorizes() -> None:
     (listing,) = iam_requests("s3", "ListObjectsV2", {"Bucket": "media", "Prefix": "work/v/"})
     assert listing == Request("s3:ListBucket", BUCKET, {"s3:prefix": "work/v/"})
     deletes = iam_requests(
-        "s3", "DeleteObjects",
+        "s3",
+        "DeleteObjects",
         {"Bucket": "media", "Delete": {"Objects": [{"Key": "work/a"}, {"Key": "work/b"}]}},
-    )  # fmt: skip
+    )
     assert [r.resource for r in deletes] == [f"{BUCKET}/work/a", f"{BUCKET}/work/b"]
     copy_requests = iam_requests(
         "s3", "CopyObject", {"Bucket": "media", "Key": "videos/x", "CopySource": "media/work/y"}
@@ -83,14 +83,17 @@ def test_calls_become_the_iam_requests_aws_authorizes() -> None:
         Request("s3:PutObject", f"{BUCKET}/videos/x"),
     ]
     transaction = iam_requests(
-        "dynamodb", "TransactWriteItems",
+        "dynamodb",
+        "TransactWriteItems",
         {"TransactItems": [{"Update": {"TableName": "t"}}, {"Put": {"TableName": "t"}}]},
-    )  # fmt: skip
+    )
     assert [r.action for r in transaction] == ["dynamodb:UpdateItem", "dynamodb:PutItem"]
     (query,) = iam_requests("dynamodb", "Query", {"TableName": "t", "IndexName": "I"})
     assert query.resource.endswith(":table/t/index/I")
     (scaling,) = iam_requests(
-        "lambda", "PutFunctionScalingConfig", {"FunctionName": "p", "Qualifier": "$LATEST.PUBLISHED"}
+        "lambda",
+        "PutFunctionScalingConfig",
+        {"FunctionName": "p", "Qualifier": "$LATEST.PUBLISHED"},
     )
     assert scaling.resource.endswith(":function:p:$LATEST.PUBLISHED")
 
@@ -99,21 +102,32 @@ def test_judging_names_the_function_the_action_and_the_resource() -> None:
     policy = _policy(_allow("s3:GetObject", f"{BUCKET}/uploads/*"))
     calls = [
         Call("s3", "GetObject", [Request("s3:GetObject", f"{BUCKET}/uploads/a")]),
-        Call("s3", "PutObject", [Request("s3:PutObject", f"{BUCKET}/work/v/r/plan.json")],
-             error="AccessDenied"),  # fmt: skip
+        Call(
+            "s3",
+            "PutObject",
+            [Request("s3:PutObject", f"{BUCKET}/work/v/r/plan.json")],
+            error="AccessDenied",
+        ),
     ]
     failures, used = judge_calls("processor", calls, policy)
     assert used == [Request("s3:GetObject", f"{BUCKET}/uploads/a")]
     assert len(failures) == 2  # the emulator's refusal and the policy's verdict
-    assert all("processor" in f and "s3:PutObject" in f and "work/v/r/plan.json" in f
-               for f in failures)  # fmt: skip
+    assert all(
+        "processor" in f and "s3:PutObject" in f and "work/v/r/plan.json" in f for f in failures
+    )
 
 
 def test_moto_gets_action_level_grants_outside_s3_and_bucket_level_batch_deletes() -> None:
-    form = moto_form([{"Statement": [
-        _allow(["dynamodb:UpdateItem"], "arn:aws:dynamodb:r:1:table/t"),
-        _allow(["s3:DeleteObject", "s3:PutObject"], f"{BUCKET}/work/*"),
-    ]}])  # fmt: skip
+    form = moto_form(
+        [
+            {
+                "Statement": [
+                    _allow(["dynamodb:UpdateItem"], "arn:aws:dynamodb:r:1:table/t"),
+                    _allow(["s3:DeleteObject", "s3:PutObject"], f"{BUCKET}/work/*"),
+                ]
+            }
+        ]
+    )
     dynamo, s3, batch = form["Statement"]
     assert dynamo["Resource"] == "*"
     assert "dynamodb:TransactWriteItems" in dynamo["Action"]
@@ -123,12 +137,14 @@ def test_moto_gets_action_level_grants_outside_s3_and_bucket_level_batch_deletes
 
 def test_the_processor_image_environment_is_read_from_its_dockerfile() -> None:
     env = dockerfile_env()
-    assert env["VIDEO_DATA_DIR"] == "/tmp/video-data"  # noqa: S108 - the image's own setting
+    assert env["VIDEO_DATA_DIR"] == "/tmp/video-data"
     assert "VIDEO_WHISPER_MODEL" in env
 
 
 # --- the template: resolved, or a failure -------------------------------------------------------
-def test_every_function_of_the_synthesized_stack_has_a_resolvable_policy(synth: Synthesized) -> None:
+def test_every_function_of_the_synthesized_stack_has_a_resolvable_policy(
+    synth: Synthesized,
+) -> None:
     template = Template.load(synth.template_path)
     policies = function_policies(template, fake_names(template))
     assert set(policies) == set(FUNCTIONS)
@@ -168,8 +184,10 @@ def test_an_unresolvable_intrinsic_is_a_failure() -> None:
     with pytest.raises(RehearsalFailure, match="unresolvable intrinsic"):
         resolve({"Fn::ImportValue": "x"}, names)
     names.set("Table", Arn="arn:t")
-    assert resolve({"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/*"]]},
-                   names) == "arn:t/index/*"  # fmt: skip
+    assert (
+        resolve({"Fn::Join": ["", [{"Fn::GetAtt": ["Table", "Arn"]}, "/index/*"]]}, names)
+        == "arn:t/index/*"
+    )
     assert resolve({"Fn::Sub": "${Table.Arn}:${AWS::Region}"}, names) == "arn:t:us-east-1"
 
 
@@ -181,8 +199,14 @@ def test_the_chalice_files_and_the_stack_grant_each_function_the_same_actions(
     template = Template.load(synth.template_path)
     stack = function_policies(template, fake_names(template))
     # What only the CDK stack needs (its own services' side, not the code's).
-    cdk_only = {"sqs:", "dynamodb:DescribeStream", "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator", "dynamodb:ListStreams", "ecr:"}  # fmt: skip
+    cdk_only = {
+        "sqs:",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+        "ecr:",
+    }
     for key, policy in stack.items():
         cdk = {g.action for g in policy.grants() if not g.action.startswith(("logs:", *cdk_only))}
         document = json.loads((CHALICE_DIR / policy_file("dev", key)).read_text())
