@@ -8,9 +8,10 @@ import ipaddress
 import json
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from rehearsal.loopback import LoopbackServer, QuietHandler
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -61,10 +62,7 @@ class Receiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
@@ -72,22 +70,13 @@ class Receiver:
                 self.send_response(204)
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, key)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.server = LoopbackServer(Handler, context)
 
     @property
     def url(self) -> str:
-        return f"https://localhost:{self._server.server_address[1]}/hook"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"https://localhost:{self.server.port}/hook"
 
     def events(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -22,7 +22,7 @@ from rehearsal.gateway import Gateway, Principal, ScalingConfigs
 from rehearsal.http_api import HttpApi
 from rehearsal.policy import Policy, PolicyError, Request
 from rehearsal.receiver import Receiver
-from rehearsal.runtime import REPO_ROOT, Function, FunctionError
+from rehearsal.runtime import REPO_ROOT, Function
 from rehearsal.stack import Stack, create
 from rehearsal.template import FUNCTIONS, REGION, RehearsalFailure, Template, resolve
 
@@ -117,11 +117,11 @@ class Rig:
         by_key = {p.access_key: p for p in self.principals.values()}
         self.scaling = ScalingConfigs()
         self.gateway = Gateway(self.moto.url, by_key.get, self.scaling)
-        self.gateway.start()
-        self._exit.callback(self.gateway.stop)
+        self.gateway.server.start()
+        self._exit.callback(self.gateway.server.stop)
         self.receiver = Receiver(self.workdir)
-        self.receiver.start()
-        self._exit.callback(self.receiver.stop)
+        self.receiver.server.start()
+        self._exit.callback(self.receiver.server.stop)
         self.functions: dict[str, Function] = {}
         for key in FUNCTIONS:
             environments = self.options.processor_environments if key == "processor" else 1
@@ -212,7 +212,6 @@ class Rig:
         return env
 
     def _engine(self) -> Any:
-        from chalicelib.orchestrator.engine import FunctionError as EngineError
         from chalicelib.orchestrator.engine import LocalWorkflowEngine
         from workflow.substitute import FUNCTION_PLACEHOLDERS
 
@@ -223,18 +222,9 @@ class Rig:
                     f"the state machine's {placeholder} is {value!r}, not the {key} function"
                 )
 
-        def invoker(key: str) -> Any:
-            def invoke(event: dict[str, Any]) -> Any:
-                try:
-                    return self.functions[key].invoke(event)
-                except FunctionError as exc:
-                    raise EngineError(exc.error_type, exc.message) from None
-
-            return invoke
-
         engine = LocalWorkflowEngine(
             self.stack.definition,
-            {key: invoker(key) for key in FUNCTION_PLACEHOLDERS},
+            {key: self.functions[key].invoke for key in FUNCTION_PLACEHOLDERS},
             wait_seconds=self.options.wait_seconds,
         )
         self._exit.callback(engine.close)

@@ -25,15 +25,6 @@ from rehearsal.calls import Call
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class FunctionError(Exception):
-    """The handler raised (Lambda's unhandled function error)."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(f"{error_type}: {message}")
-        self.error_type = error_type
-        self.message = message
-
-
 @dataclass(frozen=True)
 class LambdaContext:
     """The few context attributes handlers read."""
@@ -92,17 +83,15 @@ class Environment:
         self._process.start()
         child.close()
 
-    def invoke(self, event: Any) -> tuple[Any, list[Call]]:
-        """Run the handler once; raise FunctionError if it raised. Returns its calls too."""
+    def invoke(self, event: Any) -> tuple[str, Any, list[Call]]:
+        """Run the handler once: ("ok", its result, its calls) or ("error", (type, message),
+        its calls)."""
         self._conn.send(event)
         try:
             kind, value, wire = self._conn.recv()
         except EOFError:
-            raise FunctionError("Runtime.ExitError", "the environment died") from None
-        calls = [Call.from_wire(c) for c in wire]
-        if kind == "error":
-            raise FunctionErrorWithCalls(value[0], value[1], calls)
-        return value, calls
+            return "error", ("Runtime.ExitError", "the environment died"), []
+        return kind, value, [Call.from_wire(c) for c in wire]
 
     def close(self) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -111,12 +100,6 @@ class Environment:
         if self._process.is_alive():
             self._process.kill()
             self._process.join(timeout=5)
-
-
-class FunctionErrorWithCalls(FunctionError):
-    def __init__(self, error_type: str, message: str, calls: list[Call]) -> None:
-        super().__init__(error_type, message)
-        self.calls = calls
 
 
 class Function:
@@ -137,16 +120,19 @@ class Function:
         self.invocations = 0
 
     def invoke(self, event: Any) -> Any:
+        """The handler's result; its error raised as the workflow engine's FunctionError (the
+        error name is the exception's type, as Lambda reports it to Step Functions)."""
         environment = self._idle.get()
         try:
-            result, calls = environment.invoke(event)
-        except FunctionErrorWithCalls as exc:
-            self._record(exc.calls)
-            raise
+            kind, value, calls = environment.invoke(event)
         finally:
             self._idle.put(environment)
         self._record(calls)
-        return result
+        if kind == "error":
+            from chalicelib.orchestrator.engine import FunctionError
+
+            raise FunctionError(*value)
+        return value
 
     def _record(self, calls: list[Call]) -> None:
         with self._lock:
