@@ -84,6 +84,7 @@ class Gateway:
         self.principal_for = principal_for
         self.scaling = scaling
         self.presigned: list[Presigned] = []
+        self.scaling_calls = 0  # Lambda MI scaling requests answered (policy evaluated here)
         self._lock = threading.Lock()
         gateway = self
 
@@ -195,6 +196,8 @@ class Gateway:
         if query.get("Qualifier"):
             arn = f"{arn}:{query['Qualifier']}"
         operation = "PutFunctionScalingConfig" if h.command == "PUT" else "GetFunctionScalingConfig"
+        with self._lock:
+            self.scaling_calls += 1
         if not principal.policy.allows(Request(f"lambda:{operation}", arn)):
             _error(
                 h,

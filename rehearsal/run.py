@@ -40,6 +40,7 @@ class Report:
     used: dict[str, Counter[str]] = field(default_factory=dict)
     invocations: dict[str, int] = field(default_factory=dict)
     deviations: list[Deviation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     synth_seconds: float = 0.0
 
@@ -75,6 +76,10 @@ class Report:
                     else "UNUSED"
                 )
                 lines.append(f"  {_short(str(use.grant)):<100} {state}")
+            lines.append("")
+        if self.notes:
+            lines.append("## Judged by the rehearsal where moto cannot")
+            lines += [f"- {note}" for note in self.notes]
             lines.append("")
         if self.deviations:
             lines.append("## Set differently from the deployed functions")
@@ -142,6 +147,14 @@ def rehearse(template_path: Path, full: bool) -> Report:
                 report.failures += _log_tails(rig)
             report.outcomes = scenarios.outcomes
             used = rig.judge()
+            report.notes = [
+                f"{len(rig.gateway.presigned)} presigned requests replayed as direct calls "
+                "signed with the signer's keys (moto answers 500 to presigned URLs under IAM)",
+                f"{rig.gateway.scaling_calls} Lambda MI Put/GetFunctionScalingConfig requests "
+                "(not in moto): the caller's policy evaluated statically, then answered",
+                "every call's resource and conditions (s3:prefix) evaluated statically; moto "
+                "checks S3 resources, and other services by action only",
+            ]
             report.failures += rig.findings.failures
             for fn, requests in used.items():
                 report.invocations[fn] = rig.functions[fn].invocations

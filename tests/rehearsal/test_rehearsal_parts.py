@@ -212,3 +212,22 @@ def test_the_chalice_files_and_the_stack_grant_each_function_the_same_actions(
         document = json.loads((CHALICE_DIR / policy_file("dev", key)).read_text())
         chalice = {g.action for g in Policy.from_documents([document]).grants()}
         assert cdk == {a for a in chalice if not a.startswith("logs:")}, key
+
+
+def test_a_rehearsal_of_a_broken_template_fails_and_leaves_nothing_behind(
+    synth: Synthesized, tmp_path: Path
+) -> None:
+    import tempfile
+
+    from rehearsal.run import rehearse
+
+    document = _template(synth)
+    for logical_id in [k for k in document["Resources"] if k.startswith("DispatcherFunction")]:
+        del document["Resources"][logical_id]
+    broken = tmp_path / "broken.template.json"
+    broken.write_text(json.dumps(document))
+    before = set(Path(tempfile.gettempdir()).glob("rehearsal-*"))
+    report = rehearse(broken, full=False)
+    assert not report.ok
+    assert any("DispatcherFunction" in f for f in report.failures), report.failures
+    assert set(Path(tempfile.gettempdir()).glob("rehearsal-*")) <= before
