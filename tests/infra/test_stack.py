@@ -344,7 +344,7 @@ def test_outputs(synth: Synthesized) -> None:
 
 
 # --- least privilege: the synthesized policies, evaluated ---------------------------------------
-# What each function's code path needs is established by running it (tests/rehearsal, `make
+# What each function's code path needs is established by running it (test_rehearsal.py, `make
 # rehearse`: every call granted, every grant used or explained). These pin the boundaries.
 @pytest.fixture(scope="module")
 def policies(synth: Synthesized) -> dict[str, Any]:
@@ -353,7 +353,7 @@ def policies(synth: Synthesized) -> dict[str, Any]:
 
     template = Template.load(synth.template_path)
     names = fake_names(template)
-    found = function_policies(template, names)
+    found: dict[str, Any] = dict(function_policies(template, names))
     found["_names"] = names
     found["_template"] = template
     return found
