@@ -27,7 +27,6 @@ INDEXES = (
     # One workspace's videos of one status (wsStatus = "<workspace>#<status>").
     Index("WorkspaceStatusIndex", "wsStatus"),
 )
-INDEX_NAMES = tuple(index.name for index in INDEXES)
 
 
 def create_table_input(table_name: str) -> dict[str, Any]:
