@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	synth definition clean smoke
+	synth definition clean smoke rehearse chalice-files
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -112,6 +112,15 @@ definition: $(DEV_STAMP)
 
 synth: $(DEV_STAMP)
 	cd infra && ./synth.sh
+
+## make rehearse: the synthesized stack on moto's server with IAM enforced, every function under
+## its own role's policy (rehearsal/); prints actions used vs granted per function, and the time
+rehearse: $(DEV_STAMP)
+	$(BIN)/python -m rehearsal $(REHEARSE_ARGS)
+
+## make chalice-files: regenerate .chalice/policy-*.json and table-*.json from infra/video_infra
+chalice-files: $(DEV_STAMP)
+	cd infra && ../$(BIN)/python -m video_infra.chalice_files --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache infra/cdk.out

@@ -11,6 +11,7 @@ import cdk_nag
 
 from video_infra.chalice_bundle import REPO_ROOT, load_chalice_app, stage_api_bundle
 from video_infra.nag_suppressions import suppress_with_reasons
+from video_infra.sdk_layer import stage_sdk_layer
 from video_infra.settings import InfraSettings
 from video_infra.stack import VideoServiceStack
 
@@ -42,12 +43,15 @@ def build_app(
     settings = InfraSettings.from_context(app.node)
     chalice_app = load_chalice_app()
     bundle = stage_api_bundle(api_bundle_dir)
+    sdk = stage_sdk_layer(None if api_bundle_dir is None else api_bundle_dir.with_name(
+        f"{api_bundle_dir.name}-sdk"))  # fmt: skip
     stack = VideoServiceStack(
         app,
         settings.stack_name,
         settings=settings,
         chalice_app=chalice_app,
         api_bundle_dir=bundle,
+        sdk_layer_dir=sdk,
         definition_path=definition_path,
         env=_environment(settings),
         description="Video service on AWS Lambda Managed Instances (Chalice API, ffmpeg processor)",

@@ -1,27 +1,24 @@
 """The service's data: the DynamoDB table and the media bucket (with its access-log bucket).
 
-The grants on them live here too, one method per kind of access, so a role gets exactly the
-table and bucket actions its function's code path needs.
+The table's shape is table_schema.py's, the bucket's prefixes are access.py's (where the grants
+on both are defined for every function, for the CDK stack and the Chalice path alike).
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from video_infra import table_schema
+from video_infra.access import SCRATCH_EXPIRY_DAYS, SCRATCH_PREFIX, UPLOADS_PREFIX
 from video_infra.settings import InfraSettings
-
-UPLOADS_PREFIX = "uploads/"  # sources: presigned PUTs land here, the processor reads them
-OUTPUTS_PREFIX = "videos/"  # results: the processor writes them, the API presigns reads
-INDEX_NAMES = ("StatusIndex", "CreatedIndex", "WorkspaceStatusIndex")
 
 
 class Data:
-    """The video table (on-demand, PITR, two GSIs) and the private, TLS-only media bucket.
+    """The video table (on-demand, PITR, the GSIs of table_schema.py) and the private, TLS-only
+    media bucket.
 
     Built in `scope` (the stack) itself, so logical IDs are those of the single-stack layout:
     renaming these would replace the table and the buckets.
@@ -32,138 +29,37 @@ class Data:
         self.access_log_bucket = _access_log_bucket(scope)
         self.bucket = _media_bucket(scope, settings, self.access_log_bucket)
 
-    def grant_api(self, function: lambda_.Function) -> None:
-        """The API: items and the indexes (create, list, transition with its events in one
-        TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs and
-        multipart uploads under uploads/ (POST /uploads) and a HeadObject there (a missing
-        source is a 400)."""
-        self._grant_table_and_indexes(function, ["DeleteItem"])
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
-            )
-        )
-        # Only under uploads/, the one prefix the processor reads sources from. s3:PutObject
-        # also covers CreateMultipartUpload, UploadPart (presigned) and CompleteMultipartUpload;
-        # multipart uploads (resumable, POST /uploads {multipart}) also list and abort parts.
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "s3:PutObject",
-                    "s3:GetObject",
-                    "s3:ListMultipartUploadParts",
-                    "s3:AbortMultipartUpload",
-                ],
-                resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
-            )
-        )
-        # With ListBucket a missing key is a 404 to HeadObject (without it, a 403).
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{UPLOADS_PREFIX}*"]}},
-            )
-        )
-
-    def grant_item_updates(self, function: lambda_.Function) -> None:
-        """Read and conditionally update items by key: a video's status (with the events it
-        causes, put in the same TransactWriteItems) and the lease item (created with a Put):
-        the processor, the scaler and the finalizer. No Query, no index."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
-                resources=[self.table.table_arn],
-            )
-        )
-
-    def grant_dispatch(self, function: lambda_.Function) -> None:
-        """The webhook dispatcher: the outbox and deliveries (CreatedIndex, StatusIndex),
-        their updates, and presigned reads of outputs for the URLs in event bodies."""
-        self._grant_table_and_indexes(function, [])
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
-            )
-        )
-
-    def _grant_table_and_indexes(self, function: lambda_.Function, extra: list[str]) -> None:
-        """Get/Update/Put items and Query the indexes (plus `extra` DynamoDB actions)."""
-        actions = ["GetItem", "UpdateItem", "PutItem", *extra, "Query"]
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[f"dynamodb:{action}" for action in actions],
-                resources=[
-                    self.table.table_arn,
-                    *(f"{self.table.table_arn}/index/{name}" for name in INDEX_NAMES),
-                ],
-            )
-        )
-
-    def grant_processing(self, function: lambda_.Function) -> None:
-        """The processor: read sources under uploads/, write, replace and list outputs under
-        videos/."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self.bucket.arn_for_objects(f"{UPLOADS_PREFIX}*")],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:DeleteObject"],
-                resources=[self.bucket.arn_for_objects(f"{OUTPUTS_PREFIX}*")],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{OUTPUTS_PREFIX}*"]}},
-            )
-        )
-
 
 def _table(scope: Construct, settings: InfraSettings) -> dynamodb.Table:
+    def string(name: str) -> dynamodb.Attribute:
+        return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
     table = dynamodb.Table(
         scope,
         "VideoTable",
-        partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+        partition_key=string(table_schema.PARTITION_KEY),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
         deletion_protection=settings.deletion_protection,
         # The outbox: a new event wakes the webhook dispatcher; dispatched events expire.
-        stream=dynamodb.StreamViewType.NEW_IMAGE,
-        time_to_live_attribute="ttl",
+        stream=dynamodb.StreamViewType(table_schema.STREAM_VIEW),
+        time_to_live_attribute=table_schema.TTL_ATTRIBUTE,
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         removal_policy=(
             cdk.RemovalPolicy.RETAIN if settings.deletion_protection else cdk.RemovalPolicy.DESTROY
         ),
     )
-    table.add_global_secondary_index(
-        index_name="StatusIndex",
-        partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
-        sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.STRING),
-        projection_type=dynamodb.ProjectionType.ALL,
-    )
-    table.add_global_secondary_index(
-        index_name="CreatedIndex",
-        partition_key=dynamodb.Attribute(name="entity", type=dynamodb.AttributeType.STRING),
-        sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.STRING),
-        projection_type=dynamodb.ProjectionType.ALL,
-    )
-    # One workspace's videos of one status (wsStatus = "<workspace>#<status>"). Added alone in
-    # its own deploy: CloudFormation creates at most one GSI per table update.
-    table.add_global_secondary_index(
-        index_name="WorkspaceStatusIndex",
-        partition_key=dynamodb.Attribute(name="wsStatus", type=dynamodb.AttributeType.STRING),
-        sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.STRING),
-        projection_type=dynamodb.ProjectionType.ALL,
-    )
+    # A new index goes in alone, in its own deploy: CloudFormation creates at most one GSI
+    # per table update.
+    for index in table_schema.INDEXES:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=string(index.partition_key),
+            sort_key=string(index.sort_key),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
     return table
 
 
@@ -207,6 +103,13 @@ def _media_bucket(scope: Construct, settings: InfraSettings, access_logs: s3.Buc
                 id="expire-uploads",
                 prefix=UPLOADS_PREFIX,
                 expiration=cdk.Duration.days(settings.upload_expiry_days),
+            ),
+            # Segmented runs delete their scratch when they end; this catches what a crash or
+            # a timeout left behind (no run lasts a day: 15 min per invocation).
+            s3.LifecycleRule(
+                id="expire-scratch",
+                prefix=SCRATCH_PREFIX,
+                expiration=cdk.Duration.days(SCRATCH_EXPIRY_DAYS),
             ),
             s3.LifecycleRule(
                 id="abort-incomplete-multipart-uploads",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
@@ -61,13 +60,6 @@ class EventDelivery:
                 "VIDEO_PUBLIC_BASE_URL": api_endpoint,  # the API's origin, for those URLs
             },
             timeout_seconds=300,  # a pass attempts up to 50 deliveries of at most 10 s each
-        )
-        data.grant_dispatch(self.function)
-        self.bus.grant_put_events_to(self.function)
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[admin_token.secret_arn]
-            )
         )
         self.function.add_event_source(
             sources.DynamoEventSource(

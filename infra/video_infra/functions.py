@@ -9,10 +9,9 @@ log group.
   workflow, because its environment names the state machine, whose definition names the
   workflow functions.
 
-Each class grants what its functions need on what it creates itself (the scaler's hold on the
-processor's scaling, the API's read of it); the table, bucket and state machine grants are
-methods of `Data` and `Workflow`. Everything is built in `scope` (the stack) itself, so
-logical IDs are those of the single-stack layout.
+Each function's role may write its own log group; everything else it may do is granted by the
+stack from access.py (shared with the Chalice path). Everything is built in `scope` (the stack)
+itself, so logical IDs are those of the single-stack layout.
 """
 
 from __future__ import annotations
@@ -153,6 +152,10 @@ class WorkflowFunctions:
                 ),
                 architecture=ARCH,
                 memory_size=PROCESSOR_SIZING.memory_mib,
+                # /tmp holds a segment's encode, or a short video's whole run (source, ladder,
+                # analysis). The lead sets the figure from `make bench-disk` (peak /tmp per
+                # invocation); until then Lambda's maximum (context processorEphemeralStorageMiB).
+                ephemeral_storage_size=cdk.Size.mebibytes(settings.processor_ephemeral_storage_mib),
                 timeout=cdk.Duration.seconds(settings.processor_timeout_seconds),
                 role=role,
                 log_group=log_group,
@@ -165,8 +168,6 @@ class WorkflowFunctions:
             ),
         )
         _attach(capacity.processor, self.processor, PROCESSOR_SIZING)
-        data.grant_item_updates(self.processor)
-        data.grant_processing(self.processor)
 
         self.scaler = control_function(
             scope,
@@ -182,14 +183,6 @@ class WorkflowFunctions:
                 "VIDEO_SCALE_MAX": str(settings.scale_max),
             },
         )
-        data.grant_item_updates(self.scaler)  # the lease item
-        # Only the processor's $LATEST.PUBLISHED qualifier: the one the scaler resizes.
-        self.scaler.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:PutFunctionScalingConfig", "lambda:GetFunctionScalingConfig"],
-                resources=[self.processor_scaling_arn],
-            )
-        )
 
         self.finalizer = control_function(
             scope,
@@ -200,21 +193,12 @@ class WorkflowFunctions:
             retention,
             dict(common_env),
         )
-        data.grant_item_updates(self.finalizer)
 
     @property
     def processor_scaling_arn(self) -> str:
-        """The qualified ARN whose scaling config the scaler sets (Lambda MI scales versions)."""
+        """The qualified ARN whose scaling config the scaler sets (Lambda MI scales versions):
+        only the processor's $LATEST.PUBLISHED, never a `:*` wildcard."""
         return f"{self.processor.function_arn}:{LATEST_PUBLISHED}"
-
-    def grant_read_scaling(self, function: lambda_.Function) -> None:
-        """Read (never write) the processor's scaling config: GET /capacity."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:GetFunctionScalingConfig"],
-                resources=[self.processor_scaling_arn],
-            )
-        )
 
 
 class ApiFunction:
@@ -280,14 +264,6 @@ class ApiFunction:
             ),
         )
         _attach(capacity.api, self.function, API_SIZING)
-        data.grant_api(self.function)
-        workflow.grant_start_and_describe(self.function)
-        workers.grant_read_scaling(self.function)
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue"], resources=[self.admin_token.secret_arn]
-            )
-        )
 
 
 F = TypeVar("F", bound=lambda_.Function)

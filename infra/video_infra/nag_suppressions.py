@@ -13,12 +13,24 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
-from video_infra.data import OUTPUTS_PREFIX, UPLOADS_PREFIX
+from video_infra.access import ACCESS, OUTPUTS_PREFIX, SCRATCH_PREFIX, UPLOADS_PREFIX
 
 if TYPE_CHECKING:
     from video_infra.stack import VideoServiceStack
 
 PACK = "AwsSolutions::"
+# Why a function's S3 grants end in a wildcard under each prefix of the media bucket.
+_PREFIX_REASONS = {
+    UPLOADS_PREFIX: "Sources live under uploads/<workspace>/<random id>/: POST /uploads presigns "
+    "one-time PUTs there, POST /videos checks a source exists (HeadObject), the processor "
+    "reads it; keys are generated per request, the prefix is the boundary (and a lifecycle "
+    "rule expires it).",
+    OUTPUTS_PREFIX: "Outputs live under videos/<id>/<run>/...: the processor writes/deletes "
+    "there, the API and the dispatcher presign reads there; keys are dynamic, the prefix is "
+    "the boundary.",
+    SCRATCH_PREFIX: "Segmented runs keep their scratch under work/<id>/<run>/ (processor only); "
+    "keys are per run, the prefix is the boundary (and a lifecycle rule expires it).",
+}
 
 
 def _ack(construct: IConstruct, finding: str, reason: str) -> None:
@@ -62,26 +74,13 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
         "Lambda Managed Instances require this AWS managed policy on the capacity provider's "
         "operator role; AWS maintains the EC2 actions it needs.",
     )
-    _ack(
-        _role(stack.workers.processor),
-        f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{UPLOADS_PREFIX}*]",
-        "The processor reads any source object under the uploads/ prefix (object keys are per "
-        "video); nothing outside that prefix.",
-    )
-    _ack(
-        _role(stack.api.function),
-        f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{UPLOADS_PREFIX}*]",
-        "POST /uploads presigns one-time PUTs under uploads/<workspace>/<random id>/ and "
-        "POST /videos checks a source exists there (HeadObject): keys are generated per "
-        "request, the prefix is the boundary (and a lifecycle rule expires it).",
-    )
-    for function in (stack.workers.processor, stack.api.function, stack.events.function):
-        _ack(
-            _role(function),
-            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{OUTPUTS_PREFIX}*]",
-            "Outputs live under videos/<id>/<run>/...: the processor writes/deletes there and "
-            "the API presigns reads there; keys are dynamic, the prefix is the boundary.",
-        )
+    for key, function in stack.functions.items():
+        for prefix in sorted({grant.prefix for grant in ACCESS[key].objects}):
+            _ack(
+                _role(function),
+                f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}*]",
+                _PREFIX_REASONS[prefix],
+            )
     _ack(
         _role(stack.api.function),
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{_env(stack)}:"

@@ -20,6 +20,9 @@ AUDIO_SECONDS_PER_MEDIA_SECOND = 0.053
 AUDIO_FAST_SECONDS_PER_MEDIA_SECOND = 0.029
 ASSEMBLY_SECONDS_PER_MEDIA_SECOND = 0.02
 MAX_DURATION_SECONDS = 3 * 3600
+# Lambda's ephemeral storage (/tmp) range, MiB.
+EPHEMERAL_STORAGE_MIN_MIB = 512
+EPHEMERAL_STORAGE_MAX_MIB = 10240
 
 
 def longest_invocation_seconds(max_duration_seconds: float) -> float:
@@ -55,6 +58,7 @@ class InfraSettings:
     upload_expiry_days: int = 7
     max_duration_seconds: int = MAX_DURATION_SECONDS
     processor_timeout_seconds: int = LAMBDA_MAX_TIMEOUT_SECONDS
+    processor_ephemeral_storage_mib: int = EPHEMERAL_STORAGE_MAX_MIB
     scale_min: int = 2
     scale_max: int = 5
     api_throttle_rate: int = 100
@@ -77,6 +81,9 @@ class InfraSettings:
             processor_timeout_seconds=int(
                 get("processorTimeoutSeconds", cls.processor_timeout_seconds)
             ),
+            processor_ephemeral_storage_mib=int(
+                get("processorEphemeralStorageMiB", cls.processor_ephemeral_storage_mib)
+            ),
             scale_min=int(get("scaleMin", cls.scale_min)),
             scale_max=int(get("scaleMax", cls.scale_max)),
             api_throttle_rate=int(get("apiThrottleRate", cls.api_throttle_rate)),
@@ -96,6 +103,15 @@ class InfraSettings:
             raise ValueError(
                 f"maxDurationSeconds={self.max_duration_seconds} needs about {needed:.0f} s of "
                 f"processing, more than the processor's {self.processor_timeout_seconds} s timeout"
+            )
+        if not (
+            EPHEMERAL_STORAGE_MIN_MIB
+            <= self.processor_ephemeral_storage_mib
+            <= EPHEMERAL_STORAGE_MAX_MIB
+        ):
+            raise ValueError(
+                f"processorEphemeralStorageMiB must be {EPHEMERAL_STORAGE_MIN_MIB}.."
+                f"{EPHEMERAL_STORAGE_MAX_MIB}"
             )
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError("need 0 < scaleMin <= scaleMax")

@@ -1,10 +1,11 @@
 """The video service on AWS: API lambdalith and processor on Lambda Managed Instances.
 
-One stack, composed of one part per concern (each in its own module, each granting what its
-functions need on what it creates):
+One stack, composed of one part per concern (each in its own module); what each function may
+do is granted last, from access.py, the definitions the Chalice path's policies come from too:
 
 - `Network` (network.py): VPC, new or looked up, and the capacity providers' security group;
-- `Data` (data.py): the DynamoDB table, the media bucket and its access-log bucket;
+- `Data` (data.py): the DynamoDB table (its shape: table_schema.py), the media bucket and its
+  access-log bucket;
 - `CapacityProviders`, `WorkflowFunctions`, `ApiFunction` (functions.py): the operator role,
   the two ARM64 capacity providers, the processor/scaler/finalizer and the API lambdalith,
   each with its own role and log group;
@@ -22,13 +23,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from video_infra import access
 from video_infra.chalice_bundle import ChaliceApp
 from video_infra.data import Data
 from video_infra.events import EventDelivery
-from video_infra.functions import ApiFunction, CapacityProviders, WorkflowFunctions
+from video_infra.functions import (
+    ARCH,
+    RUNTIME,
+    ApiFunction,
+    CapacityProviders,
+    WorkflowFunctions,
+)
 from video_infra.http_api import ChaliceHttpApi
 from video_infra.log_groups import retention
 from video_infra.network import Network
@@ -47,6 +56,7 @@ class VideoServiceStack(cdk.Stack):
         settings: InfraSettings,
         chalice_app: ChaliceApp,
         api_bundle_dir: Path,
+        sdk_layer_dir: Path,
         definition_path: Path,
         env: cdk.Environment | None = None,
         description: str | None = None,
@@ -102,6 +112,28 @@ class VideoServiceStack(cdk.Stack):
             retention=logs_retention,
         )
 
+        self.functions: dict[str, lambda_.Function] = {
+            "api": self.api.function,
+            "processor": self.workers.processor,
+            "scaler": self.workers.scaler,
+            "finalizer": self.workers.finalizer,
+            "dispatcher": self.events.function,
+        }
+        self._grant_access()
+        # The functions of the API bundle import the pinned SDK (sdk_layer.py), not the
+        # runtime's: the API and the scaler call Lambda MI's scaling API.
+        sdk = lambda_.LayerVersion(
+            self,
+            "PinnedSdkLayer",
+            code=lambda_.Code.from_asset(str(sdk_layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCH],
+            description="boto3/botocore pinned in requirements-run.txt",
+        )
+        for key, function in self.functions.items():
+            if key != "processor":  # the image installs its own packages
+                function.add_layers(sdk)
+
         cdk.CfnOutput(self, "ApiEndpoint", value=self.http_api.api.api_endpoint)
         cdk.CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         cdk.CfnOutput(self, "TableName", value=self.data.table.table_name)
@@ -109,3 +141,18 @@ class VideoServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ProcessorFunctionName", value=self.workers.processor.function_name)
         cdk.CfnOutput(self, "AdminTokenSecretArn", value=self.api.admin_token.secret_arn)
+
+    def _grant_access(self) -> None:
+        """Each function's grants, as access.py defines them for both deploy paths."""
+        arns = access.Resources(
+            table=self.data.table.table_arn,
+            bucket=self.data.bucket.bucket_arn,
+            state_machine=self.workflow.state_machine.state_machine_arn,
+            executions=self.workflow.executions_arn,
+            processor_scaling=self.workers.processor_scaling_arn,
+            admin_token=self.api.admin_token.secret_arn,
+            event_bus=self.events.bus.event_bus_arn,
+        )
+        for key, function in self.functions.items():
+            for statement in access.statements(access.ACCESS[key], arns):
+                function.add_to_role_policy(iam.PolicyStatement.from_json(statement))

@@ -9,7 +9,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -83,26 +82,14 @@ class Workflow:
         )
         self.safety_net = _execution_end_safety_net(scope, self.state_machine, functions)
 
-    def grant_start_and_describe(self, function: lambda_.Function) -> None:
-        """Start executions of this state machine and read them (GET /executions/{name})."""
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["states:StartExecution"],
-                resources=[self.state_machine.state_machine_arn],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution"],
-                resources=[
-                    self._stack.format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{self.state_machine.state_machine_name}:*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
-            )
+    @property
+    def executions_arn(self) -> str:
+        """This state machine's executions (GET /executions/{name} describes them)."""
+        return self._stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
 
 

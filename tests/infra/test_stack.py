@@ -124,6 +124,8 @@ def test_processor_is_an_arm64_image_on_the_manual_provider_at_zero(synth: Synth
     from video_infra.settings import longest_invocation_seconds
 
     assert longest_invocation_seconds(max_duration) < props["Timeout"] <= 900
+    # /tmp sized on purpose (Lambda's default is 512 MB): processorEphemeralStorageMiB
+    assert 512 < props["EphemeralStorage"]["Size"] <= 10240
 
 
 def test_processor_image_asset_is_built_for_arm64(synth: Synthesized) -> None:
@@ -237,6 +239,9 @@ def test_media_bucket_is_private_encrypted_tls_only_and_expires_uploads(
     rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
     assert rules["expire-uploads"]["Prefix"] == "uploads/"
     assert rules["expire-uploads"]["ExpirationInDays"] == 7
+    # a crashed segmented run's scratch goes within 2 days
+    assert rules["expire-scratch"]["Prefix"] == "work/"
+    assert rules["expire-scratch"]["ExpirationInDays"] <= 2
     policies = [
         p
         for p in synth.resources("AWS::S3::BucketPolicy").values()
@@ -338,109 +343,144 @@ def test_outputs(synth: Synthesized) -> None:
     assert {"ApiEndpoint", "TableName", "BucketName", "StateMachineArn"} <= set(outputs)
 
 
-# --- least privilege ----------------------------------------------------------------------------
-def test_scaler_may_resize_only_the_processors_latest_published(synth: Synthesized) -> None:
-    processor_id, _ = synth.resource("AWS::Lambda::Function", "ProcessorFunction")
-    statements = _statements(synth, "ScalerRole")
-    scaling = [s for s in statements if "FunctionScalingConfig" in json.dumps(s["Action"])]
-    assert len(scaling) == 1
-    assert set(scaling[0]["Action"]) == {
-        "lambda:PutFunctionScalingConfig",
-        "lambda:GetFunctionScalingConfig",
-    }
-    assert scaling[0]["Resource"] == {
-        "Fn::Join": ["", [_getatt(processor_id), ":$LATEST.PUBLISHED"]]
-    }
-    assert _actions(statements) == {
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:PutItem",  # the lease item is created with a Put
-        "lambda:PutFunctionScalingConfig",
-        "lambda:GetFunctionScalingConfig",
-    }
+# --- least privilege: the synthesized policies, evaluated ---------------------------------------
+# What each function's code path needs is established by running it (test_rehearsal.py, `make
+# rehearse`: every call granted, every grant used or explained). These pin the boundaries.
+@pytest.fixture(scope="module")
+def policies(synth: Synthesized) -> dict[str, Any]:
+    from rehearsal.stack import fake_names, function_policies
+    from rehearsal.template import Template
+
+    template = Template.load(synth.template_path)
+    names = fake_names(template)
+    found: dict[str, Any] = dict(function_policies(template, names))
+    found["_names"] = names
+    found["_template"] = template
+    return found
 
 
-def test_each_role_gets_only_the_actions_of_the_contract(synth: Synthesized) -> None:
-    logs = {"logs:CreateLogStream", "logs:PutLogEvents"}
-    assert _actions(_statements(synth, "ApiRole")) == logs | {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",  # DELETE /webhooks/{id}
-        "dynamodb:Query",
-        "s3:ListBucket",  # under uploads/ only: a missing source is a 404 to HeadObject
-        "s3:GetObject",
-        "states:StartExecution",
-        "states:DescribeExecution",
-        "lambda:GetFunctionScalingConfig",  # GET /capacity, read-only
-        "s3:PutObject",  # POST /uploads presigns PUTs under uploads/
-        "s3:ListMultipartUploadParts",  # GET /uploads/{id}: the parts stored
-        "s3:AbortMultipartUpload",  # DELETE /uploads/{id}
-        "secretsmanager:GetSecretValue",  # the operator's admin token, that secret only
-    }
-    assert _actions(_statements(synth, "ProcessorRole")) >= logs | {
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:PutItem",  # the events of a transition, in its TransactWriteItems
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:DeleteObject",
-        "s3:ListBucket",
-    }
-    processor_extra = (
-        _actions(_statements(synth, "ProcessorRole"))
-        - logs
-        - {
-            "dynamodb:GetItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:PutItem",
-            "s3:GetObject",
-            "s3:PutObject",
-            "s3:DeleteObject",
-            "s3:ListBucket",
-        }
-    )
-    # only what CDK adds to pull the image from the asset repository
-    assert processor_extra <= {
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchGetImage",
-        "ecr:GetAuthorizationToken",
-    }
-    assert _actions(_statements(synth, "FinalizerRole")) == logs | {
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:PutItem",  # the events of a transition, in its TransactWriteItems
-    }
-    assert _actions(_statements(synth, "DispatcherRole")) >= logs | {
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "s3:GetObject",
-        "events:PutEvents",
-        "secretsmanager:GetSecretValue",
-    }
-    for statements in (_statements(synth, r) for r in ("ApiRole", "ScalerRole", "FinalizerRole")):
-        for s in statements:
-            assert s["Resource"] != "*", s
+def _arn(policies: dict[str, Any], logical_prefix: str, attribute: str = "Arn") -> str:
+    template, names = policies["_template"], policies["_names"]
+    (logical_id,) = [
+        k
+        for k, v in template.resources.items()
+        if k.startswith(logical_prefix) and v["Type"] != "AWS::S3::BucketPolicy"
+    ]
+    return str(names.get_att(logical_id, attribute))
 
 
-def test_s3_access_is_limited_to_prefixes(synth: Synthesized) -> None:
-    def resources_for(role: str, action: str) -> str:
-        return json.dumps(
-            [s["Resource"] for s in _statements(synth, role) if action in json.dumps(s["Action"])]
+def _object(policies: dict[str, Any], key: str) -> str:
+    return f"{_arn(policies, 'MediaBucket')}/{key}"
+
+
+def test_only_the_scaler_may_resize_and_only_the_processors_latest_published(
+    policies: dict[str, Any],
+) -> None:
+    from rehearsal.policy import Request
+
+    processor = _arn(policies, "ProcessorFunction")
+    for key in ("api", "scaler", "processor", "finalizer", "dispatcher"):
+        may = policies[key].allows(
+            Request("lambda:PutFunctionScalingConfig", f"{processor}:$LATEST.PUBLISHED")
         )
+        assert may == (key == "scaler"), key
+    scaler = policies["scaler"]
+    assert not scaler.allows(Request("lambda:PutFunctionScalingConfig", processor))
+    assert not scaler.allows(Request("lambda:PutFunctionScalingConfig", f"{processor}:7"))
+    assert not scaler.allows(
+        Request(
+            "lambda:PutFunctionScalingConfig", f"{_arn(policies, 'ApiFunction')}:$LATEST.PUBLISHED"
+        )
+    )
+    assert policies["api"].allows(
+        Request("lambda:GetFunctionScalingConfig", f"{processor}:$LATEST.PUBLISHED")
+    )
 
-    assert "/uploads/*" in resources_for("ProcessorRole", "s3:GetObject")
-    assert "/videos/*" in resources_for("ProcessorRole", "s3:PutObject")
-    assert "/videos/*" in resources_for("ApiRole", "s3:GetObject")
-    assert "/uploads/*" in resources_for("ApiRole", "s3:GetObject")  # HeadObject at creation
-    assert "/uploads/" not in resources_for("DispatcherRole", "s3:GetObject")
-    listing = [s for s in _statements(synth, "ProcessorRole") if s["Action"] == "s3:ListBucket"]
-    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["videos/*"]}}
+
+def test_the_processor_reads_sources_writes_outputs_and_owns_its_scratch(
+    policies: dict[str, Any],
+) -> None:
+    from rehearsal.policy import Request
+
+    processor, bucket = policies["processor"], _arn(policies, "MediaBucket")
+    run = "work/vid/20261202T000000Z-abcd1234"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert processor.allows(Request(action, _object(policies, f"{run}/plan.json"))), action
+    assert processor.allows(Request("s3:ListBucket", bucket, {"s3:prefix": f"{run}/"}))
+    assert processor.allows(Request("s3:GetObject", _object(policies, "uploads/ws/u/a.mp4")))
+    assert processor.allows(Request("s3:PutObject", _object(policies, "videos/v/r/master.m3u8")))
+    # never: writing or deleting sources, listing outside its prefixes, the whole bucket
+    assert not processor.allows(Request("s3:PutObject", _object(policies, "uploads/ws/u/a.mp4")))
+    assert not processor.allows(Request("s3:DeleteObject", _object(policies, "uploads/a")))
+    assert not processor.allows(Request("s3:ListBucket", bucket, {"s3:prefix": "uploads/"}))
+    assert not processor.allows(Request("s3:ListBucket", bucket))
+    assert not processor.allows(Request("s3:PutObject", _object(policies, "elsewhere")))
+
+
+def test_only_the_processor_touches_scratch(policies: dict[str, Any]) -> None:
+    from rehearsal.policy import Request
+
+    scratch = _object(policies, "work/v/r/seg-0000.json")
+    for key in ("api", "scaler", "finalizer", "dispatcher"):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert not policies[key].allows(Request(action, scratch)), (key, action)
+
+
+def test_the_api_presigns_only_under_uploads_and_outputs(policies: dict[str, Any]) -> None:
+    from rehearsal.policy import Request
+
+    api = policies["api"]
+    assert api.allows(Request("s3:PutObject", _object(policies, "uploads/ws/id/a.mp4")))
+    assert api.allows(Request("s3:GetObject", _object(policies, "videos/v/r/master.m3u8")))
+    assert not api.allows(Request("s3:PutObject", _object(policies, "videos/v/r/x")))
+    assert not api.allows(Request("s3:DeleteObject", _object(policies, "videos/v/r/x")))
+    assert not policies["dispatcher"].allows(
+        Request("s3:GetObject", _object(policies, "uploads/ws/id/a.mp4"))
+    )
+
+
+def test_indexes_are_queried_by_those_who_list_and_items_only_on_the_table(
+    policies: dict[str, Any],
+) -> None:
+    from rehearsal.policy import Request
+
+    table = _arn(policies, "VideoTable")
+    api, dispatcher = policies["api"], policies["dispatcher"]
+    assert api.allows(Request("dynamodb:Query", f"{table}/index/WorkspaceStatusIndex"))
+    assert api.allows(Request("dynamodb:Query", f"{table}/index/CreatedIndex"))
+    assert not api.allows(Request("dynamodb:Query", table))  # lists go through an index
+    assert dispatcher.allows(Request("dynamodb:Query", f"{table}/index/StatusIndex"))
+    for key in ("api", "processor", "scaler", "finalizer", "dispatcher"):
+        assert not policies[key].allows(Request("dynamodb:Scan", table)), key
+        assert not policies[key].allows(Request("dynamodb:PutItem", f"{table}/index/StatusIndex"))
+    for key in ("processor", "scaler", "finalizer"):
+        assert not policies[key].allows(Request("dynamodb:Query", f"{table}/index/CreatedIndex"))
+
+
+def test_no_wildcard_resource_but_the_stream_listing(policies: dict[str, Any]) -> None:
+    for key in ("api", "processor", "scaler", "finalizer", "dispatcher"):
+        for grant in policies[key].grants():
+            if grant.resource == "*":
+                assert (key, grant.action) == ("dispatcher", "dynamodb:ListStreams"), grant
+
+
+def test_the_stack_grants_exactly_what_access_py_defines(synth: Synthesized) -> None:
+    """Every statement access.py renders for a function is on its role (the Chalice files
+    come from the same definitions: tests/infra/test_chalice_files.py)."""
+    from video_infra.access import ACCESS
+
+    for key, role in {
+        "api": "ApiRole",
+        "processor": "ProcessorRole",
+        "scaler": "ScalerRole",
+        "finalizer": "FinalizerRole",
+        "dispatcher": "DispatcherRole",
+    }.items():
+        sids = {s.get("Sid") for s in _statements(synth, role)}
+        access = ACCESS[key]
+        assert {o.sid for o in access.objects} <= sids, key
+        assert ("VideoTable" in sids) == bool(access.table_items), key
+        assert ("QueryIndexes" in sids) == bool(access.index_queries), key
 
 
 # --- the existing-VPC path ----------------------------------------------------------------------

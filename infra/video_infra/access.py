@@ -1,0 +1,166 @@
+"""What each function may do, once, for both deploy paths.
+
+The CDK stack (stack.py) and the Chalice policy files (chalice_files.py) render their IAM
+statements from `ACCESS`; `make rehearse` checks the result in both directions (every call a
+function makes is granted, every grant is used or explained in rehearsal/allowlist.py).
+
+To give a function a new S3 action, add it to that function's `objects` below (one
+`ObjectAccess` per key prefix), then run `make chalice-files` and `make rehearse`.
+Pure Python on purpose: no CDK import, so the generator and the tests load it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+UPLOADS_PREFIX = "uploads/"  # sources: presigned PUTs land here, the processor reads them
+OUTPUTS_PREFIX = "videos/"  # results: the processor writes them, the API presigns reads
+SCRATCH_PREFIX = "work/"  # segmented runs' scratch: work/{videoId}/{runId}/ (processor only)
+SCRATCH_EXPIRY_DAYS = 2  # the lifecycle rule's safety net for scratch a crash left behind
+
+
+@dataclass(frozen=True)
+class ObjectAccess:
+    """S3 object actions under one key prefix of the media bucket."""
+
+    sid: str
+    prefix: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """One function's grants, by kind of resource (each kind becomes one statement)."""
+
+    table_items: tuple[str, ...] = ()  # DynamoDB item actions on the table itself
+    index_queries: tuple[str, ...] = ()  # indexes it Queries (never the table)
+    objects: tuple[ObjectAccess, ...] = ()
+    list_prefixes: tuple[str, ...] = ()  # s3:ListBucket, only under these prefixes
+    start_executions: bool = False
+    describe_executions: bool = False
+    processor_scaling: tuple[str, ...] = ()  # lambda:*FunctionScalingConfig on the processor
+    admin_token: bool = False  # secretsmanager:GetSecretValue on the admin-token secret
+    put_events: bool = False  # events:PutEvents on the service's bus
+
+
+ITEM_WRITES = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+GET, PUT, DELETE = "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
+PRESIGN_OUTPUTS = ObjectAccess("PresignOutputs", OUTPUTS_PREFIX, (GET,))
+
+ACCESS: dict[str, FunctionAccess] = {
+    # The API: items and the indexes (create, list, transition with its events in one
+    # TransactWriteItems, tokens, webhooks), presigned reads of outputs, presigned PUTs and
+    # multipart uploads under uploads/ and a HeadObject there (a missing source is a 400).
+    "api": FunctionAccess(
+        table_items=(*ITEM_WRITES, "dynamodb:DeleteItem"),
+        # Lists are per workspace: CreatedIndex (all of a workspace's videos, tokens,
+        # deliveries), WorkspaceStatusIndex (?status=). StatusIndex spans workspaces: only
+        # the dispatcher (pending deliveries) and local start-up use it.
+        index_queries=("CreatedIndex", "WorkspaceStatusIndex"),
+        objects=(
+            PRESIGN_OUTPUTS,
+            # s3:PutObject also covers CreateMultipartUpload, UploadPart (presigned) and
+            # CompleteMultipartUpload; resumable uploads also list and abort parts.
+            ObjectAccess(
+                "PresignUploads",
+                UPLOADS_PREFIX,
+                (PUT, GET, "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"),
+            ),
+        ),
+        list_prefixes=(UPLOADS_PREFIX,),  # HeadObject of a missing key: 404, not 403
+        start_executions=True,
+        describe_executions=True,
+        processor_scaling=("lambda:GetFunctionScalingConfig",),  # GET /capacity, read-only
+        admin_token=True,
+    ),
+    # The processor: sources under uploads/, outputs under videos/ (written, old runs
+    # deleted), and its segmented runs' scratch under work/.
+    "processor": FunctionAccess(
+        table_items=ITEM_WRITES,
+        objects=(
+            ObjectAccess("ReadSources", UPLOADS_PREFIX, (GET,)),
+            ObjectAccess("WriteOutputs", OUTPUTS_PREFIX, (PUT, DELETE)),
+            ObjectAccess("Scratch", SCRATCH_PREFIX, (GET, PUT, DELETE)),
+        ),
+        list_prefixes=(OUTPUTS_PREFIX, SCRATCH_PREFIX),
+    ),
+    # The scaler: its lease item, and the processor's $LATEST.PUBLISHED scaling.
+    "scaler": FunctionAccess(
+        table_items=ITEM_WRITES,
+        processor_scaling=(
+            "lambda:PutFunctionScalingConfig",
+            "lambda:GetFunctionScalingConfig",
+        ),
+    ),
+    # The finalizer: marks a batch's unfinished videos failed (a transition and its events).
+    "finalizer": FunctionAccess(table_items=ITEM_WRITES),
+    # The webhook dispatcher: the outbox and deliveries, presigned output URLs in event
+    # bodies, the stream URLs' signing key, and the event bus.
+    "dispatcher": FunctionAccess(
+        table_items=ITEM_WRITES,
+        index_queries=("StatusIndex", "CreatedIndex"),
+        objects=(PRESIGN_OUTPUTS,),
+        admin_token=True,
+        put_events=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The ARNs statements name: CDK tokens in the stack, fixed names for Chalice."""
+
+    table: str
+    bucket: str
+    state_machine: str
+    executions: str  # the state machine's executions (an ARN pattern)
+    processor_scaling: str  # the processor's qualified ARN whose scaling config is set
+    admin_token: str
+    event_bus: str
+
+
+def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
+    """IAM policy statements (JSON) granting `access` on `arns`, one per kind of resource."""
+    out: list[dict[str, Any]] = []
+
+    def allow(sid: str, actions: tuple[str, ...], resource: Any, **extra: Any) -> None:
+        if actions:
+            out.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": list(actions),
+                    "Resource": resource,
+                    **extra,
+                }
+            )
+
+    allow("VideoTable", access.table_items, arns.table)
+    allow(
+        "QueryIndexes",
+        ("dynamodb:Query",) * bool(access.index_queries),
+        [f"{arns.table}/index/{name}" for name in access.index_queries],
+    )
+    for grant in access.objects:
+        allow(grant.sid, grant.actions, f"{arns.bucket}/{grant.prefix}*")
+    allow(
+        "ListPrefixes",
+        ("s3:ListBucket",) * bool(access.list_prefixes),
+        arns.bucket,
+        Condition={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
+    )
+    allow(
+        "StartProcessing", ("states:StartExecution",) * access.start_executions, arns.state_machine
+    )
+    allow(
+        "ReadExecutions",
+        ("states:DescribeExecution",) * access.describe_executions,
+        arns.executions,
+    )
+    allow("ProcessorScaling", access.processor_scaling, arns.processor_scaling)
+    allow(
+        "ReadAdminToken", ("secretsmanager:GetSecretValue",) * access.admin_token, arns.admin_token
+    )
+    allow("EventBus", ("events:PutEvents",) * access.put_events, arns.event_bus)
+    return out
