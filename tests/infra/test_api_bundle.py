@@ -60,7 +60,7 @@ def test_api_asset_holds_only_app_chalicelib_and_chalice_runtime(synth: Synthesi
 
 # The repository's own top-level packages that are not the app: build-time (workflow/, infra/),
 # development (devserver/, the `make run` server), the CLI, tests and benchmarks.
-NOT_SHIPPED = ("workflow", "devserver", "videocli", "infra", "tests", "bench")
+NOT_SHIPPED = ("workflow", "devserver", "videocli", "rehearsal", "infra", "tests", "bench")
 
 
 def _imported_modules(source: str) -> set[str]:
