@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from ipaddress import ip_address
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -293,35 +294,123 @@ def _fake_resolver(table: dict[str, list[str]]) -> Any:
     return lambda host, port: table[host]
 
 
-@pytest.mark.parametrize(
-    ("url", "allow_private"),
-    [
-        ("https://127.0.0.1/h", False),
-        ("https://10.0.0.1/h", False),
-        ("https://169.254.169.254/latest/meta-data", False),
-        ("https://169.254.169.254/latest/meta-data", True),  # never, even locally
-        ("https://[::1]/h", False),
-        ("https://[::ffff:127.0.0.1]/h", False),
-        ("https://100.64.0.1/h", False),
-        ("https://internal.example/h", False),  # resolves to a private address
-        ("https://mixed.example/h", False),  # one public, one private address
-        ("http://public.example/h", False),  # plain http in AWS mode
-        ("https://user:pw@public.example/h", False),
-        ("ftp://public.example/h", False),
-    ],
-)
-def test_refused_targets(url: str, allow_private: bool) -> None:
+# The names a test resolves (no real DNS): what each is made to resolve to.
+RESOLVES = {
+    "internal.example": ["10.1.2.3"],
+    "mixed.example": ["93.184.216.34", "192.168.1.1"],  # one public, one private
+    "public.example": ["93.184.216.34"],
+    "v6.example": ["2606:4700::1111"],
+    "metadata.google.internal": ["169.254.169.254"],
+    "imds.example": ["fd00:ec2::254"],  # a public-looking name for AWS IMDS over IPv6
+    "rebind.example": ["93.184.216.34", "::ffff:169.254.169.254"],
+    "lan.example": ["192.168.1.10"],
+}
+
+# (url, refused with private targets off, refused with them on); http:// is allowed in these
+# tables (local mode), https-only is tested apart.
+TARGETS = [
+    # cloud metadata: refused in every mode
+    ("http://169.254.169.254/latest/meta-data", True, True),  # AWS, GCP, Azure, ...
+    ("http://[fd00:ec2::254]/", True, True),  # AWS IMDS over IPv6
+    ("http://100.100.100.200/", True, True),  # Alibaba
+    ("http://192.0.0.192/", True, True),  # Oracle
+    ("http://169.254.170.2/v2/credentials", True, True),  # ECS task credentials
+    ("http://168.63.129.16/", True, True),  # Azure WireServer
+    ("http://metadata.google.internal/computeMetadata/v1/", True, True),  # by name
+    ("http://metadata.google.internal./", True, True),  # trailing dot
+    ("http://imds.example/", True, True),  # a name resolving to metadata
+    ("http://rebind.example/", True, True),  # one of its addresses is metadata
+    ("http://[::ffff:169.254.169.254]/", True, True),  # IPv4-mapped metadata
+    ("http://[2002:a9fe:a9fe::]/", True, True),  # 6to4 metadata
+    ("http://[64:ff9b::a9fe:a9fe]/", True, True),  # NAT64 metadata
+    # link-local, multicast, unspecified, reserved: refused in every mode
+    ("http://169.254.1.1/", True, True),
+    ("http://[fe80::1]/", True, True),
+    ("http://224.0.0.1/", True, True),
+    ("http://[ff02::1]/", True, True),
+    ("http://0.0.0.0:8899/", True, True),
+    ("http://[::]/", True, True),
+    ("http://255.255.255.255/", True, True),
+    ("http://240.0.0.1/", True, True),
+    # loopback and private: refused unless private targets are allowed
+    ("http://127.0.0.1:8899/", True, False),
+    ("http://[::1]:8899/", True, False),
+    ("http://10.0.0.1/", True, False),
+    ("http://172.16.0.1/", True, False),
+    ("http://192.168.1.1/", True, False),
+    ("http://100.64.0.1/", True, False),  # shared (CGNAT)
+    ("http://[fd12:3456::1]/", True, False),  # unique local
+    ("http://internal.example/", True, False),
+    ("http://mixed.example/", True, False),
+    ("http://lan.example/", True, False),
+    # IPv6 forms judged by the IPv4 address they carry
+    ("http://[::ffff:127.0.0.1]/", True, False),  # IPv4-mapped
+    ("http://[::127.0.0.1]/", True, False),  # IPv4-compatible
+    ("http://[::ffff:0:127.0.0.1]/", True, False),  # IPv4-translated (SIIT)
+    ("http://[2002:7f00:1::]:8899/", True, False),  # 6to4 of loopback
+    ("http://[2002:a00:1::]/", True, False),  # 6to4 of 10.0.0.1
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", True, False),  # Teredo, client 127.0.0.1
+    ("http://[64:ff9b::7f00:1]/", True, False),  # NAT64 of loopback
+    ("http://[64:ff9b::a00:1]/", True, False),  # NAT64 of 10.0.0.1
+    ("http://[64:ff9b:1:7f00:1::]/", True, True),  # local-use NAT64: every RFC 6052 layout judged
+    # not globally routable: documentation, benchmarking
+    ("http://192.0.2.1/", True, False),
+    ("http://198.18.0.1/", True, False),
+    ("http://[2001:db8::1]/", True, False),
+    # globally routable unicast: allowed in every mode
+    ("http://93.184.216.34/", False, False),
+    ("http://public.example:8443/h?x=1", False, False),
+    ("http://v6.example/", False, False),
+    ("http://[2606:4700::1111]/", False, False),
+    ("http://[2002:5db8:d822::]/", False, False),  # 6to4 of a public address
+    ("http://[64:ff9b::5db8:d822]/", False, False),  # NAT64 of a public address
+    ("http://[::ffff:93.184.216.34]/", False, False),
+]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize(("url", "refused_public_only", "refused_with_private"), TARGETS)
+def test_targets_refused_and_allowed(
+    url: str, refused_public_only: bool, refused_with_private: bool, allow_private: bool
+) -> None:
     from chalicelib.events import guard
 
-    resolve = _fake_resolver(
-        {
-            "internal.example": ["10.1.2.3"],
-            "mixed.example": ["93.184.216.34", "192.168.1.1"],
-            "public.example": ["93.184.216.34"],
-        }
-    )
+    def resolve(host: str, port: int) -> list[str]:
+        return RESOLVES[host]
+
+    refused = refused_with_private if allow_private else refused_public_only
+    if refused:
+        with pytest.raises(guard.TargetRefused):
+            guard.check(url, allow_private=allow_private, require_https=False, resolve=resolve)
+    else:
+        target = guard.check(
+            url, allow_private=allow_private, require_https=False, resolve=resolve
+        )
+        literal = target.host.strip("[]")
+        expected = RESOLVES[literal] if literal in RESOLVES else [str(ip_address(literal))]
+        assert target.address == expected[0]  # the checked address is the one connected to
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://public.example/h",  # plain http in AWS mode
+        "https://user:pw@public.example/h",
+        "ftp://public.example/h",
+        "https://public.example/h#frag",
+        "https://nowhere.example/h",  # does not resolve
+    ],
+)
+def test_refused_urls(url: str) -> None:
+    from chalicelib.events import guard
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in RESOLVES:
+            raise OSError("no such host")
+        return RESOLVES[host]
+
     with pytest.raises(guard.TargetRefused):
-        guard.check(url, allow_private=allow_private, require_https=True, resolve=resolve)
+        guard.check(url, allow_private=True, require_https=True, resolve=resolve)
 
 
 def test_a_public_target_connects_to_the_checked_address() -> None:
@@ -350,7 +439,7 @@ def test_refused_at_creation_and_again_at_delivery(
     resp = client.http.post(
         "/webhooks", headers=JSON, body=json.dumps({"url": "http://169.254.169.254/x"})
     )
-    assert resp.status_code == 400 and "link-local" in resp.body.decode()
+    assert resp.status_code == 400 and "metadata" in resp.body.decode()
     # A name that was public at creation but resolves privately later (DNS rebinding):
     c = container()
     c.store.put_webhook(
