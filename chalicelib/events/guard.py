@@ -24,6 +24,7 @@ from chalicelib.errors import ValidationError
 MAX_URL = 2048
 Resolver = Callable[[str, int], list[str]]
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _net = ipaddress.ip_network
 
 # Instance metadata and other per-host cloud services, refused even where private targets are
@@ -109,6 +110,10 @@ def embedded(ip: IP) -> list[ipaddress.IPv4Address]:
     return []
 
 
+def _listed(ip: IP, table: tuple[tuple[tuple[Network, ...], str], ...]) -> str | None:
+    return next((reason for nets, reason in table if any(ip in net for net in nets)), None)
+
+
 def refusal(address: str, allow_private: bool) -> str | None:
     """Why `address` may not be a target, or None when it may."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -116,22 +121,13 @@ def refusal(address: str, allow_private: bool) -> str | None:
         return "a cloud metadata address"
     inner = embedded(ip)
     if inner:  # judged by what it carries
-        for v4 in inner:
-            reason = refusal(str(v4), allow_private)
-            if reason:
-                return f"{reason} (embedded as {ip})"
-        return None
-    for nets, reason in _NEVER:
-        if any(ip in net for net in nets):
-            return reason
-    if allow_private:
-        return None
-    for nets, reason in _PRIVATE:
-        if any(ip in net for net in nets):
-            return reason
-    if not ip.is_global or ip.is_reserved:
-        return "a non-public address"
-    return None
+        reasons = (refusal(str(v4), allow_private) for v4 in inner)
+        reason = next((r for r in reasons if r), None)
+        return f"{reason} (embedded as {ip})" if reason else None
+    reason = _listed(ip, _NEVER) or (None if allow_private else _listed(ip, _PRIVATE))
+    if reason or allow_private:
+        return reason
+    return None if ip.is_global and not ip.is_reserved else "a non-public address"
 
 
 def parse(url: str, *, require_https: bool) -> tuple[str, str, int, str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
-from ipaddress import ip_address
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -383,9 +383,7 @@ def test_targets_refused_and_allowed(
         with pytest.raises(guard.TargetRefused):
             guard.check(url, allow_private=allow_private, require_https=False, resolve=resolve)
     else:
-        target = guard.check(
-            url, allow_private=allow_private, require_https=False, resolve=resolve
-        )
+        target = guard.check(url, allow_private=allow_private, require_https=False, resolve=resolve)
         literal = target.host.strip("[]")
         expected = RESOLVES[literal] if literal in RESOLVES else [str(ip_address(literal))]
         assert target.address == expected[0]  # the checked address is the one connected to
