@@ -56,11 +56,11 @@ def test_a_delivery_keeps_its_attempt_history(store: VideoStore) -> None:
             "nextAttemptAt": "2026-01-01T00:00:00.000000Z", "createdAt": utc_now()}  # fmt: skip
     store.put_delivery(delivery)
     history: list[dict[str, Any]] = []
-    for n, status in enumerate([500, None, 200], start=1):
-        history = [*history, {"attempt": n, "at": f"2026-01-01T00:0{n}:00.000000Z",
-                   "responseStatus": status, "durationMs": 12 * n,
-                   "error": None if status == 200 else "HTTP 500" if status else "ReadTimeout",
-                   "nextAttemptAt": None if status == 200 else "2026-01-02T00:00:00.000000Z"}]  # fmt: skip
+    retry = "2026-01-02T00:00:00.000000Z"
+    for n, (status, error) in enumerate([(500, "HTTP 500"), (None, "ReadTimeout"), (200, None)], 1):
+        attempt = {"attempt": n, "at": f"2026-01-01T00:0{n}:00.000000Z", "durationMs": 12 * n,
+                   "responseStatus": status, "error": error, "nextAttemptAt": error and retry}  # fmt: skip
+        history = [*history, attempt]
         fields = {"attempts": n, "attemptHistory": history, "responseStatus": status}
         assert store.update_delivery(delivery["id"], fields, only_if_attempts=n - 1)
     (listed,) = store.list_deliveries(hook_id, 10)

@@ -50,12 +50,11 @@ class SqliteWebhooks(SqliteDatabase, Webhooks):
             return cur.rowcount > 0
 
     def due_deliveries(self, now: str, limit: int, exclude: Collection[str] = ()) -> list[Item]:
-        skip = sorted(exclude)
         return self._docs(
             "SELECT doc FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
-            f"AND webhook_id NOT IN ({', '.join('?' * len(skip))}) "
+            "AND webhook_id NOT IN (SELECT value FROM json_each(?)) "
             "ORDER BY next_attempt_at LIMIT ?",
-            (now, *skip, limit),
+            (now, json.dumps(sorted(exclude)), limit),
         )
 
     def update_delivery(
