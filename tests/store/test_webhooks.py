@@ -59,8 +59,12 @@ def test_a_delivery_keeps_its_attempt_history(store: VideoStore) -> None:
     retry = "2026-01-02T00:00:00.000000Z"
     for n, (status, error) in enumerate([(500, "HTTP 500"), (None, "ReadTimeout"), (200, None)], 1):
         attempt = {
-            **{"attempt": n, "at": f"2026-01-01T00:0{n}:00.000000Z", "durationMs": 12 * n},
-            **{"responseStatus": status, "error": error, "nextAttemptAt": error and retry},
+            "attempt": n,
+            "at": f"2026-01-01T00:0{n}:00.000000Z",
+            "durationMs": 12 * n,
+            "responseStatus": status,
+            "error": error,
+            "nextAttemptAt": error and retry,
         }
         history = [*history, attempt]
         fields = {"attempts": n, "attemptHistory": history, "responseStatus": status}
