@@ -28,6 +28,8 @@ class Receiver:
         self.secrets: list[str] = []
         self.script: list[int] = []  # statuses to answer first (then 200)
         self.delay = 0.0
+        self.hold: threading.Event | None = None  # when set: answer only once it is set
+        self.arrived = 0  # requests read (before any hold)
         self.received: list[dict[str, Any]] = []
         self.rejected = 0
         self.lock = threading.Lock()
@@ -39,6 +41,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.arrived += 1
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
                 time.sleep(receiver.delay)
                 headers = dict(self.headers.items())
                 verified = []
@@ -177,6 +183,50 @@ def test_failures_are_retried_with_backoff_until_delivered(
     assert len(receiver.received) == 1
 
 
+def test_each_attempt_is_listed_under_its_delivery(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    hook = register(client, receiver)
+    receiver.script = [500, 500]
+    clock = Clock()
+    d = dispatcher(clock)
+    make_video(client, local_env)
+    for step in (0, 6, 400):  # the first try, then past each retry's time
+        clock.now += step
+        drain(d)
+    (got,) = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)["deliveries"]
+    assert (got["status"], got["attempts"], got["responseStatus"]) == ("delivered", 3, 200)
+    history = got["attemptHistory"]
+    assert [a["attempt"] for a in history] == [1, 2, 3]
+    assert [a["responseStatus"] for a in history] == [500, 500, 200]
+    assert [a["error"] for a in history] == ["HTTP 500", "HTTP 500", None]
+    assert history[0]["at"] < history[0]["nextAttemptAt"] <= history[1]["at"]
+    assert history[1]["nextAttemptAt"] <= history[2]["at"] and history[2]["nextAttemptAt"] is None
+    assert all(a["durationMs"] >= 0 for a in history)
+
+
+def test_the_attempt_history_is_bounded(
+    client: Any, local_env: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.events import dispatcher as module
+
+    monkeypatch.setattr(module, "MAX_HISTORY", 2)
+    hook = register(client, receiver)
+    receiver.script = [500, 503]
+    clock = Clock()
+    d = dispatcher(clock)
+    make_video(client, local_env)
+    for step in (0, 6, 400):
+        clock.now += step
+        drain(d)
+    (got,) = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)["deliveries"]
+    assert got["attempts"] == 3
+    assert [(a["attempt"], a["responseStatus"]) for a in got["attemptHistory"]] == [
+        (2, 503),
+        (3, 200),
+    ]  # the newest two
+
+
 def test_a_receiver_that_is_down_then_up_gets_the_event(
     client: Any, local_env: Path, receiver: Receiver
 ) -> None:
@@ -287,6 +337,137 @@ def test_twenty_videos_changing_concurrently_deliver_every_event_once(
     assert all(sorted(seqs) == [1, 2, 3, 4] for seqs in per_video.values())
     failed = [r["body"] for r in receiver.received if r["body"]["type"] == "video.failed"]
     assert all(b["data"]["error"]["code"] == "X" for b in failed)
+
+
+# --- fairness and the circuit breaker ---------------------------------------------------------
+def _hook(store: Any, workspace: str, receiver: Receiver) -> str:
+    hook_id = f"{workspace}{receiver.port}".ljust(16, "0")
+    secret = "whsec_" + "QUFB" * 8
+    receiver.secrets.append(secret)
+    created = "2026-01-01T00:00:00.000000Z"
+    store.put_webhook({"id": hook_id, "workspace": workspace, "url": receiver.url,
+                       "secret": secret, "enabled": True, "createdAt": created})  # fmt: skip
+    return hook_id
+
+
+def _test_delivery(store: Any, hook_id: str, workspace: str) -> str:
+    from chalicelib.domain import utc_now
+    from chalicelib.domain.events import new_event_id
+
+    event_id, now = new_event_id(), utc_now()
+    event = {"id": event_id, "type": "webhook.test", "createdAt": now, "workspace": workspace,
+             "data": {"webhookId": hook_id}}  # fmt: skip
+    store.put_delivery({"id": f"{event_id}:{hook_id}", "webhookId": hook_id, "eventId": event_id,
+                        "eventType": "webhook.test", "event": event, "status": "pending",
+                        "attempts": 0, "nextAttemptAt": now, "createdAt": now})  # fmt: skip
+    return event_id
+
+
+@pytest.mark.parametrize("pool_size", [16, 1])
+def test_slow_endpoints_do_not_hold_up_another_workspaces_delivery(
+    local_env: Path, pool_size: int
+) -> None:
+    """Three endpoints of workspace b hang (answering only when released); workspace a's
+    delivery, queued after theirs, arrives while they still hang. With a pool of one (the old
+    sequential dispatcher) it waits behind them."""
+    from chalicelib.factory import container
+
+    store = container().store
+    release = threading.Event()
+    slow = [Receiver() for _ in range(3)]
+    fast = Receiver()
+    for r in [*slow, fast]:
+        r.hold = release if r in slow else None
+        r.start()
+    stop = threading.Event()
+    loop = None
+    try:
+        for r in slow:
+            _test_delivery(store, _hook(store, "b", r), "b")
+        fast_event = _test_delivery(store, _hook(store, "a", fast), "a")
+        from chalicelib.events.dispatcher import Dispatcher
+
+        d = Dispatcher(store, store, container().renderer.item, allow_private=True,
+                       require_https=False, timeout=20.0, pool_size=pool_size)  # fmt: skip
+        loop = threading.Thread(target=d.run, args=(stop, 0.01, 0.05))
+        loop.start()
+        deadline = time.monotonic() + (10 if pool_size > 1 else 1)  # the old way: wait 1 s
+        while time.monotonic() < deadline and not (
+            fast.received and sum(r.arrived for r in slow) == 3
+        ):
+            time.sleep(0.02)
+        held = sum(r.arrived for r in slow)
+        if pool_size > 1:
+            assert fast.ids() == [fast_event]  # delivered while b's three still hang
+            assert held == 3 and not any(r.received for r in slow)
+        else:
+            assert fast.received == [] and held == 1  # stuck behind b's first endpoint
+        release.set()
+        deadline = time.monotonic() + 10
+        while sum(len(r.received) for r in [*slow, fast]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [len(r.received) for r in [*slow, fast]] == [1, 1, 1, 1]  # nothing lost either way
+    finally:
+        release.set()
+        stop.set()
+        if loop:
+            loop.join()
+        for r in [*slow, fast]:
+            r.stop()
+
+
+def test_one_workspace_holds_at_most_its_share_of_the_pool(local_env: Path) -> None:
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.factory import container
+
+    store = container().store
+    release = threading.Event()
+    slow = [Receiver() for _ in range(3)]
+    for r in slow:
+        r.hold = release
+        r.start()
+        _test_delivery(store, _hook(store, "b", r), "b")
+    d = Dispatcher(store, store, container().renderer.item, allow_private=True,
+                   require_https=False, pool_size=4, per_workspace=2)  # fmt: skip
+    try:
+        futures = d.start_due()
+        assert len(futures) == 2  # the third endpoint of b waits for a slot of b's
+        assert d.start_due() == []  # and is not started on the next pass either
+    finally:
+        release.set()
+        for r in slow:
+            r.stop()
+    assert sum(f.result() for f in futures) == 2
+    assert d.deliver_due() == 1  # a slot is free again
+
+
+def test_the_circuit_opens_after_consecutive_failures_and_closes_on_success(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.factory import container
+
+    hook = register(client, receiver)
+    receiver.script = [500, 500, 500]
+    for _ in range(4):
+        assert client.http.post(f"/webhooks/{hook['id']}/test").status_code == 202
+    c, clock = container(), Clock()
+    d = Dispatcher(c.store, c.store, c.renderer.item, allow_private=True, require_https=False,
+                   clock=clock, breaker_after=3, cooldown=30)  # fmt: skip
+    assert d.deliver_due() == 3  # three failures, then the circuit is open: the 4th waits
+    view = json.loads(client.http.get(f"/webhooks/{hook['id']}").body)
+    assert view["circuit"]["state"] == "open" and view["circuit"]["consecutiveFailures"] == 3
+    deliveries = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)
+    waiting = [x for x in deliveries["deliveries"] if x["attempts"] == 0]
+    assert len(waiting) == 1 and "circuit is open" in waiting[0]["error"]
+    assert waiting[0]["nextAttemptAt"] == view["circuit"]["retryAt"]
+    clock.now += 10  # the failed ones are due again (after ~5 s); the circuit is still open
+    assert d.deliver_due() == 0 and receiver.arrived == 3
+    clock.now += 25  # past the cool-down: one attempt tries, succeeds, the rest follow
+    drain(d)
+    assert len(receiver.received) == 4
+    view = json.loads(client.http.get(f"/webhooks/{hook['id']}").body)
+    assert view["circuit"] == {"state": "closed", "consecutiveFailures": 0, "retryAt": None}
 
 
 # --- SSRF -----------------------------------------------------------------------------------
