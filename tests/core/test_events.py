@@ -351,16 +351,12 @@ def _hook(store: Any, workspace: str, receiver: Receiver) -> str:
 
 
 def _test_delivery(store: Any, hook_id: str, workspace: str) -> str:
-    from chalicelib.domain import utc_now
-    from chalicelib.domain.events import new_event_id
+    """A `webhook.test` delivery, queued as `POST /webhooks/{id}/test` queues it."""
+    from chalicelib.api.webhooks import WebhookService
+    from chalicelib.domain.access import Principal
 
-    event_id, now = new_event_id(), utc_now()
-    event = {"id": event_id, "type": "webhook.test", "createdAt": now, "workspace": workspace,
-             "data": {"webhookId": hook_id}}  # fmt: skip
-    store.put_delivery({"id": f"{event_id}:{hook_id}", "webhookId": hook_id, "eventId": event_id,
-                        "eventType": "webhook.test", "event": event, "status": "pending",
-                        "attempts": 0, "nextAttemptAt": now, "createdAt": now})  # fmt: skip
-    return event_id
+    service = WebhookService(store, allow_private=True, require_https=False)
+    return str(service.test(hook_id, Principal("t", workspace, "admin"))["eventId"])
 
 
 @pytest.mark.parametrize("pool_size", [16, 1])
