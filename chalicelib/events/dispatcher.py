@@ -83,9 +83,16 @@ class Outcome:
 
 
 def post(
-    target: guard.Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS
+    target: guard.Target,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float = TIMEOUT_SECONDS,
+    *,
+    ca_certs: str | None = None,
 ) -> Outcome:
-    """One POST to the checked address; no redirects, no retries here."""
+    """One POST to the checked address (no second lookup) with the URL's name as Host and as
+    SNI/the name the certificate must carry; no redirects, no retries here. `ca_certs`: a CA
+    bundle instead of the system's (a private CA)."""
     import urllib3  # lazy: only the dispatcher sends
 
     started = time.monotonic()
@@ -93,11 +100,13 @@ def post(
     if target.scheme == "https":
         pool: Any = urllib3.HTTPSConnectionPool(
             target.address, target.port, server_hostname=target.host,
-            assert_hostname=target.host, **kwargs,
+            assert_hostname=target.host, ca_certs=ca_certs, **kwargs,
         )  # fmt: skip
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
-    host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+    if target.port not in (80, 443):
+        host = f"{host}:{target.port}"
     try:
         with pool:
             resp = pool.urlopen(
@@ -410,4 +419,3 @@ def eventbridge_publisher(client: Any, bus: str) -> Callable[[list[Item]], None]
                 raise RuntimeError(f"EventBridge refused {failed} of {len(entries)} events")
 
     return publish
-

@@ -640,6 +640,86 @@ def test_refused_at_creation_and_again_at_delivery(
     assert "refused" in delivery["error"] and "loopback" in delivery["error"]
 
 
+class _Echo(BaseHTTPRequestHandler):
+    """Records the Host header of each POST and answers 204."""
+
+    hosts: list[str]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).hosts.append(str(self.headers["Host"]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _echo() -> type[_Echo]:
+    class Handler(_Echo):
+        pass
+
+    Handler.hosts = []
+    return Handler
+
+
+def _serve(server: ThreadingHTTPServer) -> Iterator[int]:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host() -> None:
+    import ssl
+
+    import trustme
+
+    from chalicelib.events import guard
+    from chalicelib.events.dispatcher import post
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example").configure_cert(context)
+    names: list[str | None] = []
+
+    def sni(sock: Any, name: str | None, ctx: Any) -> None:
+        names.append(name)
+
+    context.sni_callback = sni
+    handler = _echo()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    resolve = _fake_resolver({"hooks.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]})
+    for port in _serve(server):
+        with ca.cert_pem.tempfile() as ca_file:
+            target = guard.check(f"https://hooks.example:{port}/h", allow_private=True,
+                                 require_https=True, resolve=resolve)  # fmt: skip
+            assert post(target, b"{}", {}, 5.0, ca_certs=ca_file).status == 204
+            wrong = guard.check(f"https://other.example:{port}/h", allow_private=True,
+                                require_https=True, resolve=resolve)  # fmt: skip
+            refused = post(wrong, b"{}", {}, 5.0, ca_certs=ca_file)
+        assert refused.status is None and refused.error  # the certificate names another host
+        assert handler.hosts == [f"hooks.example:{port}"]
+        assert names == ["hooks.example", "other.example"]
+
+
+def test_an_ipv6_literal_target_is_sent_a_bracketed_host() -> None:
+    import socket
+
+    from chalicelib.events import guard
+    from chalicelib.events.dispatcher import post
+
+    handler = _echo()
+    server_class = type("V6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    for port in _serve(server_class(("::1", 0), handler)):
+        target = guard.check(f"http://[::1]:{port}/h", allow_private=True, require_https=False)
+        assert post(target, b"{}", {}, 5.0).status == 204
+        assert handler.hosts == [f"[::1]:{port}"]
+
+
 def test_no_redirect_is_followed(client: Any, local_env: Path) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
