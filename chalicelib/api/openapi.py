@@ -168,6 +168,30 @@ _WEBHOOK = {
         "enabled": {"type": "boolean"},
         "createdAt": _TIME,
         "disabledReason": _STR,
+        "circuit": {
+            "type": "object",
+            "description": "The endpoint's circuit breaker: `open` after consecutive failed "
+            "attempts (deliveries wait until `retryAt` without spending an attempt), then "
+            "`half-open` (the next attempt decides), `closed` again on a success.",
+            "required": ["state", "consecutiveFailures", "retryAt"],
+            "properties": {
+                "state": {"type": "string", "enum": ["closed", "open", "half-open"]},
+                "consecutiveFailures": _INT,
+                "retryAt": _nullable(_TIME),
+            },
+        },
+    },
+}
+_ATTEMPT = {
+    "type": "object",
+    "required": ["attempt", "at", "responseStatus", "durationMs", "error", "nextAttemptAt"],
+    "properties": {
+        "attempt": {"type": "integer", "minimum": 1},
+        "at": _TIME,
+        "responseStatus": _nullable(_INT),
+        "durationMs": {"type": "number"},
+        "error": _nullable(_STR),
+        "nextAttemptAt": _nullable({**_TIME, "description": "The retry it scheduled, if any."}),
     },
 }
 _WITH_SECRET = {"secret": {**_STR, "description": "Shown only in this response."}}
@@ -350,6 +374,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "responseStatus": _nullable(_INT),
                         "durationMs": _nullable({"type": "number"}),
                         "error": _nullable(_STR),
+                        "attemptHistory": {
+                            "type": "array",
+                            "description": "Every attempt, oldest first (the last 20).",
+                            "maxItems": 20,
+                            "items": _ATTEMPT,
+                        },
                     },
                 },
             },

@@ -63,15 +63,32 @@ def public_view(hook: Item) -> Item:
     view = {k: hook.get(k) for k in keys}
     if hook.get("disabledReason"):
         view["disabledReason"] = hook["disabledReason"]
+    view["circuit"] = circuit_view(hook)
     return view
+
+
+def circuit_view(hook: Item) -> Item:
+    """The endpoint's circuit breaker as the dispatcher left it: `open` (deliveries wait until
+    `retryAt`), `half-open` (the next attempt decides) or `closed`."""
+    open_until = hook.get("circuitOpenUntil")
+    state = "closed"
+    if open_until:
+        state = "open" if str(open_until) > _iso(datetime.now(UTC)) else "half-open"
+    return {
+        "state": state,
+        "consecutiveFailures": int(hook.get("consecutiveFailures") or 0),
+        "retryAt": open_until if state == "open" else None,
+    }
 
 
 def delivery_view(delivery: Item) -> Item:
     keys = (
         "id", "eventId", "eventType", "status", "attempts", "nextAttemptAt", "createdAt",
-        "lastAttemptAt", "responseStatus", "durationMs", "error",
+        "lastAttemptAt", "responseStatus", "durationMs", "error", "attemptHistory",
     )  # fmt: skip
-    return {k: delivery.get(k) for k in keys if k in delivery}
+    view = {k: delivery.get(k) for k in keys if k in delivery}
+    view.setdefault("attemptHistory", [])  # oldest first, the last MAX_HISTORY attempts
+    return view
 
 
 class WebhookService:

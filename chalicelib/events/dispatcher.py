@@ -9,6 +9,14 @@
    receivers deduplicate on `webhook-id`, which is the event id, stable across retries.
 An endpoint failing for DISABLE_AFTER is disabled with the reason.
 
+Fairness: endpoints are served in parallel by a bounded pool (POOL_SIZE), at most one attempt in
+flight per endpoint and at most PER_WORKSPACE endpoints per workspace, so slow endpoints hold
+only their own slots; their backlog is left out of the due query (it cannot fill the page). A
+circuit breaker per endpoint opens after BREAKER_AFTER consecutive failed attempts: its
+deliveries wait COOLDOWN_SECONDS without an attempt being spent, then one attempt tries it
+again (the state is on the webhook, `circuit` in its view). Each attempt is kept in the
+delivery's `attemptHistory` (the last MAX_HISTORY).
+
 Signing follows Standard Webhooks: `webhook-signature: v1,<base64 HMAC-SHA256(secret,
 "{id}.{timestamp}.{body}")>`, both secrets during a rotation. The runtime vendors no package
 (the API bundle ships none), so it signs with hmac; the tests verify with the reference library
@@ -26,6 +34,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +53,11 @@ TIMEOUT_SECONDS = 10.0
 MAX_BODY = 256 * 1024
 DISABLE_AFTER = timedelta(days=5)
 USER_AGENT = "video-service-webhooks/1"
+POOL_SIZE = 16  # endpoints served at once
+PER_WORKSPACE = 4  # of which one workspace may hold this many
+BREAKER_AFTER = 5  # consecutive failed attempts that open an endpoint's circuit
+COOLDOWN_SECONDS = 60.0  # an open circuit waits this long before one attempt tries again
+MAX_HISTORY = 20  # attempts kept per delivery (the newest)
 
 
 def _iso(at: datetime) -> str:
@@ -69,9 +83,16 @@ class Outcome:
 
 
 def post(
-    target: guard.Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS
+    target: guard.Target,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float = TIMEOUT_SECONDS,
+    *,
+    ca_certs: str | None = None,
 ) -> Outcome:
-    """One POST to the checked address; no redirects, no retries here."""
+    """One POST to the checked address (no second lookup) with the URL's name as Host and as
+    SNI/the name the certificate must carry; no redirects, no retries here. `ca_certs`: a CA
+    bundle instead of the system's (a private CA)."""
     import urllib3  # lazy: only the dispatcher sends
 
     started = time.monotonic()
@@ -79,11 +100,13 @@ def post(
     if target.scheme == "https":
         pool: Any = urllib3.HTTPSConnectionPool(
             target.address, target.port, server_hostname=target.host,
-            assert_hostname=target.host, **kwargs,
+            assert_hostname=target.host, ca_certs=ca_certs, **kwargs,
         )  # fmt: skip
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
-    host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    host = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+    if target.port not in (80, 443):
+        host = f"{host}:{target.port}"
     try:
         with pool:
             resp = pool.urlopen(
@@ -111,7 +134,19 @@ class Dispatcher:
         resolve: guard.Resolver | None = None,
         timeout: float = TIMEOUT_SECONDS,
         publish: Callable[[list[Item]], None] | None = None,
+        pool_size: int = POOL_SIZE,
+        per_workspace: int = PER_WORKSPACE,
+        breaker_after: int = BREAKER_AFTER,
+        cooldown: float = COOLDOWN_SECONDS,
     ) -> None:
+        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="webhook-delivery")
+        self._pool_size = pool_size
+        self._per_workspace = min(per_workspace, pool_size)
+        self._breaker_after = breaker_after
+        self._cooldown = timedelta(seconds=cooldown)
+        self._lock = threading.Lock()
+        self._busy: dict[str, str] = {}  # webhook id -> its workspace, while an attempt is out
+        self._workspace_of: dict[str, str] = {}  # webhook id -> workspace, as last seen
         self._timeout = timeout
         self._publish = publish  # e.g. an EventBridge bus, before the event leaves the outbox
         self._outbox = outbox
@@ -158,9 +193,54 @@ class Dispatcher:
 
     # --- 2. delivery ------------------------------------------------------------------------
     def deliver_due(self, limit: int = 50) -> int:
-        """Attempt every due delivery once; returns how many were attempted."""
-        due = self._webhooks.due_deliveries(_iso(self._now()), limit)
-        return sum(1 for delivery in due if self.attempt(delivery))
+        """Attempt every due delivery, endpoints in parallel, and wait for them (AWS's dispatcher
+        function, tests); returns how many were attempted."""
+        return sum(future.result() for future in self.start_due(limit))
+
+    def start_due(self, limit: int = 50) -> list[Future[int]]:
+        """Hand due deliveries to the pool, one job per endpoint that is not busy and whose
+        workspace has a slot left; returns at once (`make run`'s loop does not wait)."""
+        with self._lock:
+            in_use = self._in_use()
+            exclude = set(self._busy) | {
+                hook_id
+                for hook_id, workspace in self._workspace_of.items()
+                if in_use.get(workspace, 0) >= self._per_workspace
+            }
+        due = self._webhooks.due_deliveries(_iso(self._now()), limit, exclude=exclude)
+        batches: dict[str, list[Item]] = {}
+        for delivery in due:
+            batches.setdefault(delivery["webhookId"], []).append(delivery)
+        started = []
+        for hook_id, batch in batches.items():
+            hook = self._webhooks.get_webhook(hook_id)
+            workspace = hook["workspace"] if hook else ""
+            with self._lock:
+                self._workspace_of[hook_id] = workspace
+                if len(self._busy) >= self._pool_size:
+                    break
+                if self._in_use().get(workspace, 0) >= self._per_workspace:
+                    continue
+                self._busy[hook_id] = workspace
+            started.append(self._pool.submit(self._serve, hook_id, batch))
+        return started
+
+    def _in_use(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for workspace in self._busy.values():
+            counts[workspace] = counts.get(workspace, 0) + 1
+        return counts
+
+    def _serve(self, hook_id: str, batch: list[Item]) -> int:
+        """One endpoint's due deliveries, one after another (the pool's job)."""
+        try:
+            return sum(1 for delivery in batch if self.attempt(delivery))
+        except Exception:  # a store hiccup: the claims expire and the deliveries come back
+            log.exception("webhook delivery to %s failed", hook_id)
+            return 0
+        finally:
+            with self._lock:
+                self._busy.pop(hook_id, None)
 
     def _body(self, delivery: Item) -> bytes | None:
         if delivery.get("event"):
@@ -173,20 +253,29 @@ class Dispatcher:
     def attempt(self, delivery: Item) -> bool:
         attempts = int(delivery.get("attempts", 0))
         now = self._now()
+        hook = self._webhooks.get_webhook(delivery["webhookId"])
+        if hook is not None and str(hook.get("circuitOpenUntil") or "") > _iso(now):
+            error = (
+                f"not attempted: the endpoint's circuit is open until {hook['circuitOpenUntil']} "
+                f"after {hook.get('consecutiveFailures')} consecutive failed attempts"
+            )
+            deferred = {"nextAttemptAt": hook["circuitOpenUntil"], "error": error}
+            self._webhooks.update_delivery(delivery["id"], deferred, only_if_attempts=attempts)
+            return False
         claim = {
             "attempts": attempts + 1,
             "nextAttemptAt": _iso(now + timedelta(seconds=CLAIM_SECONDS)),
         }
         if not self._webhooks.update_delivery(delivery["id"], claim, only_if_attempts=attempts):
             return False  # another dispatcher has it
-        hook = self._webhooks.get_webhook(delivery["webhookId"])
+        delivery = {**delivery, **claim}
         body = self._body(delivery)
         if hook is None or not hook.get("enabled", True) or body is None:
             reason = "the webhook was deleted or disabled" if body else "the event is gone"
-            self._record(delivery["id"], attempts + 1, "cancelled", now, error=reason)
+            self._record(delivery, "cancelled", now, error=reason)
             return True
         outcome = self._deliver(hook, delivery["eventId"], body)
-        self._finish(hook, delivery["id"], attempts + 1, now, outcome)
+        self._finish(hook, delivery, now, outcome)
         return True
 
     def _deliver(self, hook: Item, msg_id: str, body: bytes) -> Outcome:
@@ -218,44 +307,43 @@ class Dispatcher:
         }
         return self._send(target, body, headers, self._timeout)
 
-    def _finish(
-        self, hook: Item, delivery_id: str, attempts: int, now: datetime, outcome: Outcome
-    ) -> None:
+    def _finish(self, hook: Item, delivery: Item, now: datetime, outcome: Outcome) -> None:
+        attempts = int(delivery["attempts"])
         if outcome.ok:
-            self._record(delivery_id, attempts, "delivered", now, outcome=outcome)
-            if hook.get("failingSince"):
-                self._webhooks.update_webhook(hook["id"], {"failingSince": None})
+            self._record(delivery, "delivered", now, outcome=outcome)
+            if hook.get("failingSince") or hook.get("consecutiveFailures"):
+                healthy = {"failingSince": None, "consecutiveFailures": 0, "circuitOpenUntil": None}
+                self._webhooks.update_webhook(hook["id"], healthy)
             return
         error = outcome.error or f"HTTP {outcome.status}"
         if attempts > len(SCHEDULE):
-            self._record(delivery_id, attempts, "failed", now, outcome=outcome, error=error)
+            self._record(delivery, "failed", now, outcome=outcome, error=error)
         else:
             delay = SCHEDULE[attempts - 1] * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
             retry_at = now + timedelta(seconds=delay)
-            self._record(
-                delivery_id,
-                attempts,
-                "pending",
-                now,
-                outcome=outcome,
-                error=error,
-                next_at=retry_at,
-            )
+            self._record(delivery, "pending", now, outcome=outcome, error=error, next_at=retry_at)
+        self._webhooks.update_webhook(hook["id"], self._failed(hook, now, error))
+
+    def _failed(self, hook: Item, now: datetime, error: str) -> dict[str, Any]:
+        """The endpoint's new state after a failed attempt: its failure count, its circuit
+        (open for the cool-down once the count reaches the threshold), and disabled after
+        DISABLE_AFTER of nothing but failures."""
+        failures = int(hook.get("consecutiveFailures") or 0) + 1
         failing_since = hook.get("failingSince") or _iso(now)
-        if not hook.get("failingSince"):
-            self._webhooks.update_webhook(hook["id"], {"failingSince": failing_since})
-        elif (
-            now - datetime.strptime(failing_since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-            > DISABLE_AFTER
-        ):
+        fields: dict[str, Any] = {"consecutiveFailures": failures, "failingSince": failing_since}
+        if failures >= self._breaker_after:
+            fields["circuitOpenUntil"] = _iso(now + self._cooldown)
+            log.warning("webhook %s: circuit open after %d failures", hook["id"], failures)
+        since = datetime.strptime(failing_since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if now - since > DISABLE_AFTER:
             reason = f"every delivery failed since {failing_since} (last: {error})"
-            self._webhooks.update_webhook(hook["id"], {"enabled": False, "disabledReason": reason})
+            fields.update(enabled=False, disabledReason=reason)
             log.warning("webhook %s disabled: %s", hook["id"], reason)
+        return fields
 
     def _record(
         self,
-        delivery_id: str,
-        attempts: int,
+        delivery: Item,
         status: str,
         now: datetime,
         *,
@@ -263,16 +351,29 @@ class Dispatcher:
         error: str | None = None,
         next_at: datetime | None = None,
     ) -> None:
+        """The attempt's result on the delivery, and appended to its bounded history."""
+        attempt = {
+            "attempt": int(delivery["attempts"]),
+            "at": _iso(now),
+            "responseStatus": outcome.status if outcome else None,
+            "durationMs": outcome.ms if outcome else 0,
+            "error": error,
+            "nextAttemptAt": _iso(next_at) if next_at else None,
+        }
+        history = [*(delivery.get("attemptHistory") or []), attempt][-MAX_HISTORY:]
         fields: dict[str, Any] = {
             "status": status,
             "lastAttemptAt": _iso(now),
             "nextAttemptAt": _iso(next_at) if next_at else _iso(now),
             "error": error,
+            "attemptHistory": history,
         }
         if outcome is not None:
             fields["responseStatus"] = outcome.status
             fields["durationMs"] = outcome.ms
-        self._webhooks.update_delivery(delivery_id, fields, only_if_attempts=attempts)
+        self._webhooks.update_delivery(
+            delivery["id"], fields, only_if_attempts=int(delivery["attempts"])
+        )
 
     # --- the local loop ---------------------------------------------------------------------
     def run(
@@ -287,7 +388,7 @@ class Dispatcher:
         wait = interval
         while not stop.is_set():
             try:
-                busy = self.fan_out() + self.deliver_due()
+                busy = self.fan_out() + len(self.start_due())
             except Exception:  # a store hiccup must not end the thread
                 log.exception("webhook dispatcher pass failed")
                 busy = 0
@@ -318,4 +419,3 @@ def eventbridge_publisher(client: Any, bus: str) -> Callable[[list[Item]], None]
                 raise RuntimeError(f"EventBridge refused {failed} of {len(entries)} events")
 
     return publish
-

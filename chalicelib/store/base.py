@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,15 +166,20 @@ class Webhooks(ABC):
         a fan-out repeated after a crash never delivers twice."""
 
     @abstractmethod
-    def due_deliveries(self, now: str, limit: int) -> builtins.list[Item]:
-        """Pending deliveries whose `nextAttemptAt` <= `now`, soonest first."""
+    def due_deliveries(
+        self, now: str, limit: int, exclude: Collection[str] = ()
+    ) -> builtins.list[Item]:
+        """Pending deliveries whose `nextAttemptAt` <= `now`, soonest first, leaving out those of
+        the webhooks in `exclude` (endpoints busy with an attempt: their backlog must not fill
+        the page and starve the others)."""
 
     @abstractmethod
     def update_delivery(
         self, delivery_id: str, fields: Mapping[str, Any], only_if_attempts: int | None = None
     ) -> bool:
         """Record an attempt; with `only_if_attempts`, only when no one else recorded one
-        since (two dispatchers never both count the same attempt)."""
+        since (two dispatchers never both count the same attempt). Values may be lists of
+        flat dicts (`attemptHistory`), stored and returned as they are."""
 
     @abstractmethod
     def list_deliveries(self, hook_id: str, limit: int) -> builtins.list[Item]:

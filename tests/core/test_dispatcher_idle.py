@@ -5,6 +5,7 @@ is work."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from chalicelib.events.dispatcher import Dispatcher
@@ -32,7 +33,9 @@ class IdleStore:
     def mark_dispatched(self, event_id: str) -> None:
         pass
 
-    def due_deliveries(self, now: str, limit: int) -> list[dict[str, Any]]:
+    def due_deliveries(
+        self, now: str, limit: int, exclude: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
         self.reads += 1
         return []
 

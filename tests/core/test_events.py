@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ class Receiver:
         self.secrets: list[str] = []
         self.script: list[int] = []  # statuses to answer first (then 200)
         self.delay = 0.0
+        self.hold: threading.Event | None = None  # when set: answer only once it is set
+        self.arrived = 0  # requests read (before any hold)
         self.received: list[dict[str, Any]] = []
         self.rejected = 0
         self.lock = threading.Lock()
@@ -38,6 +41,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.arrived += 1
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
                 time.sleep(receiver.delay)
                 headers = dict(self.headers.items())
                 verified = []
@@ -176,6 +183,50 @@ def test_failures_are_retried_with_backoff_until_delivered(
     assert len(receiver.received) == 1
 
 
+def test_each_attempt_is_listed_under_its_delivery(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    hook = register(client, receiver)
+    receiver.script = [500, 500]
+    clock = Clock()
+    d = dispatcher(clock)
+    make_video(client, local_env)
+    for step in (0, 6, 400):  # the first try, then past each retry's time
+        clock.now += step
+        drain(d)
+    (got,) = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)["deliveries"]
+    assert (got["status"], got["attempts"], got["responseStatus"]) == ("delivered", 3, 200)
+    history = got["attemptHistory"]
+    assert [a["attempt"] for a in history] == [1, 2, 3]
+    assert [a["responseStatus"] for a in history] == [500, 500, 200]
+    assert [a["error"] for a in history] == ["HTTP 500", "HTTP 500", None]
+    assert history[0]["at"] < history[0]["nextAttemptAt"] <= history[1]["at"]
+    assert history[1]["nextAttemptAt"] <= history[2]["at"] and history[2]["nextAttemptAt"] is None
+    assert all(a["durationMs"] >= 0 for a in history)
+
+
+def test_the_attempt_history_is_bounded(
+    client: Any, local_env: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.events import dispatcher as module
+
+    monkeypatch.setattr(module, "MAX_HISTORY", 2)
+    hook = register(client, receiver)
+    receiver.script = [500, 503]
+    clock = Clock()
+    d = dispatcher(clock)
+    make_video(client, local_env)
+    for step in (0, 6, 400):
+        clock.now += step
+        drain(d)
+    (got,) = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)["deliveries"]
+    assert got["attempts"] == 3
+    assert [(a["attempt"], a["responseStatus"]) for a in got["attemptHistory"]] == [
+        (2, 503),
+        (3, 200),
+    ]  # the newest two
+
+
 def test_a_receiver_that_is_down_then_up_gets_the_event(
     client: Any, local_env: Path, receiver: Receiver
 ) -> None:
@@ -288,40 +339,253 @@ def test_twenty_videos_changing_concurrently_deliver_every_event_once(
     assert all(b["data"]["error"]["code"] == "X" for b in failed)
 
 
+# --- fairness and the circuit breaker ---------------------------------------------------------
+def _hook(store: Any, workspace: str, receiver: Receiver) -> str:
+    hook_id = f"{workspace}{receiver.port}".ljust(16, "0")
+    secret = "whsec_" + "QUFB" * 8
+    receiver.secrets.append(secret)
+    created = "2026-01-01T00:00:00.000000Z"
+    store.put_webhook({"id": hook_id, "workspace": workspace, "url": receiver.url,
+                       "secret": secret, "enabled": True, "createdAt": created})  # fmt: skip
+    return hook_id
+
+
+def _test_delivery(store: Any, hook_id: str, workspace: str) -> str:
+    """A `webhook.test` delivery, queued as `POST /webhooks/{id}/test` queues it."""
+    from chalicelib.api.webhooks import WebhookService
+    from chalicelib.domain.access import Principal
+
+    service = WebhookService(store, allow_private=True, require_https=False)
+    return str(service.test(hook_id, Principal("t", workspace, "admin"))["eventId"])
+
+
+@pytest.mark.parametrize("pool_size", [16, 1])
+def test_slow_endpoints_do_not_hold_up_another_workspaces_delivery(
+    local_env: Path, pool_size: int
+) -> None:
+    """Three endpoints of workspace b hang (answering only when released); workspace a's
+    delivery, queued after theirs, arrives while they still hang. With a pool of one (the old
+    sequential dispatcher) it waits behind them."""
+    from chalicelib.factory import container
+
+    store = container().store
+    release = threading.Event()
+    slow = [Receiver() for _ in range(3)]
+    fast = Receiver()
+    for r in [*slow, fast]:
+        r.hold = release if r in slow else None
+        r.start()
+    stop = threading.Event()
+    loop = None
+    try:
+        for r in slow:
+            _test_delivery(store, _hook(store, "b", r), "b")
+        fast_event = _test_delivery(store, _hook(store, "a", fast), "a")
+        from chalicelib.events.dispatcher import Dispatcher
+
+        d = Dispatcher(store, store, container().renderer.item, allow_private=True,
+                       require_https=False, timeout=20.0, pool_size=pool_size)  # fmt: skip
+        loop = threading.Thread(target=d.run, args=(stop, 0.01, 0.05))
+        loop.start()
+        deadline = time.monotonic() + (10 if pool_size > 1 else 1)  # the old way: wait 1 s
+        while time.monotonic() < deadline and not (
+            fast.received and sum(r.arrived for r in slow) == 3
+        ):
+            time.sleep(0.02)
+        held = sum(r.arrived for r in slow)
+        if pool_size > 1:
+            assert fast.ids() == [fast_event]  # delivered while b's three still hang
+            assert held == 3 and not any(r.received for r in slow)
+        else:
+            assert fast.received == [] and held == 1  # stuck behind b's first endpoint
+        release.set()
+        deadline = time.monotonic() + 10
+        while sum(len(r.received) for r in [*slow, fast]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [len(r.received) for r in [*slow, fast]] == [1, 1, 1, 1]  # nothing lost either way
+    finally:
+        release.set()
+        stop.set()
+        if loop:
+            loop.join()
+        for r in [*slow, fast]:
+            r.stop()
+
+
+def test_one_workspace_holds_at_most_its_share_of_the_pool(local_env: Path) -> None:
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.factory import container
+
+    store = container().store
+    release = threading.Event()
+    slow = [Receiver() for _ in range(3)]
+    for r in slow:
+        r.hold = release
+        r.start()
+        _test_delivery(store, _hook(store, "b", r), "b")
+    d = Dispatcher(store, store, container().renderer.item, allow_private=True,
+                   require_https=False, pool_size=4, per_workspace=2)  # fmt: skip
+    try:
+        futures = d.start_due()
+        assert len(futures) == 2  # the third endpoint of b waits for a slot of b's
+        assert d.start_due() == []  # and is not started on the next pass either
+    finally:
+        release.set()
+        for r in slow:
+            r.stop()
+    assert sum(f.result() for f in futures) == 2
+    assert d.deliver_due() == 1  # a slot is free again
+
+
+def test_the_circuit_opens_after_consecutive_failures_and_closes_on_success(
+    client: Any, local_env: Path, receiver: Receiver
+) -> None:
+    from chalicelib.events.dispatcher import Dispatcher
+    from chalicelib.factory import container
+
+    hook = register(client, receiver)
+    receiver.script = [500, 500, 500]
+    for _ in range(4):
+        assert client.http.post(f"/webhooks/{hook['id']}/test").status_code == 202
+    c, clock = container(), Clock()
+    d = Dispatcher(c.store, c.store, c.renderer.item, allow_private=True, require_https=False,
+                   clock=clock, breaker_after=3, cooldown=30)  # fmt: skip
+    assert d.deliver_due() == 3  # three failures, then the circuit is open: the 4th waits
+    view = json.loads(client.http.get(f"/webhooks/{hook['id']}").body)
+    assert view["circuit"]["state"] == "open" and view["circuit"]["consecutiveFailures"] == 3
+    deliveries = json.loads(client.http.get(f"/webhooks/{hook['id']}/deliveries").body)
+    waiting = [x for x in deliveries["deliveries"] if x["attempts"] == 0]
+    assert len(waiting) == 1 and "circuit is open" in waiting[0]["error"]
+    assert waiting[0]["nextAttemptAt"] == view["circuit"]["retryAt"]
+    clock.now += 10  # the failed ones are due again (after ~5 s); the circuit is still open
+    assert d.deliver_due() == 0 and receiver.arrived == 3
+    clock.now += 25  # past the cool-down: one attempt tries, succeeds, the rest follow
+    drain(d)
+    assert len(receiver.received) == 4
+    view = json.loads(client.http.get(f"/webhooks/{hook['id']}").body)
+    assert view["circuit"] == {"state": "closed", "consecutiveFailures": 0, "retryAt": None}
+
+
 # --- SSRF -----------------------------------------------------------------------------------
 def _fake_resolver(table: dict[str, list[str]]) -> Any:
     return lambda host, port: table[host]
 
 
-@pytest.mark.parametrize(
-    ("url", "allow_private"),
-    [
-        ("https://127.0.0.1/h", False),
-        ("https://10.0.0.1/h", False),
-        ("https://169.254.169.254/latest/meta-data", False),
-        ("https://169.254.169.254/latest/meta-data", True),  # never, even locally
-        ("https://[::1]/h", False),
-        ("https://[::ffff:127.0.0.1]/h", False),
-        ("https://100.64.0.1/h", False),
-        ("https://internal.example/h", False),  # resolves to a private address
-        ("https://mixed.example/h", False),  # one public, one private address
-        ("http://public.example/h", False),  # plain http in AWS mode
-        ("https://user:pw@public.example/h", False),
-        ("ftp://public.example/h", False),
-    ],
-)
-def test_refused_targets(url: str, allow_private: bool) -> None:
+# The names a test resolves (no real DNS): what each is made to resolve to.
+RESOLVES = {
+    "internal.example": ["10.1.2.3"],
+    "mixed.example": ["93.184.216.34", "192.168.1.1"],  # one public, one private
+    "public.example": ["93.184.216.34"],
+    "v6.example": ["2606:4700::1111"],
+    "metadata.google.internal": ["169.254.169.254"],
+    "imds.example": ["fd00:ec2::254"],  # a public-looking name for AWS IMDS over IPv6
+    "rebind.example": ["93.184.216.34", "::ffff:169.254.169.254"],
+    "lan.example": ["192.168.1.10"],
+}
+
+# (url, refused with private targets off, refused with them on); http:// is allowed in these
+# tables (local mode), https-only is tested apart.
+TARGETS = [
+    # cloud metadata: refused in every mode
+    ("http://169.254.169.254/latest/meta-data", True, True),  # AWS, GCP, Azure, ...
+    ("http://[fd00:ec2::254]/", True, True),  # AWS IMDS over IPv6
+    ("http://100.100.100.200/", True, True),  # Alibaba
+    ("http://192.0.0.192/", True, True),  # Oracle
+    ("http://169.254.170.2/v2/credentials", True, True),  # ECS task credentials
+    ("http://168.63.129.16/", True, True),  # Azure WireServer
+    ("http://metadata.google.internal/computeMetadata/v1/", True, True),  # by name
+    ("http://metadata.google.internal./", True, True),  # trailing dot
+    ("http://imds.example/", True, True),  # a name resolving to metadata
+    ("http://rebind.example/", True, True),  # one of its addresses is metadata
+    ("http://[::ffff:169.254.169.254]/", True, True),  # IPv4-mapped metadata
+    ("http://[2002:a9fe:a9fe::]/", True, True),  # 6to4 metadata
+    ("http://[64:ff9b::a9fe:a9fe]/", True, True),  # NAT64 metadata
+    # link-local, multicast, unspecified, reserved: refused in every mode
+    ("http://169.254.1.1/", True, True),
+    ("http://[fe80::1]/", True, True),
+    ("http://224.0.0.1/", True, True),
+    ("http://[ff02::1]/", True, True),
+    ("http://0.0.0.0:8899/", True, True),
+    ("http://[::]/", True, True),
+    ("http://255.255.255.255/", True, True),
+    ("http://240.0.0.1/", True, True),
+    # loopback and private: refused unless private targets are allowed
+    ("http://127.0.0.1:8899/", True, False),
+    ("http://[::1]:8899/", True, False),
+    ("http://10.0.0.1/", True, False),
+    ("http://172.16.0.1/", True, False),
+    ("http://192.168.1.1/", True, False),
+    ("http://100.64.0.1/", True, False),  # shared (CGNAT)
+    ("http://[fd12:3456::1]/", True, False),  # unique local
+    ("http://internal.example/", True, False),
+    ("http://mixed.example/", True, False),
+    ("http://lan.example/", True, False),
+    # IPv6 forms judged by the IPv4 address they carry
+    ("http://[::ffff:127.0.0.1]/", True, False),  # IPv4-mapped
+    ("http://[::127.0.0.1]/", True, False),  # IPv4-compatible
+    ("http://[::ffff:0:127.0.0.1]/", True, False),  # IPv4-translated (SIIT)
+    ("http://[2002:7f00:1::]:8899/", True, False),  # 6to4 of loopback
+    ("http://[2002:a00:1::]/", True, False),  # 6to4 of 10.0.0.1
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", True, False),  # Teredo, client 127.0.0.1
+    ("http://[64:ff9b::7f00:1]/", True, False),  # NAT64 of loopback
+    ("http://[64:ff9b::a00:1]/", True, False),  # NAT64 of 10.0.0.1
+    ("http://[64:ff9b:1:7f00:1::]/", True, True),  # local-use NAT64: every RFC 6052 layout judged
+    # not globally routable: documentation, benchmarking
+    ("http://192.0.2.1/", True, False),
+    ("http://198.18.0.1/", True, False),
+    ("http://[2001:db8::1]/", True, False),
+    # globally routable unicast: allowed in every mode
+    ("http://93.184.216.34/", False, False),
+    ("http://public.example:8443/h?x=1", False, False),
+    ("http://v6.example/", False, False),
+    ("http://[2606:4700::1111]/", False, False),
+    ("http://[2002:5db8:d822::]/", False, False),  # 6to4 of a public address
+    ("http://[64:ff9b::5db8:d822]/", False, False),  # NAT64 of a public address
+    ("http://[::ffff:93.184.216.34]/", False, False),
+]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize(("url", "refused_public_only", "refused_with_private"), TARGETS)
+def test_targets_refused_and_allowed(
+    url: str, refused_public_only: bool, refused_with_private: bool, allow_private: bool
+) -> None:
     from chalicelib.events import guard
 
-    resolve = _fake_resolver(
-        {
-            "internal.example": ["10.1.2.3"],
-            "mixed.example": ["93.184.216.34", "192.168.1.1"],
-            "public.example": ["93.184.216.34"],
-        }
-    )
+    def resolve(host: str, port: int) -> list[str]:
+        return RESOLVES[host]
+
+    refused = refused_with_private if allow_private else refused_public_only
+    if refused:
+        with pytest.raises(guard.TargetRefused):
+            guard.check(url, allow_private=allow_private, require_https=False, resolve=resolve)
+    else:
+        target = guard.check(url, allow_private=allow_private, require_https=False, resolve=resolve)
+        literal = target.host.strip("[]")
+        expected = RESOLVES[literal] if literal in RESOLVES else [str(ip_address(literal))]
+        assert target.address == expected[0]  # the checked address is the one connected to
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://public.example/h",  # plain http in AWS mode
+        "https://user:pw@public.example/h",
+        "ftp://public.example/h",
+        "https://public.example/h#frag",
+        "https://nowhere.example/h",  # does not resolve
+    ],
+)
+def test_refused_urls(url: str) -> None:
+    from chalicelib.events import guard
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in RESOLVES:
+            raise OSError("no such host")
+        return RESOLVES[host]
+
     with pytest.raises(guard.TargetRefused):
-        guard.check(url, allow_private=allow_private, require_https=True, resolve=resolve)
+        guard.check(url, allow_private=True, require_https=True, resolve=resolve)
 
 
 def test_a_public_target_connects_to_the_checked_address() -> None:
@@ -350,7 +614,7 @@ def test_refused_at_creation_and_again_at_delivery(
     resp = client.http.post(
         "/webhooks", headers=JSON, body=json.dumps({"url": "http://169.254.169.254/x"})
     )
-    assert resp.status_code == 400 and "link-local" in resp.body.decode()
+    assert resp.status_code == 400 and "metadata" in resp.body.decode()
     # A name that was public at creation but resolves privately later (DNS rebinding):
     c = container()
     c.store.put_webhook(
@@ -374,6 +638,86 @@ def test_refused_at_creation_and_again_at_delivery(
     assert sent == []
     (delivery,) = c.store.list_deliveries("abcdef0123456789", 10)
     assert "refused" in delivery["error"] and "loopback" in delivery["error"]
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Records the Host header of each POST and answers 204."""
+
+    hosts: list[str]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).hosts.append(str(self.headers["Host"]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _echo() -> type[_Echo]:
+    class Handler(_Echo):
+        pass
+
+    Handler.hosts = []
+    return Handler
+
+
+def _serve(server: ThreadingHTTPServer) -> Iterator[int]:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_goes_to_the_checked_address_with_the_name_as_sni_and_host() -> None:
+    import ssl
+
+    import trustme
+
+    from chalicelib.events import guard
+    from chalicelib.events.dispatcher import post
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example").configure_cert(context)
+    names: list[str | None] = []
+
+    def sni(sock: Any, name: str | None, ctx: Any) -> None:
+        names.append(name)
+
+    context.sni_callback = sni
+    handler = _echo()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    resolve = _fake_resolver({"hooks.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]})
+    for port in _serve(server):
+        with ca.cert_pem.tempfile() as ca_file:
+            target = guard.check(f"https://hooks.example:{port}/h", allow_private=True,
+                                 require_https=True, resolve=resolve)  # fmt: skip
+            assert post(target, b"{}", {}, 5.0, ca_certs=ca_file).status == 204
+            wrong = guard.check(f"https://other.example:{port}/h", allow_private=True,
+                                require_https=True, resolve=resolve)  # fmt: skip
+            refused = post(wrong, b"{}", {}, 5.0, ca_certs=ca_file)
+        assert refused.status is None and refused.error  # the certificate names another host
+        assert handler.hosts == [f"hooks.example:{port}"]
+        assert names == ["hooks.example", "other.example"]
+
+
+def test_an_ipv6_literal_target_is_sent_a_bracketed_host() -> None:
+    import socket
+
+    from chalicelib.events import guard
+    from chalicelib.events.dispatcher import post
+
+    handler = _echo()
+    server_class = type("V6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    for port in _serve(server_class(("::1", 0), handler)):
+        target = guard.check(f"http://[::1]:{port}/h", allow_private=True, require_https=False)
+        assert post(target, b"{}", {}, 5.0).status == 204
+        assert handler.hosts == [f"[::1]:{port}"]
 
 
 def test_no_redirect_is_followed(client: Any, local_env: Path) -> None:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -61,7 +61,7 @@ class DynamoWebhooks(DynamoTable, Webhooks):
     def put_delivery(self, delivery: Item) -> bool:
         return self._put_new(self._delivery_item(delivery))
 
-    def due_deliveries(self, now: str, limit: int) -> list[Item]:
+    def due_deliveries(self, now: str, limit: int, exclude: Collection[str] = ()) -> list[Item]:
         resp = self._client.query(
             TableName=self._table,
             IndexName=STATUS_INDEX,
@@ -70,7 +70,11 @@ class DynamoWebhooks(DynamoTable, Webhooks):
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":p": {"S": "delivery#pending"}, ":now": {"S": now}},
         )
-        due = [self._decode_delivery(raw) for raw in resp.get("Items", [])]
+        due = [
+            delivery
+            for delivery in map(self._decode_delivery, resp.get("Items", []))
+            if delivery["webhookId"] not in exclude
+        ]
         return sorted(due, key=lambda d: str(d["nextAttemptAt"]))[:limit]
 
     def update_delivery(

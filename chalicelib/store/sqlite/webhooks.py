@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from chalicelib.domain import Item
@@ -49,11 +49,12 @@ class SqliteWebhooks(SqliteDatabase, Webhooks):
             )
             return cur.rowcount > 0
 
-    def due_deliveries(self, now: str, limit: int) -> list[Item]:
+    def due_deliveries(self, now: str, limit: int, exclude: Collection[str] = ()) -> list[Item]:
         return self._docs(
             "SELECT doc FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+            "AND webhook_id NOT IN (SELECT value FROM json_each(?)) "
             "ORDER BY next_attempt_at LIMIT ?",
-            (now, limit),
+            (now, json.dumps(sorted(exclude)), limit),
         )
 
     def update_delivery(
