@@ -144,7 +144,8 @@ def run_chunked(settings: Settings, uri: str, envs: int, threads: int) -> dict[s
     run_id = new_run_id()
     started = time.monotonic()
     try:
-        planned, cpu, _ = pools[0].submit(chunk_prepare, settings, run_id, uri).result()
+        prepared, cpu, _ = pools[0].submit(chunk_prepare, settings, run_id, uri).result()
+        planned = prepared.planned
         assert planned is not None, "the clip should be longer than one segment"
         jobs: list[int] = list(planned["jobs"])
         # Segments first, the (longer) audio job last: it overlaps the last segments.

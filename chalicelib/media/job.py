@@ -89,8 +89,13 @@ def run_processing(
     *,
     s3_client: Any = None,
     work_root: Path | None = None,
+    info: Any = None,
+    probe_ms: int = 0,
 ) -> dict[str, Any]:
     """Process one video and return the fields to merge into its item.
+
+    `info` is the source's probe when the caller already made it (`segmented.prepare`, through
+    a URL): it is not probed a second time.
 
     Raises MediaError (code + message) when the input is the problem; temp files are always
     removed. `outputPrefix`/`runId` name the new run: switch the item to it, then call
@@ -120,12 +125,14 @@ def run_processing(
         )
         stages["fetch"] = _done(t0)
         t0 = time.monotonic()
-        info = probe.probe(
-            work_dir / fetch.SOURCE_NAME,
-            max_duration=settings.max_duration_seconds,
-            exe=ffmpeg_exe(settings.ffmpeg),  # the idet pass, when the field order is in doubt
-        )
-        stages["probe"] = _done(t0)
+        if info is None:
+            info = probe.probe(
+                work_dir / fetch.SOURCE_NAME,
+                max_duration=settings.max_duration_seconds,
+                exe=ffmpeg_exe(settings.ffmpeg),  # the idet pass, when the field order is in doubt
+            )
+            probe_ms = int((time.monotonic() - t0) * 1000)
+        stages["probe"] = {"status": "completed", "ms": probe_ms}
         progress.report(_PROGRESS_FETCHED)
 
         span = _PROGRESS_TRANSCODED - _PROGRESS_FETCHED

@@ -181,9 +181,11 @@ class ProbeResult:
 
 
 def probe(  # noqa: C901 - one pass over one open container, each check needing the last
-    path: Path, *, max_duration: float, exe: str | None = None
+    path: Path | str, *, max_duration: float, exe: str | None = None, size: int | None = None
 ) -> ProbeResult:
-    """Probe `path`; raise MediaError for anything that is not a processable video.
+    """Probe `path` (a local file, or a URL ffmpeg reads with ranged requests: only the headers
+    and a few frames travel); raise MediaError for anything that is not a processable video.
+    `size` (bytes) is the file's size when `path` is a URL (the bitrate fallback).
 
     `exe` is the ffmpeg binary for the `idet` pass (default: `ffmpeg_exe()`).
     Codes: NotAVideo, NoVideoStream, ZeroDuration, TooLong, Unreadable, UnsupportedHdr.
@@ -233,7 +235,7 @@ def probe(  # noqa: C901 - one pass over one open container, each check needing 
         rate = vstream.average_rate or vstream.guessed_rate or vstream.base_rate
         bitrate = int(container.bit_rate) if container.bit_rate else None
         if not bitrate:
-            bitrate = int(path.stat().st_size * 8 / duration)
+            bitrate = int((size if size is not None else Path(path).stat().st_size) * 8 / duration)
         pix_fmt = frame.format.name or cc.pix_fmt
         color = _color_info(cc, frame, pix_fmt)
         tag = _codec_tag(cc)
@@ -352,7 +354,9 @@ def decide_interlace(field_order: str, counts: IdetCounts | None) -> str | bool:
     return flagged
 
 
-def detect_interlace(path: Path, info: ProbeResult, *, exe: str | None = None) -> IdetCounts | None:
+def detect_interlace(
+    path: Path | str, info: ProbeResult, *, exe: str | None = None
+) -> IdetCounts | None:
     """A short `idet` pass: IDET_FRAMES frames from a fifth into the video (None on failure)."""
     from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 

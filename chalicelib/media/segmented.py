@@ -16,12 +16,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.media import segments
 from chalicelib.media.errors import MediaError
+from chalicelib.media.probe import ProbeResult
 from chalicelib.media_store.base import MediaStore
 from chalicelib.media_store.scratch import ScratchStore, run_scratch
 
@@ -58,6 +60,7 @@ def _timeout(settings: Settings, media_seconds: float, per_second: float = 20.0)
 
 def _source_for_jobs(source_url: str, settings: Settings, s3_client: Any) -> str:
     """Where jobs read the source: its real local path, or a presigned URL of the S3 object."""
+    from chalicelib.media.fetch import presign_get
     from chalicelib.sources import SourceRejected, parse_s3_source, resolve_local_source
 
     try:
@@ -69,11 +72,17 @@ def _source_for_jobs(source_url: str, settings: Settings, s3_client: Any) -> str
         bucket, key = parse_s3_source(source_url, settings.bucket if not settings.is_local else "")
     except SourceRejected as exc:
         raise MediaError(exc.code, exc.message) from None
-    return str(
-        s3_client.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=6 * 3600
-        )
-    )
+    return presign_get(s3_client, bucket, key)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the first invocation learned: the jobs of a segmented run (`planned`), or None when
+    the video is one segment; and the probe, which the one-pass run then reuses."""
+
+    planned: dict[str, Any] | None
+    info: ProbeResult | None = None
+    probe_ms: int = 0
 
 
 def prepare(
@@ -84,44 +93,41 @@ def prepare(
     scratch: ScratchStore,
     *,
     s3_client: Any = None,
-) -> dict[str, Any] | None:
-    """Probe; None when the video is one segment, else plan it into scratch and return
-    `{"runId", "segments", "jobs"}` (small: the workflow state never holds the plan)."""
+) -> Prepared:
+    """Probe the source where it lies (a local path, or a presigned URL read with ranged
+    requests: nothing is downloaded); when it is longer than one segment, plan it into scratch
+    and return `{"runId", "segments", "jobs"}` (small: the workflow state never holds the plan)."""
     from chalicelib.media import fetch, probe
     from chalicelib.media.ffmpeg import ffmpeg_exe
 
     if settings.segment_seconds <= 0:
-        return None
-    work = _work_dir(settings)
-    try:
-        if source_url.startswith("file://"):
-            path = Path(_source_for_jobs(source_url, settings, s3_client))
-        else:  # AWS: the header is all a probe reads, but PyAV needs a local file: fetch it
-            path = fetch.fetch_source(source_url, work, source_roots=settings.source_roots,
-                                      max_bytes=settings.max_source_bytes,
-                                      s3_client=s3_client)  # fmt: skip
-        info = probe.probe(path, max_duration=settings.max_duration_seconds)
-        if segments.segment_count(info.duration, settings.segment_seconds) < 2:
-            return None
-        plan = segments.make_plan(str(path), info, settings.segment_seconds)
-        prefix = run_scratch(video_id, run_id)
-        source = {"url": source_url, "remuxed": plan.remux}
-        if plan.remux:
-            exe = ffmpeg_exe(settings.ffmpeg)
-            remuxed = segments.remux_for_seeking(
-                str(path),
-                work / segments.REMUX_NAME,
-                exe=exe,
-                timeout=_timeout(settings, info.duration, 1.0),
-            )
-            scratch.put_files(prefix, [remuxed])
-            plan = plan.reading(str(remuxed))  # the segments seek in the remux
-        scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
-        scratch.put_text(prefix, PLAN_JSON, plan.to_json())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        return Prepared(None)
+    t0 = time.monotonic()
+    exe = ffmpeg_exe(settings.ffmpeg)
+    location, size = fetch.locate_source(source_url, source_roots=settings.source_roots,
+                                         max_bytes=settings.max_source_bytes,
+                                         s3_client=s3_client)  # fmt: skip
+    info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
+    probe_ms = int((time.monotonic() - t0) * 1000)
+    if segments.segment_count(info.duration, settings.segment_seconds) < 2:
+        return Prepared(None, info, probe_ms)
+    plan = segments.make_plan(location, info, settings.segment_seconds)
+    prefix = run_scratch(video_id, run_id)
+    source = {"url": source_url, "remuxed": plan.remux}
+    if plan.remux:
+        # Streamed into scratch as it is written: never on local disk.
+        segments.remux_for_seeking(
+            location,
+            info,
+            lambda stream: scratch.put_stream(prefix, segments.REMUX_NAME, stream),
+            exe=exe,
+            timeout=_timeout(settings, info.duration, 1.0),
+        )
+        plan = plan.reading(scratch.locate(prefix, segments.REMUX_NAME))  # segments seek in it
+    scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
+    scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
-    return {"runId": run_id, "segments": plan.count, "jobs": jobs}
+    return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:
@@ -150,6 +156,8 @@ def run_job(
 
     prefix = run_scratch(video_id, run_id)
     plan, source_doc = _load(scratch, prefix)
+    if source_doc["remuxed"]:
+        plan = plan.as_remuxed()
     what = "the audio" if job == AUDIO_JOB else _describe(plan, job)
     if job != AUDIO_JOB and not 0 <= job < plan.count:
         raise SegmentFailed(f"{what}: no such segment")
@@ -319,11 +327,20 @@ def assemble(
     stages: dict[str, StageReport] = {}
     try:
         t0 = time.monotonic()
-        files = [n for p in parts for e in p.hls.values() for _, n in e]
-        files += [n for p in parts for n in p.tiles] + ([n for _, n in audio.hls] if audio else [])
-        scratch.fetch(prefix, files, work)
+        # The HLS media are copied inside the stores (S3: CopyObject), never through this host.
+        hls = [n for p in parts for e in p.hls.values() for _, n in e]
+        hls += [n for _, n in audio.hls] if audio else []
+        media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
+        scratch.fetch(prefix, [n for p in parts for n in p.tiles], work)  # small PNGs
         timeout = _timeout(settings, info.duration, 0.5)
-        ladder = segments.assemble(work, plan, parts, audio, exe=exe, timeout=timeout)
+        # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
+        # multipart upload): local disk holds playlists and tiles only.
+        ladder = segments.assemble(
+            work, plan, parts, audio, exe=exe, timeout=timeout,
+            open_file=lambda name: scratch.open(prefix, name),
+            write_mp4=lambda name, stream: media_store.write_stream(video_id, run_id, name, stream),
+            locate=lambda name: media_store.locate(video_id, run_id, name),
+        )  # fmt: skip
         stages["transcode"] = StageReport(OK, sum(int(p.timings.get("encodeMs", 0)) for p in parts))
         stages["assemble"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
         storyboard = thumbnails.plan_storyboard(info)
@@ -348,18 +365,17 @@ def assemble(
         stages["analysis"] = StageReport(
             OK, sum(int(p.timings.get("analysisMs", 0)) for p in parts)
         )
-        # Poster and vision from the top rendition: upright already, and local after assembly.
-        top = work / ladder.renditions[0].name
-        (work / "source").symlink_to(top.name)
+        # Poster and vision from the top rendition where it was written: upright already.
+        top = media_store.locate(video_id, run_id, ladder.renditions[0].name)
         # Read as what it is (SDR, progressive, upright): the source's facts would tone-map or
         # deinterlace it again.
         upright = ladder.renditions[0].as_source(info)
         t0 = time.monotonic()
-        poster = thumbnails.extract_poster(work, upright, exe=exe, timeout=timeout)
+        poster = thumbnails.extract_poster(work, upright, exe=exe, timeout=timeout, source=top)
         stages["thumbnail"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
         t0 = time.monotonic()
         try:
-            vision = analysis.analyse_vision(top, upright, signals.scenes)
+            vision = analysis.analyse_vision(top, upright, signals.scenes, work_dir=work)
             stages["vision"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
         except Exception as exc:  # best effort, as in the one-pass pipeline
             vision = None
@@ -386,12 +402,14 @@ def assemble(
             transcode=ladder, poster=poster, storyboard=storyboard if written else None,
             signals=signals, vision=vision, transcript=transcript, stages=stages,
         )  # fmt: skip
-        (work / "source").unlink()
-        published = _write_documents(work, out, info.duration)
+        written_here = _write_documents(work, out, info.duration)
         if audio:
-            published += [segments.AUDIO_PLAYLIST] + [n for _, n in audio.hls]
+            written_here.append(segments.AUDIO_PLAYLIST)
+        in_run = set(hls) | {r.name for r in ladder.renditions}  # already in the run
         t0 = time.monotonic()
-        out_prefix = media_store.publish(video_id, run_id, [work / n for n in published])
+        out_prefix = media_store.publish(
+            video_id, run_id, [work / n for n in written_here if n not in in_run]
+        )
         result = build_result(video_id, run_id, out_prefix, info=info, out=out)
         result["stages"] = {k: v.to_dict() for k, v in stages.items()}
         result["stages"]["publish"] = {"status": OK, "ms": int((time.monotonic() - t0) * 1000)}
@@ -414,7 +432,12 @@ def assemble(
             settings.price_per_env_hour,
             {k: round(v.ms / 1000, 3) for k, v in stages.items()},
         )
-        scratch.delete_prefix(prefix)  # only now: a retried assembly needs it (failures: discard)
-        return result
+    except BaseException:
+        media_store.discard(video_id, run_id)  # what was copied or streamed into the run
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # Only now: a retried assembly needs it (failures: discard). Raises DeleteFailed when
+    # objects stay: the run is then not reported clean.
+    scratch.delete_prefix(prefix)
+    return result

@@ -41,11 +41,11 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
-from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
 from chalicelib.media.filters import input_stage
 from chalicelib.media.probe import ProbeResult
 
@@ -64,7 +64,12 @@ SPEECH_MARGIN = 3.0
 # Containers whose index makes an accurate seek land on the right frame. Anything else (MPEG-TS,
 # AVI, FLV, ...) is first remuxed into Matroska without decoding.
 SEEK_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"})
-REMUX_NAME = "source.mkv"
+REMUX_NAME = "source.mov"
+# The segmented MP4s are fragmented (a fragment per keyframe, an `mfra` index at the end for
+# seeking): a muxer that never seeks back can write to a pipe, so a rendition of any length goes
+# straight into a multipart upload and never lies whole on local disk.
+FRAGMENTED_MP4 = ["-movflags", "frag_keyframe+empty_moov+delay_moov+default_base_moof",
+                  "-use_editlist", "1", "-f", "mp4", "pipe:1"]  # fmt: skip
 # Every MPEG-TS output (video segments, the audio) carries media time t as t + this: no packet
 # is ever negative (B-frame reordering, AAC priming), so no muxer shifts one stream on its own.
 TIMELINE_OFFSET = 1.4
@@ -152,6 +157,13 @@ class SegmentPlan:
             time_base=str(raw.get("timeBase", "")),
             start_us=int(raw.get("startUs", 0)),
         )
+
+    def as_remuxed(self) -> SegmentPlan:
+        """This plan for jobs reading the remux (`remux_for_seeking`): video stream 0, the chosen
+        audio track stream 1 (the first audio)."""
+        track = self.info.audio_track
+        moved = replace(track, index=0, stream=1) if track else None
+        return replace(self, info=replace(self.info, video_stream=0, audio_track=moved))
 
     def reading(self, path: str) -> SegmentPlan:
         """This plan for segments that read `path` (a local file): its seek timeline filled in."""
@@ -257,13 +269,26 @@ def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPl
     return plan if plan.remux else plan.reading(source)
 
 
-def remux_for_seeking(source: str, dest: Path, *, exe: str, timeout: float) -> Path:
-    """Copy the first video and audio streams into Matroska (indexed: accurate seeks) without
-    decoding. Timestamps become zero-based, as every encode of the source sees them."""
-    args = ["-i", source, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-f", "matroska"]
-    run_ffmpeg([*args, str(dest)], exe=exe, timeout=timeout, error_code="Unreadable",
-               what="Remuxing the source")  # fmt: skip
-    return dest
+def remux_for_seeking(
+    source: str,
+    info: ProbeResult,
+    sink: Callable[[BinaryIO], None],
+    *,
+    exe: str,
+    timeout: float,
+) -> None:
+    """Copy the chosen video and audio streams into a fragmented QuickTime file (a fragment per
+    keyframe and an `mfra` index at its end: accurate seeks) without decoding, written to `sink`
+    as it is made (never whole on local disk). Timestamps become zero-based, as every encode of
+    the source sees them; the streams are 0 and 1 there (`SegmentPlan.as_remuxed`)."""
+    args = ["-i", source, "-map", f"0:{info.video_stream}"]
+    if info.audio_track is not None:
+        args += ["-map", f"0:{info.audio_track.stream}"]
+        if info.audio_codec == "aac":  # ADTS (MPEG-TS) to the MP4 form
+            args += ["-bsf:a", "aac_adtstoasc"]
+    args += ["-c", "copy", "-movflags", FRAGMENTED_MP4[1], "-f", "mov", "pipe:1"]
+    run_ffmpeg(args, exe=exe, timeout=timeout, error_code="Unreadable",
+               what="Remuxing the source", stdout_sink=sink)  # fmt: skip
 
 
 # --- one segment ---------------------------------------------------------------------------------
@@ -716,36 +741,35 @@ def master_playlist(renditions: list[transcode.Rendition], audio: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _concat_list(path: Path, files: Sequence[str]) -> str:
-    path.write_text("".join(f"{f}\n" for f in files), encoding="utf-8")
-    return f"concatf:{path.name}"
-
-
-def build_mp4_args(rung: transcode.Rung, video_list: str, audio_list: str | None) -> list[str]:
-    """Stream copy: the rung's segments back to back plus the one audio encode, +faststart.
+def build_mp4_args(has_audio: bool) -> list[str]:
+    """Stream copy: the rung's segments back to back (one input, fed through a pipe) plus the
+    one audio encode (a second), as fragmented MP4 on stdout.
 
     Both inputs keep their MPEG-TS timestamps (`-copyts`), which share one timeline, and are
     shifted together so the video starts at zero: their relative offset is exactly the one the
     encoders produced.
     """
-    args = ["-copyts", "-i", video_list]
-    if audio_list:
-        args += ["-i", audio_list, "-map", "0:v:0", "-map", "1:a:0"]
+    args = ["-copyts", "-f", "mpegts", "-i", feed_input(0)]
+    if has_audio:
+        args += ["-f", "mpegts", "-i", feed_input(1), "-map", "0:v:0", "-map", "1:a:0",
+                 "-bsf:a", "aac_adtstoasc"]  # fmt: skip
     else:
         args += ["-map", "0:v:0"]
-    return [*args, "-c", "copy", "-output_ts_offset", f"{-TIMELINE_OFFSET:.6f}",
-            "-movflags", "+faststart", "-f", "mp4", rung.mp4_name]  # fmt: skip
+    return [*args, "-c", "copy", "-output_ts_offset", f"{-TIMELINE_OFFSET:.6f}", *FRAGMENTED_MP4]
 
 
-def first_timestamp(path: Path) -> float:
-    """Presentation time of the first packet of a media file (its timeline's origin)."""
-    import av
+def _reader(
+    open_file: Callable[[str], BinaryIO], names: Sequence[str]
+) -> Callable[[BinaryIO], None]:
+    """A feed writing the stored files `names` one after another (byte concatenation, as MPEG-TS
+    segments join): one file open at a time, nothing written locally."""
 
-    with av.open(str(path)) as c:
-        for packet in c.demux():
-            if packet.pts is not None and packet.time_base is not None:
-                return float(packet.pts * packet.time_base)
-    return 0.0
+    def feed(out: BinaryIO) -> None:
+        for name in names:
+            with open_file(name) as f:
+                shutil.copyfileobj(f, out, 1024 * 1024)
+
+    return feed
 
 
 def assemble(
@@ -756,30 +780,37 @@ def assemble(
     *,
     exe: str,
     timeout: float,
+    open_file: Callable[[str], BinaryIO] | None = None,
+    write_mp4: Callable[[str, BinaryIO], int] | None = None,
     locate: Callable[[str], str] | None = None,
 ) -> transcode.TranscodeResult:
-    """Write every rung's playlist and MP4 and the master into work_dir (stream copy only).
-
-    `locate(name)` gives the path or URL ffmpeg reads a segment file from (default: work_dir).
+    """Write every rung's playlist and the master into work_dir, and join each rung's MP4 (stream
+    copy) from the segment files read through `open_file(name)` into `write_mp4(name, stream)`
+    (which returns its size); `locate(name)` is where the MP4 is read back to be measured.
+    Defaults: files in work_dir. The HLS media files themselves are the caller's to publish.
     """
-    import time
-
     started = time.monotonic()
-    where = locate or (lambda name: name)
+    opener = open_file or (lambda name: open(work_dir / name, "rb"))  # noqa: SIM115
+    writer = write_mp4 or (lambda name, stream: _write_file(work_dir / name, stream))
+    where = locate or (lambda name: str(work_dir / name))
     if len(parts) != plan.count or [p.index for p in parts] != list(range(plan.count)):
         raise MediaError("AssemblyFailed", "Not every segment of the video was encoded.")
     renditions = []
-    audio_list = None
-    if audio:
-        audio_list = _concat_list(work_dir / "audio.list", [where(n) for _, n in audio.hls])
     for rung in plan.rungs:
         entries = [e for p in parts for e in p.hls[rung.quality]]
         (work_dir / rung.playlist_name).write_text(media_playlist(entries), encoding="utf-8")
-        video_list = _concat_list(work_dir / f"{rung.quality}.list", [where(n) for _, n in entries])
-        run_ffmpeg(build_mp4_args(rung, video_list, audio_list), exe=exe, timeout=timeout,
-                   cwd=work_dir, error_code="AssemblyFailed",
-                   what=f"Joining the {rung.quality} rendition")  # fmt: skip
-        renditions.append(transcode._measure(work_dir, rung))
+        feeds = [_reader(opener, [n for _, n in entries])]
+        if audio:
+            feeds.append(_reader(opener, [n for _, n in audio.hls]))
+        size: list[int] = []
+
+        def sink(out: BinaryIO, name: str = rung.mp4_name, sizes: list[int] = size) -> None:
+            sizes.append(writer(name, out))
+
+        run_ffmpeg(build_mp4_args(audio is not None), exe=exe, timeout=timeout, cwd=work_dir,
+                   error_code="AssemblyFailed", what=f"Joining the {rung.quality} rendition",
+                   feeds=feeds, stdout_sink=sink)  # fmt: skip
+        renditions.append(transcode.measure(where(rung.mp4_name), rung, size[0]))
     (work_dir / transcode.MASTER_PLAYLIST).write_text(
         master_playlist(renditions, audio is not None), encoding="utf-8"
     )
@@ -787,6 +818,12 @@ def assemble(
         (work_dir / AUDIO_PLAYLIST).write_text(media_playlist(audio.hls), encoding="utf-8")
     seconds = time.monotonic() - started
     return transcode.TranscodeResult(renditions, transcode.MASTER_PLAYLIST, seconds)
+
+
+def _write_file(path: Path, stream: BinaryIO) -> int:
+    with open(path, "wb") as out:
+        shutil.copyfileobj(stream, out, 1024 * 1024)
+    return path.stat().st_size
 
 
 def assemble_storyboard(

@@ -283,16 +283,20 @@ def transcode(
 
 def _measure(work_dir: Path, rung: Rung) -> Rendition:
     """Re-probe an output: proves it is playable and gives real size/bitrate."""
-    import av
-
     path = work_dir / rung.mp4_name
     if not path.is_file() or not (work_dir / rung.playlist_name).is_file():
         raise MediaError("TranscodeFailed", f"The {rung.quality} rendition was not written.")
+    return measure(str(path), rung, path.stat().st_size)
+
+
+def measure(location: str, rung: Rung, size: int) -> Rendition:
+    """Re-probe a rung's MP4 where it lies (a path or a URL read with ranged requests)."""
+    import av
+
     try:
-        with av.open(str(path)) as c:
+        with av.open(location) as c:
             v = c.streams.video[0]
             duration = float(c.duration or 0) / 1_000_000
-            size = path.stat().st_size
             bitrate = int(c.bit_rate or (size * 8 / duration if duration else 0))
             audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
             return Rendition(

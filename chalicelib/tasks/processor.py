@@ -85,9 +85,9 @@ class Processor:
 
         media_store = self._media_store()
         try:
-            planned = None
+            prepared = segmented.Prepared(None)
             if self._scratch_store is not None:  # without scratch, every video is one segment
-                planned = segmented.prepare(
+                prepared = segmented.prepare(
                     video_id,
                     new_run_id(),
                     item["sourceUrl"],
@@ -95,6 +95,7 @@ class Processor:
                     self._scratch(),
                     s3_client=self._s3_client() if self._s3_client else None,
                 )
+            planned = prepared.planned
             if planned is not None:
                 self._store.update_fields(
                     video_id,
@@ -109,6 +110,8 @@ class Processor:
                 media_store,
                 self._progress_writer(video_id),
                 s3_client=self._s3_client() if self._s3_client else None,
+                info=prepared.info,  # probed by prepare: not probed again
+                probe_ms=prepared.probe_ms,
             )
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.

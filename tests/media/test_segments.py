@@ -239,13 +239,23 @@ def ssim(exe: str, a: Path, b: Path) -> float:
     return float(m.group(1))
 
 
+def remux(source: str, info: ProbeResult, dest: Path, exe: str) -> str:
+    """The remux for seeking, written to a local file."""
+    with open(dest, "wb") as out:
+        segments.remux_for_seeking(
+            source, info, lambda stream: shutil.copyfileobj(stream, out), exe=exe, timeout=120
+        )
+    return str(dest)
+
+
 def run_segmented(
     src: Path, info: ProbeResult, out: Path, exe: str, seconds: int = 8
 ) -> tuple[segments.SegmentPlan, list[segments.SegmentOutput], Any]:
     plan = segments.make_plan(str(src), info, seconds)
     source = str(src)
     if plan.remux:
-        source = str(segments.remux_for_seeking(source, out / "source.mkv", exe=exe, timeout=120))
+        source = remux(source, info, out / segments.REMUX_NAME, exe)
+        plan = plan.as_remuxed()
     sb = thumbnails.plan_storyboard(info)
     parts = [
         segments.encode_segment(
@@ -366,7 +376,7 @@ def test_a_source_without_a_seek_index_is_remuxed_and_cut_exactly(
                    check=True)  # fmt: skip
     info = probe(ts, max_duration=3600)
     plan, parts, audio = run_segmented(ts, info, tmp_path, ffmpeg)
-    assert plan.remux and (tmp_path / "source.mkv").is_file()
+    assert plan.remux and (tmp_path / segments.REMUX_NAME).is_file()
     segments.assemble(tmp_path, plan, parts, audio, exe=ffmpeg, timeout=300)
     assert len(frame_times(tmp_path / "video_240p.mp4")) == 630
 
@@ -468,8 +478,8 @@ def test_one_process_segments_equal_the_encode_and_the_separate_analysis(
     plan = segments.make_plan(str(src), info, 8)
     source = str(src)
     if plan.remux:
-        source = str(segments.remux_for_seeking(source, tmp_path / "source.mkv", exe=ffmpeg,
-                                                timeout=120))  # fmt: skip
+        source = remux(source, info, tmp_path / segments.REMUX_NAME, ffmpeg)
+        plan = plan.as_remuxed()
     assert plan.remux == (container == "ts")
     sb = thumbnails.plan_storyboard(info)
     calls = counting(monkeypatch, one_x264_thread=True)
