@@ -146,11 +146,11 @@ def run_length(
     minutes: float, mode: str, settings: Settings, exe: str, work: Path, s3: Any, bucket: str
 ) -> list[dict[str, Any]]:
     """Every invocation of one video of `minutes`, with its peak /tmp."""
-    from chalicelib.media import segmented
-    from chalicelib.media.job import new_run_id, run_processing
     from chalicelib.media_store.local import LocalMediaStore
     from chalicelib.media_store.s3 import S3MediaStore
     from chalicelib.media_store.scratch import LocalScratchStore, S3ScratchStore
+    from chalicelib.processing import segmented
+    from chalicelib.processing.one_pass import new_run_id, run_processing
 
     tmp = settings.tmp_dir
     assert tmp is not None

@@ -79,9 +79,9 @@ class Processor:
                 f"video {video_id} is {exc.current or 'missing'}, not queued for this execution"
             ) from None
 
-        from chalicelib.media import segmented
         from chalicelib.media.errors import MediaError
-        from chalicelib.media.job import new_run_id, run_processing
+        from chalicelib.processing import segmented
+        from chalicelib.processing.one_pass import new_run_id, run_processing
 
         media_store = self._media_store()
         try:
@@ -166,7 +166,7 @@ class Processor:
 
     def _segment(self, video_id: str, run_id: str, job: int) -> dict[str, Any]:
         """One segment (or the audio, job -1) into the run's scratch."""
-        from chalicelib.media import segmented
+        from chalicelib.processing import segmented
 
         scratch = self._scratch()
         done = segmented.run_job(
@@ -192,7 +192,7 @@ class Processor:
         return done
 
     def _assemble(self, video_id: str, run_id: str, owner: dict[str, str]) -> dict[str, Any]:
-        from chalicelib.media import segmented
+        from chalicelib.processing import segmented
 
         media_store = self._media_store()
         result = segmented.assemble(video_id, run_id, self._settings, self._scratch(), media_store)
@@ -202,7 +202,7 @@ class Processor:
     def _discard(self, video_id: str, run_id: str, error: Any) -> dict[str, str]:
         """A segmented run failed: drop its scratch and name the failed segment in the error
         (shaped like the caught error, which it replaces on the way to the finalizer)."""
-        from chalicelib.media import segmented
+        from chalicelib.processing import segmented
 
         return segmented.failure(
             self._scratch(), video_id, run_id, error if isinstance(error, dict) else None

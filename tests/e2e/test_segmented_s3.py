@@ -19,10 +19,10 @@ import pytest
 
 from bench.bench_disk import PeakBytes
 from chalicelib.config import Settings
-from chalicelib.media import segmented
-from chalicelib.media.job import new_run_id
 from chalicelib.media_store.s3 import S3MediaStore
 from chalicelib.media_store.scratch import S3ScratchStore, run_scratch
+from chalicelib.processing import segmented
+from chalicelib.processing.one_pass import new_run_id
 from tests.e2e.test_local_workflow import clip
 
 pytestmark = pytest.mark.slow

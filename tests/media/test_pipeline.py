@@ -19,11 +19,11 @@ from chalicelib.config import Settings
 from chalicelib.media import analysis, subtitles, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
-from chalicelib.media.job import run_processing
 from chalicelib.media.probe import probe
 from chalicelib.media.whisper_model import resolve_whisper_model
 from chalicelib.media_store.base import MediaRef
 from chalicelib.media_store.local import LocalMediaStore
+from chalicelib.processing.one_pass import run_processing
 from tests.media.conftest import FIXTURES, into_inbox
 
 pytestmark = pytest.mark.slow

@@ -27,9 +27,9 @@ from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
 from chalicelib.media.filters import HDR_SIDE_DATA, input_stage
-from chalicelib.media.job import run_processing
 from chalicelib.media.probe import IdetCounts, ProbeResult, parse_idet, probe
 from chalicelib.media_store.local import LocalMediaStore
+from chalicelib.processing.one_pass import run_processing
 from tests.media.conftest import X264, into_inbox
 from tests.media.test_pipeline import media_path
 

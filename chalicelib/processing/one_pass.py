@@ -22,8 +22,8 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.media.cost import CostMeter
 from chalicelib.media.errors import MediaError
-from chalicelib.media.result import ANALYSIS_JSON, analysis_fields, build_result
 from chalicelib.media_store.base import MediaStore
+from chalicelib.processing.result import ANALYSIS_JSON, analysis_fields, build_result
 
 PROGRESS_INTERVAL_SECONDS = 2.0
 # Share of the progress bar before and after the transcode (which drives the middle part).
@@ -101,9 +101,10 @@ def run_processing(
     removed. `outputPrefix`/`runId` name the new run: switch the item to it, then call
     `media_store.delete_other_runs(video_id, runId)`.
     """
-    from chalicelib.media import fetch, pipeline, probe
+    from chalicelib.media import fetch, probe
     from chalicelib.media.ffmpeg import ffmpeg_exe
     from chalicelib.media.whisper_model import resolve_whisper_model
+    from chalicelib.processing import pipeline
 
     started = time.monotonic()
     meter = CostMeter(settings.price_per_env_hour)

@@ -301,9 +301,9 @@ def assemble(
     from chalicelib.media import analysis, merge, thumbnails
     from chalicelib.media.cost import cost_block
     from chalicelib.media.ffmpeg import ffmpeg_exe
-    from chalicelib.media.job import _write_documents
-    from chalicelib.media.pipeline import OK, SKIPPED, PipelineOutput, StageReport
-    from chalicelib.media.result import build_result
+    from chalicelib.processing.one_pass import _write_documents
+    from chalicelib.processing.pipeline import OK, SKIPPED, PipelineOutput, StageReport
+    from chalicelib.processing.result import build_result
 
     started = time.monotonic()
     prefix = run_scratch(video_id, run_id)
