@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.media.ffmpeg import run_ffmpeg
-from chalicelib.media.filters import audio_map, input_stage, source_pad
+from chalicelib.media.filters import input_stage, source_pad
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media.thumbnails import (
     STORYBOARD_NAME,
@@ -215,43 +215,6 @@ class SignalTap:
             bool(self.storyboard) and (work_dir / STORYBOARD_NAME).is_file()
         )
         return signals
-
-
-def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> list[str]:
-    """ffmpeg arguments of the analysis as a pass of its own (plus the storyboard sprite).
-
-    The product runs the analysis inside the ladder's run (`SignalTap` in transcode.py); this
-    stand-alone pass decodes the source again, and is what the benchmark compares against.
-    """
-    tap = SignalTap(info, storyboard)
-    stage = input_stage(info, size=analysis_size(info))  # HDR: tone-map the small picture only
-    chains = [source_pad(info) + stage.chain() + "[pic]"]
-    if info.has_audio:
-        chains.append(f"[{audio_map(info)}]anull[snd]")
-    chains += tap.chains("pic", "snd" if info.has_audio else None)
-    # One decoder thread: the transcode runs at the same time and deserves the cores.
-    args = ["-threads", "1", *stage.input_args, "-i", "source", "-filter_complex", ";".join(chains)]
-    return args + tap.output_args()
-
-
-def analyse_signals(
-    work_dir: Path,
-    info: ProbeResult,
-    *,
-    exe: str,
-    timeout: float,
-    storyboard: StoryboardPlan | None = None,
-) -> Signals:
-    """Run the one-pass analysis in work_dir (reads `source`)."""
-    result = run_ffmpeg(
-        build_signal_args(info, storyboard),
-        exe=exe,
-        timeout=timeout,
-        cwd=work_dir,
-        error_code="AnalysisFailed",
-        what="Content analysis",
-    )
-    return SignalTap(info, storyboard).read(result.stderr, work_dir)
 
 
 def keyframe_times(scenes: list[dict[str, float]], limit: int = VISION_MAX_FRAMES) -> list[float]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import time
@@ -49,7 +48,6 @@ from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
 from chalicelib.media.filters import input_stage
 from chalicelib.media.probe import ProbeResult
 
-DEFAULT_SEGMENT_SECONDS = 60
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
 MIN_TAIL_SHARE = 1 / 3
@@ -166,8 +164,9 @@ class SegmentPlan:
         return replace(self, info=replace(self.info, video_stream=0, audio_track=moved))
 
     def reading(self, path: str) -> SegmentPlan:
-        """This plan for segments that read `path` (a local file): its seek timeline filled in."""
-        time_base, start_us = seek_timeline(path)
+        """This plan for segments that read `path` (the source, or its remux where the video is
+        stream 0): its seek timeline filled in."""
+        time_base, start_us = seek_timeline(path, 0 if self.remux else self.info.video_stream)
         return replace(self, time_base=time_base, start_us=start_us)
 
 
@@ -212,15 +211,16 @@ def plan_segments(
     return [Segment(k, starts[k], round(ends[k], 6), k * length // hls_seconds) for k in range(n)]
 
 
-def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
-    """The video stream's constant frame rate as an exact fraction (None when variable), the
-    container format name and the time of the first frame from the start of the file (another
-    stream may start first), read from the headers: nothing is decoded."""
+def exact_frame_rate(path: str, stream_index: int = 0) -> tuple[Fraction | None, str, float]:
+    """The constant frame rate of video stream `stream_index` (absolute) as an exact fraction
+    (None when variable), the container format name and the time of the first frame from the
+    start of the file (another stream may start first), read from the headers: nothing is
+    decoded."""
     import av
 
     try:
         with av.open(path, metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
+            stream = container.streams[stream_index]
             avg, guessed = stream.average_rate, stream.guessed_rate
             fmt = container.format.name
             origin = 0.0
@@ -236,16 +236,16 @@ def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
     return (Fraction(rate) if rate else None), fmt, origin
 
 
-def seek_timeline(path: str) -> tuple[str, int]:
-    """The time base of the video stream ("num/den") and the container's start time in
-    microseconds, read from the headers. ffmpeg shifts a seeked input's timestamps by the seek
-    time plus that start time, rounded to the time base: a segment's encode needs both to put
-    its first picture exactly where a seek to its cut would (`build_segment_args`)."""
+def seek_timeline(path: str, stream_index: int = 0) -> tuple[str, int]:
+    """The time base of video stream `stream_index` (absolute; "num/den") and the container's
+    start time in microseconds, read from the headers. ffmpeg shifts a seeked input's timestamps
+    by the seek time plus that start time, rounded to the time base: a segment's encode needs
+    both to put its first picture exactly where a seek to its cut would (`build_segment_args`)."""
     import av
 
     try:
         with av.open(path, metadata_errors="ignore") as container:
-            tb = container.streams.video[0].time_base
+            tb = container.streams[stream_index].time_base
             start = container.start_time
     except (av.error.FFmpegError, IndexError, OSError):
         raise MediaError("Unreadable", "The file could not be opened as a video.") from None
@@ -257,7 +257,7 @@ def seek_timeline(path: str) -> tuple[str, int]:
 def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPlan:
     """Probe-based plan: boundaries from the headers only, never a decode of the whole file.
     A source that must be remuxed first gets its seek timeline from the remux (`reading`)."""
-    rate, fmt, origin = exact_frame_rate(source)
+    rate, fmt, origin = exact_frame_rate(source, info.video_stream)
     segments = plan_segments(info.duration, segment_seconds, rate, origin=origin)
     plan = SegmentPlan(
         info=info,
@@ -306,6 +306,7 @@ class SegmentOutput:
     tiles: list[str] = field(default_factory=list)
     speech: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # what the job reports
 
     def to_json(self) -> str:
         """Stored as the segment's `result.json` in scratch."""
@@ -491,19 +492,6 @@ def build_segment_args(
     )
 
 
-def build_segment_signal_args(
-    plan: SegmentPlan, index: int, *, source: str, storyboard: thumbnails.StoryboardPlan | None
-) -> list[str]:
-    """A segment's analysis as a pass of its own (the window decoded a second time): what the
-    product did before the analysis rode in the encode, kept as the reference the tests and
-    bench-chunked compare the one-process form against."""
-    tap = SegmentTap(plan, index, storyboard)
-    w0, w1 = tap.window
-    chains = tap.chains(f"0:{plan.info.video_stream}", None)
-    args = ["-ss", f"{w0:.6f}", "-t", f"{w1 - w0:.6f}", "-threads", "1", "-i", source]
-    return [*args, "-filter_complex", ";".join(chains), *tap.output_args()]
-
-
 def read_playlist(path: Path) -> list[tuple[float, str]]:
     """(duration, uri) of each media segment of an HLS media playlist."""
     entries: list[tuple[float, str]] = []
@@ -594,14 +582,16 @@ def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]
 SAMPLE_RATE = 16000
 
 
-def decode_audio_window(source: str, start: float, end: float, *, exe: str, timeout: float) -> Any:
-    """Mono 16 kHz float32 samples of [start, end) of the first audio track (numpy array)."""
+def decode_audio_window(
+    source: str, start: float, end: float, *, exe: str, timeout: float, track: int = 0
+) -> Any:
+    """Mono 16 kHz float32 samples of [start, end) of audio track `track` (`0:a:N`, numpy)."""
     import subprocess
 
     import numpy as np
 
     cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-t", f"{end - start:.6f}", "-i", source, "-map", "0:a:0", "-ac", "1",
+           "-t", f"{end - start:.6f}", "-i", source, "-map", f"0:a:{track}", "-ac", "1",
            "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
@@ -621,12 +611,13 @@ def transcribe_window(
     exe: str,
     timeout: float,
     cpu_threads: int = 1,
+    track: int = 0,
 ) -> dict[str, Any]:
     """Speech in [start, end) with word timestamps (absolute), grouped as cues (a sentence or
     a phrase between pauses each, see subtitles.split_cues)."""
     from chalicelib.media.subtitles import transcribe_samples
 
-    samples = decode_audio_window(source, start, end, exe=exe, timeout=timeout)
+    samples = decode_audio_window(source, start, end, exe=exe, timeout=timeout, track=track)
     heard = transcribe_samples(samples, model, cpu_threads=cpu_threads)
     cues = [
         [[round(start + w.start, 3), round(start + w.end, 3), w.text] for w in words]
@@ -669,12 +660,13 @@ class AudioOutput:
 FAST_AAC_ABOVE_SECONDS = 3600.0
 
 
-def build_audio_args(source: str, duration: float = 0.0) -> list[str]:
-    """One decode of the first audio track: the AAC rendition as HLS (encoded once for the whole
-    video, so no join ever clicks) plus silences and EBU R128 loudness over the whole programme,
-    with exactly the detectors and settings of the one-pass analysis."""
+def build_audio_args(source: str, duration: float = 0.0, track: int = 0) -> list[str]:
+    """One decode of audio track `track` (`0:a:N`, the probe's choice): the AAC rendition as HLS
+    (encoded once for the whole video, so no join ever clicks) plus silences and EBU R128
+    loudness over the whole programme, with exactly the detectors and settings of the one-pass
+    analysis."""
     graph = (
-        "[0:a:0]asplit=2[enc][sig];"
+        f"[0:a:{track}]asplit=2[enc][sig];"
         f"[sig]silencedetect=n={analysis.SILENCE_NOISE_DB}dB:d={analysis.SILENCE_MIN_SECONDS},"
         "ebur128=framelog=quiet:peak=true,anullsink"
     )
@@ -693,7 +685,8 @@ def encode_audio(
 ) -> AudioOutput:
     """Encode and analyse the whole audio track into out_dir."""
     result = run_ffmpeg(
-        build_audio_args(source, info.duration), exe=exe, timeout=timeout, cwd=out_dir,
+        build_audio_args(source, info.duration, info.audio_track.index if info.audio_track else 0),
+        exe=exe, timeout=timeout, cwd=out_dir,
         duration=info.duration, error_code="TranscodeFailed", what="Encoding the audio",
     )  # fmt: skip
     signals = analysis.parse_signals(result.stderr, info.duration, has_audio=True)
@@ -714,30 +707,6 @@ def media_playlist(entries: Sequence[tuple[float, str]]) -> str:
     for duration, uri in entries:
         lines += [f"#EXTINF:{duration:.6f},", uri]
     lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
-
-
-def master_playlist(renditions: list[transcode.Rendition], audio: bool) -> str:
-    """The HLS master: every variant, highest first, sharing one audio rendition when there is
-    sound (the variants carry video only)."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:4", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    audio_bps = transcode.AUDIO_KBPS * 1000 if audio else 0
-    if audio:
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",LANGUAGE="und",'
-            f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_PLAYLIST}"'
-        )
-    for r in renditions:
-        video_bps = max(1, r.bitrate - audio_bps)
-        peak = int(video_bps * 1.2) + audio_bps + 1
-        codecs = "avc1.640028,mp4a.40.2" if audio else "avc1.640028"
-        attrs = (
-            f"BANDWIDTH={peak},AVERAGE-BANDWIDTH={video_bps + audio_bps},"
-            f'RESOLUTION={r.width}x{r.height},CODECS="{codecs}"'
-        )
-        if audio:
-            attrs += f',AUDIO="{AUDIO_GROUP}"'
-        lines += [f"#EXT-X-STREAM-INF:{attrs}", r.playlist]
     return "\n".join(lines) + "\n"
 
 
@@ -812,7 +781,8 @@ def assemble(
                    feeds=feeds, stdout_sink=sink)  # fmt: skip
         renditions.append(transcode.measure(where(rung.mp4_name), rung, size[0]))
     (work_dir / transcode.MASTER_PLAYLIST).write_text(
-        master_playlist(renditions, audio is not None), encoding="utf-8"
+        transcode.master_playlist(renditions, AUDIO_PLAYLIST if audio else None, AUDIO_GROUP),
+        encoding="utf-8",
     )
     if audio:
         (work_dir / AUDIO_PLAYLIST).write_text(media_playlist(audio.hls), encoding="utf-8")
@@ -838,11 +808,3 @@ def assemble_storyboard(
     run_ffmpeg(args, exe=exe, timeout=timeout, cwd=work_dir, error_code="AnalysisFailed",
                what="Tiling the storyboard")  # fmt: skip
     return (work_dir / thumbnails.STORYBOARD_NAME).is_file()
-
-
-def link_or_copy(src: Path, dest: Path) -> None:
-    """Hard link when on one file system (free), else copy."""
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copyfile(src, dest)

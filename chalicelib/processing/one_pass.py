@@ -9,13 +9,8 @@ this module costs the API nothing.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,61 +18,17 @@ from chalicelib.config import Settings
 from chalicelib.media.cost import CostMeter
 from chalicelib.media.errors import MediaError
 from chalicelib.media_store.base import MediaStore
+from chalicelib.processing.context import (
+    OK,
+    PROGRESS_ENCODED,
+    PROGRESS_STARTED,
+    ProgressReporter,
+    RunContext,
+    Stages,
+    media_progress,
+    new_run_id,
+)
 from chalicelib.processing.result import ANALYSIS_JSON, analysis_fields, build_result
-
-PROGRESS_INTERVAL_SECONDS = 2.0
-# Share of the progress bar before and after the transcode (which drives the middle part).
-_PROGRESS_FETCHED, _PROGRESS_TRANSCODED = 5, 95
-
-
-class ProgressReporter:
-    """Forwards a rising 0-100 percent to `callback`, at most once per `interval` seconds.
-
-    The callback writes to the database, so repeats and bursts are dropped; a value is never
-    reported lower than one already sent (ffmpeg's per-output progress can step back).
-    """
-
-    def __init__(
-        self,
-        callback: Callable[[int], None],
-        *,
-        interval: float = PROGRESS_INTERVAL_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._callback = callback
-        self._interval = interval
-        self._clock = clock
-        self._last_time: float | None = None
-        self._last_value = -1
-        self._lock = threading.Lock()
-
-    def report(self, percent: float) -> None:
-        """Offer a value; it is sent only when higher than the last one and the interval passed."""
-        value = max(0, min(100, int(percent)))
-        with self._lock:
-            now = self._clock()
-            if value <= self._last_value:
-                return
-            if self._last_time is not None and now - self._last_time < self._interval:
-                return
-            self._last_time, self._last_value = now, value
-        self._callback(value)
-
-
-def new_run_id() -> str:
-    """Time-ordered, unique run id: `20260101T120000Z-1a2b3c4d`."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{uuid.uuid4().hex[:8]}"
-
-
-def _work_root(settings: Settings) -> Path | None:
-    """Where private temp dirs go: `Settings.tmp_dir`, else (local mode) beside the media dir so
-    publishing is a rename, else the system temp dir (/tmp on Lambda)."""
-    if settings.tmp_dir is not None:
-        return settings.tmp_dir
-    if settings.is_local:
-        return settings.data_dir / "work"
-    return None
 
 
 def run_processing(
@@ -102,72 +53,49 @@ def run_processing(
     `media_store.delete_other_runs(video_id, runId)`.
     """
     from chalicelib.media import fetch, probe
-    from chalicelib.media.ffmpeg import ffmpeg_exe
-    from chalicelib.media.whisper_model import resolve_whisper_model
     from chalicelib.processing import pipeline
 
     started = time.monotonic()
+    ctx = RunContext(settings, work_root)
     meter = CostMeter(settings.price_per_env_hour)
     progress = ProgressReporter(on_progress)
     run_id = new_run_id()
-    root = work_root or _work_root(settings)
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix="run-", dir=root))  # mode 0700: private
-    stages: dict[str, dict[str, Any]] = {}
-    try:
-        t0 = time.monotonic()
-        fetch.fetch_source(
-            source_url,
-            work_dir,
-            source_roots=settings.source_roots,
-            max_bytes=settings.max_source_bytes,
-            s3_client=s3_client,
-        )
-        stages["fetch"] = _done(t0)
-        t0 = time.monotonic()
+    stages = Stages()
+    with ctx.work_dir("run-") as work_dir:
+        stages.run("fetch", lambda: fetch.fetch_source(
+            source_url, work_dir, source_roots=settings.source_roots,
+            max_bytes=settings.max_source_bytes, s3_client=s3_client,
+        ), required=True)  # fmt: skip
         if info is None:
-            info = probe.probe(
-                work_dir / fetch.SOURCE_NAME,
-                max_duration=settings.max_duration_seconds,
-                exe=ffmpeg_exe(settings.ffmpeg),  # the idet pass, when the field order is in doubt
-            )
-            probe_ms = int((time.monotonic() - t0) * 1000)
-        stages["probe"] = {"status": "completed", "ms": probe_ms}
-        progress.report(_PROGRESS_FETCHED)
+            info = stages.run("probe", lambda: probe.probe(
+                work_dir / fetch.SOURCE_NAME, max_duration=settings.max_duration_seconds,
+                exe=ctx.exe,  # the idet pass, when the field order is in doubt
+            ), required=True)  # fmt: skip
+            assert info is not None
+        else:  # probed by `segmented.prepare`, through the source's URL
+            stages.record("probe", OK, ms=probe_ms)
+        progress.report(PROGRESS_STARTED)
 
-        span = _PROGRESS_TRANSCODED - _PROGRESS_FETCHED
         out = pipeline.run_pipeline(
-            work_dir,
-            info,
-            exe=ffmpeg_exe(settings.ffmpeg),
-            whisper=resolve_whisper_model(settings.whisper_model, settings.data_dir),
-            on_transcode_progress=lambda f: progress.report(_PROGRESS_FETCHED + span * f),
-            preset=settings.x264_preset,
-            fixed_timeout=settings.ffmpeg_timeout_seconds,
-        )
-        stages.update({k: v.to_dict() for k, v in out.stages.items()})
-        progress.report(_PROGRESS_TRANSCODED)
+            ctx, work_dir, info,
+            on_transcode_progress=lambda f: progress.report(media_progress(f)),
+        )  # fmt: skip
+        stages.reports.update(out.stages)
+        progress.report(PROGRESS_ENCODED)
 
         t0 = time.monotonic()
-        names = _write_documents(work_dir, out, info.duration)
+        names = write_documents(work_dir, out, info.duration)
         prefix = media_store.publish(video_id, run_id, [work_dir / n for n in names])
-        stages["publish"] = _done(t0)
+        stages.record("publish", OK, t0)
         result = build_result(video_id, run_id, prefix, info=info, out=out)
-        result["stages"] = stages
+        result["stages"] = stages.to_dict()
         result["processingTimeMs"] = int((time.monotonic() - started) * 1000)
-        result["cost"] = meter.block(info.duration, stages)
+        result["cost"] = meter.block(info.duration, result["stages"])
         progress.report(100)
         return result
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _done(t0: float) -> dict[str, Any]:
-    return {"status": "completed", "ms": int((time.monotonic() - t0) * 1000)}
-
-
-def _write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
+def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     """Write VTT/SRT/JSON documents and list every file of the run (flat names)."""
     from chalicelib.media import subtitles, thumbnails
 
@@ -189,4 +117,4 @@ def _write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     return names
 
 
-__all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing"]
+__all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing", "write_documents"]

@@ -11,8 +11,6 @@ copy), merges the analysis and the transcript, publishes the run and clears its 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +24,7 @@ from chalicelib.media.errors import MediaError
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media_store.base import MediaStore
 from chalicelib.media_store.scratch import ScratchStore, run_scratch
+from chalicelib.processing.context import OK, RunContext, StageReport, Stages
 
 AUDIO_JOB = -1
 PLAN_JSON = "plan.json"
@@ -43,19 +42,6 @@ def error_json(job: int) -> str:
 
 class SegmentFailed(Exception):
     """A segment (or the audio) could not be encoded; the message names it."""
-
-
-def _work_dir(settings: Settings) -> Path:
-    root = settings.tmp_dir or (settings.data_dir / "work" if settings.is_local else None)
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="seg-", dir=root))
-
-
-def _timeout(settings: Settings, media_seconds: float, per_second: float = 20.0) -> float:
-    if settings.ffmpeg_timeout_seconds > 0:
-        return settings.ffmpeg_timeout_seconds
-    return 300.0 + per_second * media_seconds
 
 
 def _source_for_jobs(source_url: str, settings: Settings, s3_client: Any) -> str:
@@ -98,12 +84,12 @@ def prepare(
     requests: nothing is downloaded); when it is longer than one segment, plan it into scratch
     and return `{"runId", "segments", "jobs"}` (small: the workflow state never holds the plan)."""
     from chalicelib.media import fetch, probe
-    from chalicelib.media.ffmpeg import ffmpeg_exe
 
     if settings.segment_seconds <= 0:
         return Prepared(None)
     t0 = time.monotonic()
-    exe = ffmpeg_exe(settings.ffmpeg)
+    ctx = RunContext(settings)
+    exe = ctx.exe
     location, size = fetch.locate_source(source_url, source_roots=settings.source_roots,
                                          max_bytes=settings.max_source_bytes,
                                          s3_client=s3_client)  # fmt: skip
@@ -121,7 +107,7 @@ def prepare(
             info,
             lambda stream: scratch.put_stream(prefix, segments.REMUX_NAME, stream),
             exe=exe,
-            timeout=_timeout(settings, info.duration, 1.0),
+            timeout=ctx.timeout(info.duration, 1.0),
         )
         plan = plan.reading(scratch.locate(prefix, segments.REMUX_NAME))  # segments seek in it
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
@@ -150,10 +136,6 @@ def run_job(
     s3_client: Any = None,
 ) -> dict[str, Any]:
     """Encode one segment (or the audio) into scratch. Raises SegmentFailed naming it."""
-    from chalicelib.media import thumbnails
-    from chalicelib.media.ffmpeg import ffmpeg_exe
-    from chalicelib.media.whisper_model import resolve_whisper_model
-
     prefix = run_scratch(video_id, run_id)
     plan, source_doc = _load(scratch, prefix)
     if source_doc["remuxed"]:
@@ -161,70 +143,30 @@ def run_job(
     what = "the audio" if job == AUDIO_JOB else _describe(plan, job)
     if job != AUDIO_JOB and not 0 <= job < plan.count:
         raise SegmentFailed(f"{what}: no such segment")
-    exe = ffmpeg_exe(settings.ffmpeg)
+    ctx = RunContext(settings)
     started = time.monotonic()
-    work = _work_dir(settings)
     try:
-        source = (
-            scratch.locate(prefix, segments.REMUX_NAME)
-            if source_doc["remuxed"]
-            else _source_for_jobs(source_doc["url"], settings, s3_client)
-        )
-        if job == AUDIO_JOB:
-            audio = segments.encode_audio(
-                work,
-                plan.info,
-                source=source,
-                exe=exe,
-                timeout=_timeout(settings, plan.info.duration, 1.0),
+        with ctx.work_dir("seg-") as work:
+            source = (
+                scratch.locate(prefix, segments.REMUX_NAME)
+                if source_doc["remuxed"]
+                else _source_for_jobs(source_doc["url"], settings, s3_client)
             )
-            scratch.put_files(prefix, [work / n for _, n in audio.hls])
-            scratch.put_text(prefix, AUDIO_JSON, audio.to_json())
-            _drop_if_discarded(scratch, prefix)
-            return {"job": job, "ms": int((time.monotonic() - started) * 1000)}
-        seg = plan.segments[job]
-        timeout = _timeout(settings, seg.duration)
-        whisper = resolve_whisper_model(settings.whisper_model, settings.data_dir)
-        storyboard = thumbnails.plan_storyboard(plan.info)
-        out = segments.SegmentOutput(job)
-
-        def video() -> None:
-            # One process: the rungs and the analysis of the segment's window (one decode);
-            # its timings say encodeMs for the run and analysisMs for reading the results.
-            done = segments.encode_segment(
-                work,
-                plan,
-                job,
-                source=source,
-                exe=exe,
-                timeout=timeout,
-                storyboard=storyboard,
-                preset=settings.x264_preset,
-            )
-            out.hls, out.cuts, out.black_segments = done.hls, done.cuts, done.black_segments
-            out.tiles = done.tiles
-            out.timings.update(done.timings)
-
-        def speech() -> None:  # needs no picture: it runs beside the encode
-            if whisper.model is not None and plan.info.has_audio:
-                t0 = time.monotonic()
-                m = segments.SPEECH_MARGIN
-                out.speech = segments.transcribe_window(
-                    source, max(0.0, seg.start - m), min(plan.info.duration, seg.end + m),
-                    whisper.model, exe=exe, timeout=timeout,
-                )  # fmt: skip
-                out.timings["speechMs"] = int((time.monotonic() - t0) * 1000)
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(video), pool.submit(speech)]
-            for f in futures:
-                f.result()
-        files = [work / n for entries in out.hls.values() for _, n in entries]
-        scratch.put_files(prefix, files + [work / n for n in out.tiles])
-        out.timings["totalMs"] = int((time.monotonic() - started) * 1000)
-        scratch.put_text(prefix, segment_json(job), out.to_json())
+            if job == AUDIO_JOB:
+                timeout = ctx.timeout(plan.info.duration, 1.0)
+                audio = segments.encode_audio(work, plan.info, source=source, exe=ctx.exe,
+                                              timeout=timeout)  # fmt: skip
+                scratch.put_files(prefix, [work / n for _, n in audio.hls])
+                scratch.put_text(prefix, AUDIO_JSON, audio.to_json())
+                ms = int((time.monotonic() - started) * 1000)
+            else:
+                out = _encode(ctx, plan, job, source, work)
+                files = [work / n for entries in out.hls.values() for _, n in entries]
+                scratch.put_files(prefix, files + [work / n for n in out.tiles])
+                ms = out.timings["totalMs"] = int((time.monotonic() - started) * 1000)
+                scratch.put_text(prefix, segment_json(job), out.to_json())
         _drop_if_discarded(scratch, prefix)
-        return {"job": job, "ms": out.timings["totalMs"]}
+        return {"job": job, "ms": ms}
     except MediaError as exc:
         message = f"{what}: {exc.code}: {exc.message}"
         scratch.put_text(
@@ -232,8 +174,45 @@ def run_job(
         )
         _drop_if_discarded(scratch, prefix)
         raise SegmentFailed(message) from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def _encode(
+    ctx: RunContext, plan: segments.SegmentPlan, job: int, source: str, work: Path
+) -> segments.SegmentOutput:
+    """One segment's rungs and analysis (one ffmpeg process) and, beside it, its speech: the
+    subtitles stage as the one-pass path runs it (best effort, reported in `out.stages`)."""
+    from chalicelib.media import thumbnails
+    from chalicelib.processing.pipeline import transcribe
+
+    seg = plan.segments[job]
+    timeout = ctx.timeout(seg.duration)
+    out = segments.SegmentOutput(job)
+    stages = Stages()
+
+    def video() -> None:
+        # One process: the rungs and the analysis of the segment's window (one decode); its
+        # timings say encodeMs for the run and analysisMs for reading the results.
+        done = segments.encode_segment(
+            work, plan, job, source=source, exe=ctx.exe, timeout=timeout,
+            storyboard=thumbnails.plan_storyboard(plan.info), preset=ctx.preset,
+        )  # fmt: skip
+        out.hls, out.cuts, out.black_segments = done.hls, done.cuts, done.black_segments
+        out.tiles = done.tiles
+        out.timings.update(done.timings)
+
+    def speech() -> None:  # needs no picture: it runs beside the encode
+        m = segments.SPEECH_MARGIN
+        start, end = max(0.0, seg.start - m), min(plan.info.duration, seg.end + m)
+        track = plan.info.audio_track.index if plan.info.audio_track else 0
+        heard = transcribe(stages, ctx, plan.info, lambda model: segments.transcribe_window(
+            source, start, end, model, exe=ctx.exe, timeout=timeout, track=track))  # fmt: skip
+        out.speech = heard if isinstance(heard, dict) else None
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for f in [pool.submit(video), pool.submit(speech)]:
+            f.result()
+    out.stages = stages.to_dict()
+    return out
 
 
 def _drop_if_discarded(scratch: ScratchStore, prefix: str) -> None:
@@ -298,146 +277,170 @@ def assemble(
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Join every segment's output into the run, publish it, and return the item's fields."""
-    from chalicelib.media import analysis, merge, thumbnails
+    from chalicelib.media import analysis, thumbnails
     from chalicelib.media.cost import cost_block
-    from chalicelib.media.ffmpeg import ffmpeg_exe
-    from chalicelib.processing.one_pass import _write_documents
-    from chalicelib.processing.pipeline import OK, SKIPPED, PipelineOutput, StageReport
+    from chalicelib.processing.one_pass import write_documents
+    from chalicelib.processing.pipeline import PipelineOutput
     from chalicelib.processing.result import build_result
 
     started = time.monotonic()
     prefix = run_scratch(video_id, run_id)
     plan, _ = _load(scratch, prefix)
     info = plan.info
-    exe = ffmpeg_exe(settings.ffmpeg)
+    parts, audio = _results(scratch, prefix, plan)
+    ctx = RunContext(settings)
+    stages = Stages()
+    try:
+        with ctx.work_dir("asm-") as work:
+            t0 = time.monotonic()
+            # The HLS media are copied inside the stores (S3: CopyObject), never through here.
+            hls = [n for p in parts for e in p.hls.values() for _, n in e]
+            hls += [n for _, n in audio.hls] if audio else []
+            media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
+            scratch.fetch(prefix, [n for p in parts for n in p.tiles], work)  # small PNGs
+            timeout = ctx.timeout(info.duration, 0.5)
+            # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
+            # multipart upload): local disk holds playlists and tiles only.
+            ladder = segments.assemble(
+                work, plan, parts, audio, exe=ctx.exe, timeout=timeout,
+                open_file=lambda name: scratch.open(prefix, name),
+                write_mp4=lambda name, stream: media_store.write_stream(
+                    video_id, run_id, name, stream),
+                locate=lambda name: media_store.locate(video_id, run_id, name),
+            )  # fmt: skip
+            stages.record("transcode", OK, ms=_total(parts, "encodeMs"))
+            stages.record("assemble", OK, t0)
+            storyboard = thumbnails.plan_storyboard(info)
+            written = segments.assemble_storyboard(work, storyboard, exe=ctx.exe, timeout=timeout)
+            signals = _signals(plan, parts, audio, written)
+            stages.record("analysis", OK, ms=_total(parts, "analysisMs"))
+            # Poster and vision from the top rendition where it was written: upright already,
+            # and read as what it is (SDR, progressive): the source's facts would tone-map or
+            # deinterlace it again.
+            top = media_store.locate(video_id, run_id, ladder.renditions[0].name)
+            upright = ladder.renditions[0].as_source(info)
+            poster = stages.run("thumbnail", lambda: thumbnails.extract_poster(
+                work, upright, exe=ctx.exe, timeout=timeout, source=top,
+            ), required=True)  # fmt: skip
+            vision = stages.run("vision", lambda: analysis.analyse_vision(
+                top, upright, signals.scenes, work_dir=work), required=False)  # fmt: skip
+            out = PipelineOutput(
+                transcode=ladder, poster=poster, storyboard=storyboard if written else None,
+                signals=signals, vision=vision, transcript=_transcript(stages, plan, parts),
+                stages=stages.reports,
+            )  # fmt: skip
+            written_here = write_documents(work, out, info.duration)
+            if audio:
+                written_here.append(segments.AUDIO_PLAYLIST)
+            in_run = set(hls) | {r.name for r in ladder.renditions}  # already in the run
+            t0 = time.monotonic()
+            out_prefix = media_store.publish(
+                video_id, run_id, [work / n for n in written_here if n not in in_run]
+            )
+            stages.record("publish", OK, t0)
+    except BaseException:
+        media_store.discard(video_id, run_id)  # what was copied or streamed into the run
+        raise
+    result = build_result(video_id, run_id, out_prefix, info=info, out=out)
+    result["stages"] = stages.to_dict()
+    result["segments"] = {
+        "count": plan.count,
+        "seconds": plan.segment_seconds,
+        "items": [
+            {"index": s.index, "start": s.start, "end": s.end, **p.timings}
+            for s, p in zip(plan.segments, parts, strict=True)
+        ],
+    }
+    result["assembleMs"] = int((time.monotonic() - started) * 1000)
+    # Environment time across every invocation of the run: each segment job's, then this
+    # assembly's (the plan and the audio job are short and not counted: a lower bound).
+    result["cost"] = cost_block(
+        _total(parts, "totalMs") / 1000 + result["assembleMs"] / 1000,
+        None,  # CPU is measured inside each environment, not summed across them
+        info.duration,
+        settings.price_per_env_hour,
+        {k: round(v.ms / 1000, 3) for k, v in stages.reports.items()},
+    )
+    # Only now: a retried assembly needs it (failures: discard). Raises DeleteFailed when
+    # objects stay: the run is then not reported clean.
+    scratch.delete_prefix(prefix)
+    return result
+
+
+def _results(
+    scratch: ScratchStore, prefix: str, plan: segments.SegmentPlan
+) -> tuple[list[segments.SegmentOutput], segments.AudioOutput | None]:
+    """Every segment's result and the audio's, or AssemblyFailed naming what is missing."""
     names = set(scratch.list(prefix))
     missing = [i + 1 for i in range(plan.count) if segment_json(i) not in names]
-    if missing or (info.has_audio and AUDIO_JSON not in names):
+    if missing or (plan.info.has_audio and AUDIO_JSON not in names):
         raise MediaError("AssemblyFailed", f"Segments not encoded: {missing or 'audio'}.")
     parts = [
         segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(i)) or "")
         for i in range(plan.count)
     ]
-    audio = (
-        segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
-        if info.has_audio
-        else None
-    )
-    work = _work_dir(settings)
-    stages: dict[str, StageReport] = {}
-    try:
-        t0 = time.monotonic()
-        # The HLS media are copied inside the stores (S3: CopyObject), never through this host.
-        hls = [n for p in parts for e in p.hls.values() for _, n in e]
-        hls += [n for _, n in audio.hls] if audio else []
-        media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
-        scratch.fetch(prefix, [n for p in parts for n in p.tiles], work)  # small PNGs
-        timeout = _timeout(settings, info.duration, 0.5)
-        # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
-        # multipart upload): local disk holds playlists and tiles only.
-        ladder = segments.assemble(
-            work, plan, parts, audio, exe=exe, timeout=timeout,
-            open_file=lambda name: scratch.open(prefix, name),
-            write_mp4=lambda name, stream: media_store.write_stream(video_id, run_id, name, stream),
-            locate=lambda name: media_store.locate(video_id, run_id, name),
-        )  # fmt: skip
-        stages["transcode"] = StageReport(OK, sum(int(p.timings.get("encodeMs", 0)) for p in parts))
-        stages["assemble"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
-        storyboard = thumbnails.plan_storyboard(info)
-        written = segments.assemble_storyboard(work, storyboard, exe=exe, timeout=timeout)
-        owned = [(s.start, s.end) for s in plan.segments]
-        cuts = merge.merge_cuts(
-            [merge.Owned(a, b, p.cuts) for (a, b), p in zip(owned, parts, strict=True)]
-        )
-        signals = analysis.Signals(
-            scenes=merge.scenes_from_cuts(cuts, info.duration),
-            cuts=cuts,
-            black_segments=merge.merge_intervals(
-                [
-                    merge.Owned(a, b, p.black_segments)
-                    for (a, b), p in zip(owned, parts, strict=True)
-                ]
-            ),
-            silences=audio.silences if audio else [],
-            loudness=audio.loudness if audio else None,
-            storyboard_written=written,
-        )
-        stages["analysis"] = StageReport(
-            OK, sum(int(p.timings.get("analysisMs", 0)) for p in parts)
-        )
-        # Poster and vision from the top rendition where it was written: upright already.
-        top = media_store.locate(video_id, run_id, ladder.renditions[0].name)
-        # Read as what it is (SDR, progressive, upright): the source's facts would tone-map or
-        # deinterlace it again.
-        upright = ladder.renditions[0].as_source(info)
-        t0 = time.monotonic()
-        poster = thumbnails.extract_poster(work, upright, exe=exe, timeout=timeout, source=top)
-        stages["thumbnail"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
-        t0 = time.monotonic()
-        try:
-            vision = analysis.analyse_vision(top, upright, signals.scenes, work_dir=work)
-            stages["vision"] = StageReport(OK, int((time.monotonic() - t0) * 1000))
-        except Exception as exc:  # best effort, as in the one-pass pipeline
-            vision = None
-            stages["vision"] = StageReport("failed", 0, f"{type(exc).__name__}: {exc}"[:300])
-        speech = [
-            (s.start, s.end, p.speech)
-            for s, p in zip(plan.segments, parts, strict=True)
-            if p.speech is not None
-        ]
-        transcript = None
-        if speech:
-            transcript = merge.merge_transcripts(speech, segments.SPEECH_MARGIN)
-            stages["subtitles"] = StageReport(
-                OK, sum(int(p.timings.get("speechMs", 0)) for p in parts)
-            )
-        elif not info.has_audio:
-            from chalicelib.media.subtitles import Transcript
+    audio_text = scratch.get_text(prefix, AUDIO_JSON) if plan.info.has_audio else None
+    return parts, segments.AudioOutput.from_json(audio_text) if audio_text else None
 
-            transcript = Transcript()
-            stages["subtitles"] = StageReport(OK, 0)
-        else:
-            stages["subtitles"] = StageReport(SKIPPED, 0, "Speech to text is off.")
-        out = PipelineOutput(
-            transcode=ladder, poster=poster, storyboard=storyboard if written else None,
-            signals=signals, vision=vision, transcript=transcript, stages=stages,
-        )  # fmt: skip
-        written_here = _write_documents(work, out, info.duration)
-        if audio:
-            written_here.append(segments.AUDIO_PLAYLIST)
-        in_run = set(hls) | {r.name for r in ladder.renditions}  # already in the run
-        t0 = time.monotonic()
-        out_prefix = media_store.publish(
-            video_id, run_id, [work / n for n in written_here if n not in in_run]
-        )
-        result = build_result(video_id, run_id, out_prefix, info=info, out=out)
-        result["stages"] = {k: v.to_dict() for k, v in stages.items()}
-        result["stages"]["publish"] = {"status": OK, "ms": int((time.monotonic() - t0) * 1000)}
-        result["segments"] = {
-            "count": plan.count,
-            "seconds": plan.segment_seconds,
-            "items": [
-                {"index": s.index, "start": s.start, "end": s.end, **p.timings}
-                for s, p in zip(plan.segments, parts, strict=True)
-            ],
-        }
-        result["assembleMs"] = int((time.monotonic() - started) * 1000)
-        # Environment time across every invocation of the run: each segment job's, then this
-        # assembly's (the plan and the audio job are short and not counted: a lower bound).
-        segment_seconds = sum(float(p.timings.get("totalMs", 0)) for p in parts) / 1000
-        result["cost"] = cost_block(
-            segment_seconds + result["assembleMs"] / 1000,
-            None,  # CPU is measured inside each environment, not summed across them
-            info.duration,
-            settings.price_per_env_hour,
-            {k: round(v.ms / 1000, 3) for k, v in stages.items()},
-        )
-    except BaseException:
-        media_store.discard(video_id, run_id)  # what was copied or streamed into the run
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    # Only now: a retried assembly needs it (failures: discard). Raises DeleteFailed when
-    # objects stay: the run is then not reported clean.
-    scratch.delete_prefix(prefix)
-    return result
+
+def _total(parts: list[segments.SegmentOutput], timing: str) -> int:
+    return sum(int(p.timings.get(timing, 0)) for p in parts)
+
+
+def _signals(
+    plan: segments.SegmentPlan,
+    parts: list[segments.SegmentOutput],
+    audio: segments.AudioOutput | None,
+    storyboard_written: bool,
+) -> Any:
+    """The whole video's analysis from what each segment owns (merge.py) and the audio job's."""
+    from chalicelib.media import analysis, merge
+
+    owned = [(s.start, s.end) for s in plan.segments]
+    pairs = list(zip(owned, parts, strict=True))
+    cuts = merge.merge_cuts([merge.Owned(a, b, p.cuts) for (a, b), p in pairs])
+    black = [merge.Owned(a, b, p.black_segments) for (a, b), p in pairs]
+    return analysis.Signals(
+        scenes=merge.scenes_from_cuts(cuts, plan.info.duration),
+        cuts=cuts,
+        black_segments=merge.merge_intervals(black),
+        silences=audio.silences if audio else [],
+        loudness=audio.loudness if audio else None,
+        storyboard_written=storyboard_written,
+    )
+
+
+def _transcript(
+    stages: Stages, plan: segments.SegmentPlan, parts: list[segments.SegmentOutput]
+) -> Any:
+    """The subtitles stage of the whole video from the segments' own (each ran `transcribe`,
+    as the one-pass path does): a segment's failure or skip is the video's, with its reason and
+    code; else their transcripts merged (best effort too). Time: the segments' speech time."""
+    from chalicelib.media import merge
+    from chalicelib.media.subtitles import Transcript
+
+    reports = [
+        (i, StageReport.from_dict(p.stages["subtitles"]))
+        for i, p in enumerate(parts)
+        if "subtitles" in p.stages
+    ]
+    ms = sum(r.ms for _, r in reports)
+    failed = next(((i, r) for i, r in reports if r.status != OK), None)
+    if not reports:  # results stored before segments reported their stages
+        stages.skip("subtitles", "The segments did not report speech to text.")
+        return None
+    if failed is not None:
+        i, r = failed
+        reason = r.reason if r.status != "failed" else f"{_describe(plan, i)}: {r.reason}"
+        stages.record("subtitles", r.status, reason=reason, code=r.code, ms=ms)
+        return None
+    if not plan.info.has_audio:
+        stages.record("subtitles", OK, ms=ms)
+        return Transcript()
+    speech = [(s.start, s.end, p.speech or {}) for s, p in zip(plan.segments, parts, strict=True)]
+    transcript = stages.run(
+        "subtitles", lambda: merge.merge_transcripts(speech, segments.SPEECH_MARGIN),
+        required=False,
+    )  # fmt: skip
+    stages.reports["subtitles"].ms += ms
+    return transcript

@@ -11,6 +11,7 @@ from chalicelib.domain import VideoStatus, is_video_id, utc_now
 from chalicelib.errors import TransitionRejected, ValidationError
 from chalicelib.media_store.base import MediaStore
 from chalicelib.orchestrator.base import execution_name_of
+from chalicelib.processing.context import PROGRESS_STARTED, media_progress
 from chalicelib.store.base import VideoStore
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class Processor:
 
         from chalicelib.media.errors import MediaError
         from chalicelib.processing import segmented
-        from chalicelib.processing.one_pass import new_run_id, run_processing
+        from chalicelib.processing.context import new_run_id
+        from chalicelib.processing.one_pass import run_processing
 
         media_store = self._media_store()
         try:
@@ -99,7 +101,10 @@ class Processor:
             if planned is not None:
                 self._store.update_fields(
                     video_id,
-                    {"progress": 5, "segments": {"count": planned["segments"], "done": 0}},
+                    {
+                        "progress": PROGRESS_STARTED,
+                        "segments": {"count": planned["segments"], "done": 0},
+                    },
                     {PROCESSING},
                 )
                 return {"videoId": video_id, "status": PROCESSING, "segmented": True, **planned}
@@ -179,9 +184,10 @@ class Processor:
         )
         finished, total = segmented.progress(scratch, video_id, run_id)
         if total:
-            # 5 % for the plan, 90 % spread over the segments, the rest for assembly. Jobs
-            # finish in any order: only a higher value is written.
-            percent = 5 + (90 * finished) // total
+            # The plan, then the segments, then the assembly, as the one-pass bar reads (the
+            # segments drive the media part). Jobs finish in any order: only a higher value
+            # is written.
+            percent = media_progress(finished / total)
             item = self._store.get(video_id) or {}
             if int(item.get("progress") or 0) < percent:
                 self._store.update_fields(

@@ -50,8 +50,20 @@ class Calls:
 
 
 @pytest.fixture
-def run(s3_bucket: tuple[Any, str], tmp_path: Path) -> dict[str, Any]:
-    s3, bucket = s3_bucket
+def run(moto_endpoint: str, tmp_path: Path) -> dict[str, Any]:
+    import uuid
+
+    import boto3
+    from botocore.config import Config
+
+    # A session of its own: the default one, once made, would lack the in-process moto hooks
+    # that the local workflow engine's tests (later in the same process) rely on.
+    s3 = boto3.session.Session().client(
+        "s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="t",
+        aws_secret_access_key="t", config=Config(signature_version="s3v4"),
+    )  # fmt: skip
+    bucket = f"media-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
     src = clip(tmp_path / "long.mp4", seconds=SECONDS, size="320x180")
     s3.upload_file(str(src), bucket, "uploads/t/long.mp4")
     tmp = tmp_path / "tmp"

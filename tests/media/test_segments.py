@@ -18,6 +18,7 @@ from chalicelib.media import analysis, merge, segments, thumbnails, transcode
 from chalicelib.media.probe import ProbeResult, probe
 from chalicelib.media.subtitles import transcribe
 from chalicelib.media.whisper_model import resolve_whisper_model
+from tests.media import reference
 from tests.media.conftest import FIXTURES, X264
 
 
@@ -284,7 +285,7 @@ def both_ways(
     shutil.copyfile(boundary_clip, one / "source")
     ladder = transcode.transcode(one, info, exe=ffmpeg, timeout=300)
     sb = thumbnails.plan_storyboard(info)
-    signals = analysis.analyse_signals(one, info, exe=ffmpeg, timeout=120, storyboard=sb)
+    signals = reference.analyse_signals(one, info, exe=ffmpeg, timeout=120, storyboard=sb)
     plan, parts, audio = run_segmented(boundary_clip, info, seg, ffmpeg)
     result = segments.assemble(seg, plan, parts, audio, exe=ffmpeg, timeout=300)
     segments.assemble_storyboard(seg, sb, exe=ffmpeg, timeout=60)
@@ -490,7 +491,7 @@ def test_one_process_segments_equal_the_encode_and_the_separate_analysis(
         segments.run_ffmpeg(segments.build_segment_args(plan, s.index, source=source),
                             exe=ffmpeg, timeout=120, cwd=old)  # fmt: skip
         log = segments.run_ffmpeg(
-            segments.build_segment_signal_args(plan, s.index, source=source, storyboard=sb),
+            reference.build_segment_signal_args(plan, s.index, source=source, storyboard=sb),
             exe=ffmpeg, timeout=120, cwd=old,
         ).stderr  # fmt: skip
         before = segments.SegmentTap(plan, s.index, sb).read(log, old)
