@@ -273,3 +273,27 @@ def test_both_paths_make_identical_decisions(
     # What feeds each rung's scaler is the same chain on both paths.
     assert one_graph.split(";")[0] == seg_graph.split(";")[0], (one_graph, seg_graph)
     json.dumps(plan.info.to_dict())  # the stored plan keeps the choice
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_whisper_failure_is_a_stage_report_not_a_failed_video(
+    path: str, sources: dict[str, Path], media_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.media import segments, subtitles
+    from chalicelib.media.whisper_model import ModelChoice
+    from chalicelib.processing.context import RunContext
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("model file is damaged")
+
+    monkeypatch.setattr(RunContext, "whisper", property(lambda self: ModelChoice("a-model")))
+    monkeypatch.setattr(subtitles, "transcribe", broken)
+    monkeypatch.setattr(segments, "transcribe_window", broken)
+    settings = settings_for(path, media_settings)
+    result, _ = run(path, sources["two-audio-second-default"], settings)
+    assert "error" not in result, result
+    report = result["stages"]["subtitles"]
+    assert report["status"] == "failed" and report["code"] == "StageError"
+    assert "RuntimeError: model file is damaged" in report["reason"]
+    assert result["subtitles"]["status"] == "failed"
+    assert result["transcoding"]["formats"]
