@@ -35,10 +35,13 @@ import math
 import re
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -727,16 +730,31 @@ def build_mp4_args(has_audio: bool) -> list[str]:
     return [*args, "-c", "copy", "-output_ts_offset", f"{-TIMELINE_OFFSET:.6f}", *FRAGMENTED_MP4]
 
 
+# Stored files a join reads ahead (each whole, in memory: a segment file is a few MB), so the
+# latency of one GET hides behind the copying of the ones before it.
+READ_AHEAD = 4
+
+
 def _reader(
     open_file: Callable[[str], BinaryIO], names: Sequence[str]
 ) -> Callable[[BinaryIO], None]:
     """A feed writing the stored files `names` one after another (byte concatenation, as MPEG-TS
-    segments join): one file open at a time, nothing written locally."""
+    segments join), READ_AHEAD of them fetched ahead; nothing is written locally."""
+
+    def read(name: str) -> bytes:
+        with open_file(name) as f:
+            return f.read()
 
     def feed(out: BinaryIO) -> None:
-        for name in names:
-            with open_file(name) as f:
-                shutil.copyfileobj(f, out, 1024 * 1024)
+        queue = iter(names)
+        with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
+            ahead = deque(pool.submit(read, n) for n in islice(queue, READ_AHEAD))
+            while ahead:
+                data = ahead.popleft().result()
+                following = next(queue, None)
+                if following is not None:
+                    ahead.append(pool.submit(read, following))
+                out.write(data)
 
     return feed
 
@@ -764,8 +782,8 @@ def assemble(
     where = locate or (lambda name: str(work_dir / name))
     if len(parts) != plan.count or [p.index for p in parts] != list(range(plan.count)):
         raise MediaError("AssemblyFailed", "Not every segment of the video was encoded.")
-    renditions = []
-    for rung in plan.rungs:
+
+    def join(rung: transcode.Rung) -> transcode.Rendition:
         entries = [e for p in parts for e in p.hls[rung.quality]]
         (work_dir / rung.playlist_name).write_text(media_playlist(entries), encoding="utf-8")
         feeds = [_reader(opener, [n for _, n in entries])]
@@ -773,13 +791,17 @@ def assemble(
             feeds.append(_reader(opener, [n for _, n in audio.hls]))
         size: list[int] = []
 
-        def sink(out: BinaryIO, name: str = rung.mp4_name, sizes: list[int] = size) -> None:
-            sizes.append(writer(name, out))
+        def sink(out: BinaryIO) -> None:
+            size.append(writer(rung.mp4_name, out))
 
         run_ffmpeg(build_mp4_args(audio is not None), exe=exe, timeout=timeout, cwd=work_dir,
                    error_code="AssemblyFailed", what=f"Joining the {rung.quality} rendition",
                    feeds=feeds, stdout_sink=sink)  # fmt: skip
-        renditions.append(transcode.measure(where(rung.mp4_name), rung, size[0]))
+        return transcode.measure(where(rung.mp4_name), rung, size[0])
+
+    # The rungs at once: stream copies wait on reads and uploads, not on the CPU.
+    with ThreadPoolExecutor(max_workers=len(plan.rungs)) as pool:
+        renditions = list(pool.map(join, plan.rungs))
     (work_dir / transcode.MASTER_PLAYLIST).write_text(
         transcode.master_playlist(renditions, AUDIO_PLAYLIST if audio else None, AUDIO_GROUP),
         encoding="utf-8",
