@@ -82,9 +82,9 @@ bench-chunked: $(DEV_STAMP)
 	$(BIN)/python bench/bench_chunked.py
 
 ## make bench-disk: peak /tmp of each processor invocation (plan, segments, audio, assemble,
-## one-pass) for 2 and 10 min of 1080p on moto's S3 server, and the model at 3 hours
-## (MINUTES="2 10 30" for the longer run)
-MINUTES ?= 2 10
+## one-pass) for 1 (one-pass), 2 and 10 min of 1080p on moto's S3 server, and the model at 3 hours
+## (MINUTES="1 2 10 30" for the longer run)
+MINUTES ?= 1 2 10
 bench-disk: $(DEV_STAMP)
 	$(BIN)/python bench/bench_disk.py --minutes $(MINUTES)
 

@@ -14,7 +14,8 @@ dir, not in /tmp; the temp dir is measured all the same).
 
 The model: an invocation's peak grows with the media length (a + b x minutes, fitted on the two
 longest runs); the figure that sizes `EphemeralStorage` is the worst invocation at 3 hours, next
-to the bound from the ladder's bitrate caps (what a segment can hold whatever its content).
+to the bounds from the ladder's bitrate caps (what a segment can hold whatever its content) and,
+for the one-pass job, from the largest source it fetches (`ONE_PASS_MAX_SOURCE_BYTES`).
 """
 
 from __future__ import annotations
@@ -201,9 +202,10 @@ def model(results: dict[float, list[dict[str, Any]]], segment_seconds: int) -> d
     """Per kind of invocation, peak = a + b x minutes through the two longest runs; the worst
     invocation at 180 minutes; and the bound from the bitrate caps for a segment job."""
     from chalicelib.media.transcode import _MAXRATE_KBPS, AUDIO_KBPS
+    from chalicelib.processing.segmented import ONE_PASS_MAX_SOURCE_BYTES
 
     lengths = sorted(results)
-    kinds = ["prepare", "audio job", "segment", "assemble"]
+    kinds = ["prepare", "one-pass", "audio job", "segment", "assemble"]
     fitted: dict[str, dict[str, float]] = {}
     for kind in kinds:
         pts = [(m, worst(results[m], kind)) for m in lengths if worst(results[m], kind)]
@@ -218,6 +220,8 @@ def model(results: dict[float, list[dict[str, Any]]], segment_seconds: int) -> d
     bounds = {
         "segment job (caps)": int(segment_seconds * 1.34 * caps),  # a tail segment is 4/3 long
         "audio job (128k, 3 h)": int(180 * 60 * AUDIO_KBPS * 1000 / 8),
+        # the longest one-pass video (a segment and a third) and the largest source it fetches
+        "one-pass (source cap)": int(ONE_PASS_MAX_SOURCE_BYTES + segment_seconds * 1.34 * caps),
     }
     at180 = max([v["at180"] for v in fitted.values()] + list(bounds.values()))
     return {"fit": fitted, "bounds": bounds, "worstAt180Bytes": int(at180)}
@@ -225,7 +229,8 @@ def model(results: dict[float, list[dict[str, Any]]], segment_seconds: int) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[2, 10])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 2, 10],
+                        help="media lengths; 1 minute is a one-pass video")
     parser.add_argument("--mode", choices=["s3", "local"], default="s3")
     parser.add_argument("--segment-seconds", type=int, default=60)
     parser.add_argument("--preset", default="ultrafast",

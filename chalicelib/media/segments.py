@@ -179,7 +179,8 @@ def segment_length(target_seconds: float, hls_seconds: int = HLS_SECONDS) -> int
 
 
 def segment_count(duration: float, target_seconds: float) -> int:
-    """How many segments a video of `duration` seconds gets (1 = the one-invocation path)."""
+    """How many segments a video of `duration` seconds gets (1: the one-invocation path, unless
+    its source is too large to fetch, see `processing.segmented.ONE_PASS_MAX_SOURCE_BYTES`)."""
     if target_seconds <= 0:
         return 1
     length = segment_length(target_seconds)

@@ -27,6 +27,10 @@ from chalicelib.media_store.scratch import ScratchStore, run_scratch
 from chalicelib.processing.context import OK, RunContext, StageReport, Stages
 
 AUDIO_JOB = -1
+# A source above this size is planned into segments even when it is short (one segment then):
+# the one-pass job fetches its source to local disk, so this bounds what any invocation keeps in
+# /tmp (measured by `make bench-disk`; an 80 s clip at 50 Mb/s is ~500 MB).
+ONE_PASS_MAX_SOURCE_BYTES = 512 * 1024**2
 PLAN_JSON = "plan.json"
 SOURCE_JSON = "source.json"
 AUDIO_JSON = "audio.json"
@@ -95,7 +99,8 @@ def prepare(
                                          s3_client=s3_client)  # fmt: skip
     info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
     probe_ms = int((time.monotonic() - t0) * 1000)
-    if segments.segment_count(info.duration, settings.segment_seconds) < 2:
+    one_segment = segments.segment_count(info.duration, settings.segment_seconds) < 2
+    if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
         return Prepared(None, info, probe_ms)
     plan = segments.make_plan(location, info, settings.segment_seconds)
     prefix = run_scratch(video_id, run_id)

@@ -297,3 +297,25 @@ def test_a_whisper_failure_is_a_stage_report_not_a_failed_video(
     assert "RuntimeError: model file is damaged" in report["reason"]
     assert result["subtitles"]["status"] == "failed"
     assert result["transcoding"]["formats"]
+
+
+def test_a_short_source_too_large_to_fetch_is_one_segment_of_the_segmented_path(
+    sources: dict[str, Path], media_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-pass job fetches its source: above ONE_PASS_MAX_SOURCE_BYTES a short video is
+    planned as one segment instead, so no invocation keeps a large source on local disk."""
+    clip = sources["two-audio-second-default"]
+    monkeypatch.setattr(segmented, "ONE_PASS_MAX_SOURCE_BYTES", clip.stat().st_size - 1)
+    settings = replace(settings_for("one-pass", media_settings), segment_seconds=60)
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
+    run_id = new_run_id()
+    prepared = segmented.prepare(VID, run_id, into_inbox(settings, clip), settings, scratch)
+    assert prepared.planned is not None and prepared.planned["segments"] == 1
+    for job in prepared.planned["jobs"]:
+        segmented.run_job(VID, run_id, job, settings, scratch)
+    result = segmented.assemble(VID, run_id, settings, scratch, store)
+    mp4 = top_rendition(result, store)
+    check("two-audio-second-default", result, mp4)
+    with av.open(str(mp4)) as c:
+        assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
