@@ -150,3 +150,22 @@ def locate_source(
     s3_client, head = _head_s3(bucket, key, max_bytes, s3_client)
     url = presign_get(s3_client, bucket, key, head.get("VersionId"))
     return url, int(head.get("ContentLength", 0))
+
+
+def read_location(
+    source_url: str, *, source_roots: Sequence[Path], bucket: str = "", s3_client: Any = None
+) -> str:
+    """Where a job reads a source that `locate_source` already checked: the real path of a
+    `file://` source, or a fresh presigned GET of an `s3://` one in `bucket` (when given)."""
+    parts = urlsplit(source_url)
+    if parts.scheme == "file":
+        return str(resolve_local_source(unquote(parts.path), source_roots))
+    try:
+        bucket, key = sources.parse_s3_source(source_url, bucket)
+    except sources.SourceRejected as exc:
+        raise MediaError(exc.code, exc.message) from None
+    if s3_client is None:
+        import boto3  # lazy: local mode never needs it
+
+        s3_client = boto3.client("s3")
+    return presign_get(s3_client, bucket, key)

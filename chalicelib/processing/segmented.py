@@ -50,19 +50,14 @@ class SegmentFailed(Exception):
 
 def _source_for_jobs(source_url: str, settings: Settings, s3_client: Any) -> str:
     """Where jobs read the source: its real local path, or a presigned URL of the S3 object."""
-    from chalicelib.media.fetch import presign_get
-    from chalicelib.sources import SourceRejected, parse_s3_source, resolve_local_source
+    from chalicelib.media.fetch import read_location
 
-    try:
-        if source_url.startswith("file://"):
-            from urllib.parse import unquote, urlsplit
-
-            return str(resolve_local_source(unquote(urlsplit(source_url).path),
-                                            settings.source_roots))  # fmt: skip
-        bucket, key = parse_s3_source(source_url, settings.bucket if not settings.is_local else "")
-    except SourceRejected as exc:
-        raise MediaError(exc.code, exc.message) from None
-    return presign_get(s3_client, bucket, key)
+    return read_location(
+        source_url,
+        source_roots=settings.source_roots,
+        bucket=settings.bucket if not settings.is_local else "",
+        s3_client=s3_client,
+    )
 
 
 @dataclass(frozen=True)
