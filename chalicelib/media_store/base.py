@@ -32,7 +32,9 @@ CONTENT_TYPES: dict[str, str] = {
 }
 # A run prefix is never rewritten, so clients may cache its files for good.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
-PRESIGN_SECONDS_DEFAULT = 7 * 24 * 3600  # the SigV4 maximum
+# One URL lifetime everywhere: the documented 1 h (`VIDEO_SIGNED_URL_SECONDS`, which the factory
+# may pass as `presign_seconds`), not the SigV4 maximum of 7 days.
+PRESIGN_SECONDS_DEFAULT = 3600
 
 
 def content_type(name: str) -> str:
