@@ -220,8 +220,9 @@ def model(results: dict[float, list[dict[str, Any]]], segment_seconds: int) -> d
     bounds = {
         "segment job (caps)": int(segment_seconds * 1.34 * caps),  # a tail segment is 4/3 long
         "audio job (128k, 3 h)": int(180 * 60 * AUDIO_KBPS * 1000 / 8),
-        # the longest one-pass video (a segment and a third) and the largest source it fetches
-        "one-pass (source cap)": int(ONE_PASS_MAX_SOURCE_BYTES + segment_seconds * 1.34 * caps),
+        # the largest source it fetches, and the longest one-pass video's renditions (a segment
+        # and a third) twice: as MP4 and as HLS
+        "one-pass (source cap)": int(ONE_PASS_MAX_SOURCE_BYTES + 2 * segment_seconds * 1.34 * caps),
     }
     at180 = max([v["at180"] for v in fitted.values()] + list(bounds.values()))
     return {"fit": fitted, "bounds": bounds, "worstAt180Bytes": int(at180)}
