@@ -319,3 +319,25 @@ def test_a_short_source_too_large_to_fetch_is_one_segment_of_the_segmented_path(
     check("two-audio-second-default", result, mp4)
     with av.open(str(mp4)) as c:
         assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
+
+
+def test_an_assembly_whose_scratch_stays_is_not_reported_clean(
+    sources: dict[str, Path], media_settings: Settings
+) -> None:
+    from chalicelib.media_store.base import DeleteFailed
+
+    class Stuck(LocalScratchStore):
+        def delete_prefix(self, prefix: str) -> None:
+            raise DeleteFailed("scratch", [(f"{prefix}/plan.json", "AccessDenied")])
+
+    settings = settings_for("segmented", media_settings)
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    scratch = Stuck(settings.data_dir / "work" / "scratch")
+    run_id = new_run_id()
+    prepared = segmented.prepare(VID, run_id, into_inbox(settings, sources["no-audio"]), settings,
+                                 scratch)  # fmt: skip
+    assert prepared.planned is not None
+    for job in prepared.planned["jobs"]:
+        segmented.run_job(VID, run_id, job, settings, scratch)
+    with pytest.raises(DeleteFailed, match="AccessDenied"):
+        segmented.assemble(VID, run_id, settings, scratch, store)
