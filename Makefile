@@ -13,7 +13,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	synth definition clean smoke rehearse chalice-files
+	bench-disk synth definition clean smoke rehearse chalice-files
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -90,6 +90,13 @@ bench-load: $(DEV_STAMP)
 ## make bench-chunked: segmented vs one-pass on a 120 s 1080p clip (equivalence, scaling, CPU)
 bench-chunked: $(DEV_STAMP)
 	$(BIN)/python bench/bench_chunked.py
+
+## make bench-disk: peak /tmp of each processor invocation (plan, segments, audio, assemble,
+## one-pass) for 1 (one-pass), 2 and 10 min of 1080p on moto's S3 server, and the model at 3 hours
+## (MINUTES="1 2 10 30" for the longer run)
+MINUTES ?= 1 2 10
+bench-disk: $(DEV_STAMP)
+	$(BIN)/python bench/bench_disk.py --minutes $(MINUTES)
 
 ## make bench-segtap: one segment job, encode + separate analysis pass vs one process (CPU)
 bench-segtap: $(DEV_STAMP)

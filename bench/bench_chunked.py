@@ -9,10 +9,10 @@ On a generated 1080p30 clip with motion and speech (default 120 s, segments of 2
  4. a model from the measured per-segment times: wall time of a 60-minute 1080p video at 1, 5
     and 20 environments of the measured size (goal >= 15x realtime at 20).
 
-Each side runs the product's own code: `media.job.run_processing` for the one-pass pipeline, and
-`media.segmented` prepare / run_job / assemble (what the processor's actions call) for the
-chunked one, with every job in a worker process pinned to its CPUs as the local pool pins its
-environments. CPU is measured inside each worker (its own and its ffmpeg children's).
+Each side runs the product's own code: `processing.one_pass.run_processing` for the one-pass
+pipeline, and `processing.segmented` prepare / run_job / assemble (what the processor's actions
+call) for the chunked one, with every job in a worker process pinned to its CPUs as the local
+pool pins its environments. CPU is measured inside each worker (its own and its ffmpeg children's).
 """
 
 from __future__ import annotations
@@ -88,33 +88,33 @@ def measured(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
 
 
 def one_pass(settings: Settings, uri: str) -> Any:
-    from chalicelib.media.job import run_processing
     from chalicelib.media_store.local import LocalMediaStore
+    from chalicelib.processing.one_pass import run_processing
 
     store = LocalMediaStore(settings.media_dir)
     return measured(run_processing, VIDEO_ID, uri, settings, store, lambda p: None)
 
 
 def chunk_prepare(settings: Settings, run_id: str, uri: str) -> Any:
-    from chalicelib.media import segmented
     from chalicelib.media_store.scratch import LocalScratchStore
+    from chalicelib.processing import segmented
 
     scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
     return measured(segmented.prepare, VIDEO_ID, run_id, uri, settings, scratch)
 
 
 def chunk_job(settings: Settings, run_id: str, job: int) -> Any:
-    from chalicelib.media import segmented
     from chalicelib.media_store.scratch import LocalScratchStore
+    from chalicelib.processing import segmented
 
     scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
     return measured(segmented.run_job, VIDEO_ID, run_id, job, settings, scratch)
 
 
 def chunk_assemble(settings: Settings, run_id: str) -> Any:
-    from chalicelib.media import segmented
     from chalicelib.media_store.local import LocalMediaStore
     from chalicelib.media_store.scratch import LocalScratchStore
+    from chalicelib.processing import segmented
 
     scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
     store = LocalMediaStore(settings.media_dir)
@@ -133,7 +133,7 @@ def run_one_pass(settings: Settings, uri: str) -> dict[str, Any]:
 def run_chunked(settings: Settings, uri: str, envs: int, threads: int) -> dict[str, Any]:
     """Plan, then every job on `envs` pinned workers (a job waits for a free one, as a throttled
     Map item retries), then assembly: the workflow's order, without the engine around it."""
-    from chalicelib.media.job import new_run_id
+    from chalicelib.processing.one_pass import new_run_id
 
     machine = sorted(os.sched_getaffinity(0))
     cpu_sets = [
@@ -144,7 +144,8 @@ def run_chunked(settings: Settings, uri: str, envs: int, threads: int) -> dict[s
     run_id = new_run_id()
     started = time.monotonic()
     try:
-        planned, cpu, _ = pools[0].submit(chunk_prepare, settings, run_id, uri).result()
+        prepared, cpu, _ = pools[0].submit(chunk_prepare, settings, run_id, uri).result()
+        planned = prepared.planned
         assert planned is not None, "the clip should be longer than one segment"
         jobs: list[int] = list(planned["jobs"])
         # Segments first, the (longer) audio job last: it overlaps the last segments.

@@ -38,9 +38,9 @@ from cost_clips import make_film, make_talk  # noqa: E402
 from chalicelib.config import Settings  # noqa: E402
 from chalicelib.media import transcode  # noqa: E402
 from chalicelib.media.ffmpeg import available_cpus, ffmpeg_exe  # noqa: E402
-from chalicelib.media.job import run_processing  # noqa: E402
 from chalicelib.media.probe import ProbeResult, probe  # noqa: E402
 from chalicelib.media_store.local import LocalMediaStore  # noqa: E402
+from chalicelib.processing.one_pass import run_processing  # noqa: E402
 
 GOALS = {"film": 1.10, "talk": 1.6}
 TABLE_SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080),

@@ -40,10 +40,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_cost import PipelineRunner, pipeline_vs_ladder, print_vs_ladder  # noqa: E402
 
-from chalicelib.media import analysis, thumbnails, transcode  # noqa: E402
+from chalicelib.media import thumbnails, transcode  # noqa: E402
 from chalicelib.media.ffmpeg import available_cpus, ffmpeg_exe  # noqa: E402
 from chalicelib.media.filters import input_stage, source_pad  # noqa: E402
 from chalicelib.media.probe import probe  # noqa: E402
+from tests.media import reference  # noqa: E402
 
 
 def make_clip(exe: str, out: Path, seconds: int) -> None:
@@ -151,7 +152,7 @@ def bench_sources(  # noqa: C901 - one interleaved measurement loop over all var
             measure(name, "ladder", lambda w=work, n=info: transcode.transcode(
                 w, n, exe=exe, timeout=3600))  # fmt: skip
             plan = thumbnails.plan_storyboard(info)
-            measure(name, "analysis", lambda w=work, n=info, p=plan: analysis.analyse_signals(
+            measure(name, "analysis", lambda w=work, n=info, p=plan: reference.analyse_signals(
                 w, n, exe=exe, timeout=3600, storyboard=p))  # fmt: skip
             stage = input_stage(info)
             head = [exe, "-hide_banner", "-nostdin", "-loglevel", "error"]

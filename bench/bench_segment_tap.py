@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.media import segments, thumbnails  # noqa: E402
 from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 from chalicelib.media.probe import probe  # noqa: E402
+from tests.media import reference  # noqa: E402
 
 
 def make_clip(exe: str, out: Path, seconds: int) -> None:
@@ -51,7 +52,7 @@ def before(out: Path, plan: segments.SegmentPlan, index: int, source: str, exe: 
     """The encode alone (seek to the cut) and the separate analysis pass of the window."""
     run_ffmpeg(segments.build_segment_args(plan, index, source=source), exe=exe, timeout=3600,
                cwd=out)  # fmt: skip
-    args = segments.build_segment_signal_args(plan, index, source=source, storyboard=sb)
+    args = reference.build_segment_signal_args(plan, index, source=source, storyboard=sb)
     run_ffmpeg(args, exe=exe, timeout=3600, cwd=out)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.media.ffmpeg import run_ffmpeg
-from chalicelib.media.filters import audio_map, input_stage, source_pad
+from chalicelib.media.filters import input_stage, source_pad
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media.thumbnails import (
     STORYBOARD_NAME,
@@ -217,43 +217,6 @@ class SignalTap:
         return signals
 
 
-def build_signal_args(info: ProbeResult, storyboard: StoryboardPlan | None) -> list[str]:
-    """ffmpeg arguments of the analysis as a pass of its own (plus the storyboard sprite).
-
-    The product runs the analysis inside the ladder's run (`SignalTap` in transcode.py); this
-    stand-alone pass decodes the source again, and is what the benchmark compares against.
-    """
-    tap = SignalTap(info, storyboard)
-    stage = input_stage(info, size=analysis_size(info))  # HDR: tone-map the small picture only
-    chains = [source_pad(info) + stage.chain() + "[pic]"]
-    if info.has_audio:
-        chains.append(f"[{audio_map(info)}]anull[snd]")
-    chains += tap.chains("pic", "snd" if info.has_audio else None)
-    # One decoder thread: the transcode runs at the same time and deserves the cores.
-    args = ["-threads", "1", *stage.input_args, "-i", "source", "-filter_complex", ";".join(chains)]
-    return args + tap.output_args()
-
-
-def analyse_signals(
-    work_dir: Path,
-    info: ProbeResult,
-    *,
-    exe: str,
-    timeout: float,
-    storyboard: StoryboardPlan | None = None,
-) -> Signals:
-    """Run the one-pass analysis in work_dir (reads `source`)."""
-    result = run_ffmpeg(
-        build_signal_args(info, storyboard),
-        exe=exe,
-        timeout=timeout,
-        cwd=work_dir,
-        error_code="AnalysisFailed",
-        what="Content analysis",
-    )
-    return SignalTap(info, storyboard).read(result.stderr, work_dir)
-
-
 def keyframe_times(scenes: list[dict[str, float]], limit: int = VISION_MAX_FRAMES) -> list[float]:
     """One time per scene (its middle, away from fades at the cut), the longest scenes first."""
     chosen = sorted(scenes, key=lambda s: s["end"] - s["start"], reverse=True)[:limit]
@@ -261,19 +224,21 @@ def keyframe_times(scenes: list[dict[str, float]], limit: int = VISION_MAX_FRAME
 
 
 def grab_frames(
-    source: Path,
+    source: Path | str,
     info: ProbeResult,
     times: list[float],
     width: int,
     *,
     exe: str | None = None,
     timeout: float = FRAME_TIMEOUT_SECONDS,
+    work_dir: Path | None = None,
 ) -> list[tuple[float, Any]]:
     """The frame at (or just after) each time as an upright BGR numpy array, `width` wide at most.
 
     ffmpeg decodes each one through the shared input stage (deinterlaced, tone-mapped, BT.709),
     so vision sees the colours the renditions show, turned by the display rotation like them.
-    A time with no frame left (past the end) is skipped.
+    A time with no frame left (past the end) is skipped. `source` is a local file (its directory
+    holds the frame being read, unless `work_dir` is given) or a URL (then `work_dir` is needed).
     """
     import numpy as np
 
@@ -283,17 +248,18 @@ def grab_frames(
     out_h = max(2, round(info.height * out_w / info.width / 2) * 2)
     stage = input_stage(info, size=(out_w, out_h))
     graph = source_pad(info) + stage.chain(f"scale={out_w}:{out_h}", "setsar=1", "format=bgr24")
-    raw = source.parent / ".vision-frame.bgr"
+    work = work_dir or Path(source).parent
+    raw = work / ".vision-frame.bgr"
     frames: list[tuple[float, Any]] = []
     try:
         for t in times:
             raw.unlink(missing_ok=True)
             args = [
-                "-ss", f"{t:.3f}", *stage.input_args, "-i", source.name,
+                "-ss", f"{t:.3f}", *stage.input_args, "-i", str(source),
                 "-filter_complex", graph + "[out]", "-map", "[out]", "-frames:v", "1",
                 "-f", "rawvideo", raw.name,
             ]  # fmt: skip
-            run_ffmpeg(args, exe=exe or ffmpeg_exe(), timeout=timeout, cwd=source.parent,
+            run_ffmpeg(args, exe=exe or ffmpeg_exe(), timeout=timeout, cwd=work,
                        error_code="AnalysisFailed", what="Frame extraction")  # fmt: skip
             data = raw.read_bytes() if raw.is_file() else b""
             if len(data) != out_w * out_h * 3:
@@ -382,7 +348,7 @@ def detect_text(img: Any) -> list[dict[str, Any]]:
 
 
 def analyse_vision(
-    source: Path,
+    source: Path | str,
     info: ProbeResult,
     scenes: list[dict[str, float]],
     *,
@@ -390,12 +356,13 @@ def analyse_vision(
     text: bool = True,
     on_frame: Callable[[int], None] | None = None,
     exe: str | None = None,
+    work_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Faces and text on one keyframe per scene (at most VISION_MAX_FRAMES frames)."""
     times = keyframe_times(scenes)
     import cv2
 
-    frames = grab_frames(source, info, times, OCR_WIDTH, exe=exe)
+    frames = grab_frames(source, info, times, OCR_WIDTH, exe=exe, work_dir=work_dir)
     face_hits: list[dict[str, Any]] = []
     text_hits: list[dict[str, Any]] = []
     for i, (t, img) in enumerate(frames):

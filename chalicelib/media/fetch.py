@@ -81,7 +81,8 @@ def _fetch_file(
             out.write(chunk)
 
 
-def _fetch_s3(bucket: str, key: str, dest: Path, max_bytes: int, s3_client: Any) -> None:
+def _head_s3(bucket: str, key: str, max_bytes: int, s3_client: Any) -> tuple[Any, dict[str, Any]]:
+    """(client, HeadObject answer) of a source object within the size limit."""
     if not bucket or not key:
         raise MediaError("UnsupportedSource", "An s3:// source needs a bucket and a key.")
     if s3_client is None:
@@ -99,8 +100,72 @@ def _fetch_s3(bucket: str, key: str, dest: Path, max_bytes: int, s3_client: Any)
         raise
     if int(head.get("ContentLength", 0)) > max_bytes:
         raise _too_large(max_bytes)
+    return s3_client, head
+
+
+def _fetch_s3(bucket: str, key: str, dest: Path, max_bytes: int, s3_client: Any) -> None:
+    s3_client, head = _head_s3(bucket, key, max_bytes, s3_client)
     # Pinned to the version just checked, so an overwrite cannot swap in a bigger object.
     extra = {"VersionId": head["VersionId"]} if head.get("VersionId") else None
     s3_client.download_file(bucket, key, str(dest), ExtraArgs=extra)
     if dest.stat().st_size > max_bytes:  # unversioned buckets: check what actually arrived
         raise _too_large(max_bytes)
+
+
+PRESIGN_SECONDS = 6 * 3600  # a source URL outlives the longest invocation reading it
+
+
+def presign_get(s3_client: Any, bucket: str, key: str, version: str | None = None) -> str:
+    """A presigned GET of one object for ffmpeg/PyAV (ranged reads: a seek reads only what it
+    needs)."""
+    params = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+    url = s3_client.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_SECONDS)
+    return str(url)
+
+
+def locate_source(
+    source_url: str, *, source_roots: Sequence[Path], max_bytes: int, s3_client: Any = None
+) -> tuple[str, int]:
+    """Where ffmpeg and PyAV read a source in place, and its size in bytes: the real path of a
+    `file://` source, or a presigned GET of an `s3://` object (nothing is downloaded). Checks
+    as `fetch_source` does (same codes)."""
+    parts = urlsplit(source_url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise MediaError("UnsupportedSource", "file:// sources must be on this host.")
+        real = resolve_local_source(unquote(parts.path), source_roots)
+        try:
+            size = real.stat().st_size
+        except OSError:
+            raise MediaError("SourceNotFound", "The source file cannot be read.") from None
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        return str(real), size
+    if parts.scheme != "s3":
+        raise MediaError("UnsupportedSource", "The source must be a file:// or s3:// URL.")
+    try:
+        bucket, key = sources.parse_s3_source(source_url)
+    except sources.SourceRejected as exc:
+        raise MediaError(exc.code, exc.message) from None
+    s3_client, head = _head_s3(bucket, key, max_bytes, s3_client)
+    url = presign_get(s3_client, bucket, key, head.get("VersionId"))
+    return url, int(head.get("ContentLength", 0))
+
+
+def read_location(
+    source_url: str, *, source_roots: Sequence[Path], bucket: str = "", s3_client: Any = None
+) -> str:
+    """Where a job reads a source that `locate_source` already checked: the real path of a
+    `file://` source, or a fresh presigned GET of an `s3://` one in `bucket` (when given)."""
+    parts = urlsplit(source_url)
+    if parts.scheme == "file":
+        return str(resolve_local_source(unquote(parts.path), source_roots))
+    try:
+        bucket, key = sources.parse_s3_source(source_url, bucket)
+    except sources.SourceRejected as exc:
+        raise MediaError(exc.code, exc.message) from None
+    if s3_client is None:
+        import boto3  # lazy: local mode never needs it
+
+        s3_client = boto3.client("s3")
+    return presign_get(s3_client, bucket, key)

@@ -6,6 +6,8 @@ ffmpeg is the static binary from the `imageio-ffmpeg` wheel (no root install nee
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import threading
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 from chalicelib.media.errors import MediaError
 
@@ -62,7 +65,7 @@ def parse_progress_seconds(line: str) -> float | None:
     return max(0.0, micros / 1_000_000)
 
 
-def run_ffmpeg(
+def run_ffmpeg(  # noqa: C901 - one process: its pipes, watchdog and verdict share state
     args: Sequence[str],
     *,
     exe: str,
@@ -72,23 +75,23 @@ def run_ffmpeg(
     on_progress: Callable[[float], None] | None = None,
     error_code: str = "TranscodeFailed",
     what: str = "ffmpeg",
+    stdout_sink: Callable[[BinaryIO], None] | None = None,
+    feeds: Sequence[Callable[[BinaryIO], None]] = (),
 ) -> FfmpegResult:
     """Run `exe args…` with `-progress pipe:1`; kill it after `timeout` seconds.
 
     `on_progress(fraction)` receives 0.0-1.0 as media time advances (needs `duration`).
+    With `stdout_sink`, the output is `pipe:1` instead (no progress): the sink reads it as a
+    binary stream whose end raises MediaError when ffmpeg failed, so an upload fed from it
+    aborts instead of completing with a truncated file.
+    `feeds[i]` writes input `feed_input(i)` into a pipe (a thread each): inputs streamed from
+    elsewhere, never written to disk; an error of a feed fails the run like ffmpeg's own.
     Raises MediaError(`error_code`) on a non-zero exit and MediaError("Timeout") on timeout.
     """
-    cmd = [exe, "-hide_banner", "-nostdin", "-nostats", "-y", "-progress", "pipe:1", *args]
+    progress = [] if stdout_sink else ["-progress", "pipe:1"]
+    cmd = [exe, "-hide_banner", "-nostdin", "-nostats", "-y", *progress, *args]
     started = time.monotonic()
-    proc = subprocess.Popen(  # argument list, no shell
-        cmd,
-        cwd=str(cwd) if cwd else None,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-    )
+    proc, feeders, feed_errors = _spawn(cmd, cwd, feeds)
     timed_out = threading.Event()
 
     def _kill() -> None:
@@ -103,32 +106,127 @@ def run_ffmpeg(
     def _drain_stderr() -> None:
         # stderr must be drained concurrently or ffmpeg blocks once the pipe buffer fills.
         assert proc.stderr is not None
-        err_lines.extend(proc.stderr)
+        err_lines.extend(line.decode("utf-8", "replace") for line in proc.stderr)
 
     drainer = threading.Thread(target=_drain_stderr, daemon=True)
     drainer.start()
+
+    def failure() -> BaseException | None:
+        if feed_errors:
+            return feed_errors[0]
+        if timed_out.is_set():
+            return MediaError("Timeout", f"{what} did not finish within {timeout:.0f} seconds.")
+        if proc.returncode:
+            drainer.join(timeout=5)
+            tail = "".join(err_lines[-_ERR_TAIL_LINES:]).strip()
+            return MediaError(
+                error_code, f"{what} failed (exit {proc.returncode}): {_last_error(tail)}"
+            )
+        return None
+
     try:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if on_progress is None or not duration:
-                continue
-            seconds = parse_progress_seconds(line)
-            if seconds is not None:
-                on_progress(min(1.0, seconds / duration))
-        returncode = proc.wait()
+        if stdout_sink is not None:
+            stdout_sink(cast(BinaryIO, _CheckedOutput(proc, failure)))
+        else:
+            for raw in proc.stdout:
+                seconds = parse_progress_seconds(raw.decode("ascii", "replace"))
+                if seconds is not None and on_progress is not None and duration:
+                    on_progress(min(1.0, seconds / duration))
+        proc.wait()
     finally:
         watchdog.cancel()
-        if proc.poll() is None:  # an exception in on_progress: never leave ffmpeg behind
+        if proc.poll() is None:  # an exception in a callback: never leave ffmpeg behind
             proc.kill()
             proc.wait()
         drainer.join(timeout=5)
-    stderr = "".join(err_lines)
-    if timed_out.is_set():
-        raise MediaError("Timeout", f"{what} did not finish within {timeout:.0f} seconds.")
-    if returncode != 0:
-        tail = "".join(err_lines[-_ERR_TAIL_LINES:]).strip()
-        raise MediaError(error_code, f"{what} failed (exit {returncode}): {_last_error(tail)}")
-    return FfmpegResult(returncode, stderr, time.monotonic() - started)
+        for t in feeders:  # their pipes are broken now if they were not done
+            t.join()
+    error = failure()
+    if error is not None:
+        raise error
+    return FfmpegResult(proc.returncode, "".join(err_lines), time.monotonic() - started)
+
+
+def _spawn(
+    cmd: list[str], cwd: Path | None, feeds: Sequence[Callable[[BinaryIO], None]]
+) -> tuple[subprocess.Popen[bytes], list[threading.Thread], list[BaseException]]:
+    """Start ffmpeg with a pipe per feed (its `feed_input` argument replaced by `pipe:N`) and a
+    thread writing each; the errors of the feeds are collected in the list returned."""
+    pipes = [os.pipe() for _ in feeds]
+    names = {feed_input(i): f"pipe:{r}" for i, (r, _) in enumerate(pipes)}
+    try:
+        proc = subprocess.Popen(  # argument list, no shell
+            [names.get(a, a) for a in cmd],
+            cwd=str(cwd) if cwd else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=[r for r, _ in pipes],
+        )
+    except BaseException:
+        for _, w in pipes:
+            os.close(w)
+        raise
+    finally:
+        for r, _ in pipes:
+            os.close(r)  # the child has its copies
+    errors: list[BaseException] = []
+    feeders = [
+        threading.Thread(target=_feed, args=(f, w, errors), daemon=True)
+        for f, (_, w) in zip(feeds, pipes, strict=True)
+    ]
+    for t in feeders:
+        t.start()
+    return proc, feeders, errors
+
+
+def feed_input(index: int) -> str:
+    """The input argument (`-i feed_input(0)`) that `run_ffmpeg` replaces with the pipe of
+    `feeds[index]`."""
+    return f"@feed{index}@"
+
+
+def _feed(feed: Callable[[BinaryIO], None], fd: int, errors: list[BaseException]) -> None:
+    out = os.fdopen(fd, "wb")
+    try:
+        feed(out)
+    except BrokenPipeError:
+        pass  # ffmpeg stopped reading: its own exit says why
+    except BaseException as exc:  # recorded before the pipe closes: ffmpeg's EOF comes after
+        errors.append(exc)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            out.close()
+
+
+class _CheckedOutput(io.RawIOBase):
+    """ffmpeg's stdout for a consumer (an upload): at its end, ffmpeg's exit is checked and a
+    failure raised, so a consumer never takes a truncated output for a whole one."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], failure: Callable[[], BaseException | None]
+    ) -> None:
+        super().__init__()
+        self._proc, self._failure = proc, failure
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        assert self._proc.stdout is not None
+        data = self._proc.stdout.read(size if size is not None and size >= 0 else -1)
+        if not data:
+            self._proc.wait()
+            error = self._failure()
+            if error is not None:
+                raise error
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _last_error(tail: str) -> str:

@@ -109,6 +109,22 @@ class AudioTrack:
 
 
 @dataclass(frozen=True)
+class VideoTrack:
+    """The video track the outputs use (`choose_video`)."""
+
+    index: int  # position among the video streams (ffmpeg's `0:v:N`)
+    stream: int  # absolute stream index (ffmpeg's `0:N`)
+    default: bool  # it carried the default disposition
+    tracks: int  # video streams in the file
+    stills: int  # of those, cover art and single pictures, never chosen
+
+    def to_media(self) -> dict[str, Any]:
+        """The item's `media.videoTrack` shape."""
+        return {"index": self.index, "default": self.default, "tracks": self.tracks,
+                "stills": self.stills}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """Facts about a source; width/height are display dimensions (rotation applied)."""
 
@@ -126,6 +142,7 @@ class ProbeResult:
     bitrate: int | None  # bits per second, whole file
     pix_fmt: str | None
     video_stream: int = 0  # absolute index of the video stream (never cover art)
+    video_track: VideoTrack | None = None  # how it was chosen (`choose_video`)
     audio_track: AudioTrack | None = None
     color: ColorInfo = field(default_factory=ColorInfo)
     hdr: str | None = None  # "pq" | "hlg" | "dolby-vision" | None
@@ -156,6 +173,8 @@ class ProbeResult:
             fields["color"] = ColorInfo(**fields["color"])
         if isinstance(fields.get("audio_track"), dict):
             fields["audio_track"] = AudioTrack(**fields["audio_track"])
+        if isinstance(fields.get("video_track"), dict):
+            fields["video_track"] = VideoTrack(**fields["video_track"])
         return cls(**fields)
 
     def media_fields(self) -> dict[str, Any]:
@@ -176,14 +195,17 @@ class ProbeResult:
             "hdr": self.hdr,
             "interlaced": self.interlaced,
             "alpha": self.alpha,
+            "videoTrack": self.video_track.to_media() if self.video_track else None,
             "audioTrack": self.audio_track.to_media() if self.audio_track else None,
         }
 
 
 def probe(  # noqa: C901 - one pass over one open container, each check needing the last
-    path: Path, *, max_duration: float, exe: str | None = None
+    path: Path | str, *, max_duration: float, exe: str | None = None, size: int | None = None
 ) -> ProbeResult:
-    """Probe `path`; raise MediaError for anything that is not a processable video.
+    """Probe `path` (a local file, or a URL ffmpeg reads with ranged requests: only the headers
+    and a few frames travel); raise MediaError for anything that is not a processable video.
+    `size` (bytes) is the file's size when `path` is a URL (the bitrate fallback).
 
     `exe` is the ffmpeg binary for the `idet` pass (default: `ffmpeg_exe()`).
     Codes: NotAVideo, NoVideoStream, ZeroDuration, TooLong, Unreadable, UnsupportedHdr.
@@ -203,14 +225,10 @@ def probe(  # noqa: C901 - one pass over one open container, each check needing 
         fmt = container.format.name
         if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
             raise MediaError("NotAVideo", "The file is a still image, not a video.")
-        videos = [
-            s
-            for s in container.streams.video
-            if not (s.disposition & av.stream.Disposition.attached_pic)
-        ]
-        if not videos:
+        vtrack = choose_video(list(container.streams.video))
+        if vtrack is None:
             raise MediaError("NoVideoStream", "The file has no video stream.")
-        vstream = videos[0]
+        vstream = container.streams.video[vtrack.index]
         audios = list(container.streams.audio)
         duration = _duration(container, vstream)
         if duration <= 0:
@@ -233,7 +251,7 @@ def probe(  # noqa: C901 - one pass over one open container, each check needing 
         rate = vstream.average_rate or vstream.guessed_rate or vstream.base_rate
         bitrate = int(container.bit_rate) if container.bit_rate else None
         if not bitrate:
-            bitrate = int(path.stat().st_size * 8 / duration)
+            bitrate = int((size if size is not None else Path(path).stat().st_size) * 8 / duration)
         pix_fmt = frame.format.name or cc.pix_fmt
         color = _color_info(cc, frame, pix_fmt)
         tag = _codec_tag(cc)
@@ -269,6 +287,7 @@ def probe(  # noqa: C901 - one pass over one open container, each check needing 
             bitrate=bitrate,
             pix_fmt=pix_fmt,
             video_stream=vstream.index,
+            video_track=vtrack,
             audio_track=track,
             color=color,
             hdr=hdr,
@@ -352,7 +371,9 @@ def decide_interlace(field_order: str, counts: IdetCounts | None) -> str | bool:
     return flagged
 
 
-def detect_interlace(path: Path, info: ProbeResult, *, exe: str | None = None) -> IdetCounts | None:
+def detect_interlace(
+    path: Path | str, info: ProbeResult, *, exe: str | None = None
+) -> IdetCounts | None:
     """A short `idet` pass: IDET_FRAMES frames from a fifth into the video (None on failure)."""
     from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
@@ -480,6 +501,53 @@ def _has_alpha(pix_fmt: str | None) -> bool:
         return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
     except (ValueError, av.error.FFmpegError):
         return False
+
+
+# A track no longer than this many frames is a picture, not a video (Matroska cover art is a
+# PNG/JPEG track of one frame; a real video this short has nothing to encode).
+_STILL_FRAMES = 1.5
+
+
+def _is_still(s: Any) -> bool:
+    """Cover art (`attached_pic`) or a track holding a single picture."""
+    import av
+
+    if s.disposition & av.stream.Disposition.attached_pic or s.frames == 1:
+        return True
+    length = _stream_seconds(s)
+    rate = s.average_rate or s.guessed_rate
+    return length is not None and bool(rate) and length * float(rate) <= _STILL_FRAMES
+
+
+def _stream_seconds(s: Any) -> float | None:
+    """The track's own length: its duration, else Matroska's `DURATION` tag (None: unknown)."""
+    if s.duration and s.time_base:
+        return float(s.duration * s.time_base)
+    tag = next((v for k, v in s.metadata.items() if k.upper() == "DURATION"), None)
+    m = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", str(tag or "").strip())
+    if not m:
+        return None
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def choose_video(videos: list[Any]) -> VideoTrack | None:
+    """The video track to use, the same for every path: never cover art or a single-picture
+    track; among the rest the default-marked ones, else all; of those the largest picture (the
+    first of equals). None when there is no moving picture at all."""
+    import av
+
+    moving = [(i, s) for i, s in enumerate(videos) if not _is_still(s)]
+    if not moving:
+        return None
+    marked = [(i, s) for i, s in moving if s.disposition & av.stream.Disposition.default]
+    pool = marked or moving
+
+    def area(item: tuple[int, Any]) -> int:
+        cc = item[1].codec_context
+        return int(cc.width or 0) * int(cc.height or 0)
+
+    index, chosen = max(pool, key=area)  # max keeps the first of equals
+    return VideoTrack(index, chosen.index, bool(marked), len(videos), len(videos) - len(moving))
 
 
 def _choose_audio(audios: list[Any]) -> AudioTrack | None:

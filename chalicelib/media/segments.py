@@ -32,24 +32,25 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
-from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
 from chalicelib.media.filters import input_stage
 from chalicelib.media.probe import ProbeResult
 
-DEFAULT_SEGMENT_SECONDS = 60
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
 MIN_TAIL_SHARE = 1 / 3
@@ -64,7 +65,12 @@ SPEECH_MARGIN = 3.0
 # Containers whose index makes an accurate seek land on the right frame. Anything else (MPEG-TS,
 # AVI, FLV, ...) is first remuxed into Matroska without decoding.
 SEEK_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"})
-REMUX_NAME = "source.mkv"
+REMUX_NAME = "source.mov"
+# The segmented MP4s are fragmented (a fragment per keyframe, an `mfra` index at the end for
+# seeking): a muxer that never seeks back can write to a pipe, so a rendition of any length goes
+# straight into a multipart upload and never lies whole on local disk.
+FRAGMENTED_MP4 = ["-movflags", "frag_keyframe+empty_moov+delay_moov+default_base_moof",
+                  "-use_editlist", "1", "-f", "mp4", "pipe:1"]  # fmt: skip
 # Every MPEG-TS output (video segments, the audio) carries media time t as t + this: no packet
 # is ever negative (B-frame reordering, AAC priming), so no muxer shifts one stream on its own.
 TIMELINE_OFFSET = 1.4
@@ -153,9 +159,17 @@ class SegmentPlan:
             start_us=int(raw.get("startUs", 0)),
         )
 
+    def as_remuxed(self) -> SegmentPlan:
+        """This plan for jobs reading the remux (`remux_for_seeking`): video stream 0, the chosen
+        audio track stream 1 (the first audio)."""
+        track = self.info.audio_track
+        moved = replace(track, index=0, stream=1) if track else None
+        return replace(self, info=replace(self.info, video_stream=0, audio_track=moved))
+
     def reading(self, path: str) -> SegmentPlan:
-        """This plan for segments that read `path` (a local file): its seek timeline filled in."""
-        time_base, start_us = seek_timeline(path)
+        """This plan for segments that read `path` (the source, or its remux where the video is
+        stream 0): its seek timeline filled in."""
+        time_base, start_us = seek_timeline(path, 0 if self.remux else self.info.video_stream)
         return replace(self, time_base=time_base, start_us=start_us)
 
 
@@ -165,7 +179,8 @@ def segment_length(target_seconds: float, hls_seconds: int = HLS_SECONDS) -> int
 
 
 def segment_count(duration: float, target_seconds: float) -> int:
-    """How many segments a video of `duration` seconds gets (1 = the one-invocation path)."""
+    """How many segments a video of `duration` seconds gets (1: the one-invocation path, unless
+    its source is too large to fetch, see `processing.segmented.ONE_PASS_MAX_SOURCE_BYTES`)."""
     if target_seconds <= 0:
         return 1
     length = segment_length(target_seconds)
@@ -200,15 +215,16 @@ def plan_segments(
     return [Segment(k, starts[k], round(ends[k], 6), k * length // hls_seconds) for k in range(n)]
 
 
-def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
-    """The video stream's constant frame rate as an exact fraction (None when variable), the
-    container format name and the time of the first frame from the start of the file (another
-    stream may start first), read from the headers: nothing is decoded."""
+def exact_frame_rate(path: str, stream_index: int = 0) -> tuple[Fraction | None, str, float]:
+    """The constant frame rate of video stream `stream_index` (absolute) as an exact fraction
+    (None when variable), the container format name and the time of the first frame from the
+    start of the file (another stream may start first), read from the headers: nothing is
+    decoded."""
     import av
 
     try:
         with av.open(path, metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
+            stream = container.streams[stream_index]
             avg, guessed = stream.average_rate, stream.guessed_rate
             fmt = container.format.name
             origin = 0.0
@@ -224,16 +240,16 @@ def exact_frame_rate(path: str) -> tuple[Fraction | None, str, float]:
     return (Fraction(rate) if rate else None), fmt, origin
 
 
-def seek_timeline(path: str) -> tuple[str, int]:
-    """The time base of the video stream ("num/den") and the container's start time in
-    microseconds, read from the headers. ffmpeg shifts a seeked input's timestamps by the seek
-    time plus that start time, rounded to the time base: a segment's encode needs both to put
-    its first picture exactly where a seek to its cut would (`build_segment_args`)."""
+def seek_timeline(path: str, stream_index: int = 0) -> tuple[str, int]:
+    """The time base of video stream `stream_index` (absolute; "num/den") and the container's
+    start time in microseconds, read from the headers. ffmpeg shifts a seeked input's timestamps
+    by the seek time plus that start time, rounded to the time base: a segment's encode needs
+    both to put its first picture exactly where a seek to its cut would (`build_segment_args`)."""
     import av
 
     try:
         with av.open(path, metadata_errors="ignore") as container:
-            tb = container.streams.video[0].time_base
+            tb = container.streams[stream_index].time_base
             start = container.start_time
     except (av.error.FFmpegError, IndexError, OSError):
         raise MediaError("Unreadable", "The file could not be opened as a video.") from None
@@ -245,7 +261,7 @@ def seek_timeline(path: str) -> tuple[str, int]:
 def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPlan:
     """Probe-based plan: boundaries from the headers only, never a decode of the whole file.
     A source that must be remuxed first gets its seek timeline from the remux (`reading`)."""
-    rate, fmt, origin = exact_frame_rate(source)
+    rate, fmt, origin = exact_frame_rate(source, info.video_stream)
     segments = plan_segments(info.duration, segment_seconds, rate, origin=origin)
     plan = SegmentPlan(
         info=info,
@@ -257,13 +273,26 @@ def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPl
     return plan if plan.remux else plan.reading(source)
 
 
-def remux_for_seeking(source: str, dest: Path, *, exe: str, timeout: float) -> Path:
-    """Copy the first video and audio streams into Matroska (indexed: accurate seeks) without
-    decoding. Timestamps become zero-based, as every encode of the source sees them."""
-    args = ["-i", source, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-f", "matroska"]
-    run_ffmpeg([*args, str(dest)], exe=exe, timeout=timeout, error_code="Unreadable",
-               what="Remuxing the source")  # fmt: skip
-    return dest
+def remux_for_seeking(
+    source: str,
+    info: ProbeResult,
+    sink: Callable[[BinaryIO], None],
+    *,
+    exe: str,
+    timeout: float,
+) -> None:
+    """Copy the chosen video and audio streams into a fragmented QuickTime file (a fragment per
+    keyframe and an `mfra` index at its end: accurate seeks) without decoding, written to `sink`
+    as it is made (never whole on local disk). Timestamps become zero-based, as every encode of
+    the source sees them; the streams are 0 and 1 there (`SegmentPlan.as_remuxed`)."""
+    args = ["-i", source, "-map", f"0:{info.video_stream}"]
+    if info.audio_track is not None:
+        args += ["-map", f"0:{info.audio_track.stream}"]
+        if info.audio_codec == "aac":  # ADTS (MPEG-TS) to the MP4 form
+            args += ["-bsf:a", "aac_adtstoasc"]
+    args += ["-c", "copy", "-movflags", FRAGMENTED_MP4[1], "-f", "mov", "pipe:1"]
+    run_ffmpeg(args, exe=exe, timeout=timeout, error_code="Unreadable",
+               what="Remuxing the source", stdout_sink=sink)  # fmt: skip
 
 
 # --- one segment ---------------------------------------------------------------------------------
@@ -281,6 +310,7 @@ class SegmentOutput:
     tiles: list[str] = field(default_factory=list)
     speech: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # what the job reports
 
     def to_json(self) -> str:
         """Stored as the segment's `result.json` in scratch."""
@@ -466,19 +496,6 @@ def build_segment_args(
     )
 
 
-def build_segment_signal_args(
-    plan: SegmentPlan, index: int, *, source: str, storyboard: thumbnails.StoryboardPlan | None
-) -> list[str]:
-    """A segment's analysis as a pass of its own (the window decoded a second time): what the
-    product did before the analysis rode in the encode, kept as the reference the tests and
-    bench-chunked compare the one-process form against."""
-    tap = SegmentTap(plan, index, storyboard)
-    w0, w1 = tap.window
-    chains = tap.chains(f"0:{plan.info.video_stream}", None)
-    args = ["-ss", f"{w0:.6f}", "-t", f"{w1 - w0:.6f}", "-threads", "1", "-i", source]
-    return [*args, "-filter_complex", ";".join(chains), *tap.output_args()]
-
-
 def read_playlist(path: Path) -> list[tuple[float, str]]:
     """(duration, uri) of each media segment of an HLS media playlist."""
     entries: list[tuple[float, str]] = []
@@ -569,14 +586,16 @@ def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]
 SAMPLE_RATE = 16000
 
 
-def decode_audio_window(source: str, start: float, end: float, *, exe: str, timeout: float) -> Any:
-    """Mono 16 kHz float32 samples of [start, end) of the first audio track (numpy array)."""
+def decode_audio_window(
+    source: str, start: float, end: float, *, exe: str, timeout: float, track: int = 0
+) -> Any:
+    """Mono 16 kHz float32 samples of [start, end) of audio track `track` (`0:a:N`, numpy)."""
     import subprocess
 
     import numpy as np
 
     cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-t", f"{end - start:.6f}", "-i", source, "-map", "0:a:0", "-ac", "1",
+           "-t", f"{end - start:.6f}", "-i", source, "-map", f"0:a:{track}", "-ac", "1",
            "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
@@ -596,12 +615,13 @@ def transcribe_window(
     exe: str,
     timeout: float,
     cpu_threads: int = 1,
+    track: int = 0,
 ) -> dict[str, Any]:
     """Speech in [start, end) with word timestamps (absolute), grouped as cues (a sentence or
     a phrase between pauses each, see subtitles.split_cues)."""
     from chalicelib.media.subtitles import transcribe_samples
 
-    samples = decode_audio_window(source, start, end, exe=exe, timeout=timeout)
+    samples = decode_audio_window(source, start, end, exe=exe, timeout=timeout, track=track)
     heard = transcribe_samples(samples, model, cpu_threads=cpu_threads)
     cues = [
         [[round(start + w.start, 3), round(start + w.end, 3), w.text] for w in words]
@@ -644,12 +664,13 @@ class AudioOutput:
 FAST_AAC_ABOVE_SECONDS = 3600.0
 
 
-def build_audio_args(source: str, duration: float = 0.0) -> list[str]:
-    """One decode of the first audio track: the AAC rendition as HLS (encoded once for the whole
-    video, so no join ever clicks) plus silences and EBU R128 loudness over the whole programme,
-    with exactly the detectors and settings of the one-pass analysis."""
+def build_audio_args(source: str, duration: float = 0.0, track: int = 0) -> list[str]:
+    """One decode of audio track `track` (`0:a:N`, the probe's choice): the AAC rendition as HLS
+    (encoded once for the whole video, so no join ever clicks) plus silences and EBU R128
+    loudness over the whole programme, with exactly the detectors and settings of the one-pass
+    analysis."""
     graph = (
-        "[0:a:0]asplit=2[enc][sig];"
+        f"[0:a:{track}]asplit=2[enc][sig];"
         f"[sig]silencedetect=n={analysis.SILENCE_NOISE_DB}dB:d={analysis.SILENCE_MIN_SECONDS},"
         "ebur128=framelog=quiet:peak=true,anullsink"
     )
@@ -668,7 +689,8 @@ def encode_audio(
 ) -> AudioOutput:
     """Encode and analyse the whole audio track into out_dir."""
     result = run_ffmpeg(
-        build_audio_args(source, info.duration), exe=exe, timeout=timeout, cwd=out_dir,
+        build_audio_args(source, info.duration, info.audio_track.index if info.audio_track else 0),
+        exe=exe, timeout=timeout, cwd=out_dir,
         duration=info.duration, error_code="TranscodeFailed", what="Encoding the audio",
     )  # fmt: skip
     signals = analysis.parse_signals(result.stderr, info.duration, has_audio=True)
@@ -692,60 +714,50 @@ def media_playlist(entries: Sequence[tuple[float, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def master_playlist(renditions: list[transcode.Rendition], audio: bool) -> str:
-    """The HLS master: every variant, highest first, sharing one audio rendition when there is
-    sound (the variants carry video only)."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:4", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    audio_bps = transcode.AUDIO_KBPS * 1000 if audio else 0
-    if audio:
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",LANGUAGE="und",'
-            f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="{AUDIO_PLAYLIST}"'
-        )
-    for r in renditions:
-        video_bps = max(1, r.bitrate - audio_bps)
-        peak = int(video_bps * 1.2) + audio_bps + 1
-        codecs = "avc1.640028,mp4a.40.2" if audio else "avc1.640028"
-        attrs = (
-            f"BANDWIDTH={peak},AVERAGE-BANDWIDTH={video_bps + audio_bps},"
-            f'RESOLUTION={r.width}x{r.height},CODECS="{codecs}"'
-        )
-        if audio:
-            attrs += f',AUDIO="{AUDIO_GROUP}"'
-        lines += [f"#EXT-X-STREAM-INF:{attrs}", r.playlist]
-    return "\n".join(lines) + "\n"
-
-
-def _concat_list(path: Path, files: Sequence[str]) -> str:
-    path.write_text("".join(f"{f}\n" for f in files), encoding="utf-8")
-    return f"concatf:{path.name}"
-
-
-def build_mp4_args(rung: transcode.Rung, video_list: str, audio_list: str | None) -> list[str]:
-    """Stream copy: the rung's segments back to back plus the one audio encode, +faststart.
+def build_mp4_args(has_audio: bool) -> list[str]:
+    """Stream copy: the rung's segments back to back (one input, fed through a pipe) plus the
+    one audio encode (a second), as fragmented MP4 on stdout.
 
     Both inputs keep their MPEG-TS timestamps (`-copyts`), which share one timeline, and are
     shifted together so the video starts at zero: their relative offset is exactly the one the
     encoders produced.
     """
-    args = ["-copyts", "-i", video_list]
-    if audio_list:
-        args += ["-i", audio_list, "-map", "0:v:0", "-map", "1:a:0"]
+    args = ["-copyts", "-f", "mpegts", "-i", feed_input(0)]
+    if has_audio:
+        args += ["-f", "mpegts", "-i", feed_input(1), "-map", "0:v:0", "-map", "1:a:0",
+                 "-bsf:a", "aac_adtstoasc"]  # fmt: skip
     else:
         args += ["-map", "0:v:0"]
-    return [*args, "-c", "copy", "-output_ts_offset", f"{-TIMELINE_OFFSET:.6f}",
-            "-movflags", "+faststart", "-f", "mp4", rung.mp4_name]  # fmt: skip
+    return [*args, "-c", "copy", "-output_ts_offset", f"{-TIMELINE_OFFSET:.6f}", *FRAGMENTED_MP4]
 
 
-def first_timestamp(path: Path) -> float:
-    """Presentation time of the first packet of a media file (its timeline's origin)."""
-    import av
+# Stored files a join reads ahead (each whole, in memory: a segment file is a few MB), so the
+# latency of one GET hides behind the copying of the ones before it.
+READ_AHEAD = 4
 
-    with av.open(str(path)) as c:
-        for packet in c.demux():
-            if packet.pts is not None and packet.time_base is not None:
-                return float(packet.pts * packet.time_base)
-    return 0.0
+
+def _reader(
+    open_file: Callable[[str], BinaryIO], names: Sequence[str]
+) -> Callable[[BinaryIO], None]:
+    """A feed writing the stored files `names` one after another (byte concatenation, as MPEG-TS
+    segments join), READ_AHEAD of them fetched ahead; nothing is written locally."""
+
+    def read(name: str) -> bytes:
+        with open_file(name) as f:
+            return f.read()
+
+    def feed(out: BinaryIO) -> None:
+        queue = iter(names)
+        with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
+            ahead = deque(pool.submit(read, n) for n in islice(queue, READ_AHEAD))
+            while ahead:
+                data = ahead.popleft().result()
+                following = next(queue, None)
+                if following is not None:
+                    ahead.append(pool.submit(read, following))
+                out.write(data)
+
+    return feed
 
 
 def assemble(
@@ -756,37 +768,55 @@ def assemble(
     *,
     exe: str,
     timeout: float,
+    open_file: Callable[[str], BinaryIO] | None = None,
+    write_mp4: Callable[[str, BinaryIO], int] | None = None,
     locate: Callable[[str], str] | None = None,
 ) -> transcode.TranscodeResult:
-    """Write every rung's playlist and MP4 and the master into work_dir (stream copy only).
-
-    `locate(name)` gives the path or URL ffmpeg reads a segment file from (default: work_dir).
+    """Write every rung's playlist and the master into work_dir, and join each rung's MP4 (stream
+    copy) from the segment files read through `open_file(name)` into `write_mp4(name, stream)`
+    (which returns its size); `locate(name)` is where the MP4 is read back to be measured.
+    Defaults: files in work_dir. The HLS media files themselves are the caller's to publish.
     """
-    import time
-
     started = time.monotonic()
-    where = locate or (lambda name: name)
+    opener = open_file or (lambda name: open(work_dir / name, "rb"))  # noqa: SIM115
+    writer = write_mp4 or (lambda name, stream: _write_file(work_dir / name, stream))
+    where = locate or (lambda name: str(work_dir / name))
     if len(parts) != plan.count or [p.index for p in parts] != list(range(plan.count)):
         raise MediaError("AssemblyFailed", "Not every segment of the video was encoded.")
-    renditions = []
-    audio_list = None
-    if audio:
-        audio_list = _concat_list(work_dir / "audio.list", [where(n) for _, n in audio.hls])
-    for rung in plan.rungs:
+
+    def join(rung: transcode.Rung) -> transcode.Rendition:
         entries = [e for p in parts for e in p.hls[rung.quality]]
         (work_dir / rung.playlist_name).write_text(media_playlist(entries), encoding="utf-8")
-        video_list = _concat_list(work_dir / f"{rung.quality}.list", [where(n) for _, n in entries])
-        run_ffmpeg(build_mp4_args(rung, video_list, audio_list), exe=exe, timeout=timeout,
-                   cwd=work_dir, error_code="AssemblyFailed",
-                   what=f"Joining the {rung.quality} rendition")  # fmt: skip
-        renditions.append(transcode._measure(work_dir, rung))
+        feeds = [_reader(opener, [n for _, n in entries])]
+        if audio:
+            feeds.append(_reader(opener, [n for _, n in audio.hls]))
+        size: list[int] = []
+
+        def sink(out: BinaryIO) -> None:
+            size.append(writer(rung.mp4_name, out))
+
+        run_ffmpeg(build_mp4_args(audio is not None), exe=exe, timeout=timeout, cwd=work_dir,
+                   error_code="AssemblyFailed", what=f"Joining the {rung.quality} rendition",
+                   feeds=feeds, stdout_sink=sink)  # fmt: skip
+        return transcode.measure(where(rung.mp4_name), rung, size[0])
+
+    # The rungs at once: stream copies wait on reads and uploads, not on the CPU.
+    with ThreadPoolExecutor(max_workers=len(plan.rungs)) as pool:
+        renditions = list(pool.map(join, plan.rungs))
     (work_dir / transcode.MASTER_PLAYLIST).write_text(
-        master_playlist(renditions, audio is not None), encoding="utf-8"
+        transcode.master_playlist(renditions, AUDIO_PLAYLIST if audio else None, AUDIO_GROUP),
+        encoding="utf-8",
     )
     if audio:
         (work_dir / AUDIO_PLAYLIST).write_text(media_playlist(audio.hls), encoding="utf-8")
     seconds = time.monotonic() - started
     return transcode.TranscodeResult(renditions, transcode.MASTER_PLAYLIST, seconds)
+
+
+def _write_file(path: Path, stream: BinaryIO) -> int:
+    with open(path, "wb") as out:
+        shutil.copyfileobj(stream, out, 1024 * 1024)
+    return path.stat().st_size
 
 
 def assemble_storyboard(
@@ -801,11 +831,3 @@ def assemble_storyboard(
     run_ffmpeg(args, exe=exe, timeout=timeout, cwd=work_dir, error_code="AnalysisFailed",
                what="Tiling the storyboard")  # fmt: skip
     return (work_dir / thumbnails.STORYBOARD_NAME).is_file()
-
-
-def link_or_copy(src: Path, dest: Path) -> None:
-    """Hard link when on one file system (free), else copy."""
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copyfile(src, dest)

@@ -153,12 +153,6 @@ def _load(model: str, cpu_threads: int) -> _Loaded:
         return _models[key]
 
 
-def load_model(model: str, cpu_threads: int) -> Any:
-    """A cached WhisperModel: loading costs ~1 s, so a warm worker keeps it (and the batched
-    pipeline around it)."""
-    return _load(model, cpu_threads).model
-
-
 def speech_windows(samples: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Silero VAD's speech chunks (sample ranges) and the windows (<= 30 s of the original
     timeline, pauses included) that adjacent chunks are grouped into."""

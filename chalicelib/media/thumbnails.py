@@ -65,13 +65,17 @@ def is_black(gray: bytes) -> bool:
     return dark / len(gray) >= _BLACK_FRACTION
 
 
-def extract_poster(work_dir: Path, info: ProbeResult, *, exe: str, timeout: float) -> Poster:
-    """Write work_dir/poster.jpg from the first non-black candidate time."""
+def extract_poster(
+    work_dir: Path, info: ProbeResult, *, exe: str, timeout: float, source: str = "source"
+) -> Poster:
+    """Write work_dir/poster.jpg from the first non-black candidate time of `source` (a name in
+    work_dir, a path or a URL)."""
     width, height = fit_box(info.width, info.height, POSTER_MAX_SIDE)
     candidates = [round(info.duration * p, 3) for p in POSTER_POINTS]
     best: tuple[float, int] | None = None  # (time, dark pixel count) of the least black frame
     for t in candidates:
-        gray = _grab(work_dir, info, t, width, height, exe=exe, timeout=timeout, name=POSTER_NAME)
+        gray = _grab(work_dir, info, t, width, height, exe=exe, timeout=timeout,
+                     name=POSTER_NAME, source=source)  # fmt: skip
         if gray is None:
             continue
         if not is_black(gray):
@@ -82,7 +86,8 @@ def extract_poster(work_dir: Path, info: ProbeResult, *, exe: str, timeout: floa
     if best is None:
         raise MediaError("ThumbnailFailed", "No frame could be extracted for the poster.")
     # Everything is black (e.g. a black clip): keep the least black frame and say so.
-    _grab(work_dir, info, best[0], width, height, exe=exe, timeout=timeout, name=POSTER_NAME)
+    _grab(work_dir, info, best[0], width, height, exe=exe, timeout=timeout, name=POSTER_NAME,
+          source=source)  # fmt: skip
     return Poster(POSTER_NAME, width, height, best[0], black=True)
 
 
@@ -96,6 +101,7 @@ def _grab(
     exe: str,
     timeout: float,
     name: str,
+    source: str,
 ) -> bytes | None:
     """One seeked decode writes the JPEG and a tiny luma plane; None when no frame is there."""
     gray_name = ".poster.gray"
@@ -105,7 +111,7 @@ def _grab(
         f"[g]scale={_GRAY_W}:{_GRAY_H},format=gray[gray]"
     )
     args = [
-        "-ss", f"{t:.3f}", *stage.input_args, "-i", "source", "-filter_complex", graph,
+        "-ss", f"{t:.3f}", *stage.input_args, "-i", source, "-filter_complex", graph,
         "-map", "[jpg]", "-frames:v", "1", "-q:v", "3", "-update", "1", name,
         "-map", "[gray]", "-frames:v", "1", "-f", "rawvideo", gray_name,
     ]  # fmt: skip

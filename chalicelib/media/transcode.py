@@ -283,16 +283,20 @@ def transcode(
 
 def _measure(work_dir: Path, rung: Rung) -> Rendition:
     """Re-probe an output: proves it is playable and gives real size/bitrate."""
-    import av
-
     path = work_dir / rung.mp4_name
     if not path.is_file() or not (work_dir / rung.playlist_name).is_file():
         raise MediaError("TranscodeFailed", f"The {rung.quality} rendition was not written.")
+    return measure(str(path), rung, path.stat().st_size)
+
+
+def measure(location: str, rung: Rung, size: int) -> Rendition:
+    """Re-probe a rung's MP4 where it lies (a path or a URL read with ranged requests)."""
+    import av
+
     try:
-        with av.open(str(path)) as c:
+        with av.open(location) as c:
             v = c.streams.video[0]
             duration = float(c.duration or 0) / 1_000_000
-            size = path.stat().st_size
             bitrate = int(c.bit_rate or (size * 8 / duration if duration else 0))
             audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
             return Rendition(
@@ -316,15 +320,30 @@ def _codecs(r: Rendition) -> str:
     return f"{video},mp4a.40.2" if r.audio_codec else video
 
 
-def master_playlist(renditions: list[Rendition]) -> str:
-    """HLS master playlist listing every variant, highest first."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for r in renditions:
-        # BANDWIDTH is the peak; the measured average plus headroom is a fair bound for CRF+VBV.
-        peak = int(r.bitrate * 1.2) + 1
+def master_playlist(
+    renditions: list[Rendition], audio_playlist: str | None = None, audio_group: str = "audio"
+) -> str:
+    """HLS master playlist listing every variant, highest first. With `audio_playlist` the
+    variants carry video only and share that one audio rendition (the segmented path encodes the
+    audio once for the whole video); else each variant muxes its own audio."""
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{4 if audio_playlist else 3}",
+             "#EXT-X-INDEPENDENT-SEGMENTS"]  # fmt: skip
+    audio_bps = AUDIO_KBPS * 1000 if audio_playlist else 0
+    if audio_playlist:
         lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={r.bitrate},"
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{audio_group}",NAME="Main",LANGUAGE="und",'
+            f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="{audio_playlist}"'
+        )
+    for r in renditions:
+        # BANDWIDTH is the peak; the measured average plus headroom is a fair bound for CRF+VBV
+        # (the shared audio adds its own rate to a variant that measured video alone).
+        video_bps = max(1, r.bitrate - audio_bps)
+        attrs = (
+            f"BANDWIDTH={int(video_bps * 1.2) + audio_bps + 1},"
+            f"AVERAGE-BANDWIDTH={video_bps + audio_bps},"
             f'RESOLUTION={r.width}x{r.height},CODECS="{_codecs(r)}"'
         )
-        lines.append(r.playlist)
+        if audio_playlist:
+            attrs += f',AUDIO="{audio_group}"'
+        lines += [f"#EXT-X-STREAM-INF:{attrs}", r.playlist]
     return "\n".join(lines) + "\n"

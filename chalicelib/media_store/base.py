@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from chalicelib.domain import VIDEO_ID_RE
 
@@ -60,6 +60,17 @@ def check_names(video_id: str, run_id: str, names: Sequence[str] = ()) -> None:
             raise ValueError(f"invalid media file name {n!r}")
 
 
+class DeleteFailed(Exception):
+    """A batch delete left objects behind (S3 `DeleteObjects` answers 200 with per-key errors):
+    raised, never ignored, so a run whose files stayed is not reported clean."""
+
+    def __init__(self, what: str, errors: Sequence[tuple[str, str]]) -> None:
+        self.errors = list(errors)
+        shown = ", ".join(f"{key} ({code})" for key, code in self.errors[:10])
+        more = f" and {len(self.errors) - 10} more" if len(self.errors) > 10 else ""
+        super().__init__(f"{what}: {len(self.errors)} objects not deleted: {shown}{more}")
+
+
 MEDIA_SCHEME = "media://"
 
 
@@ -98,7 +109,22 @@ class MediaStore(Protocol):
     urls_self_authenticate: bool
 
     def publish(self, video_id: str, run_id: str, files: Sequence[Path]) -> str:
-        """Publish `files` (flat, named as they will be served) as one run; return its prefix."""
+        """Publish `files` (flat, named as they will be served) as one run, with whatever
+        `copy_in`/`write_stream` put into it; return its prefix."""
+
+    def copy_in(self, video_id: str, run_id: str, files: Sequence[tuple[str, str]]) -> None:
+        """Put files stored elsewhere into the run being built, as (`ScratchStore.stored` value,
+        name) pairs, without passing them through this host (S3: CopyObject; local: a link)."""
+
+    def write_stream(self, video_id: str, run_id: str, name: str, stream: BinaryIO) -> int:
+        """Write one file of the run being built from `stream` (read to its end, never held
+        whole: S3 multipart upload); return its size in bytes."""
+
+    def locate(self, video_id: str, run_id: str, name: str) -> str:
+        """Where ffmpeg/PyAV read a file of the run being built: a path, or a presigned URL."""
+
+    def discard(self, video_id: str, run_id: str) -> None:
+        """Drop a run that was being built and will not be published."""
 
     def url(self, video_id: str, run_id: str, name: str) -> str:
         """A URL a browser can GET for one published file."""

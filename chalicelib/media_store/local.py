@@ -7,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from chalicelib.domain import VIDEO_ID_RE
 from chalicelib.media_store.base import RUN_ID_RE, check_names, is_valid_ids, run_prefix
@@ -24,13 +25,45 @@ class LocalMediaStore:
     def _video_dir(self, video_id: str) -> Path:
         return self.root / "videos" / video_id
 
+    def _staging(self, video_id: str, run_id: str) -> Path:
+        """The run being built: a directory on the media dir's file system, renamed into place
+        by `publish` (run ids are unique, so one per run)."""
+        check_names(video_id, run_id)
+        staging = self.root / ".staging" / f"{video_id}.{run_id}"
+        staging.mkdir(parents=True, exist_ok=True)
+        return staging
+
+    def copy_in(self, video_id: str, run_id: str, files: Sequence[tuple[str, str]]) -> None:
+        """Hard links from local scratch (same file system), else copies."""
+        check_names(video_id, run_id, [name for _, name in files])
+        staging = self._staging(video_id, run_id)
+        for stored, name in files:
+            dest = staging / name
+            dest.unlink(missing_ok=True)  # a retried assembly links again
+            try:
+                os.link(stored, dest)
+            except OSError:
+                shutil.copyfile(stored, dest)
+
+    def write_stream(self, video_id: str, run_id: str, name: str, stream: BinaryIO) -> int:
+        check_names(video_id, run_id, [name])
+        dest = self._staging(video_id, run_id) / name
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        return dest.stat().st_size
+
+    def locate(self, video_id: str, run_id: str, name: str) -> str:
+        check_names(video_id, run_id, [name])
+        return str(self._staging(video_id, run_id) / name)
+
+    def discard(self, video_id: str, run_id: str) -> None:
+        shutil.rmtree(self._staging(video_id, run_id), ignore_errors=True)
+
     def publish(self, video_id: str, run_id: str, files: Sequence[Path]) -> str:
-        """Copy into a staging dir on the same file system, then one rename makes it visible."""
+        """Move into the run's staging dir on the same file system, then one rename makes it
+        visible."""
         check_names(video_id, run_id, [f.name for f in files])
-        staging_root = self.root / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
-        staging = staging_root / f"{video_id}.{run_id}.{uuid.uuid4().hex}"
-        staging.mkdir()
+        staging = self._staging(video_id, run_id)
         try:
             for f in files:
                 # move = rename when the work dir shares the file system, a copy otherwise.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -13,6 +14,7 @@ from chalicelib.errors import dependency_errors
 from chalicelib.media_store.base import (
     IMMUTABLE_CACHE,
     RUN_ID_RE,
+    DeleteFailed,
     check_names,
     content_type,
     is_valid_ids,
@@ -45,6 +47,48 @@ class S3MediaStore:
                 ExtraArgs={"ContentType": content_type(f.name), "CacheControl": IMMUTABLE_CACHE},
             )
         return prefix
+
+    def copy_in(self, video_id: str, run_id: str, files: Sequence[tuple[str, str]]) -> None:
+        """CopyObject inside S3 (`s3://bucket/key` sources), a few at a time: the bytes never
+        reach this host. Objects of up to 5 GB (scratch holds segment files of a few MB)."""
+        check_names(video_id, run_id, [name for _, name in files])
+        prefix = run_prefix(video_id, run_id)
+
+        def copy(pair: tuple[str, str]) -> None:
+            bucket, _, key = pair[0].removeprefix("s3://").partition("/")
+            self.s3.copy_object(
+                Bucket=self.bucket,
+                Key=f"{prefix}/{pair[1]}",
+                CopySource={"Bucket": bucket, "Key": key},
+                MetadataDirective="REPLACE",
+                ContentType=content_type(pair[1]),
+                CacheControl=IMMUTABLE_CACHE,
+            )
+
+        with ThreadPoolExecutor(max_workers=COPY_THREADS) as pool:
+            list(pool.map(copy, files))
+
+    def write_stream(self, video_id: str, run_id: str, name: str, stream: BinaryIO) -> int:
+        """A multipart upload fed from `stream` part by part (at most `TRANSFER.max_concurrency`
+        parts of `TRANSFER.multipart_chunksize` in memory, nothing on disk); an error while
+        reading aborts the upload."""
+        check_names(video_id, run_id, [name])
+        counted = _Counting(stream)
+        self.s3.upload_fileobj(
+            counted,
+            self.bucket,
+            f"{run_prefix(video_id, run_id)}/{name}",
+            ExtraArgs={"ContentType": content_type(name), "CacheControl": IMMUTABLE_CACHE},
+            Config=transfer_config(),
+        )
+        return counted.count
+
+    def locate(self, video_id: str, run_id: str, name: str) -> str:
+        return self.url(video_id, run_id, name)
+
+    def discard(self, video_id: str, run_id: str) -> None:
+        check_names(video_id, run_id)
+        self._delete(self._keys(f"{run_prefix(video_id, run_id)}/"))
 
     def url(self, video_id: str, run_id: str, name: str) -> str:
         """Presigned HTTPS GET URL."""
@@ -99,6 +143,45 @@ class S3MediaStore:
         self._delete(self._keys(f"videos/{video_id}/"))
 
     def _delete(self, keys: list[str]) -> None:
-        for i in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[i : i + 1000]]
-            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        delete_keys(self.s3, self.bucket, keys, "media store")
+
+
+COPY_THREADS = 16
+# Keys DeleteObjects failed on are sent again this many times before DeleteFailed is raised
+# (SlowDown / InternalError pass; AccessDenied does not, and is reported with its code).
+DELETE_RETRIES = 2
+
+
+def delete_keys(s3: Any, bucket: str, keys: Sequence[str], what: str) -> None:
+    """DeleteObjects in batches of 1000 (the API limit). Quiet mode answers only the failures,
+    in `Errors` of a 200 response: those keys are retried, then raised as DeleteFailed."""
+    pending = list(keys)
+    for _attempt in range(DELETE_RETRIES + 1):
+        failed: list[tuple[str, str]] = []
+        for i in range(0, len(pending), 1000):
+            batch = [{"Key": k} for k in pending[i : i + 1000]]
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            failed += [(e.get("Key", "?"), e.get("Code", "?")) for e in answer.get("Errors", [])]
+        if not failed:
+            return
+        pending = [key for key, _ in failed]
+    raise DeleteFailed(f"{what} s3://{bucket}", failed)
+
+
+def transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    # 8 MiB parts, 4 in flight: ~32 MiB of memory for a rendition of any length.
+    return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+
+
+class _Counting:
+    """A read-only stream that counts the bytes read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream, self.count = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data

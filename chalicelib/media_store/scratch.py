@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 
 from chalicelib.domain import VIDEO_ID_RE
 from chalicelib.media_store.base import RUN_ID_RE
@@ -57,11 +57,20 @@ class ScratchStore(Protocol):
     def fetch(self, prefix: str, names: Sequence[str], dest: Path) -> None:
         """Bring stored files into the local directory `dest` under their names."""
 
+    def open(self, prefix: str, name: str) -> BinaryIO:
+        """A stored file as a stream read from start to end (nothing written locally)."""
+
+    def stored(self, prefix: str, name: str) -> str:
+        """Where a stored file is, for `MediaStore.copy_in`: a local path or `s3://bucket/key`."""
+
+    def put_stream(self, prefix: str, name: str, stream: BinaryIO) -> None:
+        """Store a file read from `stream` to its end (never held whole on this host)."""
+
     def delete(self, prefix: str, name: str) -> None:
         """Remove one stored file (no error when it is not there)."""
 
     def delete_prefix(self, prefix: str) -> None:
-        """Remove everything under `prefix`."""
+        """Remove everything under `prefix`; raises `DeleteFailed` when anything stays."""
 
 
 class LocalScratchStore:
@@ -104,6 +113,18 @@ class LocalScratchStore:
 
     def locate(self, prefix: str, name: str) -> str:
         return str(self._dir(prefix) / _check(name))
+
+    def stored(self, prefix: str, name: str) -> str:
+        return self.locate(prefix, name)
+
+    def open(self, prefix: str, name: str) -> BinaryIO:
+        return open(self._dir(prefix) / _check(name), "rb")
+
+    def put_stream(self, prefix: str, name: str, stream: BinaryIO) -> None:
+        target = self._dir(prefix)
+        target.mkdir(parents=True, exist_ok=True)
+        with open(target / _check(name), "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
 
     def fetch(self, prefix: str, names: Sequence[str], dest: Path) -> None:
         src = self._dir(prefix)
@@ -173,6 +194,20 @@ class S3ScratchStore:
             )
         )
 
+    def open(self, prefix: str, name: str) -> BinaryIO:
+        obj = self.s3.get_object(Bucket=self.bucket, Key=f"{prefix}/{_check(name)}")
+        return cast(BinaryIO, obj["Body"])
+
+    def stored(self, prefix: str, name: str) -> str:
+        return f"s3://{self.bucket}/{prefix}/{_check(name)}"
+
+    def put_stream(self, prefix: str, name: str, stream: BinaryIO) -> None:
+        from chalicelib.media_store.s3 import transfer_config
+
+        self.s3.upload_fileobj(
+            stream, self.bucket, f"{prefix}/{_check(name)}", Config=transfer_config()
+        )
+
     def fetch(self, prefix: str, names: Sequence[str], dest: Path) -> None:
         for name in names:
             self.s3.download_file(self.bucket, f"{prefix}/{_check(name)}", str(dest / name))
@@ -181,7 +216,7 @@ class S3ScratchStore:
         self.s3.delete_object(Bucket=self.bucket, Key=f"{prefix}/{_check(name)}")
 
     def delete_prefix(self, prefix: str) -> None:
-        keys = self._keys(prefix)
-        for i in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[i : i + 1000]]
-            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        """Raises DeleteFailed naming the keys that stayed (with S3's codes)."""
+        from chalicelib.media_store.s3 import delete_keys
+
+        delete_keys(self.s3, self.bucket, self._keys(prefix), "scratch")

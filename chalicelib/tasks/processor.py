@@ -11,6 +11,7 @@ from chalicelib.domain import VideoStatus, is_video_id, utc_now
 from chalicelib.errors import TransitionRejected, ValidationError
 from chalicelib.media_store.base import MediaStore
 from chalicelib.orchestrator.base import execution_name_of
+from chalicelib.processing.context import PROGRESS_STARTED, media_progress
 from chalicelib.store.base import VideoStore
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,16 @@ class Processor:
                 f"video {video_id} is {exc.current or 'missing'}, not queued for this execution"
             ) from None
 
-        from chalicelib.media import segmented
         from chalicelib.media.errors import MediaError
-        from chalicelib.media.job import new_run_id, run_processing
+        from chalicelib.processing import segmented
+        from chalicelib.processing.context import new_run_id
+        from chalicelib.processing.one_pass import run_processing
 
         media_store = self._media_store()
         try:
-            planned = None
+            prepared = segmented.Prepared(None)
             if self._scratch_store is not None:  # without scratch, every video is one segment
-                planned = segmented.prepare(
+                prepared = segmented.prepare(
                     video_id,
                     new_run_id(),
                     item["sourceUrl"],
@@ -95,10 +97,14 @@ class Processor:
                     self._scratch(),
                     s3_client=self._s3_client() if self._s3_client else None,
                 )
+            planned = prepared.planned
             if planned is not None:
                 self._store.update_fields(
                     video_id,
-                    {"progress": 5, "segments": {"count": planned["segments"], "done": 0}},
+                    {
+                        "progress": PROGRESS_STARTED,
+                        "segments": {"count": planned["segments"], "done": 0},
+                    },
                     {PROCESSING},
                 )
                 return {"videoId": video_id, "status": PROCESSING, "segmented": True, **planned}
@@ -109,6 +115,8 @@ class Processor:
                 media_store,
                 self._progress_writer(video_id),
                 s3_client=self._s3_client() if self._s3_client else None,
+                info=prepared.info,  # probed by prepare: not probed again
+                probe_ms=prepared.probe_ms,
             )
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.
@@ -163,7 +171,7 @@ class Processor:
 
     def _segment(self, video_id: str, run_id: str, job: int) -> dict[str, Any]:
         """One segment (or the audio, job -1) into the run's scratch."""
-        from chalicelib.media import segmented
+        from chalicelib.processing import segmented
 
         scratch = self._scratch()
         done = segmented.run_job(
@@ -176,9 +184,10 @@ class Processor:
         )
         finished, total = segmented.progress(scratch, video_id, run_id)
         if total:
-            # 5 % for the plan, 90 % spread over the segments, the rest for assembly. Jobs
-            # finish in any order: only a higher value is written.
-            percent = 5 + (90 * finished) // total
+            # The plan, then the segments, then the assembly, as the one-pass bar reads (the
+            # segments drive the media part). Jobs finish in any order: only a higher value
+            # is written.
+            percent = media_progress(finished / total)
             item = self._store.get(video_id) or {}
             if int(item.get("progress") or 0) < percent:
                 self._store.update_fields(
@@ -189,7 +198,7 @@ class Processor:
         return done
 
     def _assemble(self, video_id: str, run_id: str, owner: dict[str, str]) -> dict[str, Any]:
-        from chalicelib.media import segmented
+        from chalicelib.processing import segmented
 
         media_store = self._media_store()
         result = segmented.assemble(video_id, run_id, self._settings, self._scratch(), media_store)
@@ -199,7 +208,7 @@ class Processor:
     def _discard(self, video_id: str, run_id: str, error: Any) -> dict[str, str]:
         """A segmented run failed: drop its scratch and name the failed segment in the error
         (shaped like the caught error, which it replaces on the way to the finalizer)."""
-        from chalicelib.media import segmented
+        from chalicelib.processing import segmented
 
         return segmented.failure(
             self._scratch(), video_id, run_id, error if isinstance(error, dict) else None

@@ -189,7 +189,7 @@ def test_a_processor_crash_shows_no_sdk_message_on_the_item(
     processor's log; GET /videos/{id} says only that processing failed, and what kind."""
     from botocore.exceptions import ClientError
 
-    import chalicelib.media.job
+    import chalicelib.processing.one_pass
 
     secret = f"arn:aws:sts::123456789012:assumed-role/processor on {aws.bucket}"
 
@@ -197,11 +197,15 @@ def test_a_processor_crash_shows_no_sdk_message_on_the_item(
         error = {"Error": {"Code": "AccessDenied", "Message": secret}}
         raise ClientError(error, "GetObject")  # type: ignore[arg-type]
 
-    import chalicelib.media.segmented
+    import chalicelib.processing.segmented
 
-    monkeypatch.setattr(chalicelib.media.job, "run_processing", crash)
+    monkeypatch.setattr(chalicelib.processing.one_pass, "run_processing", crash)
     # a one-invocation run (the stand-in source is no real video to plan segments from)
-    monkeypatch.setattr(chalicelib.media.segmented, "prepare", lambda *a, **k: None)
+    monkeypatch.setattr(
+        chalicelib.processing.segmented,
+        "prepare",
+        lambda *a, **k: chalicelib.processing.segmented.Prepared(None),
+    )
     vid = aws.create()["id"]
     assert aws.client.http.post(f"/videos/{vid}/process").status_code == 202
     assert aws.orchestrator is not None

@@ -22,8 +22,8 @@ import pytest
 
 from chalicelib.domain import RUN_FIELDS
 from chalicelib.media.errors import MediaError
-from chalicelib.media.job import new_run_id
 from chalicelib.media_store.base import MediaRef
+from chalicelib.processing.one_pass import new_run_id
 from tests.core.backends import Backend, open_backend
 
 OLD_RUN_FIELDS = ("runId", "outputPrefix", "startedAt", "completedAt", "failedAt", "progress")
@@ -101,13 +101,17 @@ class FakeMedia:
 def media(
     api: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeMedia]:
-    import chalicelib.media.job
-    import chalicelib.media.segmented
+    import chalicelib.processing.one_pass
+    import chalicelib.processing.segmented
 
     fake = FakeMedia(tmp_path)
-    monkeypatch.setattr(chalicelib.media.job, "run_processing", fake)
+    monkeypatch.setattr(chalicelib.processing.one_pass, "run_processing", fake)
     # one-invocation runs: the stand-in sources are no real videos to plan segments from
-    monkeypatch.setattr(chalicelib.media.segmented, "prepare", lambda *a, **k: None)
+    monkeypatch.setattr(
+        chalicelib.processing.segmented,
+        "prepare",
+        lambda *a, **k: chalicelib.processing.segmented.Prepared(None),
+    )
     yield fake
 
 

@@ -19,11 +19,12 @@ from chalicelib.config import Settings
 from chalicelib.media import analysis, subtitles, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
-from chalicelib.media.job import run_processing
 from chalicelib.media.probe import probe
 from chalicelib.media.whisper_model import resolve_whisper_model
 from chalicelib.media_store.base import MediaRef
 from chalicelib.media_store.local import LocalMediaStore
+from chalicelib.processing.one_pass import run_processing
+from tests.media import reference
 from tests.media.conftest import FIXTURES, into_inbox
 
 pytestmark = pytest.mark.slow
@@ -300,7 +301,7 @@ def test_analysis_riding_in_the_ladder_equals_the_stand_alone_pass(
     work = work_dir_with(scenes_clip, tmp_path)
     info = probe(work / "source", max_duration=60)
     plan = thumbnails.plan_storyboard(info)
-    alone = analysis.analyse_signals(work, info, exe=ffmpeg, timeout=60, storyboard=plan)
+    alone = reference.analyse_signals(work, info, exe=ffmpeg, timeout=60, storyboard=plan)
     sprite_alone = cv2.imread(str(work / thumbnails.STORYBOARD_NAME))
     (work / thumbnails.STORYBOARD_NAME).unlink()
     ladder = transcode.transcode(

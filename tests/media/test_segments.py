@@ -18,6 +18,7 @@ from chalicelib.media import analysis, merge, segments, thumbnails, transcode
 from chalicelib.media.probe import ProbeResult, probe
 from chalicelib.media.subtitles import transcribe
 from chalicelib.media.whisper_model import resolve_whisper_model
+from tests.media import reference
 from tests.media.conftest import FIXTURES, X264
 
 
@@ -239,13 +240,23 @@ def ssim(exe: str, a: Path, b: Path) -> float:
     return float(m.group(1))
 
 
+def remux(source: str, info: ProbeResult, dest: Path, exe: str) -> str:
+    """The remux for seeking, written to a local file."""
+    with open(dest, "wb") as out:
+        segments.remux_for_seeking(
+            source, info, lambda stream: shutil.copyfileobj(stream, out), exe=exe, timeout=120
+        )
+    return str(dest)
+
+
 def run_segmented(
     src: Path, info: ProbeResult, out: Path, exe: str, seconds: int = 8
 ) -> tuple[segments.SegmentPlan, list[segments.SegmentOutput], Any]:
     plan = segments.make_plan(str(src), info, seconds)
     source = str(src)
     if plan.remux:
-        source = str(segments.remux_for_seeking(source, out / "source.mkv", exe=exe, timeout=120))
+        source = remux(source, info, out / segments.REMUX_NAME, exe)
+        plan = plan.as_remuxed()
     sb = thumbnails.plan_storyboard(info)
     parts = [
         segments.encode_segment(
@@ -274,7 +285,7 @@ def both_ways(
     shutil.copyfile(boundary_clip, one / "source")
     ladder = transcode.transcode(one, info, exe=ffmpeg, timeout=300)
     sb = thumbnails.plan_storyboard(info)
-    signals = analysis.analyse_signals(one, info, exe=ffmpeg, timeout=120, storyboard=sb)
+    signals = reference.analyse_signals(one, info, exe=ffmpeg, timeout=120, storyboard=sb)
     plan, parts, audio = run_segmented(boundary_clip, info, seg, ffmpeg)
     result = segments.assemble(seg, plan, parts, audio, exe=ffmpeg, timeout=300)
     segments.assemble_storyboard(seg, sb, exe=ffmpeg, timeout=60)
@@ -366,7 +377,7 @@ def test_a_source_without_a_seek_index_is_remuxed_and_cut_exactly(
                    check=True)  # fmt: skip
     info = probe(ts, max_duration=3600)
     plan, parts, audio = run_segmented(ts, info, tmp_path, ffmpeg)
-    assert plan.remux and (tmp_path / "source.mkv").is_file()
+    assert plan.remux and (tmp_path / segments.REMUX_NAME).is_file()
     segments.assemble(tmp_path, plan, parts, audio, exe=ffmpeg, timeout=300)
     assert len(frame_times(tmp_path / "video_240p.mp4")) == 630
 
@@ -468,8 +479,8 @@ def test_one_process_segments_equal_the_encode_and_the_separate_analysis(
     plan = segments.make_plan(str(src), info, 8)
     source = str(src)
     if plan.remux:
-        source = str(segments.remux_for_seeking(source, tmp_path / "source.mkv", exe=ffmpeg,
-                                                timeout=120))  # fmt: skip
+        source = remux(source, info, tmp_path / segments.REMUX_NAME, ffmpeg)
+        plan = plan.as_remuxed()
     assert plan.remux == (container == "ts")
     sb = thumbnails.plan_storyboard(info)
     calls = counting(monkeypatch, one_x264_thread=True)
@@ -480,7 +491,7 @@ def test_one_process_segments_equal_the_encode_and_the_separate_analysis(
         segments.run_ffmpeg(segments.build_segment_args(plan, s.index, source=source),
                             exe=ffmpeg, timeout=120, cwd=old)  # fmt: skip
         log = segments.run_ffmpeg(
-            segments.build_segment_signal_args(plan, s.index, source=source, storyboard=sb),
+            reference.build_segment_signal_args(plan, s.index, source=source, storyboard=sb),
             exe=ffmpeg, timeout=120, cwd=old,
         ).stderr  # fmt: skip
         before = segments.SegmentTap(plan, s.index, sb).read(log, old)

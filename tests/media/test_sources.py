@@ -27,9 +27,10 @@ from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
 from chalicelib.media.filters import HDR_SIDE_DATA, input_stage
-from chalicelib.media.job import run_processing
 from chalicelib.media.probe import IdetCounts, ProbeResult, parse_idet, probe
 from chalicelib.media_store.local import LocalMediaStore
+from chalicelib.processing.one_pass import run_processing
+from tests.media import reference
 from tests.media.conftest import X264, into_inbox
 from tests.media.test_pipeline import media_path
 
@@ -412,7 +413,7 @@ def test_the_audio_track_marked_default_is_the_one_used(
     [r] = transcode.transcode(work, info, exe=ffmpeg, timeout=60).renditions
     assert facts(work / r.name)["audio"] == 1
     assert abs(dominant_hz(work / r.name) - 1000) < 20  # the French track, not the first one
-    signals = analysis.analyse_signals(work, info, exe=ffmpeg, timeout=60)
+    signals = reference.analyse_signals(work, info, exe=ffmpeg, timeout=60)
     assert signals.loudness is not None and signals.silences == []
 
 

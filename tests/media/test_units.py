@@ -14,13 +14,13 @@ from chalicelib.media import analysis, subtitles, thumbnails
 from chalicelib.media.errors import MediaError
 from chalicelib.media.fetch import fetch_source, resolve_local_source
 from chalicelib.media.ffmpeg import parse_progress_seconds
-from chalicelib.media.job import ProgressReporter, new_run_id
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media.transcode import plan_ladder
 from chalicelib.media.whisper_model import resolve_whisper_model
 from chalicelib.media_store.base import content_type
 from chalicelib.media_store.local import LocalMediaStore
 from chalicelib.media_store.s3 import S3MediaStore
+from chalicelib.processing.one_pass import ProgressReporter, new_run_id
 
 VID = "AbCdEfGhIjKlMnOpQrSt_-"
 
@@ -401,7 +401,8 @@ def test_importing_the_processing_entry_point_loads_no_heavy_media_library() -> 
 
     heavy = ("av", "cv2", "numpy", "rapidocr", "faster_whisper", "imageio_ffmpeg", "ctranslate2")
     code = (
-        "import sys, chalicelib.media.job, chalicelib.media_store.base, chalicelib.media.pipeline\n"
+        "import sys, chalicelib.processing.one_pass, chalicelib.media_store.base,"
+        " chalicelib.processing.pipeline, chalicelib.processing.segmented\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
     )
     root = Path(__file__).resolve().parents[2]

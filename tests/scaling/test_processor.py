@@ -35,7 +35,7 @@ def store(tmp_path: Path) -> SqliteVideoStore:
 def processor(
     store: SqliteVideoStore, media: RecordingMediaStore, monkeypatch: pytest.MonkeyPatch, run: Any
 ) -> Processor:
-    from chalicelib.media import job
+    from chalicelib.processing import one_pass as job
 
     monkeypatch.setattr(job, "run_processing", run)
     return Processor(store, Settings(), lambda: media)  # type: ignore[arg-type,return-value]

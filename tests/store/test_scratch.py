@@ -59,3 +59,58 @@ def test_names_and_prefixes_are_checked(tmp_path: Path) -> None:
         store.put_text(PREFIX, "../escape.json", "x")
     with pytest.raises(ValueError):
         run_scratch("bad id!", "run")
+
+
+def stubbed_s3() -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name="us-east-1", aws_access_key_id="k",
+                        aws_secret_access_key="s")  # fmt: skip
+
+
+def listing(stub: Any, prefix: str, keys: list[str]) -> None:
+    stub.add_response("list_objects_v2", {"Contents": [{"Key": k} for k in keys]},
+                      {"Bucket": "b", "Prefix": prefix})  # fmt: skip
+
+
+def delete_answer(stub: Any, keys: list[str], errors: list[tuple[str, str]]) -> None:
+    stub.add_response(
+        "delete_objects",
+        {"Errors": [{"Key": k, "Code": c, "Message": "no"} for k, c in errors]},
+        {"Bucket": "b", "Delete": {"Objects": [{"Key": k} for k in keys], "Quiet": True}},
+    )
+
+
+def test_a_scratch_delete_s3_refuses_raises_naming_the_keys_and_codes() -> None:
+    from botocore.stub import Stubber
+
+    from chalicelib.media_store.base import DeleteFailed
+
+    s3 = stubbed_s3()
+    keys = [f"{PREFIX}/plan.json", f"{PREFIX}/hls_720p_00000.ts"]
+    with Stubber(s3) as stub:
+        listing(stub, f"{PREFIX}/", keys)
+        delete_answer(stub, keys, [(keys[1], "InternalError")])  # retried: one key stays
+        delete_answer(stub, keys[1:], [(keys[1], "AccessDenied")])
+        delete_answer(stub, keys[1:], [(keys[1], "AccessDenied")])
+        with pytest.raises(DeleteFailed) as caught:
+            S3ScratchStore("b", s3).delete_prefix(PREFIX)
+        stub.assert_no_pending_responses()
+    assert caught.value.errors == [(keys[1], "AccessDenied")]
+    assert f"{keys[1]} (AccessDenied)" in str(caught.value)
+
+
+def test_a_media_delete_retries_what_failed_once_and_then_succeeds() -> None:
+    from botocore.stub import Stubber
+
+    from chalicelib.media_store.s3 import S3MediaStore
+
+    s3 = stubbed_s3()
+    vid = "AbCdEfGhIjKlMnOpQrSt_-"
+    keys = [f"videos/{vid}/old/master.m3u8", f"videos/{vid}/old/video_720p.mp4"]
+    with Stubber(s3) as stub:
+        listing(stub, f"videos/{vid}/", keys)
+        delete_answer(stub, keys, [(keys[0], "SlowDown")])
+        delete_answer(stub, keys[:1], [])
+        S3MediaStore("b", s3, presign_seconds=3600).delete_video(vid)
+        stub.assert_no_pending_responses()

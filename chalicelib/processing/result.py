@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.media import subtitles, thumbnails
-from chalicelib.media.pipeline import PipelineOutput, StageReport
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media_store.base import MediaRef
+from chalicelib.processing.pipeline import PipelineOutput, StageReport
 
 ANALYSIS_JSON = "analysis.json"
 

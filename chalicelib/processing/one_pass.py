@@ -1,0 +1,120 @@
+"""One processing job: fetch, probe, run the pipeline's stages, publish, build the result.
+
+`run_processing` is the media layer's entry point (the processor task calls it).
+
+Heavy media libraries are imported lazily (inside the media modules' functions), so importing
+this module costs the API nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.media.cost import CostMeter
+from chalicelib.media.errors import MediaError
+from chalicelib.media_store.base import MediaStore
+from chalicelib.processing.context import (
+    OK,
+    PROGRESS_ENCODED,
+    PROGRESS_STARTED,
+    ProgressReporter,
+    RunContext,
+    Stages,
+    media_progress,
+    new_run_id,
+)
+from chalicelib.processing.result import ANALYSIS_JSON, analysis_fields, build_result
+
+
+def run_processing(
+    video_id: str,
+    source_url: str,
+    settings: Settings,
+    media_store: MediaStore,
+    on_progress: Callable[[int], None],
+    *,
+    s3_client: Any = None,
+    work_root: Path | None = None,
+    info: Any = None,
+    probe_ms: int = 0,
+) -> dict[str, Any]:
+    """Process one video and return the fields to merge into its item.
+
+    `info` is the source's probe when the caller already made it (`segmented.prepare`, through
+    a URL): it is not probed a second time.
+
+    Raises MediaError (code + message) when the input is the problem; temp files are always
+    removed. `outputPrefix`/`runId` name the new run: switch the item to it, then call
+    `media_store.delete_other_runs(video_id, runId)`.
+    """
+    from chalicelib.media import fetch, probe
+    from chalicelib.processing import pipeline
+
+    started = time.monotonic()
+    ctx = RunContext(settings, work_root)
+    meter = CostMeter(settings.price_per_env_hour)
+    progress = ProgressReporter(on_progress)
+    run_id = new_run_id()
+    stages = Stages()
+    with ctx.work_dir("run-") as work_dir:
+        stages.run("fetch", lambda: fetch.fetch_source(
+            source_url, work_dir, source_roots=settings.source_roots,
+            max_bytes=settings.max_source_bytes, s3_client=s3_client,
+        ), required=True)  # fmt: skip
+        if info is None:
+            info = stages.run("probe", lambda: probe.probe(
+                work_dir / fetch.SOURCE_NAME, max_duration=settings.max_duration_seconds,
+                exe=ctx.exe,  # the idet pass, when the field order is in doubt
+            ), required=True)  # fmt: skip
+            assert info is not None
+        else:  # probed by `segmented.prepare`, through the source's URL
+            stages.record("probe", OK, ms=probe_ms)
+        progress.report(PROGRESS_STARTED)
+
+        out = pipeline.run_pipeline(
+            ctx, work_dir, info,
+            on_transcode_progress=lambda f: progress.report(media_progress(f)),
+        )  # fmt: skip
+        stages.reports.update(out.stages)
+        progress.report(PROGRESS_ENCODED)
+
+        t0 = time.monotonic()
+        names = write_documents(work_dir, out, info.duration)
+        prefix = media_store.publish(video_id, run_id, [work_dir / n for n in names])
+        stages.record("publish", OK, t0)
+        result = build_result(video_id, run_id, prefix, info=info, out=out)
+        result["stages"] = stages.to_dict()
+        result["processingTimeMs"] = int((time.monotonic() - started) * 1000)
+        result["cost"] = meter.block(info.duration, result["stages"])
+        progress.report(100)
+        return result
+
+
+def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
+    """Write VTT/SRT/JSON documents and list every file of the run (flat names)."""
+    from chalicelib.media import subtitles, thumbnails
+
+    assert out.transcode is not None and out.poster is not None
+    names = [out.poster.name, out.transcode.master_playlist]
+    for r in out.transcode.renditions:
+        names += [r.name, r.playlist]
+        names += sorted(p.name for p in work_dir.glob(f"hls_{r.quality}_*.ts"))
+    if out.storyboard is not None:
+        vtt = thumbnails.storyboard_vtt(out.storyboard, duration, thumbnails.STORYBOARD_NAME)
+        (work_dir / thumbnails.STORYBOARD_VTT).write_text(vtt, encoding="utf-8")
+        names += [thumbnails.STORYBOARD_NAME, thumbnails.STORYBOARD_VTT]
+    if out.transcript is not None:
+        names += list(subtitles.write_subtitles(work_dir, out.transcript))
+    if out.signals is not None:
+        doc = analysis_fields(out)
+        (work_dir / ANALYSIS_JSON).write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        names.append(ANALYSIS_JSON)
+    return names
+
+
+__all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing", "write_documents"]
