@@ -31,6 +31,11 @@ _STREAM = (
     "poller, not the handler)"
 )
 _DLQ = "the event source mapping sends a failed batch's record to the dead-letter queue"
+_ABORT = (
+    "boto3's upload_fileobj aborts a streamed multipart upload (the remuxed source, an "
+    "assembled MP4: MediaStore.write_stream, ScratchStore.put_stream) when its ffmpeg fails "
+    "mid-stream, which no rehearsed run does"
+)
 
 ALLOWED: tuple[Allowed, ...] = (
     Allowed("*", "logs:CreateLogStream", ":log-group:", _LOGS),
@@ -39,6 +44,8 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("dispatcher", "dynamodb:GetRecords", "/stream/", _STREAM),
     Allowed("dispatcher", "dynamodb:GetShardIterator", "/stream/", _STREAM),
     Allowed("dispatcher", "dynamodb:ListStreams", "*", _STREAM),
+    Allowed("processor", "s3:AbortMultipartUpload", "/videos/", _ABORT),
+    Allowed("processor", "s3:AbortMultipartUpload", "/work/", _ABORT),
     Allowed("dispatcher", "sqs:SendMessage", ":sqs:", _DLQ),
     Allowed("dispatcher", "sqs:GetQueueAttributes", ":sqs:", _DLQ),
     Allowed("dispatcher", "sqs:GetQueueUrl", ":sqs:", _DLQ),

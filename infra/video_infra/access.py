@@ -46,6 +46,7 @@ class FunctionAccess:
 
 ITEM_WRITES = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
 GET, PUT, DELETE = "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
+ABORT = "s3:AbortMultipartUpload"
 PRESIGN_OUTPUTS = ObjectAccess("PresignOutputs", OUTPUTS_PREFIX, (GET,))
 
 ACCESS: dict[str, FunctionAccess] = {
@@ -80,8 +81,12 @@ ACCESS: dict[str, FunctionAccess] = {
         table_items=ITEM_WRITES,
         objects=(
             ObjectAccess("ReadSources", UPLOADS_PREFIX, (GET,)),
-            ObjectAccess("WriteOutputs", OUTPUTS_PREFIX, (PUT, DELETE)),
-            ObjectAccess("Scratch", SCRATCH_PREFIX, (GET, PUT, DELETE)),
+            # Outputs: written (PutObject, CopyObject from work/, the MP4s streamed in a
+            # multipart upload, aborted when ffmpeg fails), read back (the streamed MP4s are
+            # measured and the poster/vision read from the top rendition), old runs deleted.
+            ObjectAccess("WriteOutputs", OUTPUTS_PREFIX, (GET, PUT, DELETE, ABORT)),
+            # Scratch: results, the remuxed source (a streamed multipart upload) and segments.
+            ObjectAccess("Scratch", SCRATCH_PREFIX, (GET, PUT, DELETE, ABORT)),
         ),
         list_prefixes=(OUTPUTS_PREFIX, SCRATCH_PREFIX),
     ),

@@ -153,8 +153,8 @@ class WorkflowFunctions:
                 architecture=ARCH,
                 memory_size=PROCESSOR_SIZING.memory_mib,
                 # /tmp holds a segment's encode, or a short video's whole run (source, ladder,
-                # analysis). The lead sets the figure from `make bench-disk` (peak /tmp per
-                # invocation); until then Lambda's maximum (context processorEphemeralStorageMiB).
+                # analysis): sized from `make bench-disk` (settings.PROCESSOR_EPHEMERAL_STORAGE_MIB;
+                # context processorEphemeralStorageMiB overrides it).
                 ephemeral_storage_size=cdk.Size.mebibytes(settings.processor_ephemeral_storage_mib),
                 timeout=cdk.Duration.seconds(settings.processor_timeout_seconds),
                 role=role,
