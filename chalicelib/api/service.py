@@ -270,7 +270,7 @@ class VideoService:
         """`GET /usage?from=&to=`: what the workspace's videos completed in [from, to) cost
         (ISO 8601 UTC bounds, either may be left out). One indexed query per page."""
         from chalicelib.api.validation import USAGE_PARAMS
-        from chalicelib.media.cost import usage
+        from chalicelib.api.usage import usage
 
         checked = USAGE_PARAMS.check(params)
         bounds = {k: str(checked.get(k) or "") for k in ("from", "to")}

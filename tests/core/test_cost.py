@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.media.cost import CostMeter, cost_block, usage
+from chalicelib.api.usage import usage
+from chalicelib.media.cost import CostMeter, cost_block
 
 
 def test_cost_block_turns_environment_time_into_dollars_per_media_minute() -> None:
