@@ -70,6 +70,9 @@ bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunke
 bench-api: $(DEV_STAMP)
 	$(BIN)/python bench/bench_api.py
 
+bench-auth: $(DEV_STAMP)
+	$(BIN)/python bench/bench_auth.py
+
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py
 

@@ -126,6 +126,12 @@ class Tokens(ABC):
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
         """Set fields on an existing token (revokedAt, lastUsedAt); False when it is gone."""
 
+    @abstractmethod
+    def count_login_failure(self, key: str, expires_at: float) -> int:
+        """Add one to the failed-login counter `key` atomically and return its count. The
+        counter is forgotten after `expires_at` (epoch seconds); the caller puts its time
+        window into `key`, so an expired counter is never read again."""
+
 
 class Outbox(ABC):
     """Events not yet fanned out to webhooks (`Videos` writes them with each change)."""
