@@ -545,3 +545,46 @@ def test_admin_cli_mints_lists_and_revokes(
     assert run("tokens", "revoke", token["id"])[0] == 0
     assert run("tokens", "revoke", "0123456789abcdef")[0] == 2
     assert run("migrate") == (0, {"migrated": 0})
+
+
+# --- title search -----------------------------------------------------------------------------
+def test_search_stays_in_the_workspace_and_pages_with_its_own_cursor(
+    client: Any, local_env: Path
+) -> None:
+    acme = mint(client, "write", "acme")["secret"]
+    globex = mint(client, "write", "globex")["secret"]
+    src = local_env / "inbox" / "s.mp4"
+    src.write_bytes(b"x")
+
+    def add(token: str, title: str) -> str:
+        resp = client.http.post(
+            "/videos",
+            headers={**JSON, **bearer(token)},
+            body=json.dumps({"title": title, "sourceUrl": f"file://{src}"}),
+        )
+        assert resp.status_code == 201, resp.body
+        return str(body(resp)["id"])
+
+    talks = [add(acme, f"Team Talk {n}") for n in range(3)]
+    add(acme, "Holiday")
+    add(globex, "Team talk of globex")
+
+    def get(query: str, token: str = acme) -> Any:
+        return client.http.get(f"/videos?{query}", headers=bearer(token))
+
+    first = body(get("q=TALK&limit=2"))
+    assert [v["id"] for v in first["videos"]] == talks[::-1][:2]
+    rest = body(get(f"q=talk&limit=2&nextToken={first['nextToken']}"))
+    assert [v["id"] for v in rest["videos"]] == talks[:1] and "nextToken" not in rest
+    # The cursor belongs to this search: not to another one, nor to the plain list.
+    assert get(f"q=team&limit=2&nextToken={first['nextToken']}").status_code == 400
+    assert get(f"limit=2&nextToken={first['nextToken']}").status_code == 400
+    assert body(get("q=talk&status=uploaded"))["count"] == 3
+    assert body(get("q=talk&status=completed"))["count"] == 0
+    assert body(get("q=holi"))["count"] == 1
+    assert [v["title"] for v in body(get("q=globex", globex))["videos"]] == ["Team talk of globex"]
+    assert body(get("q=globex"))["videos"] == []
+    for bad in ("q=", "q=%20%20", "q=!!!", "q=" + "+".join("w" * 9), "q=" + "a" * 201):
+        resp = get(bad)
+        assert resp.status_code == 400, bad
+        assert body(resp)["error"]["details"]["field"] == "q"
