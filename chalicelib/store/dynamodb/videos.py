@@ -36,7 +36,7 @@ _TRANSITION_ATTEMPTS = 5
 ENTITY = "video"
 TITLE_SEARCH = "titleSearch"
 SEARCH_READ_BUDGET = 500  # items one search call may read (each read costs, matching or not)
-_SEARCH_CHUNK = 100  # items per Query: what a page that matches early reads too many at most
+_SEARCH_CHUNK = 200  # most items per Query: calls start at a page's size and double up to it
 
 
 def title_search(title: Any) -> str:
@@ -142,8 +142,10 @@ class DynamoVideos(DynamoTable, Videos):
         )
         found: list[Item] = []
         budget = SEARCH_READ_BUDGET
+        chunk = limit + 1  # enough when every title matches; more while few do
         while True:
-            resp = self._client.query(**kwargs, Limit=min(budget, _SEARCH_CHUNK))
+            resp = self._client.query(**kwargs, Limit=min(budget, chunk, _SEARCH_CHUNK))
+            chunk *= 2
             budget -= int(resp.get("ScannedCount", 0))
             found += [self._decode(raw) for raw in resp.get("Items", [])]
             if len(found) > limit:
