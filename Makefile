@@ -11,7 +11,7 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-media \
+.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
 	synth definition clean smoke rehearse chalice-files
 
@@ -72,6 +72,9 @@ bench-api: $(DEV_STAMP)
 
 bench-auth: $(DEV_STAMP)
 	$(BIN)/python bench/bench_auth.py
+
+bench-search: $(DEV_STAMP)
+	$(BIN)/python bench/bench_search.py
 
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py
