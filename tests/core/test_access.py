@@ -418,22 +418,27 @@ def test_an_old_scrypt_hash_is_accepted_then_rewritten(local_env: Path) -> None:
     )
     with pytest.raises(UnauthorizedError):  # a wrong secret does not migrate anything
         auth.authenticate(f"Bearer {_wrong(whole)}")
-    assert store.get_token(token_id)["hash"].startswith("scrypt$")
+    def stored_hash() -> str:
+        record = store.get_token(token_id)
+        assert record is not None
+        return str(record["hash"])
+
+    assert stored_hash().startswith("scrypt$")
     assert auth.authenticate(f"Bearer {whole}").scope == "write"
-    migrated = store.get_token(token_id)["hash"]
+    migrated = stored_hash()
     assert migrated.startswith("hmac-sha256$")
     assert auth.authenticate(f"Bearer {whole}").scope == "write"  # verified by the new hash
-    assert store.get_token(token_id)["hash"] == migrated
+    assert stored_hash() == migrated
     with pytest.raises(UnauthorizedError):
         auth.authenticate(f"Bearer {_wrong(whole)}")
     assert auth.authenticate(f"Bearer {old}").scope == "read"
 
 
 def test_failures_per_token_id_are_throttled_with_retry_after(local_env: Path) -> None:
+    import time
+
     from chalicelib.errors import RateLimitedError, UnauthorizedError
     from chalicelib.factory import container
-
-    import time
 
     store = container().store
     now = [time.time() // 60 * 60 + 20]  # 20 s into a window (real time: counters expire)
