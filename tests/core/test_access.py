@@ -418,6 +418,7 @@ def test_an_old_scrypt_hash_is_accepted_then_rewritten(local_env: Path) -> None:
     )
     with pytest.raises(UnauthorizedError):  # a wrong secret does not migrate anything
         auth.authenticate(f"Bearer {_wrong(whole)}")
+
     def stored_hash() -> str:
         record = store.get_token(token_id)
         assert record is not None

@@ -271,9 +271,7 @@ def test_items_without_a_workspace_are_migrated_to_default(
     ]
     assert store.count_active("default", ACTIVE, 10) == 1
     # ...and its title is searchable (the index is filled on open / by migrate).
-    assert [i["id"] for i in store.search("default", ["t"], None, 10, None).items] == [
-        legacy["id"]
-    ]
+    assert [i["id"] for i in store.search("default", ["t"], None, 10, None).items] == [legacy["id"]]
 
 
 # --- title search ---------------------------------------------------------------------------
