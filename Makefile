@@ -11,7 +11,7 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-media \
+.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
 	bench-disk synth definition clean smoke rehearse chalice-files
 
@@ -69,6 +69,12 @@ bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunke
 
 bench-api: $(DEV_STAMP)
 	$(BIN)/python bench/bench_api.py
+
+bench-auth: $(DEV_STAMP)
+	$(BIN)/python bench/bench_auth.py
+
+bench-search: $(DEV_STAMP)
+	$(BIN)/python bench/bench_search.py
 
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py

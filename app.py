@@ -64,7 +64,7 @@ app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment"])
 # Every route goes through routes.route: access control and the error mapping always apply.
 routes = ApiRoutes(
     app,
-    authenticate=lambda header: container().auth.authenticate(header),  # noqa: PLW0108 - lazy
+    authenticate=lambda header, client: container().auth.authenticate(header, client),  # noqa: PLW0108
     verify_signature=lambda path, params: container().signer.verify(path, params),  # noqa: PLW0108
 )
 _json = json_response

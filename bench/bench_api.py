@@ -88,11 +88,11 @@ def api_latency(requests: int) -> None:
         # Baseline in the same run: the same GET with token verification replaced by a fixed
         # caller (what the route cost before access control), interleaved with the real one.
         real = routes._authenticate
-        principal = real(auth["Authorization"])
+        principal = real(auth["Authorization"], "")
         with_auth, without = [], []
         for _ in range(requests):
             with_auth += timed(lambda: client.http.get(one, headers=auth), 1)
-            routes._authenticate = lambda header: principal
+            routes._authenticate = lambda header, client: principal
             without += timed(lambda: client.http.get(one, headers=auth), 1)
             routes._authenticate = real
     reset_container()

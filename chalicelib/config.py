@@ -65,7 +65,10 @@ class Settings:
     admin_token_secret_arn: str = ""  # AWS: Secrets Manager secret holding the admin token
     signing_secret: str = ""  # key of signed media/stream URLs (never the cursor key)
     signed_url_seconds: int = 3600
-    token_cache_seconds: float = 300.0
+    # failed logins per token id / per client within a window, then 429 until it ends
+    login_failures_per_token: int = 10
+    login_failures_per_client: int = 50
+    login_failure_window_seconds: float = 60.0
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 40
     workspace_max_active: int = 50
@@ -140,7 +143,9 @@ class Settings:
             admin_token_secret_arn=env.get("VIDEO_ADMIN_TOKEN_SECRET_ARN", "").strip(),
             signing_secret=env.get("VIDEO_SIGNING_SECRET", ""),
             signed_url_seconds=_int(env, "VIDEO_SIGNED_URL_SECONDS", 3600),
-            token_cache_seconds=_float(env, "VIDEO_TOKEN_CACHE_SECONDS", 300.0),
+            login_failures_per_token=_int(env, "VIDEO_LOGIN_FAILURES_PER_TOKEN", 10),
+            login_failures_per_client=_int(env, "VIDEO_LOGIN_FAILURES_PER_CLIENT", 50),
+            login_failure_window_seconds=_float(env, "VIDEO_LOGIN_FAILURE_WINDOW_SECONDS", 60.0),
             rate_limit_per_second=_float(env, "VIDEO_RATE_LIMIT_PER_SECOND", 20.0),
             rate_limit_burst=_int(env, "VIDEO_RATE_LIMIT_BURST", 40),
             workspace_max_active=_int(env, "VIDEO_WORKSPACE_MAX_ACTIVE", 50),

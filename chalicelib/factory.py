@@ -20,7 +20,7 @@ from chalicelib.config import Settings
 from chalicelib.store.base import VideoStore
 
 if TYPE_CHECKING:
-    from chalicelib.api.auth import Authenticator, TokenService
+    from chalicelib.api.auth import Authenticator, SecretHasher, TokenService
     from chalicelib.api.cursor import CursorCodec
     from chalicelib.api.local_media import LocalMediaFiles
     from chalicelib.api.render import MediaRenderer
@@ -246,21 +246,36 @@ class Container:
 
     @functools.cached_property
     def auth(self) -> Authenticator:
-        from chalicelib.api.auth import Authenticator, RateLimiter
+        from chalicelib.api.auth import Authenticator, LoginThrottle, RateLimiter
 
         limiter = RateLimiter(self.settings.rate_limit_per_second, self.settings.rate_limit_burst)
+        throttle = LoginThrottle(
+            self.store,
+            per_token=self.settings.login_failures_per_token,
+            per_client=self.settings.login_failures_per_client,
+            window_seconds=self.settings.login_failure_window_seconds,
+        )
         return Authenticator(
             self.store,
             lambda: self.admin_token,
-            cache_seconds=self.settings.token_cache_seconds,
+            self.token_hasher,
+            throttle=throttle,
             limiter=limiter,
         )
+
+    @functools.cached_property
+    def token_hasher(self) -> SecretHasher:
+        """Token secrets' HMAC key: derived from the URL-signing key (one secret fewer to
+        provision; `mac` keeps the two uses apart). Rotating that key invalidates every token."""
+        from chalicelib.api.auth import SecretHasher
+
+        return SecretHasher(self.signer.mac("access-token-hash", "v1").encode())
 
     @functools.cached_property
     def tokens(self) -> TokenService:
         from chalicelib.api.auth import TokenService
 
-        return TokenService(self.store)
+        return TokenService(self.store, self.token_hasher)
 
     @functools.cached_property
     def webhooks(self) -> WebhookService:

@@ -146,7 +146,7 @@ class Cli:
         return OK
 
     def ls(self) -> int:
-        videos = list(self.api.list_videos(self.args.status, self.args.limit))
+        videos = list(self.api.list_videos(self.args.status, self.args.limit, self.args.search))
         self.emit(videos, lambda: self.videos_table(videos))
         return OK
 
@@ -317,6 +317,7 @@ def parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list videos, newest first")
     ls.add_argument("--status", choices=STATUSES)
     ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--search", "-q", help="titles with words starting with each word given")
 
     get = sub.add_parser("get", help="show a video")
     get.add_argument("id")

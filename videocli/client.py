@@ -218,11 +218,14 @@ class Client:
         body = {"title": title, "sourceUrl": source_url, "description": description}
         return dict(self.call("POST", "/videos", body))
 
-    def list_videos(self, status: str | None = None, limit: int | None = None) -> Iterator[dict]:
-        """Every video (newest first), page after page; at most `limit` of them."""
+    def list_videos(
+        self, status: str | None = None, limit: int | None = None, search: str | None = None
+    ) -> Iterator[dict]:
+        """Every video (newest first; with `search`, those whose title matches), page after
+        page; at most `limit` of them."""
         token, given = None, 0
         while True:
-            page = self.call("GET", "/videos", status=status, nextToken=token)
+            page = self.call("GET", "/videos", status=status, q=search, nextToken=token)
             for video in page["videos"]:
                 if limit is not None and given >= limit:
                     return

@@ -1,10 +1,15 @@
 """Access tokens: who is calling, in which workspace, with which scope.
 
 A token reads `vt_<id>_<secret>`: the id finds the record, the secret (256 random bits) is
-checked against a salted scrypt hash, never stored in clear and never logged. The record is
-read on every request, so a revocation or an expiry takes effect on the next request; only the
-scrypt result is cached (by a SHA-256 of the presented token, for `cache_seconds`), which keeps
-the hot path at one indexed read. Comparisons are constant-time.
+checked against an HMAC-SHA256 of it under a server key (`SecretHasher`), never stored in clear
+and never logged. A 256-bit random secret cannot be guessed, so a password KDF buys nothing and
+costs every request (and every failed login) ~40 ms of CPU; hashes written by older versions
+(scrypt) are still accepted and rewritten on their first successful use. The record is read on
+every request, so a revocation or an expiry takes effect on the next request. Comparisons are
+constant-time, and an unknown id costs the same read and HMAC as a known one (no timing oracle).
+
+Failed logins are counted per token id and per client (`LoginThrottle`): past the limit within a
+window the answer is 429 with `Retry-After` instead of 401.
 
 The operator's admin token (`VIDEO_ADMIN_TOKEN`, or generated locally) is configuration, not a
 record: it belongs to workspace `default` and may act for any workspace.
@@ -21,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from chalicelib.api.schemas import Choice, Integer, Object, Query, Text
 from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
@@ -32,9 +37,10 @@ from chalicelib.store.base import Tokens
 PREFIX = "vt"
 _TOKEN_RE = re.compile(r"^vt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 WORKSPACE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~40 ms and 16 MiB per hash: slow for a guesser
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # the parameters of hashes written by older versions
+_FAST = "hmac-sha256"
 _TOUCH_SECONDS = 60.0  # lastUsedAt is written at most once a minute per token and process
-_MAX_CACHE = 10_000
+_MAX_BLOCKED = 10_000
 MIN_EXPIRY, MAX_EXPIRY = 60, 366 * 86400
 
 # The request schemas of /tokens (they validate, and the OpenAPI document shows them).
@@ -63,23 +69,53 @@ NEW_TOKEN = Object(
 TOKEN_LIST_PARAMS = Query({"workspace": WORKSPACE})
 
 
-def hash_secret(secret: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
-    enc = base64.urlsafe_b64encode
-    return f"scrypt${enc(salt).decode()}${enc(digest).decode()}"
+class SecretHasher:
+    """Token secrets' hashes: `hmac-sha256$<HMAC-SHA256(server key, secret)>`. No salt and no
+    work factor: a secret of 256 random bits is neither in a dictionary nor guessable."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the token hash key must have at least 16 bytes")
+        self._key = key
+
+    def _digest(self, secret: str) -> bytes:
+        return hmac.new(self._key, secret.encode(), hashlib.sha256).digest()
+
+    def hash(self, secret: str) -> str:
+        return f"{_FAST}${base64.urlsafe_b64encode(self._digest(secret)).decode()}"
+
+    def verify(self, secret: str, stored: str) -> tuple[bool, bool]:
+        """`(matches, outdated)`: outdated when `stored` is an older scheme that should be
+        rewritten with `hash` now that the secret is known to be right. The HMAC is computed
+        whatever `stored` holds, so every rejection costs the same."""
+        scheme, _, encoded = stored.partition("$")
+        candidate = self._digest(secret)
+        if scheme == _FAST:
+            try:
+                expected = base64.urlsafe_b64decode(encoded)
+            except ValueError:
+                expected = b""
+            return hmac.compare_digest(candidate, expected), False
+        return scheme == "scrypt" and _scrypt_matches(secret, encoded), True
 
 
-def verify_secret(secret: str, stored: str) -> bool:
+def _scrypt_matches(secret: str, encoded: str) -> bool:
+    """A hash written by an older version (`scrypt$<salt>$<digest>`)."""
     try:
-        scheme, salt_b64, digest_b64 = stored.split("$")
+        salt_b64, digest_b64 = encoded.split("$")
         salt, digest = base64.urlsafe_b64decode(salt_b64), base64.urlsafe_b64decode(digest_b64)
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
     candidate = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
     return hmac.compare_digest(candidate, digest)
+
+
+def scrypt_hash(secret: str) -> str:
+    """A hash as older versions wrote it (tests of the migration)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **_SCRYPT)
+    enc = base64.urlsafe_b64encode
+    return f"scrypt${enc(salt).decode()}${enc(digest).decode()}"
 
 
 def new_token() -> tuple[str, str, str]:
@@ -129,34 +165,93 @@ class RateLimiter:
             return (1.0 - tokens) / self._rate
 
 
+class LoginThrottle:
+    """Failed logins counted per key (`token:<id>`, `client:<address>`) in fixed windows.
+
+    The count lives in the store (`Tokens.count_login_failure`: one write per failure, none per
+    success), so every API process, and in AWS every Lambda environment, adds to the same
+    count. A key past its limit is also remembered in this process until its window ends:
+    further failures from it cost no store call."""
+
+    def __init__(
+        self,
+        store: Tokens,
+        *,
+        per_token: int = 10,
+        per_client: int = 50,
+        window_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._limits = {"token": per_token, "client": per_client}
+        self._window = window_seconds
+        self._clock = clock
+        self._blocked: dict[str, float] = {}  # key -> end of the window it is blocked in
+        self._lock = threading.Lock()
+
+    def blocked(self, key: str) -> float:
+        """Seconds until `key` may fail again (0: not blocked, as far as this process knows)."""
+        now = self._clock()
+        with self._lock:
+            until = self._blocked.get(key, 0.0)
+        return until - now if until > now else 0.0
+
+    def failed(self, keys: list[str]) -> float:
+        """Count one failure against each key; the seconds to wait when one is past its limit."""
+        now = self._clock()
+        window = int(now // self._window)
+        until = (window + 1) * self._window
+        wait = 0.0
+        for key in keys:
+            if self.blocked(key):  # known already: no need to count it again
+                wait = max(wait, until - now)
+                continue
+            count = self._store.count_login_failure(f"{key}@{window}", until + self._window)
+            if count > self._limits[key.partition(":")[0]]:
+                with self._lock:
+                    if len(self._blocked) >= _MAX_BLOCKED:
+                        self._blocked.clear()
+                    self._blocked[key] = until
+                wait = max(wait, until - now)
+        return wait
+
+
 class Authenticator:
     def __init__(
         self,
         store: Tokens,
         admin_token: Callable[[], str],
+        hasher: SecretHasher,
         *,
-        cache_seconds: float = 300.0,
+        throttle: LoginThrottle | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._admin_token = admin_token
-        self._cache_seconds = cache_seconds
+        self._hasher = hasher
+        self._throttle = throttle
         self._limiter = limiter
         self._clock = clock
-        self._verified: dict[bytes, tuple[str, float]] = {}  # sha256(token) -> (hash, until)
         self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        """The caller of a request with this `Authorization` header, or UnauthorizedError."""
+    def authenticate(self, authorization: str | None, client: str = "") -> Principal:
+        """The caller of a request with this `Authorization` header, coming from `client` (its
+        address), or UnauthorizedError (RateLimitedError once its failures are past the limit)."""
         if not authorization:
             raise UnauthorizedError("an access token is required (Authorization: Bearer ...)", "")
+        if self._throttle is not None:
+            wait = self._throttle.blocked(f"client:{client}")
+            if wait > 0:
+                raise _too_many_failures(wait)
         scheme, _, presented = authorization.strip().partition(" ")
         presented = presented.strip()
         if scheme.lower() != "bearer" or not presented or len(presented) > 512:
-            raise UnauthorizedError("the Authorization header must be 'Bearer <token>'")
-        principal = self._operator(presented) or self._record(presented)
+            self._reject(
+                UnauthorizedError("the Authorization header must be 'Bearer <token>'"), client
+            )
+        principal = self._operator(presented) or self._record(presented, client)
         if self._limiter is not None:
             wait = self._limiter.take(principal.token_id)
             if wait > 0:
@@ -165,6 +260,16 @@ class Authenticator:
                 )
         return principal
 
+    def _reject(
+        self, error: UnauthorizedError, client: str, token_id: str | None = None
+    ) -> NoReturn:
+        """Count the failure (per client, and per token id when there is one), then refuse."""
+        keys = [f"client:{client}"] + ([f"token:{token_id}"] if token_id else [])
+        wait = self._throttle.failed(keys) if self._throttle is not None else 0.0
+        if wait > 0:
+            raise _too_many_failures(wait) from None
+        raise error
+
     def _operator(self, presented: str) -> Principal | None:
         admin = self._admin_token()
         fingerprint = hashlib.sha256(presented.encode()).digest()
@@ -172,38 +277,30 @@ class Authenticator:
             return Principal("operator", DEFAULT_WORKSPACE, "admin", operator=True)
         return None
 
-    def _record(self, presented: str) -> Principal:
-        match = _TOKEN_RE.match(presented)
+    def _record(self, presented: str, client: str) -> Principal:
         invalid = UnauthorizedError("the access token is invalid, revoked or expired")
+        match = _TOKEN_RE.match(presented)
         if match is None:
-            raise invalid
+            self._reject(invalid, client)
         token_id, secret = match.groups()
         record = self._store.get_token(token_id)
-        if record is None or record.get("revokedAt"):
-            raise invalid
-        expires = record.get("expiresAt")
+        # An unknown id is checked against a hash that matches nothing: the same work as a
+        # known one, so the time to answer does not tell whether an id exists.
+        stored = str(record.get("hash", "")) if record else f"{_FAST}$"
+        matches, outdated = self._hasher.verify(secret, stored)
         now_iso = utc_now()
-        if expires and expires <= now_iso:
-            raise invalid
-        if not self._secret_matches(presented, secret, str(record.get("hash", ""))):
-            raise invalid
+        expires = record.get("expiresAt") if record else None
+        if (
+            record is None
+            or not matches
+            or record.get("revokedAt")
+            or (expires and expires <= now_iso)
+        ):
+            self._reject(invalid, client, token_id)
+        if outdated:  # an older version's hash, and the secret is right: rewrite it
+            self._store.update_token(token_id, {"hash": self._hasher.hash(secret)})
         self._touch(token_id, now_iso)
         return Principal(token_id, str(record["workspace"]), str(record["scope"]))
-
-    def _secret_matches(self, presented: str, secret: str, stored: str) -> bool:
-        key = hashlib.sha256(presented.encode()).digest()
-        now = self._clock()
-        with self._lock:
-            cached = self._verified.get(key)
-        if cached is not None and cached[1] > now and hmac.compare_digest(cached[0], stored):
-            return True
-        if not verify_secret(secret, stored):
-            return False
-        with self._lock:
-            if len(self._verified) >= _MAX_CACHE:
-                self._verified.clear()
-            self._verified[key] = (stored, now + self._cache_seconds)
-        return True
 
     def _touch(self, token_id: str, now_iso: str) -> None:
         now = self._clock()
@@ -214,11 +311,20 @@ class Authenticator:
         self._store.update_token(token_id, {"lastUsedAt": now_iso})
 
 
+def _too_many_failures(wait: float) -> RateLimitedError:
+    return RateLimitedError(
+        "too many failed sign-ins from this client or for this token; try again later",
+        retry_after=wait,
+        code="TooManyFailedLogins",
+    )
+
+
 class TokenService:
     """`POST/GET/DELETE /tokens` (admin scope) and the operators' CLI."""
 
-    def __init__(self, store: Tokens) -> None:
+    def __init__(self, store: Tokens, hasher: SecretHasher) -> None:
         self._store = store
+        self._hasher = hasher
 
     def create(self, body: Any, actor: Principal) -> Item:
         fields = NEW_TOKEN.check(body)
@@ -234,7 +340,7 @@ class TokenService:
             "name": name,
             "scope": scope,
             "workspace": workspace,
-            "hash": hash_secret(secret),
+            "hash": self._hasher.hash(secret),
             "createdAt": utc_now(),
             "createdBy": actor.token_id,
             "expiresAt": _parse_expiry(fields.get("expiresIn")),

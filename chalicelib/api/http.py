@@ -83,6 +83,12 @@ def base_url_of(request: Request | None) -> str:
     return f"{proto}://{host}"
 
 
+def client_address(request: Request | None) -> str:
+    """The caller's address as the gateway saw it (API Gateway's `identity.sourceIp`)."""
+    context = (request.context if request is not None else None) or {}
+    return str((context.get("identity") or {}).get("sourceIp") or "")
+
+
 class ApiRoutes:
     """`@routes.route(path, access=..., ...)`: `app.route` with access control and the error
     mapping always applied."""
@@ -90,7 +96,7 @@ class ApiRoutes:
     def __init__(
         self,
         app: Chalice,
-        authenticate: Callable[[str | None], Principal],
+        authenticate: Callable[[str | None, str], Principal],
         verify_signature: Callable[[str, dict[str, str]], None],
     ) -> None:
         # request() is only trustworthy when each request sees its own current_request.
@@ -149,7 +155,7 @@ class ApiRoutes:
             self._verify_signature(canonical, dict(request.query_params or {}) if request else {})
             return
         headers = request.headers if request is not None else {}
-        principal = self._authenticate(headers.get("authorization"))
+        principal = self._authenticate(headers.get("authorization"), client_address(request))
         if not principal.allows(access):
             raise ForbiddenError(
                 f"this token's scope is {principal.scope}; this operation needs {access}",

@@ -436,7 +436,8 @@ _ERROR_TEXT = {
     409: "Conflict with the resource's current state.",
     413: "The body is over the limit.",
     415: "The body is not `application/json`.",
-    429: "Rate limit, or the workspace's cap on active videos (see `Retry-After`).",
+    429: "Rate limit, too many failed sign-ins, or the workspace's cap on active videos "
+    "(see `Retry-After`).",
     503: "A backing service (store, bucket, workflow) is unavailable; retry.",
 }
 _RESPONSE_HEADERS = {

@@ -102,10 +102,14 @@ class VideoService:
             )
 
     def list_videos(self, params: Mapping[str, str] | None, actor: Principal) -> dict[str, Any]:
-        status, limit, token = validate_list_params(params)
-        scope = _cursor_scope(actor.workspace, status)  # a token never crosses workspaces
+        status, limit, token, words = validate_list_params(params)
+        # A nextToken never crosses workspaces, filters or searches.
+        scope = _cursor_scope(actor.workspace, status, words)
         cursor = self._cursors.decode(token, scope) if token else None
-        page = self._store.list(status, limit, cursor, workspace=actor.workspace)
+        if words:
+            page = self._store.search(actor.workspace, words, status, limit, cursor)
+        else:
+            page = self._store.list(status, limit, cursor, workspace=actor.workspace)
         out: dict[str, Any] = {
             "videos": [self._render(i) for i in page.items],
             "count": len(page.items),
@@ -269,8 +273,8 @@ class VideoService:
     def usage(self, params: Mapping[str, str] | None, actor: Principal) -> dict[str, Any]:
         """`GET /usage?from=&to=`: what the workspace's videos completed in [from, to) cost
         (ISO 8601 UTC bounds, either may be left out). One indexed query per page."""
-        from chalicelib.api.validation import USAGE_PARAMS
         from chalicelib.api.usage import usage
+        from chalicelib.api.validation import USAGE_PARAMS
 
         checked = USAGE_PARAMS.check(params)
         bounds = {k: str(checked.get(k) or "") for k in ("from", "to")}
@@ -302,5 +306,6 @@ class VideoService:
         return found
 
 
-def _cursor_scope(workspace: str, status: str | None) -> str:
-    return f"{workspace}/{status or '*'}"
+def _cursor_scope(workspace: str, status: str | None, words: list[str] | None) -> str:
+    scope = f"{workspace}/{status or '*'}"
+    return f"{scope}/q={' '.join(words)}" if words else scope

@@ -25,6 +25,7 @@ from chalicelib.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from chalicelib.store.base import search_words
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TITLE = 200
@@ -34,6 +35,8 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 MAX_BATCH = 100
 MAX_NEXT_TOKEN = 4096
+MAX_SEARCH = 200
+MAX_SEARCH_WORDS = 8
 MAX_SSE_WAIT = 60
 
 # --- the request schemas of the video routes (they validate, and the OpenAPI document shows
@@ -75,7 +78,17 @@ LIST_PARAMS = Query(
             plain=False,
             message="nextToken must not be empty",
             description="The previous page's `nextToken` (signed, bound to the `status` "
-            "filter and the workspace, valid 24 h).",
+            "filter, the search and the workspace, valid 24 h).",
+        ),
+        "q": Text(
+            max_length=MAX_SEARCH,
+            non_blank=True,
+            message="q must be a non-blank search",
+            description="Search titles: videos whose title has a word starting with each "
+            "word of `q` (case and accents ignored), e.g. `intro kube` finds "
+            "'Intro to Kubernetes'. A page may hold fewer than `limit` videos and still "
+            "have a `nextToken`.",
+            example="intro",
         ),
     }
 )
@@ -208,9 +221,20 @@ def validate_new_video(body: Any, settings: Settings, workspace: str = "") -> di
     return {**fields, "sourceUrl": source}
 
 
-def validate_list_params(params: Mapping[str, str] | None) -> tuple[str | None, int, str | None]:
+def validate_list_params(
+    params: Mapping[str, str] | None,
+) -> tuple[str | None, int, str | None, list[str] | None]:
+    """`GET /videos`: (status, limit, nextToken, the search's words or None)."""
     found = LIST_PARAMS.check(params)
-    return found.get("status"), found["limit"], found.get("nextToken")
+    words = None
+    if "q" in found:
+        words = search_words(found["q"])
+        if not words or len(words) > MAX_SEARCH_WORDS:
+            raise ValidationError(
+                f"q must hold between 1 and {MAX_SEARCH_WORDS} words of letters or digits",
+                details={"field": "q"},
+            )
+    return found.get("status"), found["limit"], found.get("nextToken"), words
 
 
 def validate_batch(body: Any) -> list[str]:

@@ -8,8 +8,10 @@ Each caller types against the slice it uses (the authenticator `Tokens`, the sca
 from __future__ import annotations
 
 import builtins
+import re
+import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,18 @@ class Page:
     # Backend position after the last item, or None at the end. Opaque to callers;
     # the service signs it into a nextToken.
     cursor: dict[str, Any] | None
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_words(text: str) -> builtins.list[str]:
+    """The words of a title or a search, as `Videos.search` matches them: runs of letters and
+    digits, lower case, without diacritics ("Café-Intro" -> ["cafe", "intro"]), the way
+    SQLite's `unicode61 remove_diacritics 2` tokenizer sees them."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _WORD.findall(bare.lower())
 
 
 def check_transition(
@@ -71,6 +85,20 @@ class Videos(ABC):
         """Newest first, one indexed query each: within `workspace` (by status or by creation
         time), or, for operators and recovery, every workspace's videos of one `status`
         (`workspace=None` requires a status)."""
+
+    @abstractmethod
+    def search(
+        self,
+        workspace: str,
+        words: Sequence[str],
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+    ) -> Page:
+        """The workspace's videos whose title has, for each of `words` (as `search_words`
+        gives them), a word starting with it; newest first, `status` narrowing. A page may
+        hold fewer than `limit` items and still have a cursor: a backend may bound what one
+        call reads."""
 
     @abstractmethod
     def count_active(self, workspace: str, statuses: Iterable[str], cap: int) -> int:
@@ -125,6 +153,12 @@ class Tokens(ABC):
     @abstractmethod
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
         """Set fields on an existing token (revokedAt, lastUsedAt); False when it is gone."""
+
+    @abstractmethod
+    def count_login_failure(self, key: str, expires_at: float) -> int:
+        """Add one to the failed-login counter `key` atomically and return its count. The
+        counter is forgotten after `expires_at` (epoch seconds); the caller puts its time
+        window into `key`, so an expired counter is never read again."""
 
 
 class Outbox(ABC):

@@ -71,6 +71,9 @@ def test_upload_ls_get_with_json(server: Server, tmp_path: Path) -> None:
     assert ok(video(server, "--json", "get", created["id"]))["id"] == created["id"]
     table = video(server, "ls")
     assert table.returncode == 0 and created["id"] in table.stdout
+    found = ok(video(server, "--json", "ls", "-q", "SMA"))  # the start of a word, any case
+    assert [v["id"] for v in found] == [created["id"]]
+    assert ok(video(server, "--json", "ls", "--search", "mall")) == []
 
 
 def test_tokens_and_webhooks(server: Server) -> None:

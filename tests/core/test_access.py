@@ -138,7 +138,7 @@ def test_token_lifecycle_secret_shown_once_hash_only_revocation_immediate(
     assert secret.startswith(f"vt_{token['id']}_")
     stored = container().store.get_token(token["id"])
     assert stored is not None and secret not in json.dumps(stored)
-    assert stored["hash"].startswith("scrypt$")
+    assert stored["hash"].startswith("hmac-sha256$")
     listed = body(client.http.get("/tokens"))["tokens"]
     assert token["id"] in {t["id"] for t in listed}
     assert all("secret" not in t and "hash" not in t for t in listed)
@@ -341,41 +341,181 @@ def test_no_secret_reaches_the_logs(
     token = mint(client, "admin")
     secret = token["secret"]
     client.http.get("/videos", headers=bearer(secret))
-    client.http.get("/videos", headers=bearer(secret[:-1] + "x"))  # a wrong secret
+    wrong = [client.http.get("/videos", headers=bearer(secret[:-1] + "x")) for _ in range(12)]
+    assert wrong[0].status_code == 401 and wrong[-1].status_code == 429  # throttled, also quiet
     client.http.get("/videos", headers=bearer("vt_" + "f" * 16 + "_" + "x" * 43))
+    from chalicelib.factory import container
+
+    stored = container().store.get_token(token["id"])
+    assert stored is not None
     text = caplog.text + json.dumps([r.__dict__.get("args") for r in caplog.records], default=str)
     assert secret not in text and secret[-43:] not in text
+    assert stored["hash"] not in text and stored["hash"].partition("$")[2] not in text
     assert ADMIN_TOKEN not in text
 
 
-def test_verification_is_cached_yet_checks_the_secret(local_env: Path) -> None:
-    from chalicelib.api.auth import Authenticator, TokenService, hash_secret, verify_secret
+def _authenticator(store: Any, **limits: Any) -> Any:
+    from chalicelib.api.auth import Authenticator, LoginThrottle, SecretHasher
+
+    throttle = LoginThrottle(store, **limits) if limits else None
+    return Authenticator(store, lambda: "", SecretHasher(b"k" * 32), throttle=throttle)
+
+
+def _minted(store: Any, **record: Any) -> str:
+    """A token record in `store` (fields overridable); its whole token."""
+    from chalicelib.api.auth import SecretHasher, new_token
+
+    token_id, secret, whole = new_token()
+    store.put_token(
+        {
+            "id": token_id,
+            "name": "n",
+            "scope": "read",
+            "workspace": "acme",
+            "hash": SecretHasher(b"k" * 32).hash(secret),
+            "createdAt": "2026-12-01T00:00:00.000000Z",
+            **record,
+        }
+    )
+    return whole
+
+
+def _wrong(token: str) -> str:
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def test_a_wrong_secret_is_rejected_and_a_right_one_accepted(local_env: Path) -> None:
     from chalicelib.errors import UnauthorizedError
     from chalicelib.factory import container
 
     store = container().store
-    actor = container().auth.authenticate(f"Bearer {ADMIN_TOKEN}")
-    secret = TokenService(store).create({"name": "n", "scope": "read"}, actor)["secret"]
-    auth = Authenticator(store, lambda: "")
-    calls = []
-    real = verify_secret
-
-    def counting(s: str, stored: str) -> bool:
-        calls.append(s)
-        return real(s, stored)
-
-    import chalicelib.api.auth as module
-
-    module.verify_secret = counting  # type: ignore[assignment]
-    try:
-        for _ in range(5):
-            assert auth.authenticate(f"Bearer {secret}").scope == "read"
-        assert len(calls) == 1  # scrypt once, then the cache
+    auth = _authenticator(store)
+    token = _minted(store)
+    assert auth.authenticate(f"Bearer {token}").workspace == "acme"
+    for presented in (_wrong(token), token[:-1], "vt_0123456789abcdef_" + token[-43:]):
         with pytest.raises(UnauthorizedError):
-            auth.authenticate(f"Bearer {secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}")
-    finally:
-        module.verify_secret = real
-    assert verify_secret("x", hash_secret("x")) and not verify_secret("y", hash_secret("x"))
+            auth.authenticate(f"Bearer {presented}")
+
+
+def test_an_old_scrypt_hash_is_accepted_then_rewritten(local_env: Path) -> None:
+    from chalicelib.api.auth import new_token, scrypt_hash
+    from chalicelib.errors import UnauthorizedError
+    from chalicelib.factory import container
+
+    store = container().store
+    auth = _authenticator(store)
+    token_id, secret, whole = new_token()
+    old = _minted(store)  # a neighbour whose hash must stay as it is
+    store.put_token(
+        {
+            "id": token_id,
+            "name": "old",
+            "scope": "write",
+            "workspace": "acme",
+            "hash": scrypt_hash(secret),
+            "createdAt": "2026-01-01T00:00:00.000000Z",
+        }
+    )
+    with pytest.raises(UnauthorizedError):  # a wrong secret does not migrate anything
+        auth.authenticate(f"Bearer {_wrong(whole)}")
+
+    def stored_hash() -> str:
+        record = store.get_token(token_id)
+        assert record is not None
+        return str(record["hash"])
+
+    assert stored_hash().startswith("scrypt$")
+    assert auth.authenticate(f"Bearer {whole}").scope == "write"
+    migrated = stored_hash()
+    assert migrated.startswith("hmac-sha256$")
+    assert auth.authenticate(f"Bearer {whole}").scope == "write"  # verified by the new hash
+    assert stored_hash() == migrated
+    with pytest.raises(UnauthorizedError):
+        auth.authenticate(f"Bearer {_wrong(whole)}")
+    assert auth.authenticate(f"Bearer {old}").scope == "read"
+
+
+def test_failures_per_token_id_are_throttled_with_retry_after(local_env: Path) -> None:
+    import time
+
+    from chalicelib.errors import RateLimitedError, UnauthorizedError
+    from chalicelib.factory import container
+
+    store = container().store
+    now = [time.time() // 60 * 60 + 20]  # 20 s into a window (real time: counters expire)
+    auth = _authenticator(
+        store, per_token=3, per_client=100, window_seconds=60.0, clock=lambda: now[0]
+    )
+    token, other = _minted(store), _minted(store)
+    for _ in range(3):
+        with pytest.raises(UnauthorizedError):
+            auth.authenticate(f"Bearer {_wrong(token)}", "198.51.100.7")
+    with pytest.raises(RateLimitedError) as info:
+        auth.authenticate(f"Bearer {_wrong(token)}", "198.51.100.8")  # from anywhere
+    assert info.value.code == "TooManyFailedLogins"
+    assert info.value.headers["Retry-After"] == "40"  # until the 60 s window ends
+    # The holder of the right secret is not locked out, nor is another token.
+    assert auth.authenticate(f"Bearer {token}", "198.51.100.7").workspace == "acme"
+    with pytest.raises(UnauthorizedError):
+        auth.authenticate(f"Bearer {_wrong(other)}", "198.51.100.7")
+    now[0] += 40  # the next window
+    with pytest.raises(UnauthorizedError):
+        auth.authenticate(f"Bearer {_wrong(token)}", "198.51.100.7")
+
+
+def test_failures_per_client_are_throttled_across_ids_and_processes(local_env: Path) -> None:
+    from chalicelib.errors import RateLimitedError, UnauthorizedError
+    from chalicelib.factory import container
+
+    store = container().store
+    limits = {"per_token": 100, "per_client": 4, "window_seconds": 3600.0}
+    first, second = _authenticator(store, **limits), _authenticator(store, **limits)
+    token = _minted(store)
+    attempts = ["Bearer garbage", "Basic x", f"Bearer {_wrong(token)}", "Bearer vt_" + "f" * 60]
+    for n, header in enumerate(attempts):
+        with pytest.raises(UnauthorizedError):
+            (first if n % 2 else second).authenticate(header, "203.0.113.9")
+    # Another process (another Lambda environment) shares the count through the store.
+    with pytest.raises(RateLimitedError) as info:
+        second.authenticate(f"Bearer {_wrong(token)}", "203.0.113.9")
+    assert 1 <= int(info.value.headers["Retry-After"]) <= 3600
+    # Once blocked, this client is refused before any work, even with a valid token...
+    with pytest.raises(RateLimitedError):
+        second.authenticate(f"Bearer {token}", "203.0.113.9")
+    # ...while other clients are not affected.
+    assert first.authenticate(f"Bearer {token}", "192.0.2.1").workspace == "acme"
+
+
+def test_throttled_logins_answer_429_over_http(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.factory import reset_container
+
+    monkeypatch.setenv("VIDEO_LOGIN_FAILURES_PER_CLIENT", "3")
+    reset_container()
+    codes = [
+        client.http.get("/videos", headers=bearer("vt_0123456789abcdef_" + "A" * 43)).status_code
+        for _ in range(5)
+    ]
+    assert codes == [401, 401, 401, 429, 429]
+    resp = client.http.get("/videos", headers=bearer("vt_0123456789abcdef_" + "A" * 43))
+    assert body(resp)["error"]["code"] == "TooManyFailedLogins"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert client.http.get("/health").status_code == 200
+
+
+def test_the_secret_hash_is_an_hmac_under_the_server_key() -> None:
+    from chalicelib.api.auth import SecretHasher
+
+    hasher = SecretHasher(b"k" * 32)
+    stored = hasher.hash("s3cret")
+    assert hasher.verify("s3cret", stored) == (True, False)
+    assert hasher.verify("s3creT", stored) == (False, False)
+    assert SecretHasher(b"j" * 32).verify("s3cret", stored) == (False, False)  # keyed
+    assert hasher.verify("s3cret", "hmac-sha256$!!") == (False, False)
+    assert hasher.verify("s3cret", "plain$s3cret") == (False, True)
+    with pytest.raises(ValueError):
+        SecretHasher(b"short")
 
 
 def test_generated_admin_token_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -411,3 +551,46 @@ def test_admin_cli_mints_lists_and_revokes(
     assert run("tokens", "revoke", token["id"])[0] == 0
     assert run("tokens", "revoke", "0123456789abcdef")[0] == 2
     assert run("migrate") == (0, {"migrated": 0})
+
+
+# --- title search -----------------------------------------------------------------------------
+def test_search_stays_in_the_workspace_and_pages_with_its_own_cursor(
+    client: Any, local_env: Path
+) -> None:
+    acme = mint(client, "write", "acme")["secret"]
+    globex = mint(client, "write", "globex")["secret"]
+    src = local_env / "inbox" / "s.mp4"
+    src.write_bytes(b"x")
+
+    def add(token: str, title: str) -> str:
+        resp = client.http.post(
+            "/videos",
+            headers={**JSON, **bearer(token)},
+            body=json.dumps({"title": title, "sourceUrl": f"file://{src}"}),
+        )
+        assert resp.status_code == 201, resp.body
+        return str(body(resp)["id"])
+
+    talks = [add(acme, f"Team Talk {n}") for n in range(3)]
+    add(acme, "Holiday")
+    add(globex, "Team talk of globex")
+
+    def get(query: str, token: str = acme) -> Any:
+        return client.http.get(f"/videos?{query}", headers=bearer(token))
+
+    first = body(get("q=TALK&limit=2"))
+    assert [v["id"] for v in first["videos"]] == talks[::-1][:2]
+    rest = body(get(f"q=talk&limit=2&nextToken={first['nextToken']}"))
+    assert [v["id"] for v in rest["videos"]] == talks[:1] and "nextToken" not in rest
+    # The cursor belongs to this search: not to another one, nor to the plain list.
+    assert get(f"q=team&limit=2&nextToken={first['nextToken']}").status_code == 400
+    assert get(f"limit=2&nextToken={first['nextToken']}").status_code == 400
+    assert body(get("q=talk&status=uploaded"))["count"] == 3
+    assert body(get("q=talk&status=completed"))["count"] == 0
+    assert body(get("q=holi"))["count"] == 1
+    assert [v["title"] for v in body(get("q=globex", globex))["videos"]] == ["Team talk of globex"]
+    assert body(get("q=globex"))["videos"] == []
+    for bad in ("q=", "q=%20%20", "q=!!!", "q=" + "+".join("w" * 9), "q=" + "a" * 201):
+        resp = get(bad)
+        assert resp.status_code == 400, bad
+        assert body(resp)["error"]["details"]["field"] == "q"

@@ -26,7 +26,7 @@ def _held_app(parties: int) -> tuple[IsolatedChalice, LocalGateway]:
     app = IsolatedChalice(app_name="isolation-test")
     routes = ApiRoutes(
         app,
-        authenticate=lambda header: None,  # type: ignore[arg-type,return-value]
+        authenticate=lambda header, client: None,  # type: ignore[arg-type,return-value]
         verify_signature=lambda path, params: None,
     )
     barrier = threading.Barrier(parties, timeout=30)
@@ -112,6 +112,6 @@ def test_the_service_app_is_isolated_and_routes_refuse_one_that_is_not() -> None
     with pytest.raises(TypeError):
         ApiRoutes(
             Chalice(app_name="shared-request"),
-            authenticate=lambda header: None,  # type: ignore[arg-type,return-value]
+            authenticate=lambda header, client: None,  # type: ignore[arg-type,return-value]
             verify_signature=lambda path, params: None,
         )

@@ -317,7 +317,7 @@ def test_a_fast_path_follows_its_route_when_the_route_moves() -> None:
 
     routes = ApiRoutes(
         IsolatedChalice(app_name="moved"),
-        authenticate=lambda header: None,  # type: ignore[arg-type,return-value]
+        authenticate=lambda header, client: None,  # type: ignore[arg-type,return-value]
         verify_signature=lambda path, params: None,
     )
 

@@ -37,3 +37,19 @@ def test_tokens_round_trip_list_by_workspace_and_update(store: VideoStore) -> No
     assert store.list(None, 10, None, workspace="acme").items == []
     with pytest.raises(Exception):  # noqa: B017 - each adapter raises its own duplicate error
         store.put_token(a)
+
+
+def test_failed_login_counters_count_atomically_per_key(store: VideoStore) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    expires = time.time() + 120
+    assert store.count_login_failure("token:abc@1", expires) == 1
+    assert store.count_login_failure("token:abc@1", expires) == 2
+    assert store.count_login_failure("client:192.0.2.1@1", expires) == 1  # its own count
+    with ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(lambda _: store.count_login_failure("k@2", expires), range(16)))
+    assert sorted(counts) == list(range(1, 17))  # no lost or repeated increments
+    # Counters are neither tokens nor videos.
+    assert store.get_token("abc") is None
+    assert store.list(None, 10, None, workspace="default").items == []

@@ -160,10 +160,13 @@ def test_dynamodb_lists_query_indexes_and_never_scan(dynamodb: Any) -> None:
         store.create(make("failed"))
         store.list(None, 10, None, workspace="default")
         store.list("failed", 10, None)
+        store.search("default", ["t"], None, 10, None)
+        store.search("default", ["t"], "failed", 10, None)
     finally:
         dynamodb.meta.events.unregister("provide-client-params.dynamodb.*", record)
     assert ("Query", "CreatedIndex") in calls
     assert ("Query", "StatusIndex") in calls
+    assert ("Query", "WorkspaceStatusIndex") in calls
     assert not any(name == "Scan" for name, _ in calls)
 
 
@@ -267,3 +270,84 @@ def test_items_without_a_workspace_are_migrated_to_default(
         legacy["id"]
     ]
     assert store.count_active("default", ACTIVE, 10) == 1
+    # ...and its title is searchable (the index is filled on open / by migrate).
+    assert [i["id"] for i in store.search("default", ["t"], None, 10, None).items] == [legacy["id"]]
+
+
+# --- title search ---------------------------------------------------------------------------
+def _search(store: Videos, query: str, status: str | None = None, limit: int = 50) -> list[str]:
+    """Every title found, newest first, over all the pages."""
+    from chalicelib.store.base import search_words
+
+    titles: list[str] = []
+    cursor = None
+    while True:
+        page = store.search("acme", search_words(query), status, limit, cursor)
+        assert len(page.items) <= limit
+        titles += [i["title"] for i in page.items]
+        if page.cursor is None:
+            return titles
+        cursor = page.cursor
+
+
+def test_search_matches_word_prefixes_case_and_accent_blind_in_the_workspace(
+    store: Videos,
+) -> None:
+    for title, status in (
+        ("Intro to Kubernetes", "completed"),
+        ("Café tour — PARIS", "uploaded"),
+        ("Deep-dive: kube_ctl tips", "completed"),
+        ("Introduction", "failed"),
+    ):
+        store.create(make(status, title=title, workspace="acme"))
+    store.create(make(title="Intro elsewhere", workspace="globex"))
+    assert _search(store, "intro") == ["Introduction", "Intro to Kubernetes"]
+    assert _search(store, "KUBE") == ["Deep-dive: kube_ctl tips", "Intro to Kubernetes"]
+    assert _search(store, "café") == _search(store, "CAFE") == ["Café tour — PARIS"]
+    assert _search(store, "paris tou") == ["Café tour — PARIS"]  # every word, any order
+    assert _search(store, "intro kub") == ["Intro to Kubernetes"]
+    assert _search(store, "ntro") == []  # the start of a word, not any substring
+    assert _search(store, "ctl") == ["Deep-dive: kube_ctl tips"]
+    assert _search(store, "intro", status="completed") == ["Intro to Kubernetes"]
+    assert _search(store, "intro", status="queued") == []
+    assert _search(store, "elsewhere") == []  # another workspace's title
+
+
+def test_search_pages_without_gaps_or_repeats(store: Videos) -> None:
+    for n in range(9):
+        title = f"match {n}" if n % 3 else f"other {n}"
+        store.create(make(title=title, workspace="acme"))
+    expected = [f"match {n}" for n in reversed(range(9)) if n % 3]
+    assert _search(store, "match", limit=2) == expected
+    assert _search(store, "match", limit=6) == expected
+
+
+def test_dynamodb_search_reads_a_bounded_amount_per_call(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search that passes over many other titles reads at most the budget per call and
+    hands back a cursor (even on an empty page) to go on from there."""
+    import chalicelib.store.dynamodb.videos as module
+    from chalicelib.store.dynamodb import DynamoVideoStore
+
+    table = f"videos-{uuid.uuid4().hex[:8]}"
+    create_video_table(dynamodb, table)
+    store = DynamoVideoStore(dynamodb, table)
+    store.create(make(title="needle", workspace="acme"))
+    for _ in range(9):
+        store.create(make(title="hay", workspace="acme"))
+    monkeypatch.setattr(module, "SEARCH_READ_BUDGET", 4)
+    monkeypatch.setattr(module, "_SEARCH_CHUNK", 2)
+    scanned: list[int] = []
+
+    def record(parsed: dict[str, Any], **_: Any) -> None:
+        scanned.append(int(parsed.get("ScannedCount", 0)))
+
+    dynamodb.meta.events.register("after-call.dynamodb.Query", record)
+    try:
+        first = store.search("acme", ["needle"], None, 10, None)
+        assert first.items == [] and first.cursor is not None
+        assert sum(scanned) == 4
+        assert _search(store, "needle", limit=10) == ["needle"]
+    finally:
+        dynamodb.meta.events.unregister("after-call.dynamodb.Query", record)

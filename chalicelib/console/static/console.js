@@ -20,6 +20,7 @@ const SILENCE_GRACE_MS = 5000;
 const LONG_POLL_ATTEMPTS = 2; // failures in a row before the page polls the item instead
 const FINAL = new Set(["completed", "failed"]);
 const PAGE_SIZE = 24;
+const SEARCH_DELAY_MS = 250;
 const ACTIVE = new Set(["queued", "processing"]);
 const REPROCESSABLE = new Set(["uploaded", "completed", "failed"]);
 const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|mkv|webm|avi|mpe?g|ts|m2ts|mts|3gp|ogv|flv|wmv)$/i;
@@ -193,9 +194,10 @@ async function api(method, path, body, token = session.token) {
 
 const videoPath = (id) => `/videos/${encodeURIComponent(id)}`;
 
-function listPath(status, nextToken) {
+function listPath(status, query, nextToken) {
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (status) params.set("status", status);
+  if (query) params.set("q", query); // the API's title search: word prefixes, any case
   if (nextToken) params.set("nextToken", nextToken);
   return `/videos?${params}`;
 }
@@ -564,7 +566,7 @@ async function loadFirstPage() {
   const generation = ++library.generation;
   setText("library-error", "");
   try {
-    const page = await api("GET", listPath(library.status));
+    const page = await api("GET", listPath(library.status, library.query));
     if (generation !== library.generation) return;
     library.videos.clear();
     for (const video of page.videos || []) upsert(video);
@@ -582,7 +584,7 @@ async function loadMore() {
   const button = $("load-more");
   button.disabled = true;
   try {
-    const page = await api("GET", listPath(library.status, library.nextToken));
+    const page = await api("GET", listPath(library.status, library.query, library.nextToken));
     if (generation !== library.generation) return;
     for (const video of page.videos || []) upsert(video);
     library.nextToken = page.nextToken || null;
@@ -595,11 +597,6 @@ async function loadMore() {
   }
 }
 
-function matchesQuery(video) {
-  if (!library.query) return true;
-  return String(video.title || "").toLowerCase().includes(library.query);
-}
-
 function renderLibrary() {
   const list = $("video-list");
   const ordered = [...library.videos.values()].sort(newestFirst);
@@ -610,7 +607,6 @@ function renderLibrary() {
     }
   }
   let previous = null;
-  let shown = 0;
   let active = 0;
   for (const video of ordered) {
     let row = library.rows.get(video.id);
@@ -622,16 +618,15 @@ function renderLibrary() {
     const expected = previous ? previous.nextSibling : list.firstChild;
     if (expected !== row) list.insertBefore(row, expected); // moves only rows out of place
     previous = row;
-    row.hidden = !matchesQuery(video);
-    if (!row.hidden) shown += 1;
     if (ACTIVE.has(video.status)) active += 1;
   }
   const empty = $("library-empty");
-  empty.hidden = shown > 0;
-  if (!ordered.length) {
+  empty.hidden = ordered.length > 0;
+  if (library.query) {
+    const which = library.status ? `${library.status} video` : "video";
+    empty.textContent = `No ${which} has a title with words starting “${library.query}”.`;
+  } else {
     empty.textContent = library.status ? `No ${library.status} videos.` : "No videos yet: upload one above.";
-  } else if (!shown) {
-    empty.textContent = "No loaded video matches the search.";
   }
   $("load-more").hidden = !library.nextToken;
   const parts = [`${ordered.length} video${ordered.length === 1 ? "" : "s"} loaded`];
@@ -699,7 +694,7 @@ function renderPoster(poster, video) {
 async function libraryTick(current) {
   const inFlight = [...library.videos.values()].filter((v) => ACTIVE.has(v.status));
   if (!inFlight.length) return false;
-  const page = await api("GET", listPath(library.status));
+  const page = await api("GET", listPath(library.status, library.query));
   if (!current()) return false;
   const seen = new Set();
   for (const video of page.videos || []) {
@@ -1505,15 +1500,24 @@ function start() {
   $("upload-form").addEventListener("submit", upload);
   $("upload-cancel").addEventListener("click", abortUpload);
   $("file-input").addEventListener("change", onFileChosen);
-  $("status-filter").addEventListener("change", (event) => {
-    library.status = event.target.value;
+  const reloadLibrary = () => {
     library.loaded = false;
     libraryUpdates.stop();
     loadFirstPage().then(() => libraryUpdates.watch());
+  };
+  $("status-filter").addEventListener("change", (event) => {
+    library.status = event.target.value;
+    reloadLibrary();
   });
+  let searchTimer = null;
   $("search-input").addEventListener("input", (event) => {
-    library.query = event.target.value.trim().toLowerCase();
-    renderLibrary();
+    clearTimeout(searchTimer); // one request once typing pauses, not one per key
+    searchTimer = setTimeout(() => {
+      const query = event.target.value.trim();
+      if (query === library.query) return;
+      library.query = query;
+      reloadLibrary();
+    }, SEARCH_DELAY_MS);
   });
   $("load-more").addEventListener("click", loadMore);
   $("process-again").addEventListener("click", processAgain);

@@ -1,5 +1,6 @@
 """DynamoDB adapter of `Tokens`: items `token#<id>`, listed through `CreatedIndex` as entity
-`token#<workspace>`."""
+`token#<workspace>`; failed-login counters are items `failure#<key>` that the table's TTL
+removes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chalicelib.domain import Item
 from chalicelib.errors import dependency_errors
 from chalicelib.store.base import Tokens
 from chalicelib.store.dynamodb.table import CREATED_INDEX, DynamoTable
+from chalicelib.store.dynamodb.table import key as item_key
 
 
 @dependency_errors("database", BotoCoreError, ClientError)
@@ -35,3 +37,15 @@ class DynamoTokens(DynamoTable, Tokens):
 
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
         return self._set_fields(f"token#{token_id}", fields)
+
+    def count_login_failure(self, key: str, expires_at: float) -> int:
+        # One UpdateItem (ADD is atomic across writers); no entity, so no index holds it.
+        resp = self._client.update_item(
+            TableName=self._table,
+            Key=item_key(f"failure#{key}"),
+            UpdateExpression="ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)",
+            ExpressionAttributeNames={"#n": "failures", "#ttl": "ttl"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(int(expires_at))}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(resp["Attributes"]["failures"]["N"])

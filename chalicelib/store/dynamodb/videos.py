@@ -1,10 +1,18 @@
 """DynamoDB adapter of `Videos`: video items (keyed on the video id) and their indexes; each
-change writes its events (outbox) in the same TransactWriteItems."""
+change writes its events (outbox) in the same TransactWriteItems.
+
+Title search: DynamoDB has no text search, so each video carries `titleSearch` (its title's
+`search_words` as " w1 w2 ... ", written with the video) and a search reads the workspace's
+partition of the list indexes newest first, keeping the items whose `titleSearch` contains
+" <word>" for every word (a FilterExpression: word-prefix matches). Reads grow with the part of
+the workspace a page has to pass over, not with the matches; one call reads at most
+`SEARCH_READ_BUDGET` items and hands back a cursor to go on (see docs/api.md for the figures).
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
 from chalicelib.domain.events import SEQUENCE_FIELD, for_change
 from chalicelib.errors import TransitionRejected, dependency_errors
-from chalicelib.store.base import Page, Videos, check_transition
+from chalicelib.store.base import Page, Videos, check_transition, search_words
 from chalicelib.store.dynamodb.outbox import event_puts
 from chalicelib.store.dynamodb.table import (
     CREATED_INDEX,
@@ -26,6 +34,29 @@ from chalicelib.store.dynamodb.table import (
 
 _TRANSITION_ATTEMPTS = 5
 ENTITY = "video"
+TITLE_SEARCH = "titleSearch"
+SEARCH_READ_BUDGET = 500  # items one search call may read (each read costs, matching or not)
+_SEARCH_CHUNK = 200  # most items per Query: calls start at a page's size and double up to it
+
+
+def title_search(title: Any) -> str:
+    """`titleSearch`: the title's words between spaces, so " <prefix>" finds a word start."""
+    return f" {' '.join(search_words(str(title or '')))} "
+
+
+def _page_of(items: list[Item], limit: int) -> Page:
+    """The first `limit` items; a cursor after the last one when more were found."""
+    page, more = items[:limit], len(items) > limit
+    last = page[-1] if page else None
+    cursor = {"createdAt": last["createdAt"], "id": last["id"]} if more and last else None
+    return Page(page, cursor)
+
+
+def _with_title_search(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`fields`, with `titleSearch` when they change the title (the index moves with it)."""
+    if "title" not in fields:
+        return dict(fields)
+    return {**fields, TITLE_SEARCH: title_search(fields["title"])}
 
 
 def video_entity(workspace: str) -> str:
@@ -46,6 +77,7 @@ class DynamoVideos(DynamoTable, Videos):
         item = self._decode_raw(raw)
         item.pop("entity", None)
         item.pop("wsStatus", None)
+        item.pop(TITLE_SEARCH, None)
         item.setdefault("workspace", DEFAULT_WORKSPACE)
         return item
 
@@ -58,6 +90,7 @@ class DynamoVideos(DynamoTable, Videos):
             "workspace": workspace,
             "entity": video_entity(workspace),
             "wsStatus": ws_status(workspace, item["status"]),
+            TITLE_SEARCH: title_search(item.get("title")),
         }
         new = {**item, "workspace": workspace}
         events = for_change(new, 1)
@@ -86,6 +119,48 @@ class DynamoVideos(DynamoTable, Videos):
         cursor: Mapping[str, Any] | None,
         workspace: str | None = None,
     ) -> Page:
+        kwargs = self._list_query(status, cursor, workspace)
+        # One more than asked tells whether a next page exists without an empty last page.
+        resp = self._client.query(**kwargs, Limit=limit + 1)
+        items = [self._decode(raw) for raw in resp.get("Items", [])]
+        return _page_of(items, limit)
+
+    def search(
+        self,
+        workspace: str,
+        words: Sequence[str],
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+    ) -> Page:
+        kwargs = self._list_query(status, cursor, workspace)
+        kwargs["ExpressionAttributeNames"]["#ts"] = TITLE_SEARCH
+        for i, word in enumerate(words):
+            kwargs["ExpressionAttributeValues"][f":w{i}"] = {"S": f" {word}"}
+        kwargs["FilterExpression"] = " AND ".join(
+            f"contains(#ts, :w{i})" for i in range(len(words))
+        )
+        found: list[Item] = []
+        budget = SEARCH_READ_BUDGET
+        chunk = limit + 1  # enough when every title matches; more while few do
+        while True:
+            resp = self._client.query(**kwargs, Limit=min(budget, chunk, _SEARCH_CHUNK))
+            chunk *= 2
+            budget -= int(resp.get("ScannedCount", 0))
+            found += [self._decode(raw) for raw in resp.get("Items", [])]
+            if len(found) > limit:
+                return _page_of(found, limit)
+            last = resp.get("LastEvaluatedKey")
+            if last is None:
+                return Page(found, None)
+            if budget <= 0:  # read enough for one call: go on from the last item read
+                return Page(found, {"createdAt": last["createdAt"]["S"], "id": last["id"]["S"]})
+            kwargs["ExclusiveStartKey"] = last
+
+    def _list_query(
+        self, status: str | None, cursor: Mapping[str, Any] | None, workspace: str | None
+    ) -> dict[str, Any]:
+        """The Query (without its Limit) of one list: newest first, from `cursor` on."""
         if workspace is None:
             if status is None:
                 raise ValueError("listing across workspaces needs a status")
@@ -105,8 +180,6 @@ class DynamoVideos(DynamoTable, Videos):
             "ExpressionAttributeNames": {"#pk": pk_name},
             "ExpressionAttributeValues": {":pk": {"S": pk_value}},
             "ScanIndexForward": False,
-            # One more than asked tells whether a next page exists without an empty last page.
-            "Limit": limit + 1,
         }
         if cursor is not None:
             kwargs["ExclusiveStartKey"] = {
@@ -114,12 +187,7 @@ class DynamoVideos(DynamoTable, Videos):
                 "createdAt": {"S": cursor["createdAt"]},
                 pk_name: {"S": pk_value},
             }
-        resp = self._client.query(**kwargs)
-        items = [self._decode(raw) for raw in resp.get("Items", [])]
-        page, more = items[:limit], len(items) > limit
-        last = page[-1] if page else None
-        next_cursor = {"createdAt": last["createdAt"], "id": last["id"]} if more and last else None
-        return Page(page, next_cursor)
+        return kwargs
 
     def _update_request(
         self,
@@ -200,7 +268,7 @@ class DynamoVideos(DynamoTable, Videos):
             events = for_change(new, sequence + 1)
             new[SEQUENCE_FIELD] = sequence + len(events)
             fields = {
-                **(set_fields or {}),
+                **_with_title_search(set_fields or {}),
                 "status": to_status,
                 "updatedAt": new["updatedAt"],
                 "wsStatus": ws_status(current["workspace"], to_status),
@@ -230,7 +298,7 @@ class DynamoVideos(DynamoTable, Videos):
         self, video_id: str, fields: Mapping[str, Any], only_if_status: Iterable[str]
     ) -> bool:
         request = self._update_request(
-            video_id, only_if_status, {**fields, "updatedAt": utc_now()}, ()
+            video_id, only_if_status, {**_with_title_search(fields), "updatedAt": utc_now()}, ()
         )
         try:
             self._client.update_item(**request)
@@ -257,30 +325,55 @@ class DynamoVideos(DynamoTable, Videos):
         return total
 
     def migrate(self) -> int:
-        """Give pre-workspace video items `workspace` and `wsStatus` (one conditional update
-        each, so a concurrent transition is never overwritten). A one-off Scan: run it once
-        after deploying (`python -m chalicelib.admin migrate`)."""
+        """Give video items written by older versions what this one reads: `workspace` and
+        `wsStatus` (pre-workspace items), `titleSearch` (items from before title search). One
+        conditional update each, so a concurrent transition is never overwritten. A one-off
+        Scan: run it once after deploying (`python -m chalicelib.admin migrate`)."""
         changed = 0
         paginator = self._client.get_paginator("scan")
         for page in paginator.paginate(
             TableName=self._table,
-            FilterExpression="attribute_exists(#s) AND attribute_not_exists(wsStatus)",
-            ExpressionAttributeNames={"#s": "status"},
+            FilterExpression="attribute_exists(#s) AND "
+            "(attribute_not_exists(wsStatus) OR attribute_not_exists(#ts))",
+            ExpressionAttributeNames={"#s": "status", "#ts": TITLE_SEARCH},
         ):
             for raw in page.get("Items", []):
-                status = raw["status"]["S"]
-                with contextlib.suppress(ClientError):  # changed under us: it has the keys now
-                    self._client.update_item(
-                        TableName=self._table,
-                        Key={"id": raw["id"]},
-                        UpdateExpression="SET workspace = :ws, wsStatus = :wss",
-                        ConditionExpression="#s = :st AND attribute_not_exists(wsStatus)",
-                        ExpressionAttributeNames={"#s": "status"},
-                        ExpressionAttributeValues={
-                            ":ws": {"S": DEFAULT_WORKSPACE},
-                            ":wss": {"S": ws_status(DEFAULT_WORKSPACE, status)},
-                            ":st": {"S": status},
-                        },
-                    )
-                    changed += 1
+                updated = False
+                if "wsStatus" not in raw:
+                    updated |= self._migrate_workspace(raw)
+                if TITLE_SEARCH not in raw:
+                    updated |= self._migrate_title_search(raw)
+                changed += updated
         return changed
+
+    def _migrate_workspace(self, raw: Mapping[str, Any]) -> bool:
+        status = raw["status"]["S"]
+        with contextlib.suppress(ClientError):  # changed under us: it has the keys now
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": raw["id"]},
+                UpdateExpression="SET workspace = :ws, wsStatus = :wss",
+                ConditionExpression="#s = :st AND attribute_not_exists(wsStatus)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":ws": {"S": DEFAULT_WORKSPACE},
+                    ":wss": {"S": ws_status(DEFAULT_WORKSPACE, status)},
+                    ":st": {"S": status},
+                },
+            )
+            return True
+        return False
+
+    def _migrate_title_search(self, raw: Mapping[str, Any]) -> bool:
+        title = raw.get("title", {}).get("S", "")
+        with contextlib.suppress(ClientError):  # the title changed under us: it has one now
+            self._client.update_item(
+                TableName=self._table,
+                Key={"id": raw["id"]},
+                UpdateExpression="SET #ts = :ts",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(#ts)",
+                ExpressionAttributeNames={"#ts": TITLE_SEARCH},
+                ExpressionAttributeValues={":ts": {"S": title_search(title)}},
+            )
+            return True
+        return False

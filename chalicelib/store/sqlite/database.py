@@ -31,6 +31,12 @@ CREATE TABLE IF NOT EXISTS tokens (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_workspace ON tokens (workspace, created_at, id);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_expiry ON login_failures (expires_at);
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     created_at TEXT NOT NULL,

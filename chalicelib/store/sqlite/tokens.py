@@ -1,8 +1,10 @@
-"""SQLite adapter of `Tokens`: the `tokens` table, listed by workspace."""
+"""SQLite adapter of `Tokens`: the `tokens` table, listed by workspace, and the
+`login_failures` counters."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,3 +27,13 @@ class SqliteTokens(SqliteDatabase, Tokens):
 
     def update_token(self, token_id: str, fields: Mapping[str, Any]) -> bool:
         return self._merge("tokens", token_id, fields)
+
+    def count_login_failure(self, key: str, expires_at: float) -> int:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM login_failures WHERE expires_at < ?", (time.time(),))
+            row = conn.execute(
+                "INSERT INTO login_failures (key, count, expires_at) VALUES (?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
+                (key, expires_at),
+            ).fetchone()
+        return int(row[0])

@@ -1,16 +1,19 @@
-"""SQLite adapter of `Videos`: the `videos` table; each change writes its events (outbox)."""
+"""SQLite adapter of `Videos`: the `videos` table; each change writes its events (outbox).
+Titles are searched through the FTS5 table `video_titles` (the title's `search_words`, by
+video id), written in the same transaction as the video."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from chalicelib.domain import DEFAULT_WORKSPACE, Item, utc_now
 from chalicelib.errors import dependency_errors
-from chalicelib.store.base import Page, Videos, check_transition
+from chalicelib.store.base import Page, Videos, check_transition, search_words
 from chalicelib.store.sqlite.database import SqliteDatabase
 from chalicelib.store.sqlite.outbox import append_events
 
@@ -27,10 +30,22 @@ class SqliteVideos(SqliteDatabase, Videos):
         self._conn().execute("SELECT 1 FROM videos LIMIT 1").fetchall()
 
     def migrate(self) -> int:
-        """Add the `workspace` column (+ its indexes) and give workspace-less items `default`."""
+        """Add the `workspace` column (+ its indexes) and give workspace-less items `default`;
+        create the title index and fill it with the titles already there."""
         conn = self._conn()
         columns = {row[1] for row in conn.execute("PRAGMA table_info(videos)")}
+        indexed = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'video_titles'"
+        ).fetchone()
         with self._tx() as tx:
+            if not indexed:
+                tx.execute(
+                    "CREATE VIRTUAL TABLE video_titles USING fts5(words, video_id UNINDEXED, "
+                    "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
+                )
+                rows = tx.execute("SELECT id, json_extract(doc, '$.title') FROM videos")
+                for video_id, title in rows.fetchall():
+                    _index_title(tx, video_id, title)
             if "workspace" not in columns:
                 tx.execute(
                     "ALTER TABLE videos ADD COLUMN workspace TEXT NOT NULL "
@@ -58,6 +73,7 @@ class SqliteVideos(SqliteDatabase, Videos):
                 "VALUES (?, ?, ?, ?, ?)",
                 (item["id"], item["workspace"], item["status"], item["createdAt"], doc),
             )
+            _index_title(conn, item["id"], item.get("title"))
 
     def get(self, video_id: str) -> Item | None:
         return self._doc("SELECT doc FROM videos WHERE id = ?", (video_id,))
@@ -69,22 +85,50 @@ class SqliteVideos(SqliteDatabase, Videos):
         cursor: Mapping[str, Any] | None,
         workspace: str | None = None,
     ) -> Page:
-        where, args = [], []  # type: tuple[list[str], list[Any]]
-        if workspace is not None:
-            where.append("workspace = ?")
-            args.append(workspace)
-        elif status is None:
+        if workspace is None and status is None:
             raise ValueError("listing across workspaces needs a status")
-        if status is not None:
-            where.append("status = ?")
-            args.append(status)
+        return self._page("SELECT doc FROM videos", [], [], workspace, status, limit, cursor)
+
+    def search(
+        self,
+        workspace: str,
+        words: Sequence[str],
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+    ) -> Page:
+        # Each word a quoted prefix query ("word"*), all of them required.
+        match = " AND ".join('"{}"*'.format(w.replace('"', '""')) for w in words)
+        return self._page(
+            "SELECT videos.doc FROM video_titles JOIN videos ON videos.id = video_titles.video_id",
+            ["video_titles MATCH ?"],
+            [match],
+            workspace,
+            status,
+            limit,
+            cursor,
+        )
+
+    def _page(
+        self,
+        select: str,
+        where: builtins.list[str],
+        args: builtins.list[Any],
+        workspace: str | None,
+        status: str | None,
+        limit: int,
+        cursor: Mapping[str, Any] | None,
+    ) -> Page:
+        """One page, newest first, of `select` narrowed by `where`, workspace, status, cursor."""
+        for column, value in (("workspace", workspace), ("status", status)):
+            if value is not None:
+                where.append(f"videos.{column} = ?")
+                args.append(value)
         if cursor is not None:
-            where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            where.append("(videos.created_at < ? OR (videos.created_at = ? AND videos.id < ?))")
             args += [cursor["createdAt"], cursor["createdAt"], cursor["id"]]
-        sql = "SELECT doc FROM videos"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        sql = select + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY videos.created_at DESC, videos.id DESC LIMIT ?"
         rows = self._docs(sql, (*args, limit + 1))
         items = rows[:limit]
         more = len(rows) > limit
@@ -114,6 +158,8 @@ class SqliteVideos(SqliteDatabase, Videos):
             conn.execute(
                 "UPDATE videos SET status = ?, doc = ? WHERE id = ?", (to_status, doc, video_id)
             )
+            if "title" in (set_fields or {}):
+                _index_title(conn, video_id, item["title"], replace=True)
         return item
 
     def update_fields(
@@ -130,6 +176,8 @@ class SqliteVideos(SqliteDatabase, Videos):
             item.update(fields)
             item["updatedAt"] = utc_now()
             conn.execute("UPDATE videos SET doc = ? WHERE id = ?", (json.dumps(item), video_id))
+            if "title" in fields:
+                _index_title(conn, video_id, item["title"], replace=True)
         return True
 
     def count_active(self, workspace: str, statuses: Iterable[str], cap: int) -> int:
@@ -145,3 +193,14 @@ class SqliteVideos(SqliteDatabase, Videos):
             .fetchone()
         )
         return int(row[0])
+
+
+def _index_title(
+    conn: sqlite3.Connection, video_id: str, title: Any, *, replace: bool = False
+) -> None:
+    """Write the video's row of the title index, in the caller's transaction (`replace`: a
+    changed title; that delete reads the whole index, the video id being unindexed)."""
+    if replace:
+        conn.execute("DELETE FROM video_titles WHERE video_id = ?", (video_id,))
+    words = " ".join(search_words(str(title or "")))
+    conn.execute("INSERT INTO video_titles (words, video_id) VALUES (?, ?)", (words, video_id))
