@@ -7,7 +7,8 @@ class MediaError(Exception):
     """A problem with one video's input or its processing; fails that video only.
 
     Codes: SourceNotFound, SourceOutsideRoots, SourceTooLarge, UnsupportedSource, NotAVideo,
-    NoVideoStream, ZeroDuration, TooLong, Unreadable, TranscodeFailed, Timeout, ThumbnailFailed.
+    NoVideoStream, UnsupportedContainer, ZeroDuration, TooLong, Unreadable, TranscodeFailed,
+    Timeout, ThumbnailFailed.
     """
 
     def __init__(self, code: str, message: str) -> None:

@@ -20,6 +20,60 @@ from chalicelib.media.errors import MediaError
 
 # Demuxers that read single still images: a picture is not a video.
 _IMAGE_FORMATS = frozenset({"image2", "image2pipe", "apng", "webp", "tiff"})
+
+# ffmpeg confined (issue 28): a source is opened only by a demuxer of a real media container,
+# never by one that reads other files or URLs named inside it (HLS playlists, DASH manifests,
+# concat lists, image sequences, subtitles' includes…), and only through the protocol its
+# location needs. The allow-list names FFmpeg demuxers; a demuxer whose name lists several
+# ("mov,mp4,m4a,3gp,3g2,mj2") is allowed when one of them is. Single-picture and audio-only
+# demuxers stay allowed so that such a file fails with what it is (NotAVideo, NoVideoStream).
+SOURCE_DEMUXERS = (
+    "mov", "mp4", "matroska", "webm", "avi", "mpegts", "mpeg", "mpegvideo", "flv", "ogg",
+    "mxf", "asf", "nut", "ivf", "m4v", "h264", "hevc", "obu", "yuv4mpegpipe", "dv", "gif",
+    "rm", "wav", "mp3", "aac", "flac", "w64", "caf", "aiff",
+    "jpeg_pipe", "png_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe", "apng", "webp",
+)  # fmt: skip
+_URL_PROTOCOLS = "http,https,tcp,tls"  # presigned URLs (moto/emulators answer plain http)
+
+
+def source_open_options(location: Path | str) -> dict[str, str]:
+    """libavformat options that confine the opening of a source (PyAV `options=`; the same
+    names are ffmpeg input options): its demuxer from SOURCE_DEMUXERS, its protocol `file` for a
+    path and http(s) for a URL."""
+    url = str(location).startswith(("http://", "https://"))
+    return {
+        "format_whitelist": ",".join(SOURCE_DEMUXERS),
+        "protocol_whitelist": _URL_PROTOCOLS if url else "file",
+    }
+
+
+def open_source(location: Path | str) -> Any:
+    """Open a source with PyAV, confined (`source_open_options`). A container outside the
+    allow-list is `UnsupportedContainer`; undecodable data is `NotAVideo`."""
+    import av  # lazy: heavy native library
+
+    try:
+        return av.open(
+            str(location),
+            mode="r",
+            metadata_errors="ignore",
+            options=source_open_options(location),
+        )
+    except av.error.InvalidDataError:
+        raise MediaError(
+            "NotAVideo",
+            "The file is not a video in a format we can read (or it is damaged or truncated).",
+        ) from None
+    except av.error.ArgumentError:  # EINVAL: the demuxer or a protocol is not on its list
+        raise MediaError(
+            "UnsupportedContainer",
+            "The file is not a media container we accept as a source: playlists (HLS), "
+            "manifests (DASH), lists (concat) and image sequences are refused.",
+        ) from None
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        raise MediaError("Unreadable", "The file could not be opened as a video.") from None
+
+
 # Decoding stops after this many packets without a picture: the stream is unreadable.
 _MAX_PACKETS_FOR_FIRST_FRAME = 300
 
@@ -200,7 +254,7 @@ class ProbeResult:
         }
 
 
-def probe(  # noqa: C901 - one pass over one open container, each check needing the last
+def probe(
     path: Path | str, *, max_duration: float, exe: str | None = None, size: int | None = None
 ) -> ProbeResult:
     """Probe `path` (a local file, or a URL ffmpeg reads with ranged requests: only the headers
@@ -208,19 +262,10 @@ def probe(  # noqa: C901 - one pass over one open container, each check needing 
     `size` (bytes) is the file's size when `path` is a URL (the bitrate fallback).
 
     `exe` is the ffmpeg binary for the `idet` pass (default: `ffmpeg_exe()`).
-    Codes: NotAVideo, NoVideoStream, ZeroDuration, TooLong, Unreadable, UnsupportedHdr.
+    Codes: NotAVideo, NoVideoStream, ZeroDuration, TooLong, Unreadable, UnsupportedHdr,
+    UnsupportedContainer.
     """
-    import av  # lazy: heavy native library
-
-    try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
-    except av.error.InvalidDataError:
-        raise MediaError(
-            "NotAVideo",
-            "The file is not a video in a format we can read (or it is damaged or truncated).",
-        ) from None
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
-        raise MediaError("Unreadable", "The file could not be opened as a video.") from None
+    container = open_source(path)
     with container:
         fmt = container.format.name
         if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):

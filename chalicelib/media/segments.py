@@ -49,7 +49,7 @@ from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
 from chalicelib.media.filters import input_stage
-from chalicelib.media.probe import ProbeResult
+from chalicelib.media.probe import ProbeResult, source_open_options
 
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
@@ -223,7 +223,9 @@ def exact_frame_rate(path: str, stream_index: int = 0) -> tuple[Fraction | None,
     import av
 
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with av.open(
+            path, metadata_errors="ignore", options=source_open_options(path)
+        ) as container:
             stream = container.streams[stream_index]
             avg, guessed = stream.average_rate, stream.guessed_rate
             fmt = container.format.name
@@ -248,7 +250,9 @@ def seek_timeline(path: str, stream_index: int = 0) -> tuple[str, int]:
     import av
 
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with av.open(
+            path, metadata_errors="ignore", options=source_open_options(path)
+        ) as container:
             tb = container.streams[stream_index].time_base
             start = container.start_time
     except (av.error.FFmpegError, IndexError, OSError):
