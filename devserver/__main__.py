@@ -44,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         "are streamed outside this limit)",
     )
     parser.add_argument("--max-upload-bytes", type=int, default=LOCAL_MAX_UPLOAD_BYTES)
+    parser.add_argument(
+        "--events-poll",
+        type=float,
+        default=1.0,
+        help="seconds between looks at a video while an event stream waits for a change "
+        "(the wait itself holds no API slot)",
+    )
+    parser.add_argument(
+        "--max-streams-per-token",
+        type=int,
+        default=0,
+        help="event streams one token may have waiting at once, 429 beyond "
+        "(default: VIDEO_MAX_STREAMS_PER_TOKEN, 10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     os.environ.setdefault("VIDEO_BACKEND", "local")
@@ -71,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         max_connections=args.max_connections,
         api_concurrency=args.api_concurrency,
         max_upload_bytes=args.max_upload_bytes,
+        events_wait=settings.sse_wait_seconds,
+        events_poll=args.events_poll,
+        max_streams_per_token=args.max_streams_per_token or settings.max_streams_per_token,
         quiet=args.quiet,
     )
     c.admin_token  # noqa: B018 - generated now (when not configured), so it can be read

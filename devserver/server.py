@@ -35,6 +35,7 @@ in its own context.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import logging
@@ -51,7 +52,7 @@ from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chalice import local
 from chalice.config import Config
@@ -60,7 +61,13 @@ from chalicelib.api.http import ApiRoutes
 from chalicelib.api.local_media import LocalMediaFiles, cors_headers, plan_media
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
-from chalicelib.errors import NotFoundError, PayloadTooLargeError, ServiceError
+from chalicelib.api.validation import MAX_SSE_WAIT
+from chalicelib.errors import (
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ServiceError,
+)
 from chalicelib.media_store.base import content_type
 
 log = logging.getLogger(__name__)
@@ -68,13 +75,15 @@ log = logging.getLogger(__name__)
 API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
 READ_CHUNK = 256 * 1024
 DRAIN_SECONDS = 5.0  # how long an unread body is drained after the answer, before closing
-# The routes this server answers itself (bytes streamed to or from disk), by operationId: the
-# handler's name, and whether the route is the media one (CORS headers on its errors, needs
-# local media files) rather than an upload target (needs the uploads service).
+# The routes this server answers itself, by operationId: the handler's name and the route's
+# kind: "media" (CORS headers on its errors, needs local media files), "upload" (an upload
+# target, needs the uploads service) or "events" (a long poll whose waiting happens here,
+# outside the API slots).
 _STREAMED = {
-    "getMedia": ("_serve_media", True),
-    "putUploadPart": ("_receive_part", False),
-    "putUpload": ("_receive_upload", False),
+    "getMedia": ("_serve_media", "media"),
+    "putUploadPart": ("_receive_part", "upload"),
+    "putUpload": ("_receive_upload", "upload"),
+    "videoEvents": ("_serve_events", "events"),
 }
 
 
@@ -83,7 +92,17 @@ class FastPath:
     pattern: re.Pattern[str]  # the route's path, its {parameters} captured in order
     methods: frozenset[str]
     handler: str
-    media: bool
+    kind: str
+
+    @property
+    def media(self) -> bool:
+        return self.kind == "media"
+
+    @property
+    def signed(self) -> bool:
+        """Media and upload URLs carry a signature; the events route takes a token (checked
+        by the app, through Chalice)."""
+        return self.kind != "events"
 
 
 def path_pattern(path: str) -> re.Pattern[str]:
@@ -95,17 +114,20 @@ def path_pattern(path: str) -> re.Pattern[str]:
     return re.compile("/".join(parts))
 
 
-def fast_paths(routes: ApiRoutes, *, media: bool, uploads: bool) -> list[FastPath]:
+def fast_paths(
+    routes: ApiRoutes, *, media: bool, uploads: bool, events: bool = True
+) -> list[FastPath]:
     """The streamed routes, with their paths and methods from the app's route table (a GET
     route also answers HEAD): media ones when local media files are served, upload targets
     when there is an uploads service."""
+    wanted = {"media": media, "upload": uploads, "events": events}
     out = []
-    for op_id, (handler, is_media) in _STREAMED.items():
-        if not (media if is_media else uploads):
+    for op_id, (handler, kind) in _STREAMED.items():
+        if not wanted[kind]:
             continue
         path, method = routes.path_of(op_id)
-        methods = {"GET", "HEAD"} if method == "GET" else {method}
-        out.append(FastPath(path_pattern(path), frozenset(methods), handler, is_media))
+        methods = {"GET", "HEAD"} if method == "GET" and kind == "media" else {method}
+        out.append(FastPath(path_pattern(path), frozenset(methods), handler, kind))
     return out
 
 
@@ -255,6 +277,59 @@ class RequestBody:
         return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An answer to send: status, headers, body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def unchanged(self) -> bool:
+        """An event stream's "nothing new yet" (a keep-alive comment, no event)."""
+        if self.status != 200:
+            return False
+        lines = self.body.splitlines()
+        return not any(line.startswith((b"id:", b"event:")) for line in lines)
+
+
+def _requested_wait(query: list[tuple[str, str]]) -> float | None:
+    """The `wait` an events request asks for (25 s when not given); None when it is not a
+    valid one (the app then answers, 400)."""
+    values = [v for k, v in query if k == "wait"]
+    if not values:
+        return 25.0
+    try:
+        wait = float(values[-1])
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= MAX_SSE_WAIT else None
+
+
+class StreamSlots:
+    """Open event streams per token (by a hash of its Authorization header), at most `cap`."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def open(self, key: str) -> bool:
+        with self._lock:
+            count = self._open.get(key, 0)
+            if count >= self.cap:
+                return False
+            self._open[key] = count + 1
+            return True
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            count = self._open.pop(key, 1) - 1
+            if count > 0:
+                self._open[key] = count
+
+
 class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True  # a stuck client never blocks shutdown
     block_on_close = False
@@ -274,6 +349,9 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         max_connections: int = 512,
         api_concurrency: int = 4,
         max_upload_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+        events_wait: float = 25.0,
+        events_poll: float = 1.0,
+        max_streams_per_token: int = 10,
         quiet: bool = False,
     ) -> None:
         self.gateway = gateway
@@ -291,6 +369,9 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         # thread at a time anyway; more handlers at once only fight over the GIL and SQLite's
         # write lock (whose busy handler sleeps), which is what made the tail slow.
         self.api_slots = threading.BoundedSemaphore(api_concurrency)
+        # Event streams wait on their own connection threads, never in an API slot.
+        self.events_wait, self.events_poll = events_wait, events_poll
+        self.streams = StreamSlots(max_streams_per_token)
         super().__init__(address, LocalRequestHandler)
 
     def server_bind(self) -> None:
@@ -423,7 +504,7 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                 match = fast.pattern.fullmatch(path)
                 if match and self.command in fast.methods:
                     error_headers = cors_headers() if fast.media else []
-                    if self._signed(path, parts.query, error_headers):
+                    if not fast.signed or self._signed(path, parts.query, error_headers):
                         getattr(self, fast.handler)(*match.groups())
                     break
             else:
@@ -499,21 +580,24 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         except PayloadTooLargeError as exc:
             self._send_service_error(exc)
             return
+        self._send_answer(self._ask_chalice(self.path, data))
+
+    def _ask_chalice(self, path: str, data: bytes = b"") -> Answer:
+        """The app's answer to this request (at `path`), inside one of the API slots."""
         headers = dict(self.headers.items())
         try:
             with self.server.api_slots:
                 response = self.server.gateway.handle_request(
-                    self.command, self.path, headers, data or None
+                    self.command, path, headers, data or None
                 )
         except local.LocalGatewayException as exc:
-            self._send(exc.CODE, list(exc.headers.items()), exc.body or b"")
-            return
+            return Answer(exc.CODE, list(exc.headers.items()), exc.body or b"")
         except Exception:
             request_id = uuid.uuid4().hex
             log.exception("request %s: the gateway failed", request_id)
             error = {"code": "InternalError", "message": "unexpected server error"}
-            self._send_json(500, {"error": {**error, "requestId": request_id}})
-            return
+            failed = json.dumps({"error": {**error, "requestId": request_id}}).encode()
+            return Answer(500, [("Content-Type", "application/json")], failed)
         body = response.get("body")
         if response.get("isBase64Encoded") and body is not None:
             body = base64.b64decode(body)
@@ -524,7 +608,50 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         pairs = list(headers_out.items())
         for name, values in (response.get("multiValueHeaders") or {}).items():
             pairs.extend((name, v) for v in values)
-        self._send(int(response["statusCode"]), pairs, body or b"")
+        return Answer(int(response["statusCode"]), pairs, body or b"")
+
+    def _send_answer(self, answer: Answer) -> None:
+        self._send(answer.status, answer.headers, answer.body)
+
+    # --- event streams: the wait happens here, outside the API slots ------------------------
+    def _serve_events(self, video_id: str) -> None:
+        """`GET /videos/{id}/events`: the app answers at once (`wait=0`: authentication,
+        ownership, the current state), and while nothing changed this thread waits and asks
+        again every `events_poll` seconds, each time holding an API slot only for the look.
+        A token has at most `max_streams_per_token` such waits open (429 beyond)."""
+        parts = urlsplit(self.path)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        wait = _requested_wait(query)
+        if wait is None:  # no valid wait: the app answers (a 400, or at once with wait=0)
+            self._send_answer(self._ask_chalice(self.path))
+            return
+        probe_query = urlencode([*((k, v) for k, v in query if k != "wait"), ("wait", "0")])
+        probe = urlunsplit(("", "", parts.path, probe_query, ""))
+        answer = self._ask_chalice(probe)
+        wait = min(wait, self.server.events_wait)
+        if not answer.unchanged or wait <= 0:
+            self._send_answer(answer)
+            return
+        key = hashlib.sha256((self.headers.get("Authorization") or "").encode()).hexdigest()
+        if not self.server.streams.open(key):
+            error = RateLimitedError(
+                f"this token already has {self.server.streams.cap} event streams open; "
+                "close one or retry later",
+                retry_after=wait,
+                code="TooManyStreams",
+            )
+            self._send_service_error(error, list(error.headers.items()))
+            return
+        try:
+            deadline = time.monotonic() + wait
+            while (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(self.server.events_poll, left))
+                answer = self._ask_chalice(probe)
+                if not answer.unchanged:
+                    break
+        finally:
+            self.server.streams.close(key)
+        self._send_answer(answer)
 
     def _signed(self, path: str, query: str, headers: list[tuple[str, str]]) -> bool:
         """Media and upload slots take no bearer token: their URLs carry a signature (as the
