@@ -68,6 +68,7 @@ routes = ApiRoutes(
     verify_signature=lambda path, params: container().signer.verify(path, params),  # noqa: PLW0108
 )
 _json = json_response
+MEDIA_INLINE_MAX_BYTES = 6 * 1024 * 1024  # Lambda's response payload quota
 # OpenAPI links from a created resource to the operations that take its id.
 VIDEO_LINKS = {
     **links(
@@ -748,8 +749,10 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
 
     `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
-    (devserver/server.py); this route keeps /media in the route table (OPTIONS preflight,
-    other methods' 405) and serves chalice.test.Client, whole and in memory.
+    (devserver/server.py), and answers 404 to any other spelling of the path that Chalice
+    would route here; this route keeps /media in the route table (OPTIONS preflight, other
+    methods' 405) and serves chalice.test.Client small files (at most the inline cap, API
+    Gateway's payload quota; larger ones are a 404 here).
     """
     files = container().local_media()
     path = files.resolve(video_id, run_id, name) if files is not None else None
@@ -758,7 +761,12 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     from chalicelib.media_store.base import content_type
 
     ctype = content_type(name)
-    data = path.read_bytes()
+    with path.open("rb") as handle:  # never a whole rendition in memory: at most the inline cap
+        data = handle.read(MEDIA_INLINE_MAX_BYTES + 1)
+    if len(data) > MEDIA_INLINE_MAX_BYTES:
+        raise NotFoundError(
+            "this file is served by the streaming server only (make run), not through the API"
+        )
     binary = ctype.split(";")[0] in app.api.binary_types
     return Response(
         body=data if binary else data.decode("utf-8"),

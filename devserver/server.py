@@ -361,6 +361,7 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         self.fast_paths = fast_paths(
             routes, media=media is not None, uploads=uploads is not None
         )
+        self.media_route = routes.path_of("getMedia")[0] if media is not None else None
         self.read_timeout = read_timeout
         self.max_upload_bytes = max_upload_bytes
         self.quiet = quiet
@@ -508,6 +509,14 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                         getattr(self, fast.handler)(*match.groups())
                     break
             else:
+                if self._is_media_variant(path):
+                    # A media URL spelled otherwise (trailing slash, `//`, `%2F`, dot
+                    # segments) that Chalice's matcher would still route to the media view:
+                    # a 404, never the view (which would read the file into memory, in an
+                    # API slot).
+                    error = NotFoundError("no such media file")
+                    self._send_service_error(error, cors_headers())
+                    return
                 self._call_chalice()
         except ClientGone:
             self.close_connection = True
@@ -652,6 +661,17 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         finally:
             self.server.streams.close(key)
         self._send_answer(answer)
+
+    def _is_media_variant(self, path: str) -> bool:
+        """True when Chalice would route this GET/HEAD to the media view (which this server
+        answers itself, only at the exact path)."""
+        if self.command not in ("GET", "HEAD") or self.server.media_route is None:
+            return False
+        try:
+            matched = self.server.gateway.event_converter._route_matcher.match_route(path)
+        except ValueError:
+            return False
+        return bool(matched.route == self.server.media_route)
 
     def _signed(self, path: str, query: str, headers: list[tuple[str, str]]) -> bool:
         """Media and upload slots take no bearer token: their URLs carry a signature (as the
