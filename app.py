@@ -20,7 +20,6 @@ from chalicelib.api.auth import NEW_TOKEN, TOKEN_LIST_PARAMS
 from chalicelib.api.http import (
     ANY_CONTENT,
     ApiRoutes,
-    base_url_of,
     json_response,
     request_id_of,
     with_request_id,
@@ -66,6 +65,10 @@ routes = ApiRoutes(
     app,
     authenticate=lambda header: container().auth.authenticate(header),  # noqa: PLW0108 - lazy
     verify_signature=lambda path, params: container().signer.verify(path, params),  # noqa: PLW0108
+    origin=lambda: (
+        container().settings.public_base_url,
+        bool(container().settings.trusted_proxies),
+    ),
 )
 _json = json_response
 MEDIA_INLINE_MAX_BYTES = 6 * 1024 * 1024  # Lambda's response payload quota
@@ -157,7 +160,7 @@ def openapi_document() -> Response:
     request (chalicelib/api/openapi.py: nothing of it is on the cold path)."""
     from chalicelib.api.openapi import document
 
-    body = document(routes, base_url_of(routes.request())).decode()
+    body = document(routes, routes.base_url()).decode()
     return Response(body=body, status_code=200, headers={"Content-Type": "application/json"})
 
 
@@ -369,7 +372,7 @@ def get_stream_document(video_id: str, name: str) -> Response:
 )
 def create_upload() -> Response:
     """A one-time upload target (presigned S3 PUT in AWS) and the sourceUrl to use."""
-    base_url = base_url_of(routes.request())
+    base_url = routes.base_url()
     workspace = routes.principal().workspace
     return _json(201, container().uploads.create(_body(required=False), base_url, workspace))
 
@@ -427,7 +430,7 @@ def abort_upload(upload_id: str) -> Response:
 )
 def upload_part_urls(upload_id: str) -> Response:
     """Signed URLs (presigned UploadPart in AWS) to PUT parts of a multipart upload."""
-    base_url = base_url_of(routes.request())
+    base_url = routes.base_url()
     workspace = routes.principal().workspace
     return _json(200, container().uploads.part_urls(upload_id, _body(), base_url, workspace))
 

@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     os.environ.setdefault("VIDEO_BACKEND", "local")
-    os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    if not (os.environ.get("VIDEO_PUBLIC_URL") or os.environ.get("VIDEO_PUBLIC_BASE_URL")):
+        # links in responses name this server as bound, never a request's Host
+        os.environ["VIDEO_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
     from app import routes
     from chalicelib.factory import ADMIN_TOKEN_FILE, container
     from devserver.server import make_server
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         events_wait=settings.sse_wait_seconds,
         events_poll=args.events_poll,
         max_streams_per_token=args.max_streams_per_token or settings.max_streams_per_token,
+        trusted_proxies=settings.trusted_proxies,
         quiet=args.quiet,
     )
     c.admin_token  # noqa: B018 - generated now (when not configured), so it can be read

@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import ipaddress
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -74,6 +76,7 @@ log = logging.getLogger(__name__)
 
 API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
 READ_CHUNK = 256 * 1024
+SERVER_NAME = "video-service"
 DRAIN_SECONDS = 5.0  # how long an unread body is drained after the answer, before closing
 # The routes this server answers itself, by operationId: the handler's name and the route's
 # kind: "media" (CORS headers on its errors, needs local media files), "upload" (an upload
@@ -85,6 +88,19 @@ _STREAMED = {
     "putUpload": ("_receive_upload", "upload"),
     "videoEvents": ("_serve_events", "events"),
 }
+
+
+_SECRET_QUERY_RE = re.compile(
+    r"(?i)\b(sig|exp|token|signature|x-amz-signature|x-amz-credential|x-amz-security-token)"
+    r"=[^&\s\"]*"
+)
+_UPLOAD_ID_RE = re.compile(r"(/uploads/[^/?\s\"]{6})[^/?\s\"]+")
+
+
+def redact(line: str) -> str:
+    """An access-log line without URL secrets: signature and expiry values, upload ids (each a
+    capability) cut to a prefix."""
+    return _UPLOAD_ID_RE.sub(r"\1…", _SECRET_QUERY_RE.sub(r"\1=…", line))
 
 
 @dataclass(frozen=True)
@@ -352,6 +368,7 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         events_wait: float = 25.0,
         events_poll: float = 1.0,
         max_streams_per_token: int = 10,
+        trusted_proxies: tuple[str, ...] = (),
         quiet: bool = False,
     ) -> None:
         self.gateway = gateway
@@ -373,6 +390,7 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         # Event streams wait on their own connection threads, never in an API slot.
         self.events_wait, self.events_poll = events_wait, events_poll
         self.streams = StreamSlots(max_streams_per_token)
+        self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         super().__init__(address, LocalRequestHandler)
 
     def server_bind(self) -> None:
@@ -431,10 +449,12 @@ def _refuse_connection(sock: socket.socket) -> None:
 
 class LocalRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "video-service-local"
+    server_version = SERVER_NAME
     disable_nagle_algorithm = True  # keep-alive answers must not wait for delayed ACKs
     server: LocalServer
     _headers_buffer: list[bytes]
+    _body: RequestBody | None = None
+    _expect_continue = False
 
     def setup(self) -> None:
         self._drain = False
@@ -444,10 +464,6 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.read_timeout)
 
     # --- the request loop ------------------------------------------------------------------
-    def parse_request(self) -> bool:
-        self._expect_continue = False
-        self._body: RequestBody | None = None
-        return super().parse_request()
 
     def handle_expect_100(self) -> bool:
         # `100 Continue` only once the body is really wanted: an upload refused before reading
@@ -487,9 +503,45 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _from_trusted_proxy(self) -> bool:
+        if not self.server.trusted_proxies:
+            return False
+        try:
+            peer = ipaddress.ip_address(str(self.client_address[0]))
+        except ValueError:
+            return False
+        return any(peer in network for network in self.server.trusted_proxies)
+
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
-            super().log_message(format, *args)
+            sys.stderr.write(
+                f"{self.address_string()} - - [{self.log_date_time_string()}] "
+                f"{redact(format % args)}\n"
+            )
+
+    def version_string(self) -> str:
+        return SERVER_NAME  # no Python or BaseHTTP version on the wire
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line or header block, an unknown
+        HTTP version): a JSON answer with a status line, then close."""
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"  # else http.server writes no status line at all
+        self.command = getattr(self, "command", "")
+        self.close_connection = True
+        self._body = None
+        status = HTTPStatus(code)
+        self._send_error(code, status.phrase.replace(" ", ""), message or status.phrase)
+
+    def parse_request(self) -> bool:
+        self._expect_continue = False
+        self._body = None
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        if len(line.split()) == 2:  # HTTP/0.9 (`GET /`): refused before waiting for headers
+            self.requestline = line
+            self.send_error(400, "HTTP/0.9 requests are not served")
+            return False
+        return super().parse_request()  # on failure it has answered (send_error) and closes
 
     def _dispatch(self) -> None:
         try:
@@ -594,6 +646,12 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
     def _ask_chalice(self, path: str, data: bytes = b"") -> Answer:
         """The app's answer to this request (at `path`), inside one of the API slots."""
         headers = dict(self.headers.items())
+        if not self._from_trusted_proxy():  # X-Forwarded-* count only from trusted proxies
+            headers = {
+                k: v
+                for k, v in headers.items()
+                if not k.lower().startswith("x-forwarded-") and k.lower() != "forwarded"
+            }
         try:
             with self.server.api_slots:
                 response = self.server.gateway.handle_request(
