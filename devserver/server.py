@@ -154,7 +154,7 @@ class UploadTarget(Protocol):
         name: str,
         chunks: Iterator[bytes],
         length: int | None,
-        max_bytes: int = ...,
+        max_bytes: int | None = ...,
     ) -> dict[str, Any]: ...
 
     def receive_local_part(
@@ -364,7 +364,7 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         read_timeout: float = 60.0,
         max_connections: int = 512,
         api_concurrency: int = 4,
-        max_upload_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+        max_upload_bytes: int | None = LOCAL_MAX_UPLOAD_BYTES,
         events_wait: float = 25.0,
         events_poll: float = 1.0,
         max_streams_per_token: int = 10,
@@ -628,7 +628,10 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         request_id = uuid.uuid4().hex
         document = exc.to_body()
         document["error"]["requestId"] = request_id
-        self._send_json(exc.status, document, [("X-Request-Id", request_id), *(headers or [])])
+        own = list(exc.headers.items())  # Retry-After, WWW-Authenticate
+        self._send_json(
+            exc.status, document, [("X-Request-Id", request_id), *own, *(headers or [])]
+        )
 
     def _send_error(self, status: int, code: str, message: str) -> None:
         self._send_json(status, {"error": {"code": code, "message": message}})
@@ -707,7 +710,7 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                 retry_after=wait,
                 code="TooManyStreams",
             )
-            self._send_service_error(error, list(error.headers.items()))
+            self._send_service_error(error)
             return
         try:
             deadline = time.monotonic() + wait
