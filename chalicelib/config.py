@@ -92,11 +92,9 @@ class Settings:
     # event streams (`GET /videos/{id}/events` waiting for a change) open at once per token
     max_streams_per_token: int = 10
     # local uploads (make run): the largest file (single PUT or multipart), the upload slots a
-    # workspace may have open, the bytes it may be sending at once, and when an abandoned slot
-    # is removed
+    # workspace may have open, and when an abandoned slot is removed
     local_max_upload_bytes: int = 512 * 1024**2
     upload_slots_per_workspace: int = 20
-    upload_bytes_in_flight_per_workspace: int = 1024**3
     upload_abandoned_seconds: float = 25 * 3600.0
 
     @property
@@ -180,8 +178,5 @@ class Settings:
             max_streams_per_token=_int(env, "VIDEO_MAX_STREAMS_PER_TOKEN", 10),
             local_max_upload_bytes=_int(env, "VIDEO_LOCAL_MAX_UPLOAD_BYTES", 512 * 1024**2),
             upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
-            upload_bytes_in_flight_per_workspace=_int(
-                env, "VIDEO_UPLOAD_BYTES_IN_FLIGHT_PER_WORKSPACE", 1024**3
-            ),
             upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
         )

@@ -94,12 +94,13 @@ _SECRET_QUERY_RE = re.compile(
     r"(?i)\b(sig|exp|token|signature|x-amz-signature|x-amz-credential|x-amz-security-token)"
     r"=[^&\s\"]*"
 )
-_UPLOAD_ID_RE = re.compile(r"(/uploads/[^/?\s\"]{6})[^/?\s\"]+")
+# a multipart uploadId (a MAC-signed handle, 40+ characters); a slot id (22) stays readable
+_UPLOAD_ID_RE = re.compile(r"(/uploads/[^/?\s\"]{6})[^/?\s\"]{34,}")
 
 
 def redact(line: str) -> str:
-    """An access-log line without URL secrets: signature and expiry values, upload ids (each a
-    capability) cut to a prefix."""
+    """An access-log line without URL secrets: signature and expiry values; multipart upload
+    ids (capabilities with a write token) cut to a prefix."""
     return _UPLOAD_ID_RE.sub(r"\1…", _SECRET_QUERY_RE.sub(r"\1=…", line))
 
 

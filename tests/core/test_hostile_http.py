@@ -56,8 +56,13 @@ def test_the_access_log_carries_no_signatures_or_upload_ids(served: Served) -> N
         assert status == 201
         upload_path = upload["uploadUrl"].removeprefix(served.base)
         assert request(conn, "PUT", upload_path, b"data")[0] == 201
+        status, multi = json_call(
+            conn, "POST", "/uploads", {"filename": "m.mp4", "multipart": {"size": 6 * 2**20}}
+        )
+        assert status == 201
+        assert request(conn, "GET", f"/uploads/{multi['uploadId']}")[0] == 200
     sig = url.partition("sig=")[2].partition("&")[0]
-    upload_id = upload["uploadId"]
+    upload_id = multi["uploadId"]  # a MAC-signed handle: usable with a write token
     log = (served.data / "server.log").read_text()
     assert "/media/" in log and "/uploads/" in log  # the requests were logged
     assert sig not in log and "sig=…" in log

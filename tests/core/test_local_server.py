@@ -22,7 +22,9 @@ from tests.core.local_server import Served, json_call, request, serve, signed
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("served")) as running:
+    # the concurrency test below opens 200 upload targets in one workspace
+    env = {"VIDEO_UPLOAD_SLOTS_PER_WORKSPACE": "1000"}
+    with serve(tmp_path_factory.mktemp("served"), env=env) as running:
         yield running
 
 
