@@ -20,7 +20,6 @@ from chalicelib.api.auth import NEW_TOKEN, TOKEN_LIST_PARAMS
 from chalicelib.api.http import (
     ANY_CONTENT,
     ApiRoutes,
-    base_url_of,
     json_response,
     request_id_of,
     with_request_id,
@@ -66,8 +65,13 @@ routes = ApiRoutes(
     app,
     authenticate=lambda header, client: container().auth.authenticate(header, client),  # noqa: PLW0108
     verify_signature=lambda path, params: container().signer.verify(path, params),  # noqa: PLW0108
+    origin=lambda: (
+        container().settings.public_base_url,
+        bool(container().settings.trusted_proxies),
+    ),
 )
 _json = json_response
+MEDIA_INLINE_MAX_BYTES = 6 * 1024 * 1024  # Lambda's response payload quota
 # OpenAPI links from a created resource to the operations that take its id.
 VIDEO_LINKS = {
     **links(
@@ -156,7 +160,7 @@ def openapi_document() -> Response:
     request (chalicelib/api/openapi.py: nothing of it is on the cold path)."""
     from chalicelib.api.openapi import document
 
-    body = document(routes, base_url_of(routes.request())).decode()
+    body = document(routes, routes.base_url()).decode()
     return Response(body=body, status_code=200, headers={"Content-Type": "application/json"})
 
 
@@ -368,7 +372,7 @@ def get_stream_document(video_id: str, name: str) -> Response:
 )
 def create_upload() -> Response:
     """A one-time upload target (presigned S3 PUT in AWS) and the sourceUrl to use."""
-    base_url = base_url_of(routes.request())
+    base_url = routes.base_url()
     workspace = routes.principal().workspace
     return _json(201, container().uploads.create(_body(required=False), base_url, workspace))
 
@@ -426,7 +430,7 @@ def abort_upload(upload_id: str) -> Response:
 )
 def upload_part_urls(upload_id: str) -> Response:
     """Signed URLs (presigned UploadPart in AWS) to PUT parts of a multipart upload."""
-    base_url = base_url_of(routes.request())
+    base_url = routes.base_url()
     workspace = routes.principal().workspace
     return _json(200, container().uploads.part_urls(upload_id, _body(), base_url, workspace))
 
@@ -748,8 +752,10 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
 
     `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
-    (devserver/server.py); this route keeps /media in the route table (OPTIONS preflight,
-    other methods' 405) and serves chalice.test.Client, whole and in memory.
+    (devserver/server.py), and answers 404 to any other spelling of the path that Chalice
+    would route here; this route keeps /media in the route table (OPTIONS preflight, other
+    methods' 405) and serves chalice.test.Client small files (at most the inline cap, API
+    Gateway's payload quota; larger ones are a 404 here).
     """
     files = container().local_media()
     path = files.resolve(video_id, run_id, name) if files is not None else None
@@ -758,7 +764,12 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     from chalicelib.media_store.base import content_type
 
     ctype = content_type(name)
-    data = path.read_bytes()
+    with path.open("rb") as handle:  # never a whole rendition in memory: at most the inline cap
+        data = handle.read(MEDIA_INLINE_MAX_BYTES + 1)
+    if len(data) > MEDIA_INLINE_MAX_BYTES:
+        raise NotFoundError(
+            "this file is served by the streaming server only (make run), not through the API"
+        )
     binary = ctype.split(";")[0] in app.api.binary_types
     return Response(
         body=data if binary else data.decode("utf-8"),

@@ -124,6 +124,7 @@ def start(name: str, data: Path, stock: bool) -> Iterator[Server]:
         cmd = [sys.executable, __file__, "--serve-stock", str(port)]
     else:
         cmd = [sys.executable, str(ROOT / "devserver"), "--port", str(port), "--quiet"]
+        cmd += ["--max-streams-per-token", "64"]  # the open-streams case holds 50
     log = (data / "server.log").open("ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -360,11 +361,83 @@ def bench(name: str, stock: bool, args: argparse.Namespace, clients: list[int], 
                     )
                     report(server, phase, n, result, elapsed, memory.peak, cpu)
             downloads(server, count, large_bytes)
+            if not stock:  # chalice's own server holds a thread per stream the whole wait
+                open_streams_case(server, ids, args.streams)
             print(
                 f"{server.name:<7}server peak RSS over the whole run (VmHWM): "
                 f"{rss_kib(server.pid, 'VmHWM') / 1024:.0f} MiB",
                 flush=True,
             )
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def probe_latencies(server: Server, paths: list[str], rounds: int) -> list[float]:
+    """Milliseconds per request, one keep-alive client asking `paths` in turn."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    samples = []
+    for i in range(rounds):
+        began = time.perf_counter()
+        conn.request("GET", paths[i % len(paths)], headers=AUTH)
+        resp = conn.getresponse()
+        resp.read()
+        samples.append((time.perf_counter() - began) * 1000)
+        if resp.status != 200:
+            raise RuntimeError(f"{paths[i % len(paths)]}: {resp.status}")
+    conn.close()
+    return samples
+
+
+def open_streams_case(server: Server, ids: list[str], streams: int, rounds: int = 200) -> None:
+    """/health and an authenticated read with no streams open, then with `streams` event
+    streams waiting (`?wait=25` with a current Last-Event-ID): p50/p99 of each, one run."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("GET", f"/videos/{ids[0]}/events?wait=0", headers=AUTH)
+    body = conn.getresponse().read().decode()
+    conn.close()
+    [event_id] = [line[4:] for line in body.splitlines() if line.startswith("id: ")]
+    kinds = {"/health": ["/health"], "read": [f"/videos/{i}" for i in ids[:50]]}
+    for paths in kinds.values():  # warm: first requests pay imports and caches
+        probe_latencies(server, paths, 20)
+    before = {k: probe_latencies(server, p, rounds) for k, p in kinds.items()}
+    statuses: list[int] = []
+
+    def stream() -> None:
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        c.request(
+            "GET", f"/videos/{ids[0]}/events?wait=25", headers={**AUTH, "Last-Event-ID": event_id}
+        )
+        resp = c.getresponse()
+        resp.read()
+        statuses.append(resp.status)
+        c.close()
+
+    threads = [threading.Thread(target=stream, daemon=True) for _ in range(streams)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)  # every stream is waiting by now
+    with_streams = {k: probe_latencies(server, p, rounds) for k, p in kinds.items()}
+    still_open = sum(t.is_alive() for t in threads)
+    for kind in kinds:
+        b, w = before[kind], with_streams[kind]
+        print(
+            f"{server.name:<7}{kind:<8} no streams p50 {pct(b, 50):6.1f} p99 {pct(b, 99):6.1f} ms"
+            f" | {streams} open streams p50 {pct(w, 50):6.1f} p99 {pct(w, 99):6.1f} ms "
+            f"(max {max(w):.1f})",
+            flush=True,
+        )
+    print(f"{server.name:<7}streams still open after the probes: {still_open}/{streams}")
+    for t in threads:
+        t.join(40)
+    print(f"{server.name:<7}stream answers: {sorted(set(statuses))} x{len(statuses)}")
+
+
+def streams_only(args: argparse.Namespace) -> None:
+    data = Path(tempfile.mkdtemp(prefix="bench-load-streams-"))
+    try:
+        with start("local", data, False) as server:
+            ids = prepare(server, 1024, 1024)
+            open_streams_case(server, ids, args.streams)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -377,10 +450,17 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=300)
     parser.add_argument("--downloads", type=int, default=8)
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--streams", type=int, default=50, help="event streams held open")
+    parser.add_argument(
+        "--streams-only", action="store_true", help="only the open-streams case (local server)"
+    )
     parser.add_argument("--serve-stock", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_stock:
         serve_stock(args.serve_stock)
+        return
+    if args.streams_only:
+        streams_only(args)
         return
     clients = [int(c) for c in args.clients.split(",")]
     print(

@@ -87,7 +87,18 @@ class Settings:
     x264_preset: str = "veryfast"
     ffmpeg_timeout_seconds: float = 0.0  # 0: estimated per run from the media's duration
     tmp_dir: Path | None = None  # processing scratch; None: beside the media dir locally, else /tmp
+    # The origin of every absolute URL the API writes (upload targets, media, the OpenAPI
+    # `servers`): VIDEO_PUBLIC_URL (`make run` defaults it to its bind address). Never taken
+    # from a request's Host; X-Forwarded-Host/-Proto count only from VIDEO_TRUSTED_PROXIES.
     public_base_url: str = ""
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs of proxies whose X-Forwarded-* count
+    # event streams (`GET /videos/{id}/events` waiting for a change) open at once per token
+    max_streams_per_token: int = 10
+    # local uploads (make run): the largest file (single PUT or multipart), the upload slots a
+    # workspace may have open, and when an abandoned slot is removed
+    local_max_upload_bytes: int = 512 * 1024**2
+    upload_slots_per_workspace: int = 20
+    upload_abandoned_seconds: float = 25 * 3600.0
 
     @property
     def db_path(self) -> Path:
@@ -162,5 +173,15 @@ class Settings:
             tmp_dir=Path(tmp).expanduser().absolute()
             if (tmp := env.get("VIDEO_TMP_DIR", "").strip())
             else None,
-            public_base_url=env.get("VIDEO_PUBLIC_BASE_URL", ""),
+            public_base_url=(
+                env.get("VIDEO_PUBLIC_URL", "").strip()
+                or env.get("VIDEO_PUBLIC_BASE_URL", "").strip()
+            ).rstrip("/"),
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("VIDEO_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+            max_streams_per_token=_int(env, "VIDEO_MAX_STREAMS_PER_TOKEN", 10),
+            local_max_upload_bytes=_int(env, "VIDEO_LOCAL_MAX_UPLOAD_BYTES", 512 * 1024**2),
+            upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
+            upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
         )

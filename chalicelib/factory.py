@@ -340,9 +340,10 @@ class Container:
 
     @functools.cached_property
     def uploads(self) -> Uploads:
-        from chalicelib.api.uploads import Uploads
+        from chalicelib.api.uploads import UploadLimits, Uploads
 
-        return Uploads(self.upload_store(), self.signer)
+        limits = UploadLimits.from_settings(self.settings)
+        return Uploads(self.upload_store(), self.signer, limits)
 
     def upload_store(self) -> UploadStore:
         """Where uploads go: the local inbox (`{first source root}/uploads/`) or the bucket."""

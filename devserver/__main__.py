@@ -43,11 +43,33 @@ def main(argv: list[str] | None = None) -> int:
         help="requests handled by the app at once; more wait their turn (media and uploads "
         "are streamed outside this limit)",
     )
-    parser.add_argument("--max-upload-bytes", type=int, default=LOCAL_MAX_UPLOAD_BYTES)
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=None,
+        help="largest local upload, single or multipart "
+        f"(default: VIDEO_LOCAL_MAX_UPLOAD_BYTES, {LOCAL_MAX_UPLOAD_BYTES})",
+    )
+    parser.add_argument(
+        "--events-poll",
+        type=float,
+        default=1.0,
+        help="seconds between looks at a video while an event stream waits for a change "
+        "(the wait itself holds no API slot)",
+    )
+    parser.add_argument(
+        "--max-streams-per-token",
+        type=int,
+        default=0,
+        help="event streams one token may have waiting at once, 429 beyond "
+        "(default: VIDEO_MAX_STREAMS_PER_TOKEN, 10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     os.environ.setdefault("VIDEO_BACKEND", "local")
-    os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    if not (os.environ.get("VIDEO_PUBLIC_URL") or os.environ.get("VIDEO_PUBLIC_BASE_URL")):
+        # links in responses name this server as bound, never a request's Host
+        os.environ["VIDEO_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
     from app import routes
     from chalicelib.factory import ADMIN_TOKEN_FILE, container
     from devserver.server import make_server
@@ -70,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         read_timeout=args.timeout,
         max_connections=args.max_connections,
         api_concurrency=args.api_concurrency,
-        max_upload_bytes=args.max_upload_bytes,
+        max_upload_bytes=args.max_upload_bytes or c.uploads.limits.max_bytes,
+        events_wait=settings.sse_wait_seconds,
+        events_poll=args.events_poll,
+        max_streams_per_token=args.max_streams_per_token or settings.max_streams_per_token,
+        trusted_proxies=settings.trusted_proxies,
         quiet=args.quiet,
     )
     c.admin_token  # noqa: B018 - generated now (when not configured), so it can be read
@@ -85,9 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     stop = threading.Event()  # the webhook dispatcher: reads the outbox while the server runs
     threading.Thread(target=c.dispatcher.run, args=(stop,), name="webhooks", daemon=True).start()
-    # Abandoned upload slots (multipart parts never completed) go after a day; checked hourly.
+    # Abandoned upload slots (parts never completed, slots never filled) go after
+    # VIDEO_UPLOAD_ABANDONED_SECONDS (25 h by default); checked a few times per period.
+    every = min(3600.0, max(1.0, c.uploads.limits.abandoned_seconds / 4))
     sweeper = threading.Thread(
-        target=_sweep_uploads, args=(c.uploads, stop), name="sweep", daemon=True
+        target=_sweep_uploads, args=(c.uploads, stop, every), name="sweep", daemon=True
     )
     sweeper.start()
     try:
@@ -100,13 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _sweep_uploads(uploads: Any, stop: threading.Event) -> None:
+def _sweep_uploads(uploads: Any, stop: threading.Event, every: float) -> None:
     while True:
         try:
             uploads.sweep_local()
-        except Exception:  # a failed sweep is retried next hour; it must not stop the server
+        except Exception:  # retried next round; a failed sweep must not stop the server
             logging.getLogger(__name__).exception("upload sweep failed")
-        if stop.wait(3600):
+        if stop.wait(every):
             return
 
 

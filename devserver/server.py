@@ -35,7 +35,9 @@ in its own context.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import ipaddress
 import json
 import logging
 import os
@@ -49,9 +51,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chalice import local
 from chalice.config import Config
@@ -60,22 +63,45 @@ from chalicelib.api.http import ApiRoutes
 from chalicelib.api.local_media import LocalMediaFiles, cors_headers, plan_media
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
-from chalicelib.errors import NotFoundError, PayloadTooLargeError, ServiceError
+from chalicelib.api.validation import MAX_SSE_WAIT
+from chalicelib.errors import (
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    ServiceError,
+)
 from chalicelib.media_store.base import content_type
 
 log = logging.getLogger(__name__)
 
 API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
 READ_CHUNK = 256 * 1024
+SERVER_NAME = "video-service"
 DRAIN_SECONDS = 5.0  # how long an unread body is drained after the answer, before closing
-# The routes this server answers itself (bytes streamed to or from disk), by operationId: the
-# handler's name, and whether the route is the media one (CORS headers on its errors, needs
-# local media files) rather than an upload target (needs the uploads service).
+# The routes this server answers itself, by operationId: the handler's name and the route's
+# kind: "media" (CORS headers on its errors, needs local media files), "upload" (an upload
+# target, needs the uploads service) or "events" (a long poll whose waiting happens here,
+# outside the API slots).
 _STREAMED = {
-    "getMedia": ("_serve_media", True),
-    "putUploadPart": ("_receive_part", False),
-    "putUpload": ("_receive_upload", False),
+    "getMedia": ("_serve_media", "media"),
+    "putUploadPart": ("_receive_part", "upload"),
+    "putUpload": ("_receive_upload", "upload"),
+    "videoEvents": ("_serve_events", "events"),
 }
+
+
+_SECRET_QUERY_RE = re.compile(
+    r"(?i)\b(sig|exp|token|signature|x-amz-signature|x-amz-credential|x-amz-security-token)"
+    r"=[^&\s\"]*"
+)
+# a multipart uploadId (a MAC-signed handle, 40+ characters); a slot id (22) stays readable
+_UPLOAD_ID_RE = re.compile(r"(/uploads/[^/?\s\"]{6})[^/?\s\"]{34,}")
+
+
+def redact(line: str) -> str:
+    """An access-log line without URL secrets: signature and expiry values; multipart upload
+    ids (capabilities with a write token) cut to a prefix."""
+    return _UPLOAD_ID_RE.sub(r"\1…", _SECRET_QUERY_RE.sub(r"\1=…", line))
 
 
 @dataclass(frozen=True)
@@ -83,7 +109,17 @@ class FastPath:
     pattern: re.Pattern[str]  # the route's path, its {parameters} captured in order
     methods: frozenset[str]
     handler: str
-    media: bool
+    kind: str
+
+    @property
+    def media(self) -> bool:
+        return self.kind == "media"
+
+    @property
+    def signed(self) -> bool:
+        """Media and upload URLs carry a signature; the events route takes a token (checked
+        by the app, through Chalice)."""
+        return self.kind != "events"
 
 
 def path_pattern(path: str) -> re.Pattern[str]:
@@ -95,17 +131,20 @@ def path_pattern(path: str) -> re.Pattern[str]:
     return re.compile("/".join(parts))
 
 
-def fast_paths(routes: ApiRoutes, *, media: bool, uploads: bool) -> list[FastPath]:
+def fast_paths(
+    routes: ApiRoutes, *, media: bool, uploads: bool, events: bool = True
+) -> list[FastPath]:
     """The streamed routes, with their paths and methods from the app's route table (a GET
     route also answers HEAD): media ones when local media files are served, upload targets
     when there is an uploads service."""
+    wanted = {"media": media, "upload": uploads, "events": events}
     out = []
-    for op_id, (handler, is_media) in _STREAMED.items():
-        if not (media if is_media else uploads):
+    for op_id, (handler, kind) in _STREAMED.items():
+        if not wanted[kind]:
             continue
         path, method = routes.path_of(op_id)
-        methods = {"GET", "HEAD"} if method == "GET" else {method}
-        out.append(FastPath(path_pattern(path), frozenset(methods), handler, is_media))
+        methods = {"GET", "HEAD"} if method == "GET" and kind == "media" else {method}
+        out.append(FastPath(path_pattern(path), frozenset(methods), handler, kind))
     return out
 
 
@@ -116,7 +155,7 @@ class UploadTarget(Protocol):
         name: str,
         chunks: Iterator[bytes],
         length: int | None,
-        max_bytes: int = ...,
+        max_bytes: int | None = ...,
     ) -> dict[str, Any]: ...
 
     def receive_local_part(
@@ -255,6 +294,59 @@ class RequestBody:
         return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An answer to send: status, headers, body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def unchanged(self) -> bool:
+        """An event stream's "nothing new yet" (a keep-alive comment, no event)."""
+        if self.status != 200:
+            return False
+        lines = self.body.splitlines()
+        return not any(line.startswith((b"id:", b"event:")) for line in lines)
+
+
+def _requested_wait(query: list[tuple[str, str]]) -> float | None:
+    """The `wait` an events request asks for (25 s when not given); None when it is not a
+    valid one (the app then answers, 400)."""
+    values = [v for k, v in query if k == "wait"]
+    if not values:
+        return 25.0
+    try:
+        wait = float(values[-1])
+    except ValueError:
+        return None
+    return wait if 0 <= wait <= MAX_SSE_WAIT else None
+
+
+class StreamSlots:
+    """Open event streams per token (by a hash of its Authorization header), at most `cap`."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def open(self, key: str) -> bool:
+        with self._lock:
+            count = self._open.get(key, 0)
+            if count >= self.cap:
+                return False
+            self._open[key] = count + 1
+            return True
+
+    def close(self, key: str) -> None:
+        with self._lock:
+            count = self._open.pop(key, 1) - 1
+            if count > 0:
+                self._open[key] = count
+
+
 class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True  # a stuck client never blocks shutdown
     block_on_close = False
@@ -273,7 +365,11 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         read_timeout: float = 60.0,
         max_connections: int = 512,
         api_concurrency: int = 4,
-        max_upload_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+        max_upload_bytes: int | None = LOCAL_MAX_UPLOAD_BYTES,
+        events_wait: float = 25.0,
+        events_poll: float = 1.0,
+        max_streams_per_token: int = 10,
+        trusted_proxies: tuple[str, ...] = (),
         quiet: bool = False,
     ) -> None:
         self.gateway = gateway
@@ -283,6 +379,7 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         self.fast_paths = fast_paths(
             routes, media=media is not None, uploads=uploads is not None
         )
+        self.media_route = routes.path_of("getMedia")[0] if media is not None else None
         self.read_timeout = read_timeout
         self.max_upload_bytes = max_upload_bytes
         self.quiet = quiet
@@ -291,6 +388,10 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         # thread at a time anyway; more handlers at once only fight over the GIL and SQLite's
         # write lock (whose busy handler sleeps), which is what made the tail slow.
         self.api_slots = threading.BoundedSemaphore(api_concurrency)
+        # Event streams wait on their own connection threads, never in an API slot.
+        self.events_wait, self.events_poll = events_wait, events_poll
+        self.streams = StreamSlots(max_streams_per_token)
+        self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         super().__init__(address, LocalRequestHandler)
 
     def server_bind(self) -> None:
@@ -349,10 +450,12 @@ def _refuse_connection(sock: socket.socket) -> None:
 
 class LocalRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "video-service-local"
+    server_version = SERVER_NAME
     disable_nagle_algorithm = True  # keep-alive answers must not wait for delayed ACKs
     server: LocalServer
     _headers_buffer: list[bytes]
+    _body: RequestBody | None = None
+    _expect_continue = False
 
     def setup(self) -> None:
         self._drain = False
@@ -362,10 +465,6 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.read_timeout)
 
     # --- the request loop ------------------------------------------------------------------
-    def parse_request(self) -> bool:
-        self._expect_continue = False
-        self._body: RequestBody | None = None
-        return super().parse_request()
 
     def handle_expect_100(self) -> bool:
         # `100 Continue` only once the body is really wanted: an upload refused before reading
@@ -405,9 +504,45 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _from_trusted_proxy(self) -> bool:
+        if not self.server.trusted_proxies:
+            return False
+        try:
+            peer = ipaddress.ip_address(str(self.client_address[0]))
+        except ValueError:
+            return False
+        return any(peer in network for network in self.server.trusted_proxies)
+
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
-            super().log_message(format, *args)
+            sys.stderr.write(
+                f"{self.address_string()} - - [{self.log_date_time_string()}] "
+                f"{redact(format % args)}\n"
+            )
+
+    def version_string(self) -> str:
+        return SERVER_NAME  # no Python or BaseHTTP version on the wire
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line or header block, an unknown
+        HTTP version): a JSON answer with a status line, then close."""
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"  # else http.server writes no status line at all
+        self.command = getattr(self, "command", "")
+        self.close_connection = True
+        self._body = None
+        status = HTTPStatus(code)
+        self._send_error(code, status.phrase.replace(" ", ""), message or status.phrase)
+
+    def parse_request(self) -> bool:
+        self._expect_continue = False
+        self._body = None
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        if len(line.split()) == 2:  # HTTP/0.9 (`GET /`): refused before waiting for headers
+            self.requestline = line
+            self.send_error(400, "HTTP/0.9 requests are not served")
+            return False
+        return super().parse_request()  # on failure it has answered (send_error) and closes
 
     def _dispatch(self) -> None:
         try:
@@ -423,10 +558,18 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                 match = fast.pattern.fullmatch(path)
                 if match and self.command in fast.methods:
                     error_headers = cors_headers() if fast.media else []
-                    if self._signed(path, parts.query, error_headers):
+                    if not fast.signed or self._signed(path, parts.query, error_headers):
                         getattr(self, fast.handler)(*match.groups())
                     break
             else:
+                if self._is_media_variant(path):
+                    # A media URL spelled otherwise (trailing slash, `//`, `%2F`, dot
+                    # segments) that Chalice's matcher would still route to the media view:
+                    # a 404, never the view (which would read the file into memory, in an
+                    # API slot).
+                    error = NotFoundError("no such media file")
+                    self._send_service_error(error, cors_headers())
+                    return
                 self._call_chalice()
         except ClientGone:
             self.close_connection = True
@@ -486,7 +629,10 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         request_id = uuid.uuid4().hex
         document = exc.to_body()
         document["error"]["requestId"] = request_id
-        self._send_json(exc.status, document, [("X-Request-Id", request_id), *(headers or [])])
+        own = list(exc.headers.items())  # Retry-After, WWW-Authenticate
+        self._send_json(
+            exc.status, document, [("X-Request-Id", request_id), *own, *(headers or [])]
+        )
 
     def _send_error(self, status: int, code: str, message: str) -> None:
         self._send_json(status, {"error": {"code": code, "message": message}})
@@ -499,21 +645,30 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         except PayloadTooLargeError as exc:
             self._send_service_error(exc)
             return
+        self._send_answer(self._ask_chalice(self.path, data))
+
+    def _ask_chalice(self, path: str, data: bytes = b"") -> Answer:
+        """The app's answer to this request (at `path`), inside one of the API slots."""
         headers = dict(self.headers.items())
+        if not self._from_trusted_proxy():  # X-Forwarded-* count only from trusted proxies
+            headers = {
+                k: v
+                for k, v in headers.items()
+                if not k.lower().startswith("x-forwarded-") and k.lower() != "forwarded"
+            }
         try:
             with self.server.api_slots:
                 response = self.server.gateway.handle_request(
-                    self.command, self.path, headers, data or None
+                    self.command, path, headers, data or None
                 )
         except local.LocalGatewayException as exc:
-            self._send(exc.CODE, list(exc.headers.items()), exc.body or b"")
-            return
+            return Answer(exc.CODE, list(exc.headers.items()), exc.body or b"")
         except Exception:
             request_id = uuid.uuid4().hex
             log.exception("request %s: the gateway failed", request_id)
             error = {"code": "InternalError", "message": "unexpected server error"}
-            self._send_json(500, {"error": {**error, "requestId": request_id}})
-            return
+            failed = json.dumps({"error": {**error, "requestId": request_id}}).encode()
+            return Answer(500, [("Content-Type", "application/json")], failed)
         body = response.get("body")
         if response.get("isBase64Encoded") and body is not None:
             body = base64.b64decode(body)
@@ -524,7 +679,61 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         pairs = list(headers_out.items())
         for name, values in (response.get("multiValueHeaders") or {}).items():
             pairs.extend((name, v) for v in values)
-        self._send(int(response["statusCode"]), pairs, body or b"")
+        return Answer(int(response["statusCode"]), pairs, body or b"")
+
+    def _send_answer(self, answer: Answer) -> None:
+        self._send(answer.status, answer.headers, answer.body)
+
+    # --- event streams: the wait happens here, outside the API slots ------------------------
+    def _serve_events(self, video_id: str) -> None:
+        """`GET /videos/{id}/events`: the app answers at once (`wait=0`: authentication,
+        ownership, the current state), and while nothing changed this thread waits and asks
+        again every `events_poll` seconds, each time holding an API slot only for the look.
+        A token has at most `max_streams_per_token` such waits open (429 beyond)."""
+        parts = urlsplit(self.path)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        wait = _requested_wait(query)
+        if wait is None:  # no valid wait: the app answers (a 400, or at once with wait=0)
+            self._send_answer(self._ask_chalice(self.path))
+            return
+        probe_query = urlencode([*((k, v) for k, v in query if k != "wait"), ("wait", "0")])
+        probe = urlunsplit(("", "", parts.path, probe_query, ""))
+        answer = self._ask_chalice(probe)
+        wait = min(wait, self.server.events_wait)
+        if not answer.unchanged or wait <= 0:
+            self._send_answer(answer)
+            return
+        key = hashlib.sha256((self.headers.get("Authorization") or "").encode()).hexdigest()
+        if not self.server.streams.open(key):
+            error = RateLimitedError(
+                f"this token already has {self.server.streams.cap} event streams open; "
+                "close one or retry later",
+                retry_after=wait,
+                code="TooManyStreams",
+            )
+            self._send_service_error(error)
+            return
+        try:
+            deadline = time.monotonic() + wait
+            while (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(self.server.events_poll, left))
+                answer = self._ask_chalice(probe)
+                if not answer.unchanged:
+                    break
+        finally:
+            self.server.streams.close(key)
+        self._send_answer(answer)
+
+    def _is_media_variant(self, path: str) -> bool:
+        """True when Chalice would route this GET/HEAD to the media view (which this server
+        answers itself, only at the exact path)."""
+        if self.command not in ("GET", "HEAD") or self.server.media_route is None:
+            return False
+        try:
+            matched = self.server.gateway.event_converter._route_matcher.match_route(path)
+        except ValueError:
+            return False
+        return bool(matched.route == self.server.media_route)
 
     def _signed(self, path: str, query: str, headers: list[tuple[str, str]]) -> bool:
         """Media and upload slots take no bearer token: their URLs carry a signature (as the

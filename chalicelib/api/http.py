@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -74,13 +75,23 @@ def request_id_of(request: Request | None) -> str:
     return str(rid) if rid else uuid.uuid4().hex
 
 
-def base_url_of(request: Request | None) -> str:
-    """The origin the client used (Host, X-Forwarded-Proto), for links in responses."""
-    host = request.headers.get("host") if request is not None else None
-    if not host:
-        return ""
-    proto = request.headers.get("x-forwarded-proto", "http") if request is not None else "http"
-    return f"{proto}://{host}"
+_FORWARDED_HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::[0-9]{1,5})?")
+
+
+def base_url_of(
+    request: Request | None, public_url: str = "", trust_forwarded: bool = False
+) -> str:
+    """The origin for absolute links in responses: the configured public URL
+    (`VIDEO_PUBLIC_URL`), never the request's `Host`. Behind a trusted proxy
+    (`VIDEO_TRUSTED_PROXIES` set) a well-formed `X-Forwarded-Host` with an `http`/`https`
+    `X-Forwarded-Proto` wins; anything else in them is ignored. "" (relative links) when
+    nothing is configured."""
+    if trust_forwarded and request is not None:
+        host = (request.headers.get("x-forwarded-host") or "").split(",")[0].strip()
+        proto = (request.headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+        if _FORWARDED_HOST_RE.fullmatch(host) and proto.lower() in ("http", "https"):
+            return f"{proto.lower()}://{host}"
+    return public_url.rstrip("/")
 
 
 def client_address(request: Request | None) -> str:
@@ -98,6 +109,7 @@ class ApiRoutes:
         app: Chalice,
         authenticate: Callable[[str | None, str], Principal],
         verify_signature: Callable[[str, dict[str, str]], None],
+        origin: Callable[[], tuple[str, bool]] = lambda: ("", False),
     ) -> None:
         # request() is only trustworthy when each request sees its own current_request.
         if not isinstance(app, IsolatedChalice):
@@ -105,6 +117,7 @@ class ApiRoutes:
         self.app = app
         self._authenticate = authenticate
         self._verify_signature = verify_signature
+        self._origin = origin  # (public URL, trust X-Forwarded-*), read per request
         self.access: dict[tuple[str, str], str] = {}  # (path, method) -> access, for tests/docs
         self.operations: dict[tuple[str, str], Op] = {}  # (path, method) -> its OpenAPI operation
 
@@ -113,6 +126,11 @@ class ApiRoutes:
         if request is None:
             raise RuntimeError("no current request")
         return request
+
+    def base_url(self, request: Request | None = None) -> str:
+        """The origin for absolute links in the current request's response (`base_url_of`)."""
+        public_url, trust_forwarded = self._origin()
+        return base_url_of(request or self.app.current_request, public_url, trust_forwarded)
 
     def principal(self) -> Principal:
         """The caller of the current request (token-scoped routes only)."""
@@ -168,7 +186,7 @@ class ApiRoutes:
         def wrapped(*args: Any, **kwargs: Any) -> Response:
             request = self.app.current_request
             request_id = request_id_of(request)
-            REQUEST_BASE_URL.set(base_url_of(request))
+            REQUEST_BASE_URL.set(self.base_url(request))
             REQUEST_ID.set(request_id)
             CURRENT_PRINCIPAL.set(None)
             try:

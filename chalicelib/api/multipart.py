@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -39,7 +40,13 @@ from typing import Any
 
 from chalicelib.api.schemas import Array, Integer, Object
 from chalicelib.api.signing import UrlSigner
-from chalicelib.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.errors import (
+    ConflictError,
+    DependencyError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
 
 MiB = 1024 * 1024
 MIN_PART_BYTES = 5 * MiB  # S3's minimum for every part but the last
@@ -234,6 +241,11 @@ def receive_part(
     wrong_size = ValidationError(
         f"part {number} must be exactly {expected} bytes", details={"partSize": expected}
     )
+    if length is not None and length > expected:  # refused before `100 Continue`
+        raise PayloadTooLargeError(
+            f"part {number} is {expected} bytes; this body declares {length}",
+            details={"partSize": expected},
+        )
     if length is not None and length != expected:
         raise wrong_size
     with slot_lock(slot, shared=True):
@@ -266,7 +278,7 @@ def store_body(
     Returns the size."""
     size = 0
     try:
-        with tmp.open("wb") as out:
+        with disk_full_refused(), tmp.open("wb") as out:
             for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
@@ -283,6 +295,23 @@ def store_body(
     return size
 
 
+@contextlib.contextmanager
+def disk_full_refused() -> Iterator[None]:
+    """A full disk (or quota) while writing: a 503 `InsufficientStorage` the client may retry;
+    callers remove their temporary file, so what was stored before stays as it was."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DependencyError(
+            "the server's disk is full; this body was not kept (what was stored before is "
+            "intact); retry later",
+            code="InsufficientStorage",
+            headers={"Retry-After": "60"},
+        ) from exc
+
+
 def complete_local(slot: Path, handle: Handle) -> int:
     """Concatenate the parts into the source, atomically; returns its size."""
     with slot_lock(slot):
@@ -293,7 +322,7 @@ def complete_local(slot: Path, handle: Handle) -> int:
         check_parts(handle, {p["partNumber"]: p["size"] for p in parts})
         tmp = slot / ".upload.part"
         try:
-            with tmp.open("wb") as out:
+            with disk_full_refused(), tmp.open("wb") as out:
                 for part in parts:
                     with (slot / PARTS_DIR / f"{part['partNumber']:05d}").open("rb") as src:
                         shutil.copyfileobj(src, out, 1024 * 1024)

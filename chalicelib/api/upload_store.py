@@ -45,6 +45,11 @@ class UploadStore(Protocol):
         """A one-time target for one PUT: (its URL, the `sourceUrl` the file will have)."""
         ...
 
+    def open_slots(self, workspace: str) -> int:
+        """Upload targets the workspace holds that are not filled yet (0 where the backend
+        bounds them itself)."""
+        ...
+
     def source(self, handle: Handle) -> str:
         """The `sourceUrl` a multipart upload becomes."""
         ...

@@ -43,6 +43,16 @@ class LocalUploadStore:
             raise NotFoundError("no such upload (aborted or swept)")
         return slot
 
+    def open_slots(self, workspace: str) -> int:
+        folder = self._inbox / workspace
+        if not folder.is_dir():
+            return 0
+        return sum(
+            1
+            for slot in folder.iterdir()
+            if slot.is_dir() and not any(not p.name.startswith(".") for p in slot.iterdir())
+        )
+
     def single(
         self, workspace: str, upload_id: str, name: str, content_type: str, base_url: str
     ) -> tuple[str, str]:

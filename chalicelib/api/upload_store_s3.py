@@ -50,6 +50,9 @@ class S3UploadStore:
                 f"the media store is unavailable ({type(exc).__name__}); try again"
             ) from exc
 
+    def open_slots(self, workspace: str) -> int:
+        return 0  # S3 holds them; the bucket's lifecycle rule aborts abandoned multipart uploads
+
     def single(
         self, workspace: str, upload_id: str, name: str, content_type: str, base_url: str
     ) -> tuple[str, str]:

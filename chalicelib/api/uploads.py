@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.api.multipart import (
@@ -33,7 +34,8 @@ from chalicelib.api.upload_store import (
     UploadStore,
     safe_filename,
 )
-from chalicelib.errors import ValidationError
+from chalicelib.config import Settings
+from chalicelib.errors import PayloadTooLargeError, RateLimitedError, ValidationError
 
 __all__ = ["LOCAL_MAX_UPLOAD_BYTES", "NEW_UPLOAD", "Uploads", "safe_filename"]
 
@@ -79,13 +81,50 @@ NEW_UPLOAD = Object(
 )
 
 
+@dataclass(frozen=True)
+class UploadLimits:
+    """`max_bytes`: the largest upload (single or multipart) where uploads land on this
+    server's disk, None where they go to S3; `slots_per_workspace`: upload targets a workspace
+    may hold unfilled at once; `abandoned_seconds`: when an unfinished local slot is swept."""
+
+    max_bytes: int | None = LOCAL_MAX_UPLOAD_BYTES
+    slots_per_workspace: int = 20
+    abandoned_seconds: float = MULTIPART_SECONDS + 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        return cls(
+            settings.local_max_upload_bytes if settings.media_is_local else None,
+            settings.upload_slots_per_workspace,
+            settings.upload_abandoned_seconds,
+        )
+
+
 class Uploads:
-    def __init__(self, store: UploadStore, signer: UrlSigner) -> None:
+    def __init__(
+        self, store: UploadStore, signer: UrlSigner, limits: UploadLimits | None = None
+    ) -> None:
         self._store = store
         self._handles = HandleCodec(signer)
+        self.limits = limits or UploadLimits()
 
     def create(self, body: Any, base_url: str, workspace: str) -> dict[str, Any]:
         fields = NEW_UPLOAD.check({} if body is None else body)
+        limit = self.limits.max_bytes
+        size = fields.get("multipart", {}).get("size", 0)
+        if limit is not None and size > limit:
+            raise PayloadTooLargeError(
+                f"uploads to this server hold at most {limit} bytes; copy larger files into a "
+                "source root instead",
+                details={"maxBytes": limit},
+            )
+        if self._store.open_slots(workspace) >= self.limits.slots_per_workspace:
+            raise RateLimitedError(
+                f"this workspace holds {self.limits.slots_per_workspace} unfinished uploads; "
+                "complete or abort one (DELETE /uploads/{uploadId}) first",
+                retry_after=60,
+                code="TooManyUploads",
+            )
         name = safe_filename(fields.get("filename"))
         content_type = fields["contentType"]
         upload_id = secrets.token_urlsafe(16)
@@ -178,9 +217,12 @@ class Uploads:
         """A part of a local multipart upload (`PUT /uploads/{id}/parts/{n}`)."""
         return self._store.receive_part(upload_id, number, chunks, length)
 
-    def sweep_local(self, older_than: float = MULTIPART_SECONDS + 3600) -> int:
-        """Remove local upload slots abandoned for longer than `older_than` seconds."""
-        return self._store.sweep(older_than)
+    def sweep_local(self, older_than: float | None = None) -> int:
+        """Remove local upload slots abandoned for longer than `older_than` seconds (by default
+        the configured `abandoned_seconds`)."""
+        return self._store.sweep(
+            self.limits.abandoned_seconds if older_than is None else older_than
+        )
 
     def receive_local(self, upload_id: str, name: str, data: bytes) -> dict[str, Any]:
         """Fill a local upload slot once with a body already in memory (the Chalice route)."""
@@ -192,8 +234,10 @@ class Uploads:
         name: str,
         chunks: Iterable[bytes],
         length: int | None,
-        max_bytes: int = LOCAL_MAX_UPLOAD_BYTES,
+        max_bytes: int | None = None,
     ) -> dict[str, Any]:
         """Fill a local upload slot once, from a body that arrives in pieces (checked before
-        reading, counted as it arrives, renamed into place only when whole)."""
-        return self._store.receive(upload_id, name, chunks, length, max_bytes)
+        reading, counted as it arrives, renamed into place only when whole); at most
+        `max_bytes` (by default the configured limit)."""
+        limit = max_bytes or self.limits.max_bytes or LOCAL_MAX_UPLOAD_BYTES
+        return self._store.receive(upload_id, name, chunks, length, limit)

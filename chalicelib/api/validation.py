@@ -204,7 +204,13 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
     except sources.SourceRejected as exc:
         details: dict[str, Any] = {**field, "reason": exc.code}
         if exc.code == "SourceOutsideRoots":
-            details["allowedRoots"] = [str(r) for r in settings.source_roots]
+            # where sources may be, without the server's absolute paths: relative to the data
+            # dir when inside it (`inbox`), else the directory's name
+            details["allowedRoots"] = [
+                str(r.relative_to(settings.data_dir)) if r.is_relative_to(settings.data_dir)
+                else r.name
+                for r in settings.source_roots
+            ]
         raise ValidationError(f"sourceUrl: {exc.message}", details=details) from None
     allowed = (
         "s3://bucket/key" if not settings.is_local else "file:///path (or s3:// with a bucket)"

@@ -96,11 +96,16 @@ def test_every_route_must_be_described() -> None:
 
 
 def test_the_served_document_is_the_one_main_served_before_routes_described_themselves(
-    client,
+    client, monkeypatch
 ) -> None:
     """The operations moved from a table in openapi.py onto the routes in app.py (issue 23);
-    the served document did not change: same JSON, same key order (saved from main first)."""
-    resp = client.http.get("/openapi.json", headers={"Authorization": "", "Host": "localhost:8000"})
+    the served document did not change: same JSON, same key order (saved from main first).
+    Its `servers` is the configured public URL (issue 28), whatever the request's Host."""
+    from chalicelib.factory import reset_container
+
+    monkeypatch.setenv("VIDEO_PUBLIC_URL", "http://localhost:8000")
+    reset_container()
+    resp = client.http.get("/openapi.json", headers={"Authorization": "", "Host": "evil.example"})
     assert resp.status_code == 200
     served = json.loads(resp.body)
     before = json.loads((ROOT / "tests" / "contract" / "openapi_before.json").read_text())

@@ -51,10 +51,11 @@ class Served:
 
 
 @contextmanager
-def serve(data: Path, *args: str) -> Iterator[Served]:
+def serve(data: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
     """The dev server on a free port over `data`; its output goes to `data/server.log` (a pipe
     nobody reads would fill up and stall the server)."""
     port = free_port()
+    extra = env or {}
     env = {
         **os.environ,
         "VIDEO_DATA_DIR": str(data),
@@ -65,6 +66,8 @@ def serve(data: Path, *args: str) -> Iterator[Served]:
     }
     env.pop("VIDEO_SOURCE_ROOTS", None)
     env.pop("VIDEO_PUBLIC_BASE_URL", None)
+    env.pop("VIDEO_PUBLIC_URL", None)
+    env.update(extra)
     with (data / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "devserver"), "--port", str(port), *args],

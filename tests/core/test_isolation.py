@@ -28,6 +28,7 @@ def _held_app(parties: int) -> tuple[IsolatedChalice, LocalGateway]:
         app,
         authenticate=lambda header, client: None,  # type: ignore[arg-type,return-value]
         verify_signature=lambda path, params: None,
+        origin=lambda: ("", True),  # behind a trusted proxy: X-Forwarded-Host is the origin
     )
     barrier = threading.Barrier(parties, timeout=30)
 
@@ -57,7 +58,12 @@ def _post(gateway: LocalGateway, i: int) -> dict[str, Any]:
     response = gateway.handle_request(
         "POST",
         f"/echo/t{i}?q=q{i}",
-        {"content-type": "application/json", "x-tag": f"h{i}", "host": f"host{i}.test"},
+        {
+            "content-type": "application/json",
+            "x-tag": f"h{i}",
+            "x-forwarded-host": f"host{i}.test",
+            "x-forwarded-proto": "http",
+        },
         json.dumps({"n": i}).encode(),
     )
     assert response["statusCode"] == 200, response

@@ -107,10 +107,12 @@ def test_stream_documents_from_s3_carry_presigned_segment_urls(
 
 
 def test_local_item_points_hls_and_storyboard_at_the_stream_route(
-    client: Any, local_env: Path
+    client: Any, local_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.factory import container
+    from chalicelib.factory import container, reset_container
 
+    monkeypatch.setenv("VIDEO_PUBLIC_URL", "http://api.test")  # links: configured, not the Host
+    reset_container()
     c = container()
     vid, run = new_video_id(), "20260101T000000Z-abcdef01"
     staging = local_env / "staging"
@@ -125,7 +127,7 @@ def test_local_item_points_hls_and_storyboard_at_the_stream_route(
             storyboard={"url": f"{ref}/storyboard.jpg", "vttUrl": f"{ref}/storyboard.vtt"},
         )
     )
-    item = json.loads(client.http.get(f"/videos/{vid}", headers={"host": "api.test"}).body)
+    item = json.loads(client.http.get(f"/videos/{vid}", headers={"host": "evil.example"}).body)
     master_url = item["transcoding"]["hls"]["masterUrl"]
     assert master_url.startswith(f"http://api.test/videos/{vid}/stream/hls_master.m3u8?exp=")
     assert "/media/" + f"{vid}/{run}/storyboard.jpg?exp=" in item["storyboard"]["url"]
@@ -137,7 +139,7 @@ def test_local_item_points_hls_and_storyboard_at_the_stream_route(
     # a browser player (hls.js) on another origin may fetch playlists and segments
     assert variant.headers["Access-Control-Allow-Origin"] == "*"
     segment = next(line for line in variant.body.decode().splitlines() if "/media/" in line)
-    assert segment.startswith(f"/media/{vid}/{run}/hls_720p_00000.ts?exp=")
+    assert segment.startswith(f"http://api.test/media/{vid}/{run}/hls_720p_00000.ts?exp=")
     unsigned = client.http.get(f"/videos/{vid}/stream/hls_720p.m3u8")
     assert unsigned.status_code == 403
     nope = c.renderer.stream_url(vid, "nope.m3u8").removeprefix(c.renderer.base_url())
