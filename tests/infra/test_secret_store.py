@@ -34,8 +34,17 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield boto3.client("secretsmanager", region_name="us-east-1")
 
 
-def _aws(**secret_arns: str) -> Settings:
-    return Settings(backend="aws", table_name="t", region="us-east-1", **secret_arns)
+def _aws(
+    admin_token_secret_arn: str = "", cursor_secret_arn: str = "", signing_secret_arn: str = ""
+) -> Settings:
+    return Settings(
+        backend="aws",
+        table_name="t",
+        region="us-east-1",
+        admin_token_secret_arn=admin_token_secret_arn,
+        cursor_secret_arn=cursor_secret_arn,
+        signing_secret_arn=signing_secret_arn,
+    )
 
 
 def test_each_secret_is_read_by_arn_once_per_process(secretsmanager: Any) -> None:
