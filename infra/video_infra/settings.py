@@ -79,9 +79,7 @@ class InfraSettings:
             deletion_protection=_bool(get("deletionProtection", cls.deletion_protection)),
             log_retention_days=int(get("logRetentionDays", cls.log_retention_days)),
             upload_expiry_days=int(get("uploadExpiryDays", cls.upload_expiry_days)),
-            noncurrent_version_days=int(
-                get("noncurrentVersionDays", cls.noncurrent_version_days)
-            ),
+            noncurrent_version_days=int(get("noncurrentVersionDays", cls.noncurrent_version_days)),
             max_duration_seconds=int(get("maxDurationSeconds", cls.max_duration_seconds)),
             processor_timeout_seconds=int(
                 get("processorTimeoutSeconds", cls.processor_timeout_seconds)
