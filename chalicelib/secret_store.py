@@ -96,37 +96,43 @@ class SecretStore:
         """The key of signed media and stream URLs (never the cursor key)."""
         return bytes(self._once("signing", self._signing_key))
 
+    def _first(self, plain: str, arn: str, file: str, make: Callable[[], str]) -> str | None:
+        """The plain setting, else the secret at `arn`, else (local) the data dir's `file`."""
+        if plain:
+            return plain
+        if arn:
+            return self._read(arn)
+        if self.settings.is_local:
+            return local_secret(self.settings, file, make)
+        return None
+
     def _admin_token(self) -> str:
         s = self.settings
-        if s.admin_token:
-            return s.admin_token
-        if s.admin_token_secret_arn:
-            return self._read(s.admin_token_secret_arn)
-        if s.is_local:
-            return local_secret(
-                s, ADMIN_TOKEN_FILE, lambda: "vt_admin_" + secrets.token_urlsafe(32)
-            )
-        return ""
+        token = self._first(
+            s.admin_token,
+            s.admin_token_secret_arn,
+            ADMIN_TOKEN_FILE,
+            lambda: "vt_admin_" + secrets.token_urlsafe(32),
+        )
+        return token or ""
 
     def _cursor_key(self) -> bytes:
         s = self.settings
-        if s.cursor_secret:
-            return s.cursor_secret.encode()
-        if s.cursor_secret_arn:
-            return self._read(s.cursor_secret_arn).encode()
-        if s.is_local:
-            return local_secret(s, CURSOR_KEY_FILE, lambda: secrets.token_hex(32)).encode()
+        key = self._first(s.cursor_secret, s.cursor_secret_arn, CURSOR_KEY_FILE, _random_key)
+        if key is not None:
+            return key.encode()
         # Without a configured key a cursor is still tamper-evident, though not secret-keyed.
         return hashlib.sha256(f"cursor:{s.table_name}".encode()).digest()
 
     def _signing_key(self) -> bytes:
         s = self.settings
-        if s.signing_secret:
-            return s.signing_secret.encode()
-        if s.signing_secret_arn:
-            return self._read(s.signing_secret_arn).encode()
-        if s.is_local:
-            return local_secret(s, SIGNING_KEY_FILE, lambda: secrets.token_hex(32)).encode()
+        key = self._first(s.signing_secret, s.signing_secret_arn, SIGNING_KEY_FILE, _random_key)
+        if key is not None:
+            return key.encode()
         # A deployment without its own signing key (an older Chalice stage): derived from the
         # admin token, so rotating that rotates this too.
         return hmac.new(self.admin_token().encode(), b"video-url-signing", "sha256").digest()
+
+
+def _random_key() -> str:
+    return secrets.token_hex(32)
