@@ -75,7 +75,7 @@ class SecretStore:
     def __init__(self, settings: Settings, read: Callable[[str], str]) -> None:
         self.settings = settings
         self._read = read
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: the derived signing key reads the token
         self._cache: dict[str, Any] = {}
 
     def _once(self, name: str, build: Callable[[], Any]) -> Any:

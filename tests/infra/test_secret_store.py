@@ -131,3 +131,16 @@ def test_local_secrets_are_private_files_kept_across_processes(tmp_path: Path) -
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
     again = SecretStore(Settings(data_dir=tmp_path), SecretsManagerReader(no_client))
     assert (again.admin_token(), again.cursor_key(), again.signing_key()) == keys
+
+
+def test_without_a_signing_key_it_is_derived_from_the_admin_token(secretsmanager: Any) -> None:
+    """An older deployment (no VIDEO_SIGNING_SECRET_ARN): the key comes from the admin token,
+    reading it through the same store (re-entrant), still once."""
+    admin = secretsmanager.create_secret(Name="admin", SecretString="vt_admin_" + "t" * 40)["ARN"]
+    counting = CountingClient(secretsmanager)
+    store = SecretStore(_aws(admin_token_secret_arn=admin), SecretsManagerReader(lambda: counting))
+    key = store.signing_key()
+    assert len(key) == 32 and key == store.signing_key()
+    assert store.admin_token() == "vt_admin_" + "t" * 40
+    assert counting.calls == [admin]
+    assert SecretStore(_aws(), SecretsManagerReader(lambda: counting)).signing_key() != key
