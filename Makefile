@@ -10,10 +10,13 @@ export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# checkov pins packages that conflict with the dev tools: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	bench-disk synth definition clean smoke rehearse chalice-files
+	bench-disk synth definition clean smoke rehearse chalice-files install-checkov checkov
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -23,11 +26,17 @@ run: $(RUN_STAMP) $(BIN)/video
 test: $(DEV_STAMP) $(BIN)/video lint typecheck pytest
 
 ## make test-fast: for iterating: the suite without `slow` tests and the browser tests (tests/console)
-test-fast: $(DEV_STAMP)
+test-fast: $(DEV_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest -m 'not slow' --ignore=tests/console $(PYTEST_ARGS)
 
 install: $(RUN_STAMP) $(BIN)/video
-install-dev: $(DEV_STAMP)
+install-dev: $(DEV_STAMP) $(CHECKOV_STAMP)
+install-checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
+	touch $@
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -61,7 +70,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: bench-api bench-workflow bench-media bench-load bench-events bench-chunked bench-cost \
@@ -125,6 +134,12 @@ definition: $(DEV_STAMP)
 
 synth: $(DEV_STAMP)
 	cd infra && ./synth.sh
+
+## make checkov: checkov on the synthesized template (make synth first); accepted findings carry
+## their reason in the template (infra/video_infra/checkov_suppressions.py)
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f infra/cdk.out/$(or $(STACK),VideoService).template.json \
+		--framework cloudformation --compact
 
 ## make rehearse: the synthesized stack on moto's server with IAM enforced, every function under
 ## its own role's policy (rehearsal/); prints actions used vs granted per function, and the time

@@ -58,12 +58,14 @@ class Settings:
     # segmented processing: a video longer than about this is cut into segments encoded in
     # parallel invocations (multiples of the 4 s HLS segment); 0 never segments
     segment_seconds: int = 60
-    # pagination cursors are HMAC-signed with this key
-    cursor_secret: str = ""
-    # access control
+    # Secrets: each either plain (local dev, the emulator) or, in AWS, the ARN of the Secrets
+    # Manager secret holding it (read once per process: chalicelib/secret_store.py)
+    cursor_secret: str = ""  # HMAC key of pagination cursors
+    cursor_secret_arn: str = ""
     admin_token: str = ""
-    admin_token_secret_arn: str = ""  # AWS: Secrets Manager secret holding the admin token
+    admin_token_secret_arn: str = ""
     signing_secret: str = ""  # key of signed media/stream URLs (never the cursor key)
+    signing_secret_arn: str = ""
     signed_url_seconds: int = 3600
     # failed logins per token id / per client within a window, then 429 until it ends
     login_failures_per_token: int = 10
@@ -150,9 +152,11 @@ class Settings:
             local_env_threads=_int(env, "VIDEO_LOCAL_ENV_THREADS", 0),
             segment_seconds=_int(env, "VIDEO_SEGMENT_SECONDS", 60),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
+            cursor_secret_arn=env.get("VIDEO_CURSOR_SECRET_ARN", "").strip(),
             admin_token=env.get("VIDEO_ADMIN_TOKEN", "").strip(),
             admin_token_secret_arn=env.get("VIDEO_ADMIN_TOKEN_SECRET_ARN", "").strip(),
             signing_secret=env.get("VIDEO_SIGNING_SECRET", ""),
+            signing_secret_arn=env.get("VIDEO_SIGNING_SECRET_ARN", "").strip(),
             signed_url_seconds=_int(env, "VIDEO_SIGNED_URL_SECONDS", 3600),
             login_failures_per_token=_int(env, "VIDEO_LOGIN_FAILURES_PER_TOKEN", 10),
             login_failures_per_client=_int(env, "VIDEO_LOGIN_FAILURES_PER_CLIENT", 50),

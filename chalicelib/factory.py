@@ -8,15 +8,15 @@ collaborator may be handed in through the constructor instead (tests do that).
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-import os
-import secrets
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
+from chalicelib.secret_store import (
+    ADMIN_TOKEN_FILE,  # noqa: F401 - devserver prints it
+    SecretsManagerReader,
+    SecretStore,
+)
 from chalicelib.store.base import VideoStore
 
 if TYPE_CHECKING:
@@ -52,32 +52,16 @@ def boto3_client(service: str, settings: Settings) -> Any:
     )
 
 
-def local_secret(settings: Settings, name: str, make: Callable[[], str]) -> str:
-    """A secret kept in the local data dir (mode 0600), made on first use."""
-    path = settings.data_dir / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(make())
-        if not path.exists():  # another process may have won the race: keep its secret
-            tmp.replace(path)
-        tmp.unlink(missing_ok=True)
-    return path.read_text().strip()
-
-
-ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+def secret_store(settings: Settings) -> SecretStore:
+    """The secrets of `settings`, Secrets Manager read through a client made on first use."""
+    return SecretStore(
+        settings, SecretsManagerReader(lambda: boto3_client("secretsmanager", settings))
+    )
 
 
 def cursor_secret(settings: Settings) -> bytes:
-    """The HMAC key of `nextToken`: configured, else (local) one random key kept in the data dir."""
-    if settings.cursor_secret:
-        return settings.cursor_secret.encode()
-    if settings.is_local:
-        return local_secret(settings, "cursor.key", lambda: secrets.token_hex(32)).encode()
-    # Without a configured secret a token is still tamper-evident, though not secret-keyed.
-    return hashlib.sha256(f"cursor:{settings.table_name}".encode()).digest()
+    """The HMAC key of `nextToken` for `settings` (a fresh read: the container caches its own)."""
+    return secret_store(settings).cursor_key()
 
 
 class Container:
@@ -217,32 +201,20 @@ class Container:
 
     # --- the API ---------------------------------------------------------------------------
     @functools.cached_property
+    def secrets(self) -> SecretStore:
+        """The admin token, cursor key and signing key: settings, Secrets Manager or local files."""
+        return secret_store(self.settings)
+
+    @functools.cached_property
     def admin_token(self) -> str:
-        """The operator's admin token: configured, else from Secrets Manager (AWS), else
-        (local) generated once into `$VIDEO_DATA_DIR/admin-token` (mode 0600)."""
-        if self.settings.admin_token:
-            return self.settings.admin_token
-        if self.settings.admin_token_secret_arn:
-            client = boto3_client("secretsmanager", self.settings)
-            secret = client.get_secret_value(SecretId=self.settings.admin_token_secret_arn)
-            return str(secret["SecretString"]).strip()
-        if self.settings.is_local:
-            return local_secret(
-                self.settings, ADMIN_TOKEN_FILE, lambda: "vt_admin_" + secrets.token_urlsafe(32)
-            )
-        return ""  # AWS without one: only minted tokens work
+        """The operator's admin token (local: made once into `$VIDEO_DATA_DIR/admin-token`)."""
+        return self.secrets.admin_token()
 
     @functools.cached_property
     def signer(self) -> UrlSigner:
         from chalicelib.api.signing import UrlSigner
 
-        if self.settings.signing_secret:
-            key = self.settings.signing_secret.encode()
-        elif self.settings.is_local:
-            key = local_secret(self.settings, "signing.key", lambda: secrets.token_hex(32)).encode()
-        else:  # derived from the admin token (never the cursor key); rotate both together
-            key = hmac.new(self.admin_token.encode(), b"video-url-signing", "sha256").digest()
-        return UrlSigner(key, self.settings.signed_url_seconds)
+        return UrlSigner(self.secrets.signing_key(), self.settings.signed_url_seconds)
 
     @functools.cached_property
     def auth(self) -> Authenticator:
@@ -316,7 +288,7 @@ class Container:
         from chalicelib.api.service import VideoService
 
         cursors = self._cursors or CursorCodec(
-            cursor_secret(self.settings), self.settings.cursor_ttl_seconds
+            self.secrets.cursor_key(), self.settings.cursor_ttl_seconds
         )
         return VideoService(
             self.store,

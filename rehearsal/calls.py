@@ -82,7 +82,10 @@ def _s3(operation: str, params: dict[str, Any]) -> list[Request]:
             for o in params["Delete"]["Objects"]
         ]
     if operation in _S3_OBJECT_ACTIONS:
-        return [Request(_S3_OBJECT_ACTIONS[operation], _object_arn(bucket, params["Key"]))]
+        action = _S3_OBJECT_ACTIONS[operation]
+        if params.get("VersionId") and action in ("s3:GetObject", "s3:DeleteObject"):
+            action += "Version"  # a call naming a version needs the *Version action (IAM)
+        return [Request(action, _object_arn(bucket, params["Key"]))]
     action = _S3_BUCKET_ACTIONS.get(operation, f"s3:{operation}")
     context = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
     return [Request(action, f"arn:aws:s3:::{bucket}", context)]

@@ -2,7 +2,7 @@
 its intrinsics resolve to.
 
 Created from their template properties: the table (keys, GSIs, stream, TTL), the buckets (the
-media bucket's CORS and lifecycle rules), the admin-token secret, the event bus, the dead-letter
+media bucket's CORS and lifecycle rules), the secrets, the event bus, the dead-letter
 queue and the state machine (the synthesized definition with its substitutions resolved).
 Functions, roles, log groups and the HTTP API get fixed fake names and ARNs.
 """
@@ -55,6 +55,10 @@ def _lifecycle_rules(rules: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         if "ExpirationInDays" in rule:
             api["Expiration"] = {"Days": rule["ExpirationInDays"]}
+        if rule.get("ExpiredObjectDeleteMarker"):
+            api["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+        if "NoncurrentVersionExpiration" in rule:
+            api["NoncurrentVersionExpiration"] = rule["NoncurrentVersionExpiration"]
         if "AbortIncompleteMultipartUpload" in rule:
             api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
         unknown = set(rule) - {
@@ -63,6 +67,8 @@ def _lifecycle_rules(rules: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "Prefix",
             "ExpirationInDays",
             "AbortIncompleteMultipartUpload",
+            "ExpiredObjectDeleteMarker",
+            "NoncurrentVersionExpiration",
         }
         if unknown:
             raise RehearsalFailure(f"lifecycle rule {rule.get('Id')}: unhandled {sorted(unknown)}")
@@ -99,9 +105,41 @@ def _name_static(template: Template, names: Names) -> dict[str, str]:
     return function_names
 
 
+def _create_buckets(template: Template, s3: Any, names: Names) -> str:
+    """The template's buckets (versioning, CORS, lifecycle); returns the media bucket's name."""
+    bucket = ""
+    for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
+        name = f"{logical_id.lower()[:40]}-{SUFFIX}"
+        s3.create_bucket(Bucket=name)
+        bucket_props = resource["Properties"]
+        versioning = bucket_props.get("VersioningConfiguration")
+        if versioning:  # so the functions' deletes and overwrites behave as in AWS
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": versioning["Status"]}
+            )
+        if "CorsConfiguration" in bucket_props:
+            s3.put_bucket_cors(
+                Bucket=name,
+                CORSConfiguration={
+                    "CORSRules": _cors_rules(bucket_props["CorsConfiguration"]["CorsRules"])
+                },
+            )
+        if "LifecycleConfiguration" in bucket_props:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": _lifecycle_rules(bucket_props["LifecycleConfiguration"]["Rules"])
+                },
+            )
+        names.set(logical_id, Ref=name, Arn=f"arn:aws:s3:::{name}")
+        if logical_id.startswith("MediaBucket"):
+            bucket = name
+    return bucket
+
+
 def create(template: Template, admin: Any, stack_name: str = "VideoService") -> Stack:
     """Create the stack's resources on the emulator through `admin` (a boto3 Session)."""
-    names = Names(stack_name, parameters={"CursorSecret": secrets.token_hex(32)})
+    names = Names(stack_name)
     function_names = _name_static(template, names)
 
     table_id, table = template.one("AWS::DynamoDB::Table", "VideoTable")
@@ -131,36 +169,17 @@ def create(template: Template, admin: Any, stack_name: str = "VideoService") -> 
         StreamArn=created.get("LatestStreamArn", ""),
     )
 
-    s3 = admin.client("s3")
-    bucket = ""
-    for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
-        name = f"{logical_id.lower()[:40]}-{SUFFIX}"
-        s3.create_bucket(Bucket=name)
-        bucket_props = resource["Properties"]
-        if "CorsConfiguration" in bucket_props:
-            s3.put_bucket_cors(
-                Bucket=name,
-                CORSConfiguration={
-                    "CORSRules": _cors_rules(bucket_props["CorsConfiguration"]["CorsRules"])
-                },
-            )
-        if "LifecycleConfiguration" in bucket_props:
-            s3.put_bucket_lifecycle_configuration(
-                Bucket=name,
-                LifecycleConfiguration={
-                    "Rules": _lifecycle_rules(bucket_props["LifecycleConfiguration"]["Rules"])
-                },
-            )
-        names.set(logical_id, Ref=name, Arn=f"arn:aws:s3:::{name}")
-        if logical_id.startswith("MediaBucket"):
-            bucket = name
+    bucket = _create_buckets(template, admin.client("s3"), names)
 
+    # Every secret generated as at a first deploy; the admin token also drives the HTTP API.
     admin_token = "vt_admin_" + secrets.token_urlsafe(24)
-    secret_id, _ = template.one("AWS::SecretsManager::Secret", "AdminToken")
-    secret = admin.client("secretsmanager").create_secret(
-        Name=f"{stack_name}-admin-token-{SUFFIX}", SecretString=admin_token
-    )
-    names.set(secret_id, Ref=secret["ARN"])
+    admin_id, _ = template.one("AWS::SecretsManager::Secret", "AdminToken")
+    for secret_id in template.of_type("AWS::SecretsManager::Secret"):
+        value = admin_token if secret_id == admin_id else secrets.token_urlsafe(48)
+        secret = admin.client("secretsmanager").create_secret(
+            Name=f"{stack_name}-{secret_id.lower()}-{SUFFIX}", SecretString=value
+        )
+        names.set(secret_id, Ref=secret["ARN"])
 
     for logical_id in template.of_type("AWS::Events::EventBus"):
         bus_name = f"{stack_name}-events-{SUFFIX}"
@@ -207,7 +226,7 @@ def create(template: Template, admin: Any, stack_name: str = "VideoService") -> 
 def fake_names(template: Template, stack_name: str = "VideoService") -> Names:
     """Names and ARNs for every resource the stack's policies name, without an emulator: for
     evaluating the synthesized policies statically (tests, reviews)."""
-    names = Names(stack_name, parameters={"CursorSecret": "0" * 64})
+    names = Names(stack_name)
     _name_static(template, names)
     table_id, _ = template.one("AWS::DynamoDB::Table", "VideoTable")
     table = f"{stack_name}-table-{SUFFIX}"

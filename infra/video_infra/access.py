@@ -11,6 +11,7 @@ Pure Python on purpose: no CDK import, so the generator and the tests load it ch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,18 @@ UPLOADS_PREFIX = "uploads/"  # sources: presigned PUTs land here, the processor 
 OUTPUTS_PREFIX = "videos/"  # results: the processor writes them, the API presigns reads
 SCRATCH_PREFIX = "work/"  # segmented runs' scratch: work/{videoId}/{runId}/ (processor only)
 SCRATCH_EXPIRY_DAYS = 2  # the lifecycle rule's safety net for scratch a crash left behind
+
+# The service's secrets (Secrets Manager), and the variable that hands a function a secret's ARN
+# (never its value: chalicelib/secret_store.py reads it once per process). A function gets the
+# variable and `secretsmanager:GetSecretValue` for exactly the secrets its `secrets` names.
+ADMIN_TOKEN = "admin-token"  # noqa: S105 - a secret's name
+CURSOR_KEY = "cursor-key"
+SIGNING_KEY = "signing-key"
+SECRET_ARN_VARIABLES = {
+    ADMIN_TOKEN: "VIDEO_ADMIN_TOKEN_SECRET_ARN",
+    CURSOR_KEY: "VIDEO_CURSOR_SECRET_ARN",
+    SIGNING_KEY: "VIDEO_SIGNING_SECRET_ARN",
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ class FunctionAccess:
     start_executions: bool = False
     describe_executions: bool = False
     processor_scaling: tuple[str, ...] = ()  # lambda:*FunctionScalingConfig on the processor
-    admin_token: bool = False  # secretsmanager:GetSecretValue on the admin-token secret
+    secrets: tuple[str, ...] = ()  # secrets it reads (SECRET_ARN_VARIABLES' keys)
     put_events: bool = False  # events:PutEvents on the service's bus
 
 
@@ -73,14 +86,16 @@ ACCESS: dict[str, FunctionAccess] = {
         start_executions=True,
         describe_executions=True,
         processor_scaling=("lambda:GetFunctionScalingConfig",),  # GET /capacity, read-only
-        admin_token=True,
+        secrets=(ADMIN_TOKEN, CURSOR_KEY, SIGNING_KEY),
     ),
     # The processor: sources under uploads/, outputs under videos/ (written, old runs
     # deleted), and its segmented runs' scratch under work/.
     "processor": FunctionAccess(
         table_items=ITEM_WRITES,
         objects=(
-            ObjectAccess("ReadSources", UPLOADS_PREFIX, (GET,)),
+            # GetObjectVersion: the download is pinned to the version it checked (HeadObject),
+            # so an overwrite between the size check and the read cannot swap the object.
+            ObjectAccess("ReadSources", UPLOADS_PREFIX, (GET, "s3:GetObjectVersion")),
             # Outputs: written (PutObject, CopyObject from work/, the MP4s streamed in a
             # multipart upload, aborted when ffmpeg fails), read back (the streamed MP4s are
             # measured and the poster/vision read from the top rendition), old runs deleted.
@@ -101,12 +116,13 @@ ACCESS: dict[str, FunctionAccess] = {
     # The finalizer: marks a batch's unfinished videos failed (a transition and its events).
     "finalizer": FunctionAccess(table_items=ITEM_WRITES),
     # The webhook dispatcher: the outbox and deliveries, presigned output URLs in event
-    # bodies, the stream URLs' signing key, and the event bus.
+    # bodies, the stream URLs' signing key (never the admin token: it calls arbitrary URLs),
+    # and the event bus.
     "dispatcher": FunctionAccess(
         table_items=ITEM_WRITES,
         index_queries=("StatusIndex", "CreatedIndex"),
         objects=(PRESIGN_OUTPUTS,),
-        admin_token=True,
+        secrets=(SIGNING_KEY,),
         put_events=True,
     ),
 }
@@ -121,7 +137,7 @@ class Resources:
     state_machine: str
     executions: str  # the state machine's executions (an ARN pattern)
     processor_scaling: str  # the processor's qualified ARN whose scaling config is set
-    admin_token: str
+    secrets: Mapping[str, str]  # secret name (SECRET_ARN_VARIABLES' keys) -> its ARN
     event_bus: str
 
 
@@ -165,7 +181,9 @@ def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
     )
     allow("ProcessorScaling", access.processor_scaling, arns.processor_scaling)
     allow(
-        "ReadAdminToken", ("secretsmanager:GetSecretValue",) * access.admin_token, arns.admin_token
+        "ReadSecrets",
+        ("secretsmanager:GetSecretValue",) * bool(access.secrets),
+        [arns.secrets[name] for name in access.secrets],
     )
     allow("EventBus", ("events:PutEvents",) * access.put_events, arns.event_bus)
     return out

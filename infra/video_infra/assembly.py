@@ -1,4 +1,5 @@
-"""Builds the CDK app: settings from context, the Chalice bundle, the stack, cdk-nag checks."""
+"""Builds the CDK app: settings from context, the Chalice bundle, the stack, cdk-nag checks
+and the accepted checkov findings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import aws_cdk as cdk
 import cdk_nag
 
 from video_infra.chalice_bundle import REPO_ROOT, load_chalice_app, stage_api_bundle
+from video_infra.checkov_suppressions import skip_with_reasons
 from video_infra.nag_suppressions import suppress_with_reasons
 from video_infra.sdk_layer import stage_sdk_layer
 from video_infra.settings import InfraSettings
@@ -56,6 +58,7 @@ def build_app(
         env=_environment(settings),
         description="Video service on AWS Lambda Managed Instances (Chalice API, ffmpeg processor)",
     )
+    skip_with_reasons(stack)  # checkov reads these from the template itself
     if str(app.node.try_get_context("nag") or "true").lower() != "false":
         cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app, verbose=True))
         suppress_with_reasons(stack)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from video_infra.access import ACCESS, Resources, statements
+from video_infra.access import ACCESS, SECRET_ARN_VARIABLES, Resources, statements
 from video_infra.table_schema import create_table_input
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,11 @@ def _resources(config: dict[str, Any], stage: str) -> Resources:
             f"arn:aws:lambda:*:*:function:{env['VIDEO_PROCESSOR_FUNCTION']}:$LATEST.PUBLISHED"
         ),
         # Secrets Manager appends a random suffix to a secret's ARN.
-        admin_token=f"{env['VIDEO_ADMIN_TOKEN_SECRET_ARN']}-*",
+        secrets={
+            name: f"{env[variable]}-*"
+            for name, variable in SECRET_ARN_VARIABLES.items()
+            if variable in env
+        },
         event_bus=f"arn:aws:events:{region}:{account}:event-bus/{env['VIDEO_EVENT_BUS']}",
     )
 

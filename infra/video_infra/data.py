@@ -15,10 +15,13 @@ from video_infra import table_schema
 from video_infra.access import SCRATCH_EXPIRY_DAYS, SCRATCH_PREFIX, UPLOADS_PREFIX
 from video_infra.settings import InfraSettings
 
+# Uploads and scratch are transient: their overwritten or deleted versions go after a day.
+TRANSIENT_NONCURRENT_DAYS = 1
+
 
 class Data:
-    """The video table (on-demand, PITR, the GSIs of table_schema.py) and the private, TLS-only
-    media bucket.
+    """The video table (on-demand, PITR, the GSIs of table_schema.py) and the private, TLS-only,
+    versioned media bucket.
 
     Built in `scope` (the stack) itself, so logical IDs are those of the single-stack layout:
     renaming these would replace the table and the buckets.
@@ -63,16 +66,29 @@ def _table(scope: Construct, settings: InfraSettings) -> dynamodb.Table:
     return table
 
 
+def _noncurrent_versions(days: int) -> s3.LifecycleRule:
+    """Versioning's cleanup: a deleted or overwritten object stays recoverable for `days`, then
+    goes; delete markers left with no versions behind them go too."""
+    return s3.LifecycleRule(
+        id="expire-noncurrent-versions",
+        noncurrent_version_expiration=cdk.Duration.days(days),
+        expired_object_delete_marker=True,
+    )
+
+
 def _access_log_bucket(scope: Construct) -> s3.Bucket:
+    # Versioned: a deleted log stays recoverable as long as logs are kept at all.
     return s3.Bucket(
         scope,
         "AccessLogBucket",
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         encryption=s3.BucketEncryption.S3_MANAGED,
         enforce_ssl=True,
+        versioned=True,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
         lifecycle_rules=[
-            s3.LifecycleRule(id="expire-access-logs", expiration=cdk.Duration.days(90))
+            s3.LifecycleRule(id="expire-access-logs", expiration=cdk.Duration.days(90)),
+            _noncurrent_versions(90),
         ],
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
@@ -85,6 +101,9 @@ def _media_bucket(scope: Construct, settings: InfraSettings, access_logs: s3.Buc
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         encryption=s3.BucketEncryption.S3_MANAGED,
         enforce_ssl=True,
+        # An accidental delete (or overwrite) of a finished video is recoverable for
+        # noncurrentVersionDays; the processor's own deletes of old runs' outputs age out too.
+        versioned=True,
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix="media/",
         # Browsers (the web console, hls.js on any page) fetch presigned outputs and PUT
@@ -103,6 +122,7 @@ def _media_bucket(scope: Construct, settings: InfraSettings, access_logs: s3.Buc
                 id="expire-uploads",
                 prefix=UPLOADS_PREFIX,
                 expiration=cdk.Duration.days(settings.upload_expiry_days),
+                noncurrent_version_expiration=cdk.Duration.days(TRANSIENT_NONCURRENT_DAYS),
             ),
             # Segmented runs delete their scratch when they end; this catches what a crash or
             # a timeout left behind (no run lasts a day: 15 min per invocation).
@@ -110,11 +130,13 @@ def _media_bucket(scope: Construct, settings: InfraSettings, access_logs: s3.Buc
                 id="expire-scratch",
                 prefix=SCRATCH_PREFIX,
                 expiration=cdk.Duration.days(SCRATCH_EXPIRY_DAYS),
+                noncurrent_version_expiration=cdk.Duration.days(TRANSIENT_NONCURRENT_DAYS),
             ),
             s3.LifecycleRule(
                 id="abort-incomplete-multipart-uploads",
                 abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
             ),
+            _noncurrent_versions(settings.noncurrent_version_days),
         ],
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )

@@ -15,7 +15,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -32,7 +31,6 @@ class EventDelivery:
         chalice_app: ChaliceApp,
         api_code: lambda_.Code,
         data: Data,
-        admin_token: secretsmanager.ISecret,
         api_endpoint: str,
         retention: logs.RetentionDays,
     ) -> None:
@@ -41,7 +39,9 @@ class EventDelivery:
             scope,
             "DispatcherDeadLetters",
             retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            # KMS (the account's aws/sqs key) rather than SSE-SQS: key use is auditable in
+            # CloudTrail; the mapping sends with the dispatcher's role, which the key allows.
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
             enforce_ssl=True,
         )
         self.function = control_function(
@@ -56,7 +56,6 @@ class EventDelivery:
                 "VIDEO_TABLE": data.table.table_name,
                 "VIDEO_BUCKET": data.bucket.bucket_name,
                 "VIDEO_EVENT_BUS": self.bus.event_bus_name,
-                "VIDEO_ADMIN_TOKEN_SECRET_ARN": admin_token.secret_arn,  # signs stream URLs
                 "VIDEO_PUBLIC_BASE_URL": api_endpoint,  # the API's origin, for those URLs
             },
             timeout_seconds=300,  # a pass attempts up to 50 deliveries of at most 10 s each

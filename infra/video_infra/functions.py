@@ -25,7 +25,6 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from video_infra.chalice_bundle import REPO_ROOT, ChaliceApp
@@ -202,7 +201,8 @@ class WorkflowFunctions:
 
 
 class ApiFunction:
-    """The Chalice lambdalith on the API capacity provider, and the cursor key it signs with."""
+    """The Chalice lambdalith on the API capacity provider (its secrets' ARNs and the grants to
+    read them come from access.py, added by the stack)."""
 
     def __init__(
         self,
@@ -215,27 +215,6 @@ class ApiFunction:
         workers: WorkflowFunctions,
         retention: logs.RetentionDays,
     ) -> None:
-        # The cursor key must not change between synths (that would invalidate every page
-        # cursor on each deploy) and must not live in git: a NoEcho parameter, given once at the
-        # first deploy; later `cdk deploy` runs keep the previous value.
-        self.cursor_secret = cdk.CfnParameter(
-            scope,
-            "CursorSecret",
-            type="String",
-            no_echo=True,
-            min_length=32,
-            description="HMAC key for pagination cursors (e.g. `openssl rand -hex 32`)",
-        )
-        # The operator's admin token: generated at the first deploy, never in git or in the
-        # template; the API reads it once per environment (GetSecretValue on this ARN only).
-        self.admin_token = secretsmanager.Secret(
-            scope,
-            "AdminToken",
-            description="The video service operator's admin token (Authorization: Bearer ...)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=48, exclude_punctuation=True
-            ),
-        )
         self.function = _function(
             scope,
             "Api",
@@ -257,9 +236,7 @@ class ApiFunction:
                     "VIDEO_TABLE": data.table.table_name,
                     "VIDEO_BUCKET": data.bucket.bucket_name,
                     "VIDEO_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
-                    "VIDEO_CURSOR_SECRET": self.cursor_secret.value_as_string,
                     "VIDEO_PROCESSOR_FUNCTION": workers.processor.function_name,  # GET /capacity
-                    "VIDEO_ADMIN_TOKEN_SECRET_ARN": self.admin_token.secret_arn,
                 },
             ),
         )

@@ -13,7 +13,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
-from video_infra.access import ACCESS, OUTPUTS_PREFIX, SCRATCH_PREFIX, UPLOADS_PREFIX
+from video_infra.access import (
+    ACCESS,
+    CURSOR_KEY,
+    OUTPUTS_PREFIX,
+    SCRATCH_PREFIX,
+    SIGNING_KEY,
+    UPLOADS_PREFIX,
+)
 
 if TYPE_CHECKING:
     from video_infra.stack import VideoServiceStack
@@ -61,12 +68,20 @@ def suppress_with_reasons(stack: VideoServiceStack) -> None:
     """Acknowledge the stack's accepted findings; anything new still fails the check."""
     bucket = _ref(stack, stack.data.bucket)
     _ack(
-        stack.api.admin_token,
+        stack.secrets.admin_token,
         "AwsSolutions-SMG4",
         "The operator's admin token is rotated by the operator (put a new value; API "
         "environments read it at their next cold start). A scheduled rotation would need a "
         "function that hands the new token to the operator, which nothing here could do safely.",
     )
+    for name in (CURSOR_KEY, SIGNING_KEY):
+        _ack(
+            stack.secrets.by_name[name],
+            "AwsSolutions-SMG4",
+            "An HMAC key only this service uses, rotated by hand (put a new value; "
+            "environments read it at their next cold start); what it signed (cursors: 24 h, "
+            "URLs: 1 h) then fails once, so a schedule would break clients mid-page.",
+        )
     _ack(
         stack.capacity.operator_role,
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"

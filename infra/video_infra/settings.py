@@ -62,6 +62,8 @@ class InfraSettings:
     deletion_protection: bool = True
     log_retention_days: int = 30
     upload_expiry_days: int = 7
+    # how long the media bucket keeps an overwritten or deleted output (versioning)
+    noncurrent_version_days: int = 30
     max_duration_seconds: int = MAX_DURATION_SECONDS
     processor_timeout_seconds: int = LAMBDA_MAX_TIMEOUT_SECONDS
     processor_ephemeral_storage_mib: int = PROCESSOR_EPHEMERAL_STORAGE_MIB
@@ -83,6 +85,7 @@ class InfraSettings:
             deletion_protection=_bool(get("deletionProtection", cls.deletion_protection)),
             log_retention_days=int(get("logRetentionDays", cls.log_retention_days)),
             upload_expiry_days=int(get("uploadExpiryDays", cls.upload_expiry_days)),
+            noncurrent_version_days=int(get("noncurrentVersionDays", cls.noncurrent_version_days)),
             max_duration_seconds=int(get("maxDurationSeconds", cls.max_duration_seconds)),
             processor_timeout_seconds=int(
                 get("processorTimeoutSeconds", cls.processor_timeout_seconds)
@@ -119,5 +122,7 @@ class InfraSettings:
                 f"processorEphemeralStorageMiB must be {EPHEMERAL_STORAGE_MIN_MIB}.."
                 f"{EPHEMERAL_STORAGE_MAX_MIB}"
             )
+        if self.noncurrent_version_days < 1:
+            raise ValueError("noncurrentVersionDays must be >= 1")
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError("need 0 < scaleMin <= scaleMax")

@@ -6,6 +6,7 @@ do is granted last, from access.py, the definitions the Chalice path's policies 
 - `Network` (network.py): VPC, new or looked up, and the capacity providers' security group;
 - `Data` (data.py): the DynamoDB table (its shape: table_schema.py), the media bucket and its
   access-log bucket;
+- `ServiceSecrets` (service_secrets.py): the admin token, cursor key and URL-signing key;
 - `CapacityProviders`, `WorkflowFunctions`, `ApiFunction` (functions.py): the operator role,
   the two ARM64 capacity providers, the processor/scaler/finalizer and the API lambdalith,
   each with its own role and log group;
@@ -41,6 +42,7 @@ from video_infra.functions import (
 from video_infra.http_api import ChaliceHttpApi
 from video_infra.log_groups import retention
 from video_infra.network import Network
+from video_infra.service_secrets import ServiceSecrets
 from video_infra.settings import InfraSettings
 from video_infra.workflow import Workflow
 
@@ -70,6 +72,7 @@ class VideoServiceStack(cdk.Stack):
         self.network = Network(self, settings=settings, retention=logs_retention)
         self.capacity = CapacityProviders(self, network=self.network, settings=settings)
         self.data = Data(self, settings=settings)
+        self.secrets = ServiceSecrets(self)
         self.workers = WorkflowFunctions(
             self,
             settings=settings,
@@ -107,7 +110,6 @@ class VideoServiceStack(cdk.Stack):
             chalice_app=chalice_app,
             api_code=api_code,
             data=self.data,
-            admin_token=self.api.admin_token,
             api_endpoint=self.http_api.api.api_endpoint,
             retention=logs_retention,
         )
@@ -140,19 +142,22 @@ class VideoServiceStack(cdk.Stack):
         cdk.CfnOutput(self, "BucketName", value=self.data.bucket.bucket_name)
         cdk.CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "ProcessorFunctionName", value=self.workers.processor.function_name)
-        cdk.CfnOutput(self, "AdminTokenSecretArn", value=self.api.admin_token.secret_arn)
+        cdk.CfnOutput(self, "AdminTokenSecretArn", value=self.secrets.admin_token.secret_arn)
 
     def _grant_access(self) -> None:
-        """Each function's grants, as access.py defines them for both deploy paths."""
+        """Each function's grants, as access.py defines them for both deploy paths, and the
+        ARNs (never the values) of exactly the secrets it may read."""
         arns = access.Resources(
             table=self.data.table.table_arn,
             bucket=self.data.bucket.bucket_arn,
             state_machine=self.workflow.state_machine.state_machine_arn,
             executions=self.workflow.executions_arn,
             processor_scaling=self.workers.processor_scaling_arn,
-            admin_token=self.api.admin_token.secret_arn,
+            secrets=self.secrets.arns(),
             event_bus=self.events.bus.event_bus_arn,
         )
         for key, function in self.functions.items():
             for statement in access.statements(access.ACCESS[key], arns):
                 function.add_to_role_policy(iam.PolicyStatement.from_json(statement))
+            for name in access.ACCESS[key].secrets:
+                function.add_environment(access.SECRET_ARN_VARIABLES[name], arns.secrets[name])

@@ -31,9 +31,10 @@ REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
         "table_name": "the video store (and the capacity leases GET /capacity lists)",
         "bucket": "presigned media URLs, POST /uploads, s3:// source validation",
         "state_machine_arn": "POST /videos/{id}/process and /videos/process start executions",
-        "cursor_secret": "page cursors; without it they are keyed on the table name alone",
+        "cursor_secret_arn": "page cursors; without it they are keyed on the table name alone",
         "processor_function": "GET /capacity reads the processor's scaling config",
-        "admin_token_secret_arn": "the operator's admin token (and the URL-signing key)",
+        "admin_token_secret_arn": "the operator's admin token",
+        "signing_secret_arn": "signed media/stream URLs (else derived from the admin token)",
     },
     "processor": {
         "backend": "as for the API",
@@ -58,7 +59,7 @@ REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
         "table_name": "the outbox, webhooks and deliveries",
         "bucket": "presigned media URLs in event bodies",
         "event_bus": "every event also goes on the EventBridge bus",
-        "admin_token_secret_arn": "the URL-signing key (stream URLs in event bodies)",
+        "signing_secret_arn": "the URL-signing key (stream URLs in event bodies)",
         "public_base_url": "the API's origin for stream URLs (no request to take it from)",
     },
 }

@@ -186,18 +186,99 @@ def test_environment_variables_follow_the_contract(synth: Synthesized) -> None:
     bucket = {"Ref": synth.resource("AWS::S3::Bucket", "MediaBucket")[0]}
     machine = {"Ref": synth.resource("AWS::StepFunctions::StateMachine", "VideoProcessing")[0]}
     processor = {"Ref": synth.resource("AWS::Lambda::Function", "ProcessorFunction")[0]}
+
+    def secret(prefix: str) -> str:
+        return synth.resource("AWS::SecretsManager::Secret", prefix)[0]
+
     for prefix in ("ApiFunction", "ProcessorFunction", "ScalerFunction", "FinalizerFunction"):
         assert env(prefix)["VIDEO_BACKEND"] == "aws"
         assert env(prefix)["VIDEO_TABLE"] == table
     api = env("ApiFunction")
     assert api["VIDEO_BUCKET"] == bucket
     assert api["VIDEO_STATE_MACHINE_ARN"] == machine
-    assert api["VIDEO_CURSOR_SECRET"] == {"Ref": "CursorSecret"}
-    assert synth.template["Parameters"]["CursorSecret"]["NoEcho"] is True
+    assert api["VIDEO_CURSOR_SECRET_ARN"] == {"Ref": secret("CursorKey")}
+    assert api["VIDEO_SIGNING_SECRET_ARN"] == {"Ref": secret("SigningKey")}
+    assert api["VIDEO_ADMIN_TOKEN_SECRET_ARN"] == {"Ref": secret("AdminToken")}
     assert env("ProcessorFunction")["VIDEO_BUCKET"] == bucket
     scaler = env("ScalerFunction")
     assert scaler["VIDEO_PROCESSOR_FUNCTION"] == processor
     assert (scaler["VIDEO_SCALE_MIN"], scaler["VIDEO_SCALE_MAX"]) == ("2", "5")
+
+
+# --- secrets ------------------------------------------------------------------------------------
+SECRET_VARIABLES = {
+    "VIDEO_ADMIN_TOKEN_SECRET_ARN": "AdminToken",
+    "VIDEO_CURSOR_SECRET_ARN": "CursorKey",
+    "VIDEO_SIGNING_SECRET_ARN": "SigningKey",
+}
+
+
+def _grants(synth: Synthesized, function_prefix: str) -> list[dict[str, Any]]:
+    _, function = synth.resource("AWS::Lambda::Function", function_prefix)
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_no_function_environment_holds_a_secret(synth: Synthesized) -> None:
+    """Values are literals or references to resources the stack creates: never a parameter,
+    never a dynamic reference that resolves a secret's value into the environment."""
+    assert "Parameters" not in synth.template or set(synth.template["Parameters"]) <= {
+        "BootstrapVersion"
+    }
+    secrets = set(synth.resources("AWS::SecretsManager::Secret"))
+    assert len(secrets) == 3
+    for logical_id, function in synth.resources("AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        text = json.dumps(variables)
+        assert "{{resolve:" not in text, logical_id
+        for name, value in variables.items():
+            if isinstance(value, dict) and "Ref" in value and value["Ref"] in secrets:
+                assert name in SECRET_VARIABLES, (logical_id, name)  # only as an ARN
+            assert not name.endswith(("_SECRET", "_TOKEN", "_KEY")), (logical_id, name)
+
+
+@pytest.mark.parametrize(
+    ("function", "readable"),
+    [
+        ("ApiFunction", {"AdminToken", "CursorKey", "SigningKey"}),
+        ("DispatcherFunction", {"SigningKey"}),  # calls arbitrary URLs: never the admin token
+        ("ProcessorFunction", set()),
+        ("ScalerFunction", set()),
+        ("FinalizerFunction", set()),
+    ],
+)
+def test_each_function_reads_exactly_its_secrets(
+    synth: Synthesized, function: str, readable: set[str]
+) -> None:
+    ids = {prefix: synth.resource("AWS::SecretsManager::Secret", prefix)[0] for prefix in
+           SECRET_VARIABLES.values()}  # fmt: skip
+    granted = [
+        resource
+        for statement in _grants(synth, function)
+        if "secretsmanager:GetSecretValue" in _list(statement["Action"])
+        for resource in _list(statement["Resource"])
+    ]
+    assert sorted(granted, key=json.dumps) == sorted(
+        ({"Ref": ids[p]} for p in readable), key=json.dumps
+    )
+    assert not any(
+        "secretsmanager" in action and action != "secretsmanager:GetSecretValue"
+        for statement in _grants(synth, function)
+        for action in _list(statement["Action"])
+    )
+    _, fn = synth.resource("AWS::Lambda::Function", function)
+    variables = fn["Properties"]["Environment"]["Variables"]
+    given = {SECRET_VARIABLES[name] for name in variables if name in SECRET_VARIABLES}
+    assert given == readable
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -254,6 +335,30 @@ def test_media_bucket_is_private_encrypted_tls_only_and_expires_uploads(
         if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     ]
     assert deny_insecure
+
+
+def test_media_bucket_is_versioned_and_old_versions_expire(synth: Synthesized) -> None:
+    """A deleted or overwritten output stays recoverable for noncurrentVersionDays (30); the
+    transient prefixes keep theirs a day; every bucket's old versions go eventually."""
+    for prefix in ("MediaBucket", "AccessLogBucket"):
+        props = synth.resource("AWS::S3::Bucket", prefix)[1]["Properties"]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, prefix
+        rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+        catch_all = rules["expire-noncurrent-versions"]
+        assert "Prefix" not in catch_all and catch_all["ExpiredObjectDeleteMarker"] is True
+        assert catch_all["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    media = synth.resource("AWS::S3::Bucket", "MediaBucket")[1]["Properties"]
+    rules = {r["Id"]: r for r in media["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": 30
+    }
+    for transient in ("expire-uploads", "expire-scratch"):
+        assert rules[transient]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+
+
+def test_dead_letter_queue_is_kms_encrypted(synth: Synthesized) -> None:
+    _, queue = synth.resource("AWS::SQS::Queue", "DispatcherDeadLetters")
+    assert queue["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
 
 
 # --- workflow -----------------------------------------------------------------------------------
