@@ -230,12 +230,20 @@ def model(results: dict[float, list[dict[str, Any]]], segment_seconds: int) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 2, 10],
-                        help="media lengths; 1 minute is a one-pass video")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        nargs="+",
+        default=[1, 2, 10],
+        help="media lengths; 1 minute is a one-pass video",
+    )
     parser.add_argument("--mode", choices=["s3", "local"], default="s3")
     parser.add_argument("--segment-seconds", type=int, default=60)
-    parser.add_argument("--preset", default="ultrafast",
-                        help="x264 preset of the ladder (the bytes follow the rate caps)")
+    parser.add_argument(
+        "--preset",
+        default="ultrafast",
+        help="x264 preset of the ladder (the bytes follow the rate caps)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     exe = ffmpeg_exe()

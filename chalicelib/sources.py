@@ -121,8 +121,7 @@ def s3_object_exists(s3_client: Any, bucket: str, key: str) -> bool:
         if status == 404 or error.get("Code") in ("404", "NoSuchKey", "NotFound"):
             return False
         raise DependencyError(
-            f"the media store is unavailable ({error.get('Code') or type(exc).__name__}); "
-            "try again"
+            f"the media store is unavailable ({error.get('Code') or type(exc).__name__}); try again"
         ) from exc
     except BotoCoreError as exc:
         raise DependencyError(

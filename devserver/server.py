@@ -376,9 +376,7 @@ class LocalServer(socketserver.ThreadingMixIn, HTTPServer):
         self.signer = signer
         self.media = media
         self.uploads = uploads
-        self.fast_paths = fast_paths(
-            routes, media=media is not None, uploads=uploads is not None
-        )
+        self.fast_paths = fast_paths(routes, media=media is not None, uploads=uploads is not None)
         self.media_route = routes.path_of("getMedia")[0] if media is not None else None
         self.read_timeout = read_timeout
         self.max_upload_bytes = max_upload_bytes

@@ -41,6 +41,7 @@ class LocalMediaFiles(Protocol):
         """The file, when it exists inside the media dir; None otherwise."""
         ...
 
+
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$", re.IGNORECASE)
 
 

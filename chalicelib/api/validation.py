@@ -196,9 +196,7 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
             return url
         if scheme == "file" and settings.is_local:
             if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-                raise ValidationError(
-                    "file:// URLs must be file:///absolute/path", details=field
-                )
+                raise ValidationError("file:// URLs must be file:///absolute/path", details=field)
             _check_local_file(unquote(parts.path), settings, workspace)
             return url
     except sources.SourceRejected as exc:
@@ -207,7 +205,8 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
             # where sources may be, without the server's absolute paths: relative to the data
             # dir when inside it (`inbox`), else the directory's name
             details["allowedRoots"] = [
-                str(r.relative_to(settings.data_dir)) if r.is_relative_to(settings.data_dir)
+                str(r.relative_to(settings.data_dir))
+                if r.is_relative_to(settings.data_dir)
                 else r.name
                 for r in settings.source_roots
             ]

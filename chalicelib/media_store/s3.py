@@ -28,9 +28,7 @@ class S3MediaStore:
 
     urls_self_authenticate = True  # presigned by S3
 
-    def __init__(
-        self, bucket: str, s3_client: Any, *, presign_seconds: int
-    ) -> None:
+    def __init__(self, bucket: str, s3_client: Any, *, presign_seconds: int) -> None:
         self.bucket = bucket
         self.s3 = s3_client
         self.presign_seconds = presign_seconds

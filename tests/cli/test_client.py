@@ -104,7 +104,10 @@ def test_server_sent_events_are_parsed() -> None:
         ": keep-alive\n\nevent: end\ndata: {}\n\n"
     )
     events = parse_events(text)
-    assert [(e.event, e.id) for e in events] == [("state", "3.40.processing"), ("end", "3.40.processing")]  # noqa: E501
+    assert [(e.event, e.id) for e in events] == [
+        ("state", "3.40.processing"),
+        ("end", "3.40.processing"),
+    ]
     assert events[0].data["progress"] == 40
 
 

@@ -53,9 +53,7 @@ def test_a_signature_with_non_ascii_characters_is_a_403_not_a_crash(server, path
 
 
 def test_a_non_ascii_signature_on_an_upload_slot_is_a_403(server) -> None:
-    status, _, raw = call(
-        server, "PUT", "/uploads/YR2lhYNPULfHcgVEEmbxfA/0?exp=0&sig=%C2%80", b"x"
-    )
+    status, _, raw = call(server, "PUT", "/uploads/YR2lhYNPULfHcgVEEmbxfA/0?exp=0&sig=%C2%80", b"x")
     assert status == 403, raw
 
 

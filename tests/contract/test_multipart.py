@@ -46,7 +46,7 @@ def test_parts_in_any_order_then_complete(client: Any, local_env: Path) -> None:
     upload = start(client, len(data))
     assert (upload["mode"], upload["partCount"], upload["partSize"]) == ("multipart", 3, 5 * MiB)
     assert upload["uploadId"].startswith("mp1.")
-    chunks = [data[:5 * MiB], data[5 * MiB:10 * MiB], data[10 * MiB:]]
+    chunks = [data[: 5 * MiB], data[5 * MiB : 10 * MiB], data[10 * MiB :]]
     for number in (3, 1):
         assert put_part(client, upload, number, chunks[number - 1]).status_code == 200
     state = body(client.http.get(f"/uploads/{upload['uploadId']}"))

@@ -74,15 +74,23 @@ def test_operations_equal_the_route_table_with_each_access_decision(spec) -> Non
         for status, response in op["responses"].items():
             if int(status) >= 400 and "content" in response:
                 schema = response["content"]["application/json"]["schema"]
-                assert schema in ({"$ref": "#/components/schemas/Error"},
-                                  {"$ref": "#/components/schemas/Health"}), (key, status)
+                assert schema in (
+                    {"$ref": "#/components/schemas/Error"},
+                    {"$ref": "#/components/schemas/Health"},
+                ), (key, status)
     assert spec["components"]["securitySchemes"]["bearer"] == {
-        **spec["components"]["securitySchemes"]["bearer"], "type": "http", "scheme": "bearer"
+        **spec["components"]["securitySchemes"]["bearer"],
+        "type": "http",
+        "scheme": "bearer",
     }
     public = sorted(k for k, v in routes.access.items() if v == "public")
     assert public == [
-        ("/", "GET"), ("/console/{name}", "GET"), ("/docs", "GET"), ("/docs/{name}", "GET"),
-        ("/health", "GET"), ("/openapi.json", "GET"),
+        ("/", "GET"),
+        ("/console/{name}", "GET"),
+        ("/docs", "GET"),
+        ("/docs/{name}", "GET"),
+        ("/health", "GET"),
+        ("/openapi.json", "GET"),
     ]
 
 
@@ -275,8 +283,10 @@ def test_the_document_is_not_on_the_cold_import_path_and_is_cheap_to_build() -> 
         check=True,
     )
     found = json.loads(result.stdout)
-    print(f"\nbuilding the OpenAPI document on first request: {found['ms']:.1f} ms, "
-          f"importing {found['added']}")
+    print(
+        f"\nbuilding the OpenAPI document on first request: {found['ms']:.1f} ms, "
+        f"importing {found['added']}"
+    )
     heavy = ("boto3", "botocore", "jsonschema", "yaml", "numpy", "av", "cv2", "moto")
     assert "chalicelib.api.openapi" not in found["cold"]  # not loaded by `import app`
     assert not [m for m in found["cold"] + found["added"] if m.split(".")[0] in heavy]

@@ -175,7 +175,9 @@ def test_an_s3_failure_at_creation_is_logged_with_the_request_id(
         http_status_code=403,
     )
     with stubber, caplog.at_level(logging.WARNING):
-        resp = aws.post("/videos", {"title": "t", "sourceUrl": f"s3://{aws.bucket}/uploads/default/x"})
+        resp = aws.post(
+            "/videos", {"title": "t", "sourceUrl": f"s3://{aws.bucket}/uploads/default/x"}
+        )
     assert resp.status_code == 503
     assert_no_internals(resp, aws.bucket)
     assert f"arn:aws:s3:::{aws.bucket}" in logged_with(caplog, request_id(resp))

@@ -306,7 +306,8 @@ def test_the_fast_paths_are_the_route_tables_streamed_routes() -> None:
     for op_id in ("getMedia", "putUploadPart", "putUpload"):  # signed, like the fast paths
         assert routes.access[routes.path_of(op_id)] == "signed"
     assert [f.handler for f in fast_paths(routes, media=False, uploads=True, events=False)] == [
-        "_receive_part", "_receive_upload"
+        "_receive_part",
+        "_receive_upload",
     ]
 
 
@@ -325,7 +326,9 @@ def test_a_fast_path_follows_its_route_when_the_route_moves() -> None:
     )
 
     @routes.route(
-        "/files/{video_id}/{name}", methods=["GET"], access="signed",
+        "/files/{video_id}/{name}",
+        methods=["GET"],
+        access="signed",
         op=Op("getMedia", "media", "media", 200),
     )
     def get_media(video_id: str, name: str) -> Response:

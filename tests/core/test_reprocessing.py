@@ -98,9 +98,7 @@ class FakeMedia:
 
 
 @pytest.fixture
-def media(
-    api: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeMedia]:
+def media(api: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMedia]:
     import chalicelib.processing.one_pass
     import chalicelib.processing.segmented
 
@@ -168,9 +166,7 @@ def test_a_requeued_completed_video_shows_nothing_of_the_old_run(
     assert old_run in api.container.media_store().list_runs(vid)  # its files still exist
 
 
-def test_while_the_new_run_processes_and_after_it_completes(
-    api: Backend, media: FakeMedia
-) -> None:
+def test_while_the_new_run_processes_and_after_it_completes(api: Backend, media: FakeMedia) -> None:
     vid, old_run = completed_once(api, media)
     execution = queue(api, vid)
     queued_at = item_of(api, vid)["queuedAt"]

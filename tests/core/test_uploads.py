@@ -89,9 +89,7 @@ def test_s3_upload_is_a_presigned_put_under_uploads(
     settings = Settings(backend="aws", bucket=bucket, data_dir=tmp_path)
     signer = UrlSigner(b"k" * 32, 3600)
     uploads = Uploads(S3UploadStore(bucket, lambda: s3), signer)
-    target = uploads.create(
-        {"filename": "clip.mp4", "contentType": "video/mp4"}, "", "acme"
-    )
+    target = uploads.create({"filename": "clip.mp4", "contentType": "video/mp4"}, "", "acme")
     assert target["sourceUrl"].startswith(f"s3://{bucket}/uploads/acme/")
     assert "X-Amz-Signature=" in target["uploadUrl"]
     req = urllib.request.Request(

@@ -87,9 +87,12 @@ def test_a_short_video_takes_the_one_invocation_path(client: Any, seg_env: Path)
     assert process(client, vid)["status"] == "SUCCEEDED"
     item = get(client, f"/videos/{vid}")
     assert item["status"] == "completed" and "segments" not in item
-    assert "EXT-X-MEDIA" not in client.http.get(
-        item["transcoding"]["hls"]["masterUrl"], headers={"accept": "*/*"}
-    ).body.decode()
+    assert (
+        "EXT-X-MEDIA"
+        not in client.http.get(
+            item["transcoding"]["hls"]["masterUrl"], headers={"accept": "*/*"}
+        ).body.decode()
+    )
 
 
 def test_a_worker_killed_mid_segment_is_retried_on_another_environment(

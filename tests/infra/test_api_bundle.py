@@ -77,9 +77,13 @@ def _imported_modules(source: str) -> set[str]:
 def test_the_development_server_is_not_in_the_bundle(synth: Synthesized) -> None:
     asset = _api_asset_dir(synth)
     files = {p.relative_to(asset).as_posix() for p in asset.rglob("*.py")}
-    dev = sorted(f for f in files if f.startswith("devserver/") or f.rsplit("/", 1)[-1] in (
-        "serve_local.py", "local_http.py", "local_startup.py", "server.py", "startup.py"
-    ))
+    dev = sorted(
+        f
+        for f in files
+        if f.startswith("devserver/")
+        or f.rsplit("/", 1)[-1]
+        in ("serve_local.py", "local_http.py", "local_startup.py", "server.py", "startup.py")
+    )
     assert dev == []
     assert (ROOT / "devserver" / "server.py").is_file()  # it exists: the bundle leaves it out
 
