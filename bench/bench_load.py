@@ -119,7 +119,7 @@ def start(name: str, data: Path, stock: bool) -> Iterator[Server]:
         "VIDEO_RATE_LIMIT_PER_SECOND": "0",  # measure the server, not the per-token limiter
     }
     env.pop("VIDEO_SOURCE_ROOTS", None)
-    env.pop("VIDEO_PUBLIC_BASE_URL", None)
+    env.pop("VIDEO_PUBLIC_URL", None)
     if stock:
         cmd = [sys.executable, __file__, "--serve-stock", str(port)]
     else:
@@ -141,7 +141,7 @@ def start(name: str, data: Path, stock: bool) -> Iterator[Server]:
 
 def serve_stock(port: int) -> None:
     """chalice local's own server around the same app (the --baseline)."""
-    os.environ.setdefault("VIDEO_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    os.environ.setdefault("VIDEO_PUBLIC_URL", f"http://127.0.0.1:{port}")
     from chalice.config import Config
     from chalice.local import LocalDevServer
 

@@ -177,10 +177,7 @@ class Settings:
             tmp_dir=Path(tmp).expanduser().absolute()
             if (tmp := env.get("VIDEO_TMP_DIR", "").strip())
             else None,
-            public_base_url=(
-                env.get("VIDEO_PUBLIC_URL", "").strip()
-                or env.get("VIDEO_PUBLIC_BASE_URL", "").strip()
-            ).rstrip("/"),
+            public_base_url=env.get("VIDEO_PUBLIC_URL", "").strip().rstrip("/"),
             trusted_proxies=tuple(
                 p.strip() for p in env.get("VIDEO_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),

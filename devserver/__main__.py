@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
     os.environ.setdefault("VIDEO_BACKEND", "local")
-    if not (os.environ.get("VIDEO_PUBLIC_URL") or os.environ.get("VIDEO_PUBLIC_BASE_URL")):
+    if not os.environ.get("VIDEO_PUBLIC_URL"):
         # links in responses name this server as bound, never a request's Host
         os.environ["VIDEO_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
     from app import routes

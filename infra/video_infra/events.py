@@ -56,7 +56,7 @@ class EventDelivery:
                 "VIDEO_TABLE": data.table.table_name,
                 "VIDEO_BUCKET": data.bucket.bucket_name,
                 "VIDEO_EVENT_BUS": self.bus.event_bus_name,
-                "VIDEO_PUBLIC_BASE_URL": api_endpoint,  # the API's origin, for those URLs
+                "VIDEO_PUBLIC_URL": api_endpoint,  # the API's origin, for those URLs
             },
             timeout_seconds=300,  # a pass attempts up to 50 deliveries of at most 10 s each
         )

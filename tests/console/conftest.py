@@ -71,7 +71,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "VIDEO_X264_PRESET": "ultrafast",
         "VIDEO_SSE_WAIT_SECONDS": str(EVENTS_WAIT_SECONDS),
     }
-    for name in ("VIDEO_SOURCE_ROOTS", "VIDEO_PUBLIC_BASE_URL", "VIDEO_BUCKET"):
+    for name in ("VIDEO_SOURCE_ROOTS", "VIDEO_PUBLIC_URL", "VIDEO_BUCKET"):
         env.pop(name, None)
     log = data / "server.log"
     with log.open("wb") as out:  # a file, not a pipe nobody reads: the server must not block

@@ -174,7 +174,7 @@ def test_a_stream_held_back_by_a_buffering_proxy_gives_way_to_the_long_poll_form
     assert len(held) == 1
     streamed = [t for t, _, url, _ in seen.requests if stream_form(url)]
     long_polled = [t for t, _, url, _ in seen.requests if "wait=" in url]
-    assert len(long_polled) >= 2
+    assert long_polled  # (one is enough when the video completed while the stream was held)
     # it gave the stream the server's wait plus 5 s of grace, not less
     assert long_polled[0] - streamed[0] >= EVENTS_WAIT_SECONDS + 5 - 0.5
     assert len(seen.item_reads()) == 2

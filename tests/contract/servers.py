@@ -28,8 +28,13 @@ class Server:
 @contextmanager
 def serve(data: Path, env: dict[str, str], source_url: str) -> Iterator[Server]:
     port = free_port()
+    # the caller's shell must not choose the roots or the public origin (the dev server defaults
+    # that to its bind address); `env` still may
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("VIDEO_SOURCE_ROOTS", "VIDEO_PUBLIC_URL")
+    }
     full = {
-        **os.environ,
+        **inherited,
         "VIDEO_DATA_DIR": str(data),
         "VIDEO_ADMIN_TOKEN": ADMIN_TOKEN,
         "VIDEO_SIGNING_SECRET": SIGNING_SECRET,
@@ -37,8 +42,6 @@ def serve(data: Path, env: dict[str, str], source_url: str) -> Iterator[Server]:
         "VIDEO_SSE_WAIT_SECONDS": "1",  # the events route answers within a second
         **env,
     }
-    for name in ("VIDEO_SOURCE_ROOTS", "VIDEO_PUBLIC_BASE_URL"):
-        full.pop(name, None)
     with (data / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "devserver"), "--port", str(port)],

@@ -86,6 +86,7 @@ def aws_environment(
     monkeypatch.setenv("VIDEO_TABLE", table)
     monkeypatch.setenv("VIDEO_BUCKET", bucket)
     monkeypatch.setenv("VIDEO_CURSOR_SECRET", "test-secret")
+    monkeypatch.setenv("VIDEO_ADMIN_TOKEN", ADMIN_TOKEN)  # as a deployment configures one
     monkeypatch.setenv("VIDEO_DATA_DIR", str(data_dir))
     monkeypatch.delenv("VIDEO_SOURCE_ROOTS", raising=False)
     create_video_table(boto3.client("dynamodb"), table)

@@ -65,7 +65,6 @@ def serve(data: Path, *args: str, env: dict[str, str] | None = None) -> Iterator
         "VIDEO_RATE_LIMIT_PER_SECOND": "0",  # load tests measure the server, not the limiter
     }
     env.pop("VIDEO_SOURCE_ROOTS", None)
-    env.pop("VIDEO_PUBLIC_BASE_URL", None)
     env.pop("VIDEO_PUBLIC_URL", None)
     env.update(extra)
     with (data / "server.log").open("ab") as log:
