@@ -16,7 +16,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	bench-disk synth definition clean smoke rehearse chalice-files install-checkov checkov
+	bench-disk bench-encoding synth definition clean smoke rehearse chalice-files install-checkov checkov
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -111,6 +111,11 @@ bench-disk: $(DEV_STAMP)
 ## make bench-segtap: one segment job, encode + separate analysis pass vs one process (CPU)
 bench-segtap: $(DEV_STAMP)
 	$(BIN)/python bench/bench_segment_tap.py
+
+## make bench-encoding: per-title ladder and AV1 vs the fixed reference ladder on a generated
+## corpus (slides, talking head, grain, motion, animation, screen): bytes, VMAF mean/p5, CPU
+bench-encoding: $(RUN_STAMP)
+	$(BIN)/python bench/bench_encoding.py $(BENCH_ENCODING_ARGS)
 
 ## make bench-whisper: Whisper old vs new way on the speech-dense fixture (realtime, CPU, WER, cues)
 # DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).

@@ -29,6 +29,22 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
+def _codecs(raw: str) -> tuple[str, ...]:
+    """VIDEO_CODECS: a comma list of h264 and av1; H.264 is always encoded (every player)."""
+    names = {p.strip().lower() for p in raw.split(",") if p.strip()}
+    unknown = sorted(names - {"h264", "av1"})
+    if unknown:
+        raise ValueError(f"VIDEO_CODECS: unknown codec {unknown[0]!r} (h264, av1)")
+    return ("h264", "av1") if "av1" in names else ("h264",)
+
+
 @dataclass(frozen=True)
 class Settings:
     backend: str = "local"  # "local" (embedded) or "aws"
@@ -87,6 +103,11 @@ class Settings:
     max_source_bytes: int = 5 * 1024**3
     max_duration_seconds: float = 3 * 3600.0
     x264_preset: str = "veryfast"
+    # the ladder: "per-title" (probe encodes scored with VMAF choose each rung's CRF and cap and
+    # drop rungs that add nothing; media/ladder.py) or "fixed" (CRF 23, fixed caps)
+    video_ladder: str = "per-title"
+    vmaf_target: float = 95.0  # per-title: the VMAF a rung never spends past
+    video_codecs: tuple[str, ...] = ("h264",)  # + "av1": SVT-AV1 renditions of the top rungs
     ffmpeg_timeout_seconds: float = 0.0  # 0: estimated per run from the media's duration
     tmp_dir: Path | None = None  # processing scratch; None: beside the media dir locally, else /tmp
     # The origin of every absolute URL the API writes (upload targets, media, the OpenAPI
@@ -173,6 +194,9 @@ class Settings:
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),
             max_duration_seconds=_float(env, "VIDEO_MAX_DURATION_SECONDS", 3 * 3600.0),
             x264_preset=env.get("VIDEO_X264_PRESET", "").strip() or "veryfast",
+            video_ladder=_choice(env, "VIDEO_LADDER", ("per-title", "fixed")),
+            vmaf_target=_float(env, "VIDEO_VMAF_TARGET", 95.0),
+            video_codecs=_codecs(env.get("VIDEO_CODECS", "")),
             ffmpeg_timeout_seconds=_float(env, "VIDEO_FFMPEG_TIMEOUT_SECONDS", 0.0),
             tmp_dir=Path(tmp).expanduser().absolute()
             if (tmp := env.get("VIDEO_TMP_DIR", "").strip())

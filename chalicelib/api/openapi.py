@@ -129,9 +129,38 @@ _VIDEO = {
                             "url": {**_STR, "format": "uri"},
                             "size": _INT,
                             "hlsUrl": {**_STR, "format": "uri"},
+                            "codec": {
+                                "type": "string",
+                                "enum": ["h264", "av1"],
+                                "description": "H.264 (every rung, MPEG-TS HLS) or AV1 "
+                                "(SVT-AV1, top rungs, fMP4/CMAF HLS) when VIDEO_CODECS has it.",
+                            },
+                            "vmaf": _nullable(
+                                {
+                                    "type": "object",
+                                    "description": "VMAF (vmaf_v0.6.1) of this rendition, "
+                                    "upscaled to the ladder's top size, against the source: "
+                                    "mean and 5th percentile of the frames scored (sampled "
+                                    "windows, every second frame). Null: not measured.",
+                                    "properties": {
+                                        "mean": {"type": "number"},
+                                        "p5": {"type": "number"},
+                                        "frames": _INT,
+                                        "model": _STR,
+                                    },
+                                }
+                            ),
                         },
                     },
                 },
+                "ladder": _nullable(
+                    {
+                        "type": "object",
+                        "description": "How the ladder was decided (VIDEO_LADDER): `mode` "
+                        "per-title or fixed, the VMAF target, each rung's CRF and cap, the rungs "
+                        "dropped, and the probe's windows, scores and seconds.",
+                    }
+                ),
                 "hls": {"type": "object", "properties": {"masterUrl": {**_STR, "format": "uri"}}},
             },
         },

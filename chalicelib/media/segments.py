@@ -122,6 +122,10 @@ class SegmentPlan:
     # not known yet (a remux is read instead of the upload: `reading` fills it in).
     time_base: str = ""
     start_us: int = 0
+    # The ladder decided once for the whole video (ladder.py: per-title CRFs and caps, rungs
+    # dropped); every segment encodes it. Empty: the fixed ladder (plans stored before it).
+    ladder: list[transcode.Rung] = field(default_factory=list)
+    ladder_decision: dict[str, Any] | None = None  # how it was decided (probe, scores)
 
     @property
     def count(self) -> int:
@@ -129,6 +133,8 @@ class SegmentPlan:
 
     @property
     def rungs(self) -> list[transcode.Rung]:
+        if self.ladder:  # the segmented path carries H.264 rungs only (AV1: one-pass)
+            return [r for r in self.ladder if r.codec == transcode.H264]
         return transcode.plan_ladder(self.info.width, self.info.height)
 
     def to_json(self) -> str:
@@ -142,6 +148,8 @@ class SegmentPlan:
                 "segments": [s.to_dict() for s in self.segments],
                 "timeBase": self.time_base,
                 "startUs": self.start_us,
+                "ladder": [r.to_dict() for r in self.ladder],
+                "ladderDecision": self.ladder_decision,
             }
         )
 
@@ -157,6 +165,8 @@ class SegmentPlan:
             segments=[Segment(**s) for s in raw["segments"]],
             time_base=str(raw.get("timeBase", "")),
             start_us=int(raw.get("startUs", 0)),
+            ladder=[transcode.Rung.from_dict(r) for r in raw.get("ladder") or []],
+            ladder_decision=raw.get("ladderDecision"),
         )
 
     def as_remuxed(self) -> SegmentPlan:

@@ -28,28 +28,63 @@ SEGMENT_SECONDS = 4
 KEYFRAME_SECONDS = 2  # segments cut only on keyframes: aligned GOPs across rungs
 AUDIO_KBPS = 128
 MASTER_PLAYLIST = "hls_master.m3u8"
+H264, AV1 = "h264", "av1"
+REFERENCE_CRF = 23.0  # the fixed ladder's CRF (VIDEO_LADDER=fixed): the per-title ladder's floor
+# SVT-AV1's preset: 10 encodes 1080p at ~1.3x the CPU of x264 veryfast (bench-encoding).
+AV1_PRESET = 10
 
 
 @dataclass(frozen=True)
 class Rung:
-    """One rendition: named by its short side ("720p"), encoded at width x height."""
+    """One rendition: named by its short side ("720p"), encoded at width x height.
+
+    `crf` is its constant rate factor (the per-title ladder chooses one per rung, ladder.py),
+    `maxrate_kbps` its cap, `codec` "h264" (MPEG-TS HLS) or "av1" (SVT-AV1, fMP4/CMAF HLS)."""
 
     quality: str
     width: int
     height: int
     maxrate_kbps: int
+    crf: float = REFERENCE_CRF
+    codec: str = H264
+
+    @property
+    def key(self) -> str:
+        """Unique within a ladder: "720p", "av1_720p"."""
+        return self.quality if self.codec == H264 else f"{self.codec}_{self.quality}"
 
     @property
     def mp4_name(self) -> str:
-        return f"video_{self.quality}.mp4"
+        return f"video_{self.key}.mp4"
 
     @property
     def playlist_name(self) -> str:
-        return f"hls_{self.quality}.m3u8"
+        return f"hls_{self.key}.m3u8"
 
     @property
     def segment_pattern(self) -> str:
-        return f"hls_{self.quality}_%05d.ts"
+        ext = "ts" if self.codec == H264 else "m4s"
+        return f"hls_{self.key}_%05d.{ext}"
+
+    @property
+    def init_name(self) -> str:
+        """The fMP4 initialisation segment of an AV1 variant (EXT-X-MAP)."""
+        return f"hls_{self.key}_init.mp4"
+
+    def media_files(self, names: Sequence[str]) -> list[str]:
+        """Of `names`, this rung's HLS media files (segments, and its init segment)."""
+        prefix, ext = self.segment_pattern.split("%", 1)[0], self.segment_pattern.rsplit(".", 1)[1]
+        return sorted(
+            n for n in names
+            if (n.startswith(prefix) and n.endswith("." + ext)) or n == self.init_name
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Rung:
+        return cls(**raw)
 
 
 def _even(value: float) -> int:
@@ -105,9 +140,15 @@ class Tap(Protocol):
 
 
 def hls_tee_target(rung: Rung) -> tuple[str, str]:
-    """The `tee` muxer slave of a rung's HLS variant (4 s MPEG-TS segments, VOD playlist)."""
+    """The `tee` muxer slave of a rung's HLS variant (4 s segments, VOD playlist): MPEG-TS for
+    H.264, fragmented MP4 (CMAF) for AV1, which players take from fMP4 only."""
+    fmp4 = (
+        f":hls_segment_type=fmp4:hls_fmp4_init_filename={rung.init_name}"
+        if rung.codec == AV1
+        else ""
+    )
     return (
-        f"f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+        f"f=hls:hls_time={SEGMENT_SECONDS}:hls_playlist_type=vod:hls_list_size=0{fmp4}"
         f":hls_segment_filename={rung.segment_pattern}",
         rung.playlist_name,
     )
@@ -124,7 +165,7 @@ def build_transcode_args(
     *,
     source: str = "source",
     preset: str = "veryfast",
-    crf: int = 23,
+    crf: float | None = None,
     input_args: Sequence[str] = (),
     audio: bool | None = None,
     outputs_for: Callable[[Rung], list[tuple[str, str]]] = default_outputs,
@@ -188,13 +229,9 @@ def build_transcode_args(
     if with_audio:
         args += ["-map", audio_in]
     gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
-    args += [
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", "high",
-        "-force_key_frames", gop, "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
-    ]  # fmt: skip
+    args += ["-force_key_frames", gop, *ENCODER_COLOR_ARGS]
     for i, r in enumerate(rungs):
-        rate = r.maxrate_kbps
-        args += [f"-maxrate:v:{i}", f"{rate}k", f"-bufsize:v:{i}", f"{2 * rate}k"]
+        args += encoder_args(r, i, preset, crf)
     if with_audio:
         args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
     streams = "v:{i},a" if with_audio else "v:{i}"
@@ -206,6 +243,27 @@ def build_transcode_args(
     # The tee muxer needs global headers for MP4; mpegts gets Annex B via its automatic BSF.
     args += [*output_args, "-flags", "+global_header", "-f", "tee", "|".join(slaves)]
     return args + (tap.output_args() if tap else [])
+
+
+def encoder_args(
+    rung: Rung, index: int, preset: str = "veryfast", crf: float | None = None
+) -> list[str]:
+    """Output stream `index`'s encoder: x264 (`crf` overrides the rung's) or SVT-AV1, each with
+    the rung's cap (VBV buffer of two seconds of it)."""
+    rate, v = rung.maxrate_kbps, f"v:{index}"
+    if rung.codec == AV1:
+        # Keyframes come from -force_key_frames (aligned with the H.264 rungs' segments).
+        return [
+            f"-c:{v}", "libsvtav1", f"-preset:{v}", str(AV1_PRESET),
+            f"-crf:{v}", str(int(rung.crf)),
+            f"-svtav1-params:{v}", f"mbr={rate}:keyint={KEYFRAME_SECONDS}s:scd=0",
+        ]  # fmt: skip
+    chosen = rung.crf if crf is None else crf
+    return [
+        f"-c:{v}", "libx264", f"-preset:{v}", preset, f"-crf:{v}", f"{chosen:g}",
+        f"-profile:{v}", "high", f"-sc_threshold:{v}", "0",
+        f"-maxrate:{v}", f"{rate}k", f"-bufsize:{v}", f"{2 * rate}k",
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -221,6 +279,15 @@ class Rendition:
     bitrate: int
     video_codec: str
     audio_codec: str | None
+    codec: str = H264  # the rung's codec family ("h264" | "av1"), for the item and the master
+    # VMAF of this rendition against the source on sampled windows (quality.VmafScore.to_dict):
+    # {"mean", "p5", "frames", "model"}; None when not measured.
+    vmaf: dict[str, Any] | None = None
+
+    @property
+    def media_glob(self) -> str:
+        """Its HLS media files (segments, and the init segment of an fMP4 variant)."""
+        return self.playlist.removesuffix(".m3u8") + "_*"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
@@ -248,6 +315,7 @@ class TranscodeResult:
     master_playlist: str
     seconds: float
     signals: Signals | None = None  # the analysis, when it rode along (`tap`)
+    ladder: dict[str, Any] | None = None  # how the ladder was decided (ladder.LadderDecision)
 
 
 def transcode(
@@ -259,12 +327,14 @@ def transcode(
     on_progress: Callable[[float], None] | None = None,
     preset: str = "veryfast",
     tap: SignalTap | None = None,
+    rungs: Sequence[Rung] | None = None,
 ) -> TranscodeResult:
     """Encode the ladder from work_dir/source into work_dir; write and return the HLS master.
 
-    With `tap`, the same run also analyses the picture and sound (see `build_transcode_args`).
+    `rungs`: the ladder decided for this video (ladder.py), else the fixed one. With `tap`, the
+    same run also analyses the picture and sound (see `build_transcode_args`).
     """
-    rungs = plan_ladder(info.width, info.height)
+    rungs = list(rungs) if rungs else plan_ladder(info.width, info.height)
     result = run_ffmpeg(
         build_transcode_args(info, rungs, preset=preset, tap=tap),
         exe=exe,
@@ -309,14 +379,17 @@ def measure(location: str, rung: Rung, size: int) -> Rendition:
                 bitrate=bitrate,
                 video_codec=v.codec_context.name,
                 audio_codec=audio,
+                codec=rung.codec,
             )
     except av.error.FFmpegError as exc:
         raise MediaError("TranscodeFailed", f"The {rung.quality} output is unreadable.") from exc
 
 
 def _codecs(r: Rendition) -> str:
-    # High profile, level 4.0 as a conservative declaration; players use it only to pre-filter.
-    video = "avc1.640028"
+    # H.264 High profile, level 4.0, as a conservative declaration; players use it only to
+    # pre-filter. AV1: Main profile, level 4.0 (seq_level_idx 8: up to 2048x1152 at 30 fps),
+    # Main tier, 8-bit: "av01.0.08M.08".
+    video = "av01.0.08M.08" if r.codec == AV1 else "avc1.640028"
     return f"{video},mp4a.40.2" if r.audio_codec else video
 
 
@@ -326,8 +399,9 @@ def master_playlist(
     """HLS master playlist listing every variant, highest first. With `audio_playlist` the
     variants carry video only and share that one audio rendition (the segmented path encodes the
     audio once for the whole video); else each variant muxes its own audio."""
-    lines = ["#EXTM3U", f"#EXT-X-VERSION:{4 if audio_playlist else 3}",
-             "#EXT-X-INDEPENDENT-SEGMENTS"]  # fmt: skip
+    fmp4 = any(r.codec == AV1 for r in renditions)  # EXT-X-MAP in its media playlist
+    version = 7 if fmp4 else 4 if audio_playlist else 3
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     audio_bps = AUDIO_KBPS * 1000 if audio_playlist else 0
     if audio_playlist:
         lines.append(

@@ -103,7 +103,7 @@ def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     names = [out.poster.name, out.transcode.master_playlist]
     for r in out.transcode.renditions:
         names += [r.name, r.playlist]
-        names += sorted(p.name for p in work_dir.glob(f"hls_{r.quality}_*.ts"))
+        names += sorted(p.name for p in work_dir.glob(r.media_glob))
     if out.storyboard is not None:
         vtt = thumbnails.storyboard_vtt(out.storyboard, duration, thumbnails.STORYBOARD_NAME)
         (work_dir / thumbnails.STORYBOARD_VTT).write_text(vtt, encoding="utf-8")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chalicelib.media import analysis, subtitles, thumbnails, transcode
+from chalicelib.media import analysis, ladder, subtitles, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import available_cpus
 from chalicelib.media.probe import ProbeResult
@@ -58,12 +58,7 @@ def run_pipeline(
     def transcode_chain() -> None:
         plan = thumbnails.plan_storyboard(info)
         out.transcode = stages.run(
-            "transcode",
-            lambda: transcode.transcode(
-                work_dir, info, exe=ctx.exe, timeout=ctx.timeout(info.duration),
-                on_progress=on_transcode_progress, preset=ctx.preset,
-                tap=analysis.SignalTap(info, plan),
-            ),
+            "transcode", lambda: encode(ctx, work_dir, info, plan, on_transcode_progress),
             required=True,
         )  # fmt: skip
         assert out.transcode is not None
@@ -120,6 +115,30 @@ def run_pipeline(
     if errors:  # the video's own problem first, else whatever broke
         raise next((e for e in errors if isinstance(e, MediaError)), errors[0])
     return out
+
+
+def encode(
+    ctx: RunContext,
+    work_dir: Path,
+    info: ProbeResult,
+    plan: thumbnails.StoryboardPlan,
+    on_progress: Callable[[float], None] | None,
+) -> transcode.TranscodeResult:
+    """The transcode stage: the ladder is decided first (per-title: probe encodes on sampled
+    windows, ladder.py), then encoded with the analysis riding along, then its quality measured
+    on the outputs (sampled, best effort)."""
+    s, timeout, source = ctx.settings, ctx.timeout(info.duration), str(work_dir / "source")
+    decision = ladder.decide_or_fixed(
+        work_dir, info, source=source, exe=ctx.exe, timeout=timeout,
+        mode=s.video_ladder, target=s.vmaf_target, codecs=s.video_codecs, preset=ctx.preset,
+    )  # fmt: skip
+    result = transcode.transcode(
+        work_dir, info, exe=ctx.exe, timeout=timeout, on_progress=on_progress,
+        preset=ctx.preset, tap=analysis.SignalTap(info, plan), rungs=decision.rungs,
+    )  # fmt: skip
+    result = replace(result, ladder=decision.to_dict())
+    return ladder.measure_quality(work_dir, info, result, source=source, exe=ctx.exe,
+                                  timeout=timeout)  # fmt: skip
 
 
 def transcribe(

@@ -57,9 +57,12 @@ def build_result(
                     "size": r.size,
                     "bitrate": r.bitrate,
                     "hlsUrl": url(r.playlist),
+                    "codec": r.codec,
+                    "vmaf": r.vmaf,
                 }
                 for r in tr.renditions
             ],
+            "ladder": tr.ladder,
             "hls": {"masterUrl": url(tr.master_playlist)},
             "duration": info.duration,
             "encodeMs": int(tr.seconds * 1000),

@@ -98,6 +98,7 @@ def prepare(
     if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
         return Prepared(None, info, probe_ms)
     plan = segments.make_plan(location, info, settings.segment_seconds)
+    plan = _with_ladder(ctx, plan, location)
     prefix = run_scratch(video_id, run_id)
     source = {"url": source_url, "remuxed": plan.remux}
     if plan.remux:
@@ -114,6 +115,25 @@ def prepare(
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
+
+
+def _with_ladder(
+    ctx: RunContext, plan: segments.SegmentPlan, location: str
+) -> segments.SegmentPlan:
+    """The plan with the ladder decided once for the whole video (per-title: probe encodes on
+    sampled windows of the source where it lies, ladder.py): every segment encodes it. The
+    segmented path encodes H.264 only (AV1 renditions: the one-pass path)."""
+    from dataclasses import replace
+
+    from chalicelib.media import ladder
+
+    s = ctx.settings
+    with ctx.work_dir("ladder-") as work:
+        decision = ladder.decide_or_fixed(
+            work, plan.info, source=location, exe=ctx.exe, timeout=ctx.timeout(60.0),
+            mode=s.video_ladder, target=s.vmaf_target, codecs=("h264",), preset=ctx.preset,
+        )  # fmt: skip
+    return replace(plan, ladder=decision.rungs, ladder_decision=decision.to_dict())
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:
@@ -342,6 +362,7 @@ def assemble(
         media_store.discard(video_id, run_id)  # what was copied or streamed into the run
         raise
     result = build_result(video_id, run_id, out_prefix, info=info, out=out)
+    result["transcoding"]["ladder"] = plan.ladder_decision
     result["stages"] = stages.to_dict()
     result["segments"] = {
         "count": plan.count,
