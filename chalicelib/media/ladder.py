@@ -55,6 +55,8 @@ MARGIN = 0.5  # the probe's sample stands for the whole video: keep half a point
 # The quality dial (`at_level`): level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR.
 CRF_SPAN = 8.0
 CAP_FLOOR = 0.6
+MIN_LEVEL = 0.05  # CRF +0.4, cap -2 %: when the goal allows it, never the fixed rung's own bytes
+DROP_WITHIN = 1.0  # a rung is dropped only within 1 VMAF of the one below (upscaled)
 AV1_CRFS = (30, 42)  # SVT-AV1's probe points (its CRF scale is 0-63)
 AV1_CRF_RANGE = (24, 50)
 AV1_DEFAULT_CRF = 35  # the fixed ladder's AV1 rungs (nothing probed)
@@ -181,8 +183,14 @@ def choose(
     goals = {r.key: min(target, points(r)[0][1]) - MARGIN for r in base}
     kept = list(base)
     dropped: list[str] = []
-    # The top rung goes when the one below reaches its goal (at the fixed ladder's settings).
-    while len(kept) > 1 and points(kept[1])[0][1] >= goals[kept[0].key]:
+    # The top rung goes when the one below reaches its goal and is within DROP_WITHIN of it (at
+    # the fixed ladder's settings; VMAF past the target counts as the target): the sample may
+    # flatter a lower rung (measured on grain).
+    while (
+        len(kept) > 1
+        and points(kept[1])[0][1] >= goals[kept[0].key]
+        and min(target, points(kept[0])[0][1]) - min(target, points(kept[1])[0][1]) <= DROP_WITHIN
+    ):
         top = kept.pop(0)
         dropped.append(top.key)
         goals[kept[0].key] = max(goals[kept[0].key], goals[top.key])
@@ -191,6 +199,8 @@ def choose(
     for r in kept:
         low, high = points(r)
         level = level_for(goals[r.key], low, high)
+        if level < MIN_LEVEL and _predict(MIN_LEVEL, low, high) >= low[1] - 2 * MARGIN + 0.1:
+            level = MIN_LEVEL  # a step below the fixed rung: fewer bytes, not the same ones
         rungs.append(at_level(r, level))
         scores.append(RungScore(r.key, {0: low[1], 1: high[1]}, goals[r.key], level,
                                 _predict(level, low, high)))  # fmt: skip
