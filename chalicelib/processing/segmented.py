@@ -374,9 +374,12 @@ def assemble(
     }
     result["assembleMs"] = int((time.monotonic() - started) * 1000)
     # Environment time across every invocation of the run: each segment job's, then this
-    # assembly's (the plan and the audio job are short and not counted: a lower bound).
+    # assembly's, and the plan's ladder probe (the rest of the plan and the audio job are short
+    # and not counted: a lower bound).
+    probe = ((plan.ladder_decision or {}).get("probe") or {}).get("seconds", 0.0)
     result["cost"] = cost_block(
-        _total(parts, "totalMs") / 1000 + result["assembleMs"] / 1000,
+        # + the per-title probe the plan ran (its encodes and VMAF: the plan's real work)
+        _total(parts, "totalMs") / 1000 + result["assembleMs"] / 1000 + float(probe),
         None,  # CPU is measured inside each environment, not summed across them
         info.duration,
         settings.price_per_env_hour,

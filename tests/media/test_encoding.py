@@ -60,7 +60,7 @@ def test_av1_rungs_follow_the_top_goal_and_the_fixed_ladder_is_todays() -> None:
     av1 = [r for r in d.rungs if r.codec == "av1"]
     assert [r.quality for r in av1] == ["1080p", "720p"]
     assert av1[0].crf == 35  # 94.5 on the chord 97 @30 .. 91 @42
-    fixed = ladder.fixed_ladder(probe_like(1920, 1080))
+    fixed = ladder.fixed_ladder(probe_like(1920, 1080))  # type: ignore[arg-type]
     assert [(r.crf, r.maxrate_kbps) for r in fixed.rungs] == [(23, 5000), (23, 2800), (23, 1400)]
 
 
