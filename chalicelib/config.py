@@ -101,6 +101,9 @@ class Settings:
     local_max_upload_bytes: int = 512 * 1024**2
     upload_slots_per_workspace: int = 20
     upload_abandoned_seconds: float = 25 * 3600.0
+    # bytes a workspace may have in unfinished uploads at once (0: 2 GiB where uploads land on
+    # this server's disk, 100 GiB in S3)
+    upload_bytes_per_workspace: int = 0
 
     @property
     def db_path(self) -> Path:
@@ -185,4 +188,5 @@ class Settings:
             local_max_upload_bytes=_int(env, "VIDEO_LOCAL_MAX_UPLOAD_BYTES", 512 * 1024**2),
             upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
             upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
+            upload_bytes_per_workspace=_int(env, "VIDEO_UPLOAD_BYTES_PER_WORKSPACE", 0),
         )

@@ -11,6 +11,7 @@ complete, one writer per slot. A multipart upload's parts arrive in the slot's `
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from chalicelib.sources import upload_url
 
 _UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+SINGLE_TMP = ".upload.part"  # a single upload's body while it arrives
 
 
 class LocalUploadStore:
@@ -56,6 +58,26 @@ class LocalUploadStore:
             for slot in folder.iterdir()
             if slot.is_dir() and not any(not p.name.startswith(".") for p in slot.iterdir())
         )
+
+    def bytes_in_flight(self, workspace: str) -> int:
+        folder = self._inbox / workspace
+        if not folder.is_dir():
+            return 0
+        total = 0
+        for slot in folder.iterdir():
+            if not slot.is_dir():
+                continue
+            handle = multipart.read_meta(slot)
+            if handle is not None:  # an open multipart upload reserves its declared size
+                total += 0 if (slot / handle.name).exists() else handle.size
+                continue
+            with contextlib.suppress(OSError):  # a single body arriving now: what it has sent
+                total += (slot / SINGLE_TMP).stat().st_size
+        return total
+
+    def workspace_of(self, upload_id: str) -> str | None:
+        slot = self._slot(upload_id)
+        return None if slot is None else slot.parent.name
 
     def single(
         self, workspace: str, upload_id: str, name: str, content_type: str, base_url: str
@@ -137,6 +159,6 @@ class LocalUploadStore:
             target = slot / name
             # hidden temp name: never mistaken for the upload itself
             size = multipart.store_body(
-                chunks, slot / ".upload.part", target, limit=max_bytes, too_large=too_large
+                chunks, slot / SINGLE_TMP, target, limit=max_bytes, too_large=too_large
             )
         return {"sourceUrl": upload_url(slot.parent.name, slot.name, name), "size": size}

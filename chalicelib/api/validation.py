@@ -46,8 +46,8 @@ SOURCE_URL = Text(
     non_blank=True,
     message="sourceUrl must be a non-empty string",
     description="Where the source video is: in AWS `s3://<media bucket>/uploads/<workspace>/...`"
-    " (from `POST /uploads`); locally a `file:///` path inside the source roots, or a local "
-    "upload's `upload://<workspace>/<uploadId>/<name>` (the `sourceUrl` `POST /uploads` returns).",
+    " (from `POST /uploads`); locally a `file:///` path inside the source roots (or an upload "
+    "slot's `sourceUrl`).",
     example="s3://media-bucket/uploads/default/q5Yl0TtH0lX0v6d2FzPp6w/demo.mp4",
 )
 NEW_VIDEO = Object(
