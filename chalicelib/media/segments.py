@@ -49,7 +49,7 @@ from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
 from chalicelib.media.filters import input_stage
-from chalicelib.media.probe import ProbeResult, source_open_options
+from chalicelib.media.probe import ProbeResult, source_input, source_open_options
 
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
@@ -289,7 +289,7 @@ def remux_for_seeking(
     keyframe and an `mfra` index at its end: accurate seeks) without decoding, written to `sink`
     as it is made (never whole on local disk). Timestamps become zero-based, as every encode of
     the source sees them; the streams are 0 and 1 there (`SegmentPlan.as_remuxed`)."""
-    args = ["-i", source, "-map", f"0:{info.video_stream}"]
+    args = [*source_input(source), "-map", f"0:{info.video_stream}"]
     if info.audio_track is not None:
         args += ["-map", f"0:{info.audio_track.stream}"]
         if info.audio_codec == "aac":  # ADTS (MPEG-TS) to the MP4 form
@@ -574,7 +574,7 @@ def _damage_in_range(plan: SegmentPlan, index: int, *, source: str, exe: str,
     cut, length = _range(plan, index)
     info = plan.info
     args = [*input_stage(info).input_args, "-ss", cut, *(["-t", length] if length else []),
-            "-i", source, "-map", f"0:{info.video_stream}", "-f", "null", "-"]  # fmt: skip
+            *source_input(source), "-map", f"0:{info.video_stream}", "-f", "null", "-"]  # fmt: skip
     result = run_ffmpeg(args, exe=exe, timeout=timeout, error_code="TranscodeFailed",
                         what=f"Checking segment {index}")  # fmt: skip
     damage = _DECODE_ERROR.search(result.stderr)
@@ -599,7 +599,7 @@ def decode_audio_window(
     import numpy as np
 
     cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-t", f"{end - start:.6f}", "-i", source, "-map", f"0:a:{track}", "-ac", "1",
+           "-t", f"{end - start:.6f}", *source_input(source), "-map", f"0:a:{track}", "-ac", "1",
            "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
@@ -679,7 +679,7 @@ def build_audio_args(source: str, duration: float = 0.0, track: int = 0) -> list
         "ebur128=framelog=quiet:peak=true,anullsink"
     )
     return [
-        "-i", source, "-filter_complex", graph, "-map", "[enc]",
+        *source_input(source), "-filter_complex", graph, "-map", "[enc]",
         "-c:a", "aac", "-b:a", f"{transcode.AUDIO_KBPS}k", "-ac", "2", "-ar", "48000",
         *(["-aac_coder", "fast"] if duration > FAST_AAC_ABOVE_SECONDS else []),
         "-output_ts_offset", f"{TIMELINE_OFFSET:.6f}", "-flags", "+global_header", "-f", "tee",

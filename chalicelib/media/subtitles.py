@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.media.probe import source_input
 from chalicelib.media.thumbnails import vtt_time
 
 VTT_NAME = "subtitles.vtt"
@@ -328,7 +329,7 @@ def transcribe(
         from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
         wav = source.with_name(f"{source.name}.track{audio_index}.wav")
-        args = ["-i", str(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
+        args = [*source_input(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
         run_ffmpeg(
             [*args, "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
             exe=exe or ffmpeg_exe(),

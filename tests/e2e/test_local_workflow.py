@@ -97,6 +97,15 @@ def assert_capacity_released() -> None:
     assert container().store.live_leases(POOL, time.time()) == 0
 
 
+def media_file(client: Any, url: str, data_dir: Path) -> Path:
+    """The file a signed media URL serves: the view checks the signature and hands the file
+    off by name (`X-Media-Handoff`) to the streaming server, never reading it."""
+    resp = client.http.get(url, headers={"accept": "*/*"})
+    assert resp.status_code == 200 and resp.body == b""
+    video_id, run_id, name = resp.headers["X-Media-Handoff"].split("/")
+    return data_dir / "media" / "videos" / video_id / run_id / name
+
+
 def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: Path) -> None:
     vid = create(client, clip(app_env / "inbox" / "demo.mp4", seconds=3, size="640x360"))
     resp = client.http.post(f"/videos/{vid}/process")
@@ -117,15 +126,14 @@ def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: P
     assert item["media"]["height"] == 360
     assert [f["height"] for f in item["transcoding"]["formats"]] == [360]  # never upscaled
     assert item["subtitles"]["status"] == "skipped"
-    poster = client.http.get(item["thumbnail"]["url"], headers={"accept": "*/*"})
-    assert poster.status_code == 200
-    assert poster.body[:2] == b"\xff\xd8"  # a JPEG
+    poster = media_file(client, item["thumbnail"]["url"], app_env)
+    assert poster.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     master = client.http.get(item["transcoding"]["hls"]["masterUrl"])
     assert master.body.decode().startswith("#EXTM3U")
     variant_name = master.body.decode().splitlines()[-1]
     variant = client.http.get(f"/videos/{vid}/stream/{variant_name}").body.decode()
     segment = next(line for line in variant.splitlines() if ".ts?exp=" in line)
-    assert client.http.get(segment, headers={"accept": "*/*"}).status_code == 200
+    assert media_file(client, segment, app_env).stat().st_size > 0
     assert_capacity_released()
     capacity = get(client, "/capacity")
     assert (capacity["environments"], capacity["leases"]) == (0, 0)
