@@ -39,7 +39,9 @@ CACHE_CONTROL = "private, max-age=3600"
 HANDOFF_HEADER = "X-Media-Handoff"
 
 
-def handoff_headers(video_id: str, run_id: str, name: str, content_type: str) -> dict[str, str]:
+def handoff_headers(
+    video_id: str, run_id: str, name: str, content_type: str
+) -> dict[str, str | list[str]]:
     """The view's answer: which file the streaming handler serves for this request."""
     return {
         HANDOFF_HEADER: f"{video_id}/{run_id}/{name}",

@@ -4,7 +4,6 @@ local capacity pool -> processor (real ffmpeg) -> store, and back to zero capaci
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from chalicelib.tasks.scaler import POOL
 from tests.conftest import install_container, with_token
+from videocli.clips import make_clip
 
 pytestmark = pytest.mark.slow
 JSON = {"content-type": "application/json"}
@@ -44,23 +44,7 @@ def container() -> Any:
 
 
 def clip(path: Path, seconds: float = 2, size: str = "320x180", audio: bool = True) -> Path:
-    import imageio_ffmpeg
-
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate=25:duration={seconds}",
-    ]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-shortest", str(path)]
-    subprocess.run(cmd, check=True)
-    return path
+    return make_clip(path, seconds, size, audio=audio)
 
 
 def create(client: Any, source: Path, title: str = "clip") -> str:
