@@ -594,20 +594,9 @@ def decode_audio_window(
     source: str, start: float, end: float, *, exe: str, timeout: float, track: int = 0
 ) -> Any:
     """Mono 16 kHz float32 samples of [start, end) of audio track `track` (`0:a:N`, numpy)."""
-    import subprocess
+    from chalicelib.media.subtitles import decode_audio
 
-    import numpy as np
-
-    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-t", f"{end - start:.6f}", *source_input(source), "-map", f"0:a:{track}", "-ac", "1",
-           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise MediaError("Timeout", "Decoding the audio for speech timed out.") from None
-    if proc.returncode != 0:
-        raise MediaError("SubtitlesFailed", "The audio could not be decoded for speech.")
-    return np.frombuffer(proc.stdout, dtype=np.float32)
+    return decode_audio(source, exe=exe, timeout=timeout, track=track, start=start, end=end)
 
 
 def transcribe_window(
