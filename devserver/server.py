@@ -659,7 +659,9 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         if self.server.media is None or answer.status != 200 or self.command not in ("GET", "HEAD"):
             return None
         value = next((v for k, v in answer.headers if k.lower() == HANDOFF_HEADER.lower()), None)
-        return None if value is None else parse_handoff(value)
+        if value is None or not self._routes_to_media():  # only the media view hands off
+            return None
+        return parse_handoff(value)
 
     def _routes_to_media(self) -> bool:
         """Whether Chalice routes this request's path to the media view."""
