@@ -135,16 +135,15 @@ def public_source_url(url: str, source_roots: Sequence[Path]) -> str:
     if parts.scheme.lower() != "file" or not source_roots:
         return url
     inbox = Path(source_roots[0]) / UPLOADS_PREFIX.rstrip("/")
-    relative = Path(unquote(parts.path))
-    if not relative.is_relative_to(inbox):
+    path = Path(unquote(parts.path))
+    if not path.is_relative_to(inbox) or len(path.relative_to(inbox).parts) != 3:
         return url
-    segments = relative.relative_to(inbox).parts
-    if len(segments) != 3:
-        return url
+    candidate = upload_url(*path.relative_to(inbox).parts)
     try:
-        return upload_url(*segments) if parse_upload_url(upload_url(*segments)) else url
+        parse_upload_url(candidate)
     except SourceRejected:
         return url
+    return candidate
 
 
 def parse_s3_source(url: str, media_bucket: str = "", workspace: str = "") -> tuple[str, str]:
