@@ -55,6 +55,10 @@ class Settings:
     # CPUs divided among the most environments the scaler asks for, at least one, so k busy
     # environments never oversubscribe k cores
     local_env_threads: int = 0
+    # a local environment scaled down stays up idle this long, and the next batch takes it back
+    # warm (imports done, models loaded), as Lambda MI keeps capacity until it scales in; 0 stops
+    # it at once
+    pool_idle_seconds: float = 300.0
     # segmented processing: a video longer than about this is cut into segments encoded in
     # parallel invocations (multiples of the 4 s HLS segment); 0 never segments
     segment_seconds: int = 60
@@ -153,6 +157,7 @@ class Settings:
             local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
             local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 1),
             local_env_threads=_int(env, "VIDEO_LOCAL_ENV_THREADS", 0),
+            pool_idle_seconds=_float(env, "VIDEO_POOL_IDLE_SECONDS", 300.0),
             segment_seconds=_int(env, "VIDEO_SEGMENT_SECONDS", 60),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
             cursor_secret_arn=env.get("VIDEO_CURSOR_SECRET_ARN", "").strip(),

@@ -196,6 +196,7 @@ class Container:
                     threads=default_env_threads(
                         self.settings.local_env_threads, self.settings.scale_max
                     ),
+                    idle_seconds=self.settings.pool_idle_seconds,
                 )
             return self._pool
 
@@ -356,7 +357,12 @@ class Container:
     def finalizer(self) -> Finalizer:
         from chalicelib.tasks.finalizer import Finalizer
 
-        return Finalizer(self.store)
+        return Finalizer(
+            self.store,
+            self.store,
+            capacity_seconds=self.pool.environment_seconds if self.settings.is_local else None,
+            min_environments=self.settings.scale_min,
+        )
 
     @functools.cached_property
     def processor(self) -> Processor:

@@ -396,6 +396,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "videos": {"type": "integer", "minimum": 0},
             "mediaMinutes": {"type": "number"},
             "environmentSeconds": {"type": "number"},
+            "capacitySeconds": {"type": "number"},
             "cpuSeconds": {"type": "number"},
             "costUsd": {"type": "number"},
             "costPerMinute": _nullable({"type": "number"}),
