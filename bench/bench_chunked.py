@@ -437,12 +437,41 @@ def model_by_size(cpu_per_media_s: float, run: dict[str, Any], clip_seconds: flo
     return out
 
 
+def run_all(settings: Callable[[str], Settings], envs: int = 2) -> tuple[Any, Any, Any]:
+    """One-pass, then chunked on 1 environment, then on `envs`, each printed as it ends."""
+
+    def uri(s: Settings) -> str:
+        return (s.source_roots[0] / "clip.mp4").as_uri()
+
+    s_one = settings("one")
+    print("one-pass pipeline (one environment, every CPU) …", flush=True)
+    one = run_one_pass(s_one, uri(s_one))
+    print(f"  wall {one['wall']:.1f} s, CPU {one['cpu']:.1f} s, load {os.getloadavg()}",
+          flush=True)  # fmt: skip
+    s11 = settings("chunk-1x1")
+    print("chunked, 1 environment x 1 thread …", flush=True)
+    c11 = run_chunked(s11, uri(s11), envs=1, threads=1)
+    print(f"  wall {c11['wall']:.1f} s, CPU {c11['cpu']:.1f} s, "
+          f"{c11['segments']} segments, load {os.getloadavg()}", flush=True)  # fmt: skip
+    print_timeline(c11)
+    s21 = settings(f"chunk-{envs}x1")
+    print(f"chunked, {envs} environments x 1 thread …", flush=True)
+    c21 = run_chunked(s21, uri(s21), envs=envs, threads=1)
+    print(f"  wall {c21['wall']:.1f} s, CPU {c21['cpu']:.1f} s, load {os.getloadavg()}",
+          flush=True)  # fmt: skip
+    print_timeline(c21)
+    return (s_one, one), (s11, c11), (s21, c21)
+
+
+def print_timeline(run: dict[str, Any]) -> None:
+    """Each stage of a chunked run (s from its start: env, submitted, started, ended, CPU)."""
+    for r in run["timeline"]:
+        print(f"      {r['what']:8s} env {r['env']}  {r['submit']:7.2f} {r['start']:7.2f} "
+              f"{r['end']:7.2f}  CPU {r['cpu']:6.2f}", flush=True)  # fmt: skip
+
+
 def print_breakdown(figures: dict[str, Any], c21: dict[str, Any]) -> None:
     """Where the 2x1 run spent its time, and the ideal ratios from the critical path."""
-    print("(2) timeline of the 2x1 run (s from its start: env, submitted, started, ended, CPU):")
-    for r in c21["timeline"]:
-        print(f"      {r['what']:8s} env {r['env']}  {r['submit']:7.2f} {r['start']:7.2f} "
-              f"{r['end']:7.2f}  CPU {r['cpu']:6.2f}")  # fmt: skip
     print(f"(2) where the 2x1 run waited: {figures['idle_2x1']}")
     for key in ("critical_path_cpu", "critical_path_wall_1x1"):
         cp = figures[key]
@@ -458,6 +487,9 @@ def main() -> int:
     parser.add_argument("--segment", type=int, default=20, help="VIDEO_SEGMENT_SECONDS")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument(
+        "--clip", type=Path, help="reuse this clip (one an earlier run generated, kept with --keep)"
+    )
+    parser.add_argument(
         "--via-workflow", action=argparse.BooleanOptionalAction, default=True,
         help="also process the clip through the local product (API, workflow, pool)",
     )  # fmt: skip
@@ -466,8 +498,11 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="bench-chunked-"))
     try:
         clip = base / "clip.mp4"
-        print(f"generating {args.seconds} s 1080p30 clip with speech …", flush=True)
-        make_clip(exe, clip, args.seconds)
+        if args.clip:
+            shutil.copyfile(args.clip, clip)
+        else:
+            print(f"generating {args.seconds} s 1080p30 clip with speech …", flush=True)
+            make_clip(exe, clip, args.seconds)
         from chalicelib.media.whisper_model import resolve_whisper_model
 
         model_dir = base / "model"
@@ -480,22 +515,7 @@ def main() -> int:
             return Settings(backend="local", data_dir=data, source_roots=(data / "inbox",),
                             whisper_model=whisper, segment_seconds=args.segment)  # fmt: skip
 
-        def uri(s: Settings) -> str:
-            return (s.source_roots[0] / "clip.mp4").as_uri()
-
-        s_one = settings("one")
-        print("one-pass pipeline (one environment, every CPU) …", flush=True)
-        one = run_one_pass(s_one, uri(s_one))
-        print(f"  wall {one['wall']:.1f} s, CPU {one['cpu']:.1f} s", flush=True)
-        s11 = settings("chunk-1x1")
-        print("chunked, 1 environment x 1 thread …", flush=True)
-        c11 = run_chunked(s11, uri(s11), envs=1, threads=1)
-        print(f"  wall {c11['wall']:.1f} s, CPU {c11['cpu']:.1f} s, "
-              f"{c11['segments']} segments", flush=True)  # fmt: skip
-        s21 = settings("chunk-2x1")
-        print("chunked, 2 environments x 1 thread …", flush=True)
-        c21 = run_chunked(s21, uri(s21), envs=2, threads=1)
-        print(f"  wall {c21['wall']:.1f} s, CPU {c21['cpu']:.1f} s", flush=True)
+        (s_one, one), (_, c11), (s21, c21) = run_all(settings)
 
         print("equivalence (chunked 2x1 vs one-pass) …", flush=True)
         eq = equivalence(exe, s_one, one["result"], s21, c21["result"], source=clip)
