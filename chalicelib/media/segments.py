@@ -48,7 +48,6 @@ from typing import Any, BinaryIO
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
-from chalicelib.media.filters import input_stage
 from chalicelib.media.probe import ProbeResult, source_input, source_open_options
 
 HLS_SECONDS = transcode.SEGMENT_SECONDS
@@ -80,12 +79,6 @@ AUDIO_GROUP = "audio"
 STORYBOARD_TILE_PATTERN = "sb_%05d.png"
 
 _EXTINF = re.compile(r"^#EXTINF:([\d.]+),")
-# What a video decoder logs when the bitstream is damaged (and then conceals).
-_DECODE_ERROR = re.compile(
-    r"\] (Invalid NAL unit size|error while decoding MB|concealing \d+ DC|"
-    r"decode_slice_header error|Invalid data found when processing input|missing picture)"
-)
-
 
 # --- the plan ------------------------------------------------------------------------------------
 
@@ -528,7 +521,9 @@ def encode_segment(
     preset: str = "veryfast",
 ) -> SegmentOutput:
     """Encode segment `index` for every rung into out_dir and analyse its window, in ONE ffmpeg
-    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech)."""
+    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech).
+    Damage in the source is concealed by the decoder, as the one-pass ladder conceals it: the
+    same video either way (a source ffmpeg cannot read at all fails the probe, on both paths)."""
     seg = plan.segments[index]
     if not plan.time_base:  # a plan stored before it carried the timeline: read the file
         plan = plan.reading(source)
@@ -539,18 +534,6 @@ def encode_segment(
         exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
         error_code="TranscodeFailed", what=f"Encoding segment {index}",
     )  # fmt: skip
-    damage = None
-    if _DECODE_ERROR.search(result.stderr):
-        # The process also decoded the margins, which belong to the neighbours (whose own
-        # encodes judge them): the segment fails only if its own range is damaged, as when its
-        # encode read nothing else.
-        damage = _damage_in_range(plan, index, source=source, exe=exe, timeout=timeout)
-    if damage:
-        # The one-pass ladder conceals such errors; a segment refuses to publish them.
-        raise MediaError(
-            "SourceCorrupt",
-            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s ({damage}).",
-        )
     out = SegmentOutput(index)
     for rung in plan.rungs:
         playlist = out_dir / piece_playlist_name(rung)
@@ -565,20 +548,6 @@ def encode_segment(
     # of it is reading the results from the log.
     out.timings["analysisMs"] = int((time.monotonic() - read_at) * 1000)
     return out
-
-
-def _damage_in_range(plan: SegmentPlan, index: int, *, source: str, exe: str,
-                     timeout: float) -> str | None:  # fmt: skip
-    """The decode error (if any) in a decode of exactly what the segment's encode alone reads:
-    a seek to its cut, up to the next boundary (only run when the window's decode logged one)."""
-    cut, length = _range(plan, index)
-    info = plan.info
-    args = [*input_stage(info).input_args, "-ss", cut, *(["-t", length] if length else []),
-            *source_input(source), "-map", f"0:{info.video_stream}", "-f", "null", "-"]  # fmt: skip
-    result = run_ffmpeg(args, exe=exe, timeout=timeout, error_code="TranscodeFailed",
-                        what=f"Checking segment {index}")  # fmt: skip
-    damage = _DECODE_ERROR.search(result.stderr)
-    return damage.group(1) if damage else None
 
 
 def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]:

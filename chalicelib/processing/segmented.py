@@ -290,6 +290,10 @@ def assemble(
     parts, audio = _results(scratch, prefix, plan)
     ctx = RunContext(settings)
     stages = Stages()
+    # The vision engines load (seconds of imports and models) while the joins wait on reads
+    # and writes, instead of after them: the assembly is the run's serial tail.
+    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-vision")
+    warming.submit(analysis.warm_vision)
     try:
         with ctx.work_dir("asm-") as work:
             t0 = time.monotonic()
@@ -322,6 +326,7 @@ def assemble(
             poster = stages.run("thumbnail", lambda: thumbnails.extract_poster(
                 work, upright, exe=ctx.exe, timeout=timeout, source=top,
             ), required=True)  # fmt: skip
+            warming.shutdown(wait=True)  # loaded (or failed: the stage reports it)
             vision = stages.run("vision", lambda: analysis.analyse_vision(
                 top, upright, signals.scenes, work_dir=work), required=False)  # fmt: skip
             out = PipelineOutput(
@@ -341,6 +346,8 @@ def assemble(
     except BaseException:
         media_store.discard(video_id, run_id)  # what was copied or streamed into the run
         raise
+    finally:
+        warming.shutdown(wait=True)
     result = build_result(video_id, run_id, out_prefix, info=info, out=out)
     result["stages"] = stages.to_dict()
     result["segments"] = {
