@@ -67,7 +67,7 @@ class MediaRenderer:
         """A copy of `item` as the API shows it: media references rendered into URLs, the
         store's bookkeeping (the event sequence) left out."""
         item = {k: v for k, v in item.items() if k not in _INTERNAL}
-        if "outputPrefix" not in item:
+        if "outputPrefix" not in item and "playback" not in item:
             return item
 
         def walk(value: Any) -> Any:

@@ -18,6 +18,7 @@ TYPES = (
     "video.queued",
     "video.processing",
     "video.rendition.ready",
+    "video.playable",
     "video.completed",
     "video.failed",
 )
@@ -55,6 +56,10 @@ def for_change(item: Item, first_sequence: int) -> list[Item]:
     kind = _BY_STATUS.get(item["status"])
     if kind is None:
         return out
+    if kind == "video.processing" and "playback" in item:
+        # The only change that stays `processing` and sets `playback`, once per run (the
+        # processor's write requires it absent): the run can be watched now.
+        return [event("video.playable", item, first_sequence)]
     if kind == "video.completed":
         for fmt in (item.get("transcoding") or {}).get("formats", []):
             rendition = {"video": item, "rendition": fmt}
