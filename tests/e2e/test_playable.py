@@ -91,6 +91,7 @@ def test_a_video_plays_its_finished_prefix_while_processing(client: Any, play_en
     assert item["segments"]["published"] == 2  # segments 0 and 1: 12 s
     status, master = fetch(client, item["playback"]["hlsUrl"])
     assert status == 200 and 'TYPE=AUDIO,GROUP-ID="audio"' in master
+    assert 'URI="hls_audio.m3u8?' in master  # the audio rendition's reference is signed too
     variant = next(line for line in master.splitlines() if "hls_180p.m3u8" in line)
     status, live = fetch(client, f"/videos/{vid}/stream/" + variant)
     assert status == 200 and "#EXT-X-PLAYLIST-TYPE:EVENT" in live
