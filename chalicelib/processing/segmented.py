@@ -271,9 +271,13 @@ def publish_job(
     it. None for a run planned without playback (`VIDEO_PLAYABLE_SECONDS`), or before the
     prefix grows. The store's record, written after this, is what the stream route serves."""
     prefix = run_scratch(video_id, run_id)
-    plan, source_doc = _load(scratch, prefix)
-    if not source_doc.get("playable"):
-        return None
+    plan_text, source_text = (
+        scratch.get_text(prefix, PLAN_JSON),
+        scratch.get_text(prefix, SOURCE_JSON),
+    )
+    if plan_text is None or source_text is None or not json.loads(source_text).get("playable"):
+        return None  # planned without playback, or discarded meanwhile (the job cleaned up)
+    plan = segments.SegmentPlan.from_json(plan_text)
     if job == AUDIO_JOB:
         audio_text = scratch.get_text(prefix, AUDIO_JSON)
         names = [n for _, n in segments.AudioOutput.from_json(audio_text or "").hls]

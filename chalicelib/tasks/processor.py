@@ -141,17 +141,20 @@ class Processor:
         self, video_id: str, owner: dict[str, str], result: dict[str, Any], media_store: Any
     ) -> None:
         run_id = result.get("runId")
+        now = utc_now()
         playback: dict[str, Any] = {}
         if run_id:
             master = str(MediaRef(video_id, run_id, MASTER))
             playback = {"playback": {"hlsUrl": master, "state": "complete"}}
-            # A run that was not playable before (one pass) announces it now, once.
-            self._playable(video_id, owner, master, "complete")
+            if "playback" not in (self._store.get(video_id) or {}):
+                # Not playable before (one pass): it is from now, and this completion
+                # announces it (`video.playable` when playableAt == completedAt).
+                playback["playableAt"] = now
         self._store.transition(
             video_id,
             {PROCESSING},
             VideoStatus.COMPLETED.value,
-            set_fields={**result, **playback, "progress": 100, "completedAt": utc_now()},
+            set_fields={**result, **playback, "progress": 100, "completedAt": now},
             only_if=owner,
         )
         if run_id:  # the item now points at the new run: older runs can go
