@@ -62,6 +62,11 @@ class Settings:
     # segmented processing: a video longer than about this is cut into segments encoded in
     # parallel invocations (multiples of the 4 s HLS segment); 0 never segments
     segment_seconds: int = 60
+    # playable while processing: videos at least this long are segmented (even when one segment
+    # long) and their finished segments published as they come; 0: today's (playable at the end)
+    playable_seconds: int = 30
+    # the first segment's length (growing, doubling, to segment_seconds) when playable_seconds > 0
+    first_segment_seconds: int = 4
     # Secrets: each either plain (local dev, the emulator) or, in AWS, the ARN of the Secrets
     # Manager secret holding it (read once per process: chalicelib/secret_store.py)
     cursor_secret: str = ""  # HMAC key of pagination cursors
@@ -159,6 +164,8 @@ class Settings:
             local_env_threads=_int(env, "VIDEO_LOCAL_ENV_THREADS", 0),
             pool_idle_seconds=_float(env, "VIDEO_POOL_IDLE_SECONDS", 300.0),
             segment_seconds=_int(env, "VIDEO_SEGMENT_SECONDS", 60),
+            playable_seconds=_int(env, "VIDEO_PLAYABLE_SECONDS", 30),
+            first_segment_seconds=_int(env, "VIDEO_FIRST_SEGMENT_SECONDS", 4),
             cursor_secret=env.get("VIDEO_CURSOR_SECRET", ""),
             cursor_secret_arn=env.get("VIDEO_CURSOR_SECRET_ARN", "").strip(),
             admin_token=env.get("VIDEO_ADMIN_TOKEN", "").strip(),

@@ -10,6 +10,7 @@ copy), merges the analysis and the transcript, publishes the run and clears its 
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from chalicelib.config import Settings
 from chalicelib.media import segments
 from chalicelib.media.errors import MediaError
 from chalicelib.media.probe import ProbeResult
-from chalicelib.media_store.base import MediaStore
+from chalicelib.media.transcode import MASTER_PLAYLIST
+from chalicelib.media_store.base import LIVE_MASTER, MediaRef, MediaStore, live_playlist_name
 from chalicelib.media_store.scratch import ScratchStore, run_scratch
 from chalicelib.processing.context import OK, RunContext, StageReport, Stages
 
@@ -38,6 +40,11 @@ AUDIO_JSON = "audio.json"
 
 def segment_json(index: int) -> str:
     return f"seg{index:05d}.json"
+
+
+def published_json(job: int) -> str:
+    """The marker a job writes once its HLS files are in the run (playable runs)."""
+    return "pub_audio.json" if job == AUDIO_JOB else f"pub{job:05d}.json"
 
 
 def error_json(job: int) -> str:
@@ -94,12 +101,15 @@ def prepare(
                                          s3_client=s3_client)  # fmt: skip
     info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
     probe_ms = int((time.monotonic() - t0) * 1000)
-    one_segment = segments.segment_count(info.duration, settings.segment_seconds) < 2
+    playable = is_playable_early(settings, info.duration)
+    first = settings.first_segment_seconds if playable else None
+    one_segment = segments.segment_count(info.duration, settings.segment_seconds, first) < 2
     if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
         return Prepared(None, info, probe_ms)
-    plan = segments.make_plan(location, info, settings.segment_seconds)
+    plan = segments.make_plan(location, info, settings.segment_seconds, first)
     prefix = run_scratch(video_id, run_id)
-    source = {"url": source_url, "remuxed": plan.remux}
+    # `playable`: each job's files go into the run as it finishes (see `publish_job`).
+    source = {"url": source_url, "remuxed": plan.remux, "playable": playable}
     if plan.remux:
         # Streamed into scratch as it is written: never on local disk.
         segments.remux_for_seeking(
@@ -114,6 +124,12 @@ def prepare(
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
+
+
+def is_playable_early(settings: Settings, duration: float) -> bool:
+    """A video this long is planned to be playable while it is processed: short segments
+    first, published as they finish (`VIDEO_PLAYABLE_SECONDS`, 0: never)."""
+    return 0 < settings.playable_seconds <= duration and settings.segment_seconds > 0
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:
@@ -230,6 +246,80 @@ def _describe(plan: segments.SegmentPlan, job: int) -> str:
     return f"segment {job + 1} of {plan.count} ({s.start:.1f}-{s.end:.1f} s)"
 
 
+@dataclass(frozen=True)
+class Published:
+    """What a playable run shows after a job: the first `segments` segments of every rung (and
+    the audio under them) are in the run, with their playlists; `master` is the reference the
+    item's `playback.hlsUrl` holds."""
+
+    segments: int
+    master: str
+
+
+def publish_job(
+    video_id: str,
+    run_id: str,
+    job: int,
+    scratch: ScratchStore,
+    media_store: MediaStore,
+    published: int,
+) -> Published | None:
+    """After job `job` of a playable run: put its HLS files into the run (S3: CopyObject; locally
+    hard links), mark them published, and when the contiguous prefix of published segments grew
+    past `published` (what the store records) and the audio is in, write that prefix's
+    playlists (immutable: named by the prefix, so racing jobs write the same bytes) and return
+    it. None for a run planned without playback (`VIDEO_PLAYABLE_SECONDS`), or before the
+    prefix grows. The store's record, written after this, is what the stream route serves."""
+    prefix = run_scratch(video_id, run_id)
+    plan_text, source_text = (
+        scratch.get_text(prefix, PLAN_JSON),
+        scratch.get_text(prefix, SOURCE_JSON),
+    )
+    if plan_text is None or source_text is None or not json.loads(source_text).get("playable"):
+        return None  # planned without playback, or discarded meanwhile (the job cleaned up)
+    plan = segments.SegmentPlan.from_json(plan_text)
+    if job == AUDIO_JOB:
+        audio_text = scratch.get_text(prefix, AUDIO_JSON)
+        names = [n for _, n in segments.AudioOutput.from_json(audio_text or "").hls]
+    else:
+        part = segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(job)) or "")
+        names = [n for entries in part.hls.values() for _, n in entries]
+    media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in names])
+    scratch.put_text(prefix, published_json(job), "{}")
+    if scratch.get_text(prefix, PLAN_JSON) is None:  # discarded meanwhile: leave nothing
+        media_store.discard(video_id, run_id)
+        return None
+    listed = set(scratch.list(prefix))
+    if plan.info.has_audio and published_json(AUDIO_JOB) not in listed:
+        return None
+    ready = 0
+    while ready < plan.count and published_json(ready) in listed:
+        ready += 1
+    if ready <= published:
+        return None
+    parts = [
+        segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(i)) or "")
+        for i in range(ready)
+    ]
+    playlists: dict[str, str] = {}
+    for rung in plan.rungs:
+        entries = [e for p in parts for e in p.hls[rung.quality]]
+        playlists[live_playlist_name(rung.quality, ready)] = segments.media_playlist(
+            entries, ended=False
+        )
+    if plan.info.has_audio:
+        audio = segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
+        end = plan.segments[ready - 1].end
+        playlists[live_playlist_name("audio", ready)] = segments.media_playlist(
+            segments.audio_until(audio.hls, end) if ready < plan.count else audio.hls,
+            ended=False,
+        )
+    playlists[LIVE_MASTER] = segments.live_master_playlist(plan)
+    for name, text in playlists.items():
+        media_store.write_stream(video_id, run_id, name, io.BytesIO(text.encode("utf-8")))
+    return Published(ready, str(MediaRef(video_id, run_id, MASTER_PLAYLIST)))
+
+
 def progress(scratch: ScratchStore, video_id: str, run_id: str) -> tuple[int, int]:
     """(finished segments, segments) of a run, counted from the results in scratch."""
     prefix = run_scratch(video_id, run_id)
@@ -285,7 +375,7 @@ def assemble(
 
     started = time.monotonic()
     prefix = run_scratch(video_id, run_id)
-    plan, _ = _load(scratch, prefix)
+    plan, source_doc = _load(scratch, prefix)
     info = plan.info
     parts, audio = _results(scratch, prefix, plan)
     ctx = RunContext(settings)
@@ -300,7 +390,8 @@ def assemble(
             # The HLS media are copied inside the stores (S3: CopyObject), never through here.
             hls = [n for p in parts for e in p.hls.values() for _, n in e]
             hls += [n for _, n in audio.hls] if audio else []
-            media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
+            if not source_doc.get("playable"):  # a playable run's jobs put theirs in already
+                media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
             scratch.fetch(prefix, [n for p in parts for n in p.tiles], work)  # small PNGs
             timeout = ctx.timeout(info.duration, 0.5)
             # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
