@@ -197,3 +197,25 @@ def _range(info: ProbeResult) -> str:
 def _is_standard(info: ProbeResult) -> bool:
     """Already what the outputs carry: 8-bit 4:2:0 limited range with the BT.709 matrix."""
     return info.pix_fmt == "yuv420p" and _range(info) == "tv" and _matrix(info) == "bt709"
+
+
+# --- trim (clips, issue 26): the source cut to a range before any stage reads it ----------------
+TRIM_NAME = "source.trim.mkv"
+
+
+def trim_args(info: ProbeResult, start: float, end: float, source: str, out: str) -> list[str]:
+    """ffmpeg arguments that cut [start, end) of `source` into `out`, frame-accurately and
+    losslessly: `start` moves down to the start of the frame shown at that time (so that frame
+    is the clip's first), `-ss` before `-i` decodes from the preceding key frame and drops
+    what is before it; `-frames:v` keeps exactly the frames whose display starts before `end`.
+    FFV1 + FLAC in Matroska keep every pixel format, alpha and sample as they were; the stages
+    then read the cut as any source (the input stage applies unchanged)."""
+    fps = info.fps if info.fps and info.fps > 0 else 25.0
+    first = int(start * fps + 1e-6)  # the frame on screen at `start`
+    frames = max(1, int(end * fps - 1e-6) + 1 - first) if end * fps > first else 1
+    seek = max(0.0, first / fps - min(0.002, 0.25 / fps))  # a hair early: rounding drops none
+    args = ["-ss", f"{seek:.6f}", "-i", source, "-map", f"0:{info.video_stream}"]
+    if info.has_audio:
+        args += ["-map", audio_map(info), "-c:a", "flac", "-t", f"{frames / fps:.6f}"]
+    return [*args, "-frames:v", str(frames), "-c:v", "ffv1", "-map_metadata", "-1",
+            "-map_chapters", "-1", "-f", "matroska", out]  # fmt: skip

@@ -19,6 +19,7 @@ How a run goes (`transcribe_samples`; measured in bench/bench_whisper.py, issue 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from chalicelib.media.thumbnails import vtt_time
 
 VTT_NAME = "subtitles.vtt"
 SRT_NAME = "subtitles.srt"
+TRANSCRIPT_NAME = "transcript.json"
 
 _models: dict[tuple[str, int], Any] = {}
 _models_lock = threading.Lock()
@@ -35,11 +37,12 @@ _models_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Cue:
-    """One subtitle cue."""
+    """One subtitle cue; `words` are its words' (start, end, text), when they were timed."""
 
     start: float
     end: float
     text: str
+    words: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass
@@ -267,6 +270,10 @@ def _redo(
     return [[_word(w, offset) for w in s.words or [] if w.word.strip()] for s in segments]
 
 
+def _timed(words: list[Word]) -> tuple[tuple[float, float, str], ...]:
+    return tuple((round(w.start, 3), round(w.end, 3), w.text) for w in words)
+
+
 def _cue_text(words: list[Word]) -> str:
     return "".join(w.text for w in words).strip()
 
@@ -345,7 +352,9 @@ def transcribe(
 
     samples = decode_audio(str(source), sampling_rate=SAMPLE_RATE)
     heard = transcribe_samples(samples, model, cpu_threads=cpu_threads)
-    cues = [Cue(round(c[0].start, 3), round(c[-1].end, 3), _cue_text(c)) for c in heard.cues]
+    cues = [
+        Cue(round(c[0].start, 3), round(c[-1].end, 3), _cue_text(c), _timed(c)) for c in heard.cues
+    ]
     if not cues:
         return Transcript()
     return Transcript(cues, heard.language, round(float(heard.language_probability or 0.0), 3))
@@ -369,8 +378,28 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(lines)
 
 
-def write_subtitles(work_dir: Path, transcript: Transcript) -> tuple[str, str]:
-    """Write both files into work_dir; returns their names (VTT, SRT)."""
+def to_document(transcript: Transcript) -> dict[str, Any]:
+    """The transcript as data (`transcript.json`, served by `GET /videos/{id}/transcript`):
+    `{"language", "segments": [{"start", "end", "text", "words": [{"start", "end", "word"}]}]}`,
+    one segment per cue, word times from Whisper's word timestamps."""
+    return {
+        "language": transcript.language,
+        "segments": [
+            {
+                "start": c.start,
+                "end": c.end,
+                "text": c.text,
+                "words": [{"start": s, "end": e, "word": w.strip()} for s, e, w in c.words],
+            }
+            for c in transcript.cues
+        ],
+    }
+
+
+def write_subtitles(work_dir: Path, transcript: Transcript) -> tuple[str, str, str]:
+    """Write the files into work_dir; returns their names (VTT, SRT, the JSON document)."""
     (work_dir / VTT_NAME).write_text(to_vtt(transcript.cues), encoding="utf-8")
     (work_dir / SRT_NAME).write_text(to_srt(transcript.cues), encoding="utf-8")
-    return VTT_NAME, SRT_NAME
+    doc = json.dumps(to_document(transcript), ensure_ascii=False, separators=(",", ":"))
+    (work_dir / TRANSCRIPT_NAME).write_text(doc, encoding="utf-8")
+    return VTT_NAME, SRT_NAME, TRANSCRIPT_NAME

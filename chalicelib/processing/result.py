@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.media import subtitles, thumbnails
+from chalicelib.media import chapters, subtitles, thumbnails
 from chalicelib.media.probe import ProbeResult
 from chalicelib.media_store.base import MediaRef
 from chalicelib.processing.pipeline import PipelineOutput, StageReport
@@ -26,6 +26,14 @@ def analysis_fields(out: PipelineOutput) -> dict[str, Any]:
         "text": vision.get("text") if out.vision is not None else None,
         "framesAnalysed": vision.get("framesAnalysed", []),
     }
+
+
+def chapters_of(out: PipelineOutput, duration: float) -> list[dict[str, Any]]:
+    """The video's chapters (media/chapters.py) from its scenes, silences and transcript."""
+    s = out.signals
+    cues = out.transcript.cues if out.transcript is not None else []
+    scenes, silences = (s.scenes, s.silences) if s is not None else ([], [])
+    return chapters.chapters(duration, scenes, silences, cues)
 
 
 def build_result(
@@ -93,10 +101,13 @@ def build_result(
             "languageProbability": t.language_probability,
             "vttUrl": url(subtitles.VTT_NAME),
             "srtUrl": url(subtitles.SRT_NAME),
+            "transcriptUrl": url(subtitles.TRANSCRIPT_NAME),
             "wordCount": t.word_count,
         }
     else:
         result["subtitles"] = _not_done(out.stages.get("subtitles"))
+    result["chapters"] = chapters_of(out, info.duration)
+    result["chaptersVttUrl"] = url(chapters.CHAPTERS_VTT)
     return result
 
 

@@ -86,9 +86,13 @@ class Processor:
         from chalicelib.processing.one_pass import run_processing
 
         media_store = self._media_store()
+        clip = item.get("clipOf")
+        trim = (float(clip["start"]), float(clip["end"])) if isinstance(clip, dict) else None
         try:
             prepared = segmented.Prepared(None)
-            if self._scratch_store is not None:  # without scratch, every video is one segment
+            # Without scratch, every video is one segment. A clip is cut from its source in the
+            # one-pass job (the segmented plan reads the source in place and has no cut yet).
+            if self._scratch_store is not None and trim is None:
                 prepared = segmented.prepare(
                     video_id,
                     new_run_id(),
@@ -117,6 +121,7 @@ class Processor:
                 s3_client=self._s3_client() if self._s3_client else None,
                 info=prepared.info,  # probed by prepare: not probed again
                 probe_ms=prepared.probe_ms,
+                trim=trim,
             )
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.
