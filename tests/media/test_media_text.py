@@ -1,0 +1,128 @@
+"""Issue 26 part B on real media: the transcript document (word times, search), chapters at
+hard cuts, and an exact clip (length to a frame, first frame = the source's frame at start)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from chalicelib.api.media_text import render, search
+from chalicelib.config import Settings
+from chalicelib.media import chapters
+from chalicelib.media_store.local import LocalMediaStore
+from chalicelib.processing.one_pass import run_processing
+from tests.media.conftest import X264, into_inbox
+from tests.media.test_pipeline import VID, media_path, whisper_dir  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.slow
+
+
+def test_transcript_document_has_word_times_and_search_returns_them(
+    speech_clip: Path,
+    media_settings: Settings,
+    whisper_dir: str,  # noqa: F811
+) -> None:
+    settings = replace(media_settings, whisper_model=whisper_dir)
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    result = run_processing(VID, into_inbox(settings, speech_clip), settings, store, lambda p: 0)
+    doc = json.loads(media_path(store, result["subtitles"]["transcriptUrl"]).read_text())
+    assert doc["language"] == "en" and doc["segments"]
+    words = [w for s in doc["segments"] for w in s["words"]]
+    assert len(words) >= 14
+    for seg in doc["segments"]:
+        assert seg["start"] == seg["words"][0]["start"] and seg["end"] == seg["words"][-1]["end"]
+    assert all(w["start"] <= w["end"] for w in words)
+    assert all(a["end"] <= b["start"] + 0.05 for a, b in itertools.pairwise(words))
+
+    fox = next(w for w in words if w["word"].lower().startswith("fox"))
+    (match,) = search(doc, "FO")  # case-insensitive word prefix: only "fox"
+    assert (match["start"], match["end"]) == (fox["start"], fox["end"])
+    assert "fox" in match["text"].lower()
+    brown = next(w for w in words if w["word"].lower().startswith("brown"))
+    (pair,) = search(doc, "brow fox")  # consecutive words: first word's start, last one's end
+    assert (pair["start"], pair["end"]) == (brown["start"], fox["end"])
+    assert search(doc, "ox") == []  # a prefix, not a substring
+
+    txt, _ = render(doc, "txt")
+    vtt, _ = render(doc, "vtt")
+    srt, _ = render(doc, "srt")
+    assert "quick brown fox" in txt.lower()
+    assert vtt.startswith("WEBVTT\n\n00:00:0") and srt.startswith("1\n00:00:0")
+    # The chapters of speech over one picture: one chapter titled from its first sentence.
+    (chapter,) = result["chapters"]
+    assert chapter["title"].lower().startswith("the quick brown fox")
+
+
+@pytest.fixture(scope="session")
+def cuts_clip(make_media: Callable[..., Path]) -> Path:
+    """320x180 25 fps, 6 s, hard cuts at 2 and 4 s (three unrelated pictures), a tone."""
+    v = "s=320x180:r=25:d=2"
+    return make_media(
+        "cuts.mp4",
+        "-f", "lavfi", "-i", f"testsrc2={v}",
+        "-f", "lavfi", "-i", f"smptebars={v}",
+        "-f", "lavfi", "-i", "mandelbrot=s=320x180:r=25,trim=duration=2,setpts=PTS-STARTPTS",
+        "-f", "lavfi", "-i", "sine=f=440:d=6",
+        "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0[v]",
+        "-map", "[v]", "-map", "3:a", *X264, "-c:a", "aac",
+    )  # fmt: skip
+
+
+def test_chapters_start_at_the_hard_cuts_and_have_a_track(
+    cuts_clip: Path, media_settings: Settings
+) -> None:
+    settings = replace(media_settings, whisper_model="off")
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    result = run_processing(VID, into_inbox(settings, cuts_clip), settings, store, lambda p: 0)
+    got = result["chapters"]
+    assert [c["start"] for c in got] == [0.0, pytest.approx(2.0, abs=0.08),
+                                          pytest.approx(4.0, abs=0.08)]  # fmt: skip
+    assert [c["title"] for c in got] == ["Chapter 1", "Chapter 2", "Chapter 3"]
+    assert got[-1]["end"] == pytest.approx(6.0, abs=0.1)
+    vtt = media_path(store, result["chaptersVttUrl"]).read_text()
+    assert vtt.startswith("WEBVTT") and "00:00:02." in vtt and "Chapter 3" in vtt
+
+
+def test_chapters_keep_a_minimum_length() -> None:
+    scenes = [{"start": t, "confidence": 1.0} for t in (0.0, 3.0, 3.5, 30.0, 31.0)]
+    assert chapters.min_chapter_seconds(60.0) == 6.0
+    got = chapters.chapters(60.0, scenes, [], [])
+    assert [c["start"] for c in got] == [0.0, 30.0]  # 3.0 is too near the start, 31 to 30
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="gray").astype(np.int16) for f in c.decode(video=0)]
+
+
+def test_exact_clip_is_frame_accurate(
+    make_media: Callable[..., Path], media_settings: Settings
+) -> None:
+    source = make_media(
+        "numbered.mp4", "-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=5",
+        "-f", "lavfi", "-i", "sine=f=440:d=5", "-shortest", *X264, "-c:a", "aac",
+    )  # fmt: skip
+    settings = replace(media_settings, whisper_model="off")
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    start, end = 1.32, 3.0  # frames 33..74 (frame 33 is on screen at 1.32 s)
+    result = run_processing(
+        VID, into_inbox(settings, source), settings, store, lambda p: 0, trim=(start, end)
+    )
+    assert result["transcoding"]["duration"] == pytest.approx(end - start, abs=0.001)
+    top = media_path(store, result["transcoding"]["formats"][0]["url"])
+    clip = _frames(top)
+    assert len(clip) == 42  # exactly (end - start) x 25 frames
+    original = _frames(source)
+    # testsrc changes little from frame to frame (its counter, a moving bar): the nearest of
+    # the source's frames around it is the one asked for, first and last.
+    first = {k: float(np.abs(clip[0] - original[k]).mean()) for k in range(29, 38)}
+    assert min(first, key=first.__getitem__) == 33 and first[33] < 1.5, first
+    last = {k: float(np.abs(clip[-1] - original[k]).mean()) for k in range(70, 79)}
+    assert min(last, key=last.__getitem__) == 74, last
