@@ -41,6 +41,7 @@ In order:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from chalicelib.media.probe import HLG, PQ, ProbeResult
@@ -201,21 +202,53 @@ def _is_standard(info: ProbeResult) -> bool:
 
 # --- trim (clips, issue 26): the source cut to a range before any stage reads it ----------------
 TRIM_NAME = "source.trim.mkv"
+# Pixel formats x264 codes losslessly at qp 0 (8-bit YUV): the streamed cut of the segmented
+# path uses it (FFV1 there would be ~10x larger); any other picture is cut with FFV1.
+_X264_LOSSLESS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
+# A streamed cut: fragmented QuickTime (a fragment per keyframe, `mfra` index for seeking).
+_STREAMED = ["-movflags", "frag_keyframe+empty_moov+delay_moov+default_base_moof",
+             "-f", "mov", "pipe:1"]  # fmt: skip
 
 
-def trim_args(info: ProbeResult, start: float, end: float, source: str, out: str) -> list[str]:
-    """ffmpeg arguments that cut [start, end) of `source` into `out`, frame-accurately and
-    losslessly: `start` moves down to the start of the frame shown at that time (so that frame
-    is the clip's first), `-ss` before `-i` decodes from the preceding key frame and drops
-    what is before it; `-frames:v` keeps exactly the frames whose display starts before `end`.
-    FFV1 + FLAC in Matroska keep every pixel format, alpha and sample as they were; the stages
-    then read the cut as any source (the input stage applies unchanged)."""
+def trim_frames(info: ProbeResult, start: float, end: float) -> tuple[float, int, float]:
+    """(seek time, number of frames, frame rate) of the cut [start, end): its first frame is the
+    one on screen at `start`, its frames those whose display starts before `end`."""
     fps = info.fps if info.fps and info.fps > 0 else 25.0
-    first = int(start * fps + 1e-6)  # the frame on screen at `start`
-    frames = max(1, int(end * fps - 1e-6) + 1 - first) if end * fps > first else 1
+    first = int(start * fps + 1e-6)
+    frames = max(1, math.ceil(end * fps - 1e-6) - first)
     seek = max(0.0, first / fps - min(0.002, 0.25 / fps))  # a hair early: rounding drops none
+    return seek, frames, fps
+
+
+def trim_args(
+    info: ProbeResult, start: float, end: float, source: str, out: str | None = None
+) -> list[str]:
+    """ffmpeg arguments that cut [start, end) of `source` frame-accurately and losslessly:
+    `-ss` before `-i` decodes from the preceding key frame and drops what is before the seek;
+    `-frames:v` keeps exactly the frames of the range (`trim_frames`). To `out`: FFV1 + FLAC in
+    Matroska, which keep every pixel format, alpha and sample as they were. Without `out` (the
+    segmented path, streamed into scratch): fragmented QuickTime with x264 at qp 0 (lossless for
+    8-bit YUV; FFV1 otherwise) and PCM, video stream 0 and audio stream 1 as a remux has them.
+    The stages then read the cut as any source (the input stage applies unchanged)."""
+    seek, frames, fps = trim_frames(info, start, end)
     args = ["-ss", f"{seek:.6f}", "-i", source, "-map", f"0:{info.video_stream}"]
     if info.has_audio:
-        args += ["-map", audio_map(info), "-c:a", "flac", "-t", f"{frames / fps:.6f}"]
-    return [*args, "-frames:v", str(frames), "-c:v", "ffv1", "-map_metadata", "-1",
-            "-map_chapters", "-1", "-f", "matroska", out]  # fmt: skip
+        args += ["-map", audio_map(info), "-t", f"{frames / fps:.6f}"]
+        args += ["-c:a", "flac" if out else "pcm_s16le"]
+    args += ["-frames:v", str(frames), "-map_metadata", "-1", "-map_chapters", "-1"]
+    if out is not None:
+        return [*args, "-c:v", "ffv1", "-f", "matroska", out]
+    if (info.pix_fmt or "") in _X264_LOSSLESS:
+        video = [
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            str(info.pix_fmt),
+        ]
+    else:
+        video = ["-c:v", "ffv1"]
+    return [*args, *video, "-g", str(max(1, round(fps * 2))), *_STREAMED]

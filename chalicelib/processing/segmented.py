@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ def prepare(
     scratch: ScratchStore,
     *,
     s3_client: Any = None,
+    trim: tuple[float, float] | None = None,
 ) -> Prepared:
     """Probe the source where it lies (a local path, or a presigned URL read with ranged
     requests: nothing is downloaded); when it is longer than one segment, plan it into scratch
@@ -94,11 +95,15 @@ def prepare(
                                          s3_client=s3_client)  # fmt: skip
     info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
     probe_ms = int((time.monotonic() - t0) * 1000)
-    one_segment = segments.segment_count(info.duration, settings.segment_seconds) < 2
+    duration = info.duration if trim is None else trim[1] - trim[0]
+    one_segment = segments.segment_count(duration, settings.segment_seconds) < 2
     if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
-        return Prepared(None, info, probe_ms)
-    plan = segments.make_plan(location, info, settings.segment_seconds)
+        return Prepared(None, info, probe_ms)  # a clip is cut by the one-pass job
     prefix = run_scratch(video_id, run_id)
+    if trim is not None:
+        return _prepare_cut(video_id, run_id, ctx, scratch, source_url, location, info, trim,
+                            probe_ms)  # fmt: skip
+    plan = segments.make_plan(location, info, settings.segment_seconds)
     source = {"url": source_url, "remuxed": plan.remux}
     if plan.remux:
         # Streamed into scratch as it is written: never on local disk.
@@ -114,6 +119,44 @@ def prepare(
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
+
+
+def _prepare_cut(
+    video_id: str,
+    run_id: str,
+    ctx: RunContext,
+    scratch: ScratchStore,
+    source_url: str,
+    location: str,
+    info: ProbeResult,
+    trim: tuple[float, float],
+    probe_ms: int,
+) -> Prepared:
+    """A clip on the segmented path: its range of the source, cut frame-accurately and
+    losslessly (filters.trim_args) and streamed into scratch where a remux would go; the plan
+    and every job then read the cut as the video."""
+    from chalicelib.media import filters, probe
+    from chalicelib.media.ffmpeg import run_ffmpeg
+
+    start, end = trim
+    if not 0 <= start < end <= info.duration + 0.5:
+        raise MediaError("InvalidRange", f"The clip {start:g}-{end:g} s is outside the source.")
+    prefix = run_scratch(video_id, run_id)
+    run_ffmpeg(
+        filters.trim_args(info, start, end, location),
+        exe=ctx.exe, timeout=ctx.timeout(end - start), error_code="TrimFailed",
+        what="Cutting the clip",
+        stdout_sink=lambda stream: scratch.put_stream(prefix, segments.REMUX_NAME, stream),
+    )  # fmt: skip
+    cut_location = scratch.locate(prefix, segments.REMUX_NAME)
+    settings = ctx.settings
+    cut = probe.probe(cut_location, max_duration=settings.max_duration_seconds, exe=ctx.exe)
+    plan = segments.make_plan(cut_location, cut, settings.segment_seconds)
+    plan = replace(plan, remux=True).reading(cut_location)
+    scratch.put_text(prefix, SOURCE_JSON, json.dumps({"url": source_url, "remuxed": True}))
+    scratch.put_text(prefix, PLAN_JSON, plan.to_json())
+    jobs = ([AUDIO_JOB] if cut.has_audio else []) + list(range(plan.count))
+    return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, cut, probe_ms)
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:

@@ -90,9 +90,9 @@ class Processor:
         trim = (float(clip["start"]), float(clip["end"])) if isinstance(clip, dict) else None
         try:
             prepared = segmented.Prepared(None)
-            # Without scratch, every video is one segment. A clip is cut from its source in the
-            # one-pass job (the segmented plan reads the source in place and has no cut yet).
-            if self._scratch_store is not None and trim is None:
+            # Without scratch, every video is one segment. A clip is cut from its source first
+            # (the one-pass job after its fetch; prepare into scratch when it is segmented).
+            if self._scratch_store is not None:
                 prepared = segmented.prepare(
                     video_id,
                     new_run_id(),
@@ -100,6 +100,7 @@ class Processor:
                     self._settings,
                     self._scratch(),
                     s3_client=self._s3_client() if self._s3_client else None,
+                    trim=trim,
                 )
             planned = prepared.planned
             if planned is not None:

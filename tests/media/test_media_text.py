@@ -17,6 +17,9 @@ from chalicelib.api.media_text import render, search
 from chalicelib.config import Settings
 from chalicelib.media import chapters
 from chalicelib.media_store.local import LocalMediaStore
+from chalicelib.media_store.scratch import LocalScratchStore
+from chalicelib.processing import segmented
+from chalicelib.processing.context import new_run_id
 from chalicelib.processing.one_pass import run_processing
 from tests.media.conftest import X264, into_inbox
 from tests.media.test_pipeline import VID, media_path, whisper_dir  # noqa: F401 - fixture
@@ -31,7 +34,7 @@ def test_transcript_document_has_word_times_and_search_returns_them(
 ) -> None:
     settings = replace(media_settings, whisper_model=whisper_dir)
     store = LocalMediaStore(settings.media_dir, settings.public_base_url)
-    result = run_processing(VID, into_inbox(settings, speech_clip), settings, store, lambda p: 0)
+    result = run_processing(VID, into_inbox(settings, speech_clip), settings, store, lambda p: None)
     doc = json.loads(media_path(store, result["subtitles"]["transcriptUrl"]).read_text())
     assert doc["language"] == "en" and doc["segments"]
     words = [w for s in doc["segments"] for w in s["words"]]
@@ -80,7 +83,7 @@ def test_chapters_start_at_the_hard_cuts_and_have_a_track(
 ) -> None:
     settings = replace(media_settings, whisper_model="off")
     store = LocalMediaStore(settings.media_dir, settings.public_base_url)
-    result = run_processing(VID, into_inbox(settings, cuts_clip), settings, store, lambda p: 0)
+    result = run_processing(VID, into_inbox(settings, cuts_clip), settings, store, lambda p: None)
     got = result["chapters"]
     assert [c["start"] for c in got] == [0.0, pytest.approx(2.0, abs=0.08),
                                           pytest.approx(4.0, abs=0.08)]  # fmt: skip
@@ -102,27 +105,37 @@ def _frames(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="gray").astype(np.int16) for f in c.decode(video=0)]
 
 
+@pytest.mark.parametrize("path", ["one-pass", "segmented"])
 def test_exact_clip_is_frame_accurate(
-    make_media: Callable[..., Path], media_settings: Settings
+    make_media: Callable[..., Path], media_settings: Settings, path: str
 ) -> None:
     source = make_media(
-        "numbered.mp4", "-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=5",
-        "-f", "lavfi", "-i", "sine=f=440:d=5", "-shortest", *X264, "-c:a", "aac",
+        "numbered.mp4", "-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=8",
+        "-f", "lavfi", "-i", "sine=f=440:d=8", "-shortest", *X264, "-c:a", "aac",
     )  # fmt: skip
-    settings = replace(media_settings, whisper_model="off")
+    settings = replace(media_settings, whisper_model="off", x264_preset="ultrafast")
     store = LocalMediaStore(settings.media_dir, settings.public_base_url)
-    start, end = 1.32, 3.0  # frames 33..74 (frame 33 is on screen at 1.32 s)
-    result = run_processing(
-        VID, into_inbox(settings, source), settings, store, lambda p: 0, trim=(start, end)
-    )
+    start, end = 1.32, 7.2  # frames 33..179 (frame 33 is on screen at 1.32 s)
+    url = into_inbox(settings, source)
+    if path == "one-pass":
+        result = run_processing(VID, url, settings, store, lambda p: None, trim=(start, end))
+    else:  # segments of 4 s over the cut, which lies in scratch
+        settings = replace(settings, segment_seconds=4)
+        scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
+        run_id = new_run_id()
+        prepared = segmented.prepare(VID, run_id, url, settings, scratch, trim=(start, end))
+        assert prepared.planned is not None and prepared.planned["segments"] == 2
+        for job in prepared.planned["jobs"]:
+            segmented.run_job(VID, run_id, job, settings, scratch)
+        result = segmented.assemble(VID, run_id, settings, scratch, store)
     assert result["transcoding"]["duration"] == pytest.approx(end - start, abs=0.001)
     top = media_path(store, result["transcoding"]["formats"][0]["url"])
     clip = _frames(top)
-    assert len(clip) == 42  # exactly (end - start) x 25 frames
+    assert len(clip) == 147  # exactly (end - start) x 25 frames
     original = _frames(source)
     # testsrc changes little from frame to frame (its counter, a moving bar): the nearest of
     # the source's frames around it is the one asked for, first and last.
     first = {k: float(np.abs(clip[0] - original[k]).mean()) for k in range(29, 38)}
     assert min(first, key=first.__getitem__) == 33 and first[33] < 1.5, first
-    last = {k: float(np.abs(clip[-1] - original[k]).mean()) for k in range(70, 79)}
-    assert min(last, key=last.__getitem__) == 74, last
+    last = {k: float(np.abs(clip[-1] - original[k]).mean()) for k in range(175, 184)}
+    assert min(last, key=last.__getitem__) == 179, last
