@@ -101,6 +101,9 @@ class Settings:
     local_max_upload_bytes: int = 512 * 1024**2
     upload_slots_per_workspace: int = 20
     upload_abandoned_seconds: float = 25 * 3600.0
+    # issue 26: `en` adds English subtitles (Whisper's translate task) to speech in another
+    # language; empty: no translation
+    subtitle_translate: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -185,4 +188,13 @@ class Settings:
             local_max_upload_bytes=_int(env, "VIDEO_LOCAL_MAX_UPLOAD_BYTES", 512 * 1024**2),
             upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
             upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
+            subtitle_translate=_translate_target(env),
         )
+
+
+def _translate_target(env: dict[str, str]) -> str:
+    """VIDEO_SUBTITLE_TRANSLATE: empty or `en` (Whisper translates into English only)."""
+    value = env.get("VIDEO_SUBTITLE_TRANSLATE", "").strip().lower()
+    if value not in ("", "en"):
+        raise ValueError(f"VIDEO_SUBTITLE_TRANSLATE must be empty or 'en', not {value!r}")
+    return value

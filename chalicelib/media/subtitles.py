@@ -360,6 +360,85 @@ def transcribe(
     return Transcript(cues, heard.language, round(float(heard.language_probability or 0.0), 3))
 
 
+def translate_samples(
+    samples: Any, model: str, language: str, *, cpu_threads: int = 1
+) -> list[Cue]:
+    """Speech in `language` heard in mono 16 kHz samples, translated into English by Whisper's
+    translate task (sequential decoder, beam search 5, over the VAD's speech only): cues timed
+    by Whisper's segments (times relative to the samples)."""
+    import numpy as np
+
+    chunks, windows = speech_windows(samples)
+    if not windows:
+        return []
+    masked = np.zeros_like(samples)
+    for start, end in chunks:
+        masked[start:end] = samples[start:end]
+    clips = [t / SAMPLE_RATE for w in windows for t in w]
+    loaded = _load(model, cpu_threads)
+    with loaded.lock:
+        segments, _ = loaded.model.transcribe(
+            masked,
+            task="translate",
+            language=language,
+            beam_size=5,
+            condition_on_previous_text=False,
+            clip_timestamps=clips,
+        )
+        cues = [
+            Cue(round(seg.start, 3), round(seg.end, 3), seg.text.strip())
+            for seg in segments
+            if seg.text.strip()
+        ]
+    return cues
+
+
+def translate(
+    source: Path,
+    model: str,
+    language: str,
+    *,
+    cpu_threads: int = 1,
+    audio_index: int = 0,
+    exe: str | None = None,
+) -> Transcript:
+    """English subtitles of the speech (in `language`) of audio track `audio_index`."""
+    from faster_whisper.audio import decode_audio
+
+    if audio_index:
+        from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+
+        wav = source.with_name(f"{source.name}.track{audio_index}.en.wav")
+        args = ["-i", str(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
+        run_ffmpeg(
+            [*args, "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
+            exe=exe or ffmpeg_exe(),
+            timeout=600,
+            cwd=source.parent,
+            error_code="SubtitlesFailed",
+            what="Extracting the audio track",
+        )
+        try:
+            return translate(wav, model, language, cpu_threads=cpu_threads)
+        finally:
+            wav.unlink(missing_ok=True)
+    samples = decode_audio(str(source), sampling_rate=SAMPLE_RATE)
+    return Transcript(translate_samples(samples, model, language, cpu_threads=cpu_threads), "en")
+
+
+def track_names(language: str) -> tuple[str, str]:
+    """The VTT and SRT names of a translated track (`subtitles_en.vtt`, `subtitles_en.srt`)."""
+    return f"subtitles_{language}.vtt", f"subtitles_{language}.srt"
+
+
+def write_track(work_dir: Path, transcript: Transcript, language: str) -> tuple[str, str]:
+    """Write a translated track's VTT and SRT into work_dir; returns their names."""
+    vtt, srt = track_names(language)
+    (work_dir / vtt).write_text(to_vtt(transcript.cues), encoding="utf-8")
+    (work_dir / srt).write_text(to_srt(transcript.cues), encoding="utf-8")
+    return vtt, srt
+
+
 def to_vtt(cues: list[Cue]) -> str:
     """WebVTT document."""
     lines = ["WEBVTT", ""]

@@ -139,6 +139,8 @@ def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
         names += [thumbnails.STORYBOARD_NAME, thumbnails.STORYBOARD_VTT]
     if out.transcript is not None:
         names += list(subtitles.write_subtitles(work_dir, out.transcript))
+    if out.translation is not None:
+        names += list(subtitles.write_track(work_dir, out.translation, "en"))
     (work_dir / chapters.CHAPTERS_VTT).write_text(
         chapters.to_vtt(chapters_of(out, duration)), encoding="utf-8"
     )

@@ -103,12 +103,33 @@ def build_result(
             "srtUrl": url(subtitles.SRT_NAME),
             "transcriptUrl": url(subtitles.TRANSCRIPT_NAME),
             "wordCount": t.word_count,
+            "tracks": _tracks(out, url),
         }
     else:
         result["subtitles"] = _not_done(out.stages.get("subtitles"))
     result["chapters"] = chapters_of(out, info.duration)
     result["chaptersVttUrl"] = url(chapters.CHAPTERS_VTT)
     return result
+
+
+def _tracks(out: PipelineOutput, url: Any) -> list[dict[str, Any]]:
+    """Every subtitle track: the speech as heard, then its English translation if made."""
+    t = out.transcript
+    assert t is not None
+    tracks = [
+        {
+            "language": t.language,
+            "kind": "transcript",
+            "vttUrl": url(subtitles.VTT_NAME),
+            "srtUrl": url(subtitles.SRT_NAME),
+        }
+    ]
+    if out.translation is not None:
+        vtt, srt = subtitles.track_names("en")
+        tracks.append(
+            {"language": "en", "kind": "translation", "vttUrl": url(vtt), "srtUrl": url(srt)}
+        )
+    return tracks
 
 
 def _not_done(report: StageReport | None) -> dict[str, Any]:

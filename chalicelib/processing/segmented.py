@@ -225,7 +225,8 @@ def _encode(
     """One segment's rungs and analysis (one ffmpeg process) and, beside it, its speech: the
     subtitles stage as the one-pass path runs it (best effort, reported in `out.stages`)."""
     from chalicelib.media import thumbnails
-    from chalicelib.processing.pipeline import transcribe
+    from chalicelib.media.subtitles import translate_samples
+    from chalicelib.processing.pipeline import transcribe, translation
 
     seg = plan.segments[job]
     timeout = ctx.timeout(seg.duration)
@@ -250,6 +251,15 @@ def _encode(
         heard = transcribe(stages, ctx, plan.info, lambda model: segments.transcribe_window(
             source, start, end, model, exe=ctx.exe, timeout=timeout, track=track))  # fmt: skip
         out.speech = heard if isinstance(heard, dict) else None
+        if out.speech is not None:
+            english = translation(stages, ctx, out.speech, lambda model, language: (
+                translate_samples(segments.decode_audio_window(
+                    source, start, end, exe=ctx.exe, timeout=timeout, track=track,
+                ), model, language)
+            ))  # fmt: skip
+            if english is not None:
+                out.speech["translation"] = [[c.start + start, c.end + start, c.text]
+                                             for c in english]  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         for f in [pool.submit(video), pool.submit(speech)]:
@@ -372,6 +382,7 @@ def assemble(
                 signals=signals, vision=vision, transcript=_transcript(stages, plan, parts),
                 stages=stages.reports,
             )  # fmt: skip
+            out.translation = _translation(stages, plan, parts, out.transcript)
             written_here = write_documents(work, out, info.duration)
             if audio:
                 written_here.append(segments.AUDIO_PLAYLIST)
@@ -487,3 +498,32 @@ def _transcript(
     )  # fmt: skip
     stages.reports["subtitles"].ms += ms
     return transcript
+
+
+def _translation(
+    stages: Stages, plan: segments.SegmentPlan, parts: list[segments.SegmentOutput], heard: Any
+) -> Any:
+    """The English track of the whole video from the segments' translations: each segment keeps
+    the cues whose middle lies in the range it owns."""
+    from chalicelib.media.subtitles import Cue, Transcript
+
+    if heard is None or heard.language in (None, "en"):
+        return None
+    reports = [
+        StageReport.from_dict(p.stages["translation"]) for p in parts if "translation" in p.stages
+    ]
+    if not reports:
+        return None
+    ms = sum(r.ms for r in reports)
+    failed = next((r for r in reports if r.status != OK), None)
+    if failed is not None:
+        stages.record("translation", failed.status, reason=failed.reason, code=failed.code, ms=ms)
+        return None
+    cues = [
+        Cue(round(a, 3), round(b, 3), str(text))
+        for seg, p in zip(plan.segments, parts, strict=True)
+        for a, b, text in (p.speech or {}).get("translation", [])
+        if seg.start <= (a + b) / 2 < seg.end
+    ]
+    stages.record("translation", OK, ms=ms)
+    return Transcript(sorted(cues, key=lambda c: c.start), "en")

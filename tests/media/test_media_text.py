@@ -139,3 +139,39 @@ def test_exact_clip_is_frame_accurate(
     assert min(first, key=first.__getitem__) == 33 and first[33] < 1.5, first
     last = {k: float(np.abs(clip[-1] - original[k]).mean()) for k in range(175, 184)}
     assert min(last, key=last.__getitem__) == 179, last
+
+
+@pytest.fixture(scope="session")
+def german_clip(make_media: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """320x180 video over an espeak-ng German sentence (~6 s)."""
+    import shutil
+    import subprocess
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("espeak-ng is not installed")
+    wav = tmp_path_factory.mktemp("german") / "de.wav"
+    text = "Guten Morgen. Ich habe heute keine Zeit, aber morgen komme ich gerne zum Bahnhof."
+    subprocess.run([espeak, "-v", "de", "-s", "140", "-w", str(wav), text], check=True)
+    return make_media(
+        "german.mp4", "-f", "lavfi", "-i", "color=c=darkgreen:s=320x180:r=25",
+        "-i", str(wav), "-shortest", *X264, "-c:a", "aac",
+    )  # fmt: skip
+
+
+def test_speech_in_another_language_gets_an_english_track(
+    german_clip: Path,
+    media_settings: Settings,
+    whisper_dir: str,  # noqa: F811
+) -> None:
+    settings = replace(media_settings, whisper_model=whisper_dir, subtitle_translate="en")
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    result = run_processing(VID, into_inbox(settings, german_clip), settings, store, lambda p: None)
+    subs = result["subtitles"]
+    assert subs["language"] == "de" and subs["vttUrl"] and subs["srtUrl"]  # unchanged fields
+    heard, english = subs["tracks"]
+    assert heard["language"] == "de" and heard["vttUrl"] == subs["vttUrl"]
+    assert (english["language"], english["kind"]) == ("en", "translation")
+    vtt = media_path(store, english["vttUrl"]).read_text().lower()
+    assert vtt.startswith("webvtt") and "morning" in vtt, vtt
+    assert "guten" not in vtt and result["stages"]["translation"]["status"] == "completed"
