@@ -22,9 +22,9 @@ from chalicelib.api.schemas import Choice, Number, Object, Query, Text
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.streaming import is_stream_document, rewrite_references
 from chalicelib.config import Settings
-from chalicelib.domain import VideoStatus, is_video_id, new_video_id, utc_now
+from chalicelib.domain import ACTIVE, VideoStatus, is_video_id, new_video_id, utc_now
 from chalicelib.domain.access import Principal
-from chalicelib.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from chalicelib.media_store.base import MediaStore
 from chalicelib.store.base import Videos
 
@@ -166,6 +166,17 @@ def trim_playlist(text: str, start: float, end: float) -> tuple[str, float, floa
     return "\n".join(out) + "\n", round(covered[0], 3), round(covered[1], 3)
 
 
+def _clip_of(source: Mapping[str, Any], video_id: str, start: float, end: float) -> dict[str, Any]:
+    """`clipOf` of a new exact clip. A clip of a clip is cut from the same original source:
+    `sourceRange` then says where its range lies there (processing reads it)."""
+    out: dict[str, Any] = {"videoId": video_id, "start": start, "end": end}
+    parent = source.get("clipOf")
+    if isinstance(parent, dict):
+        offset = float((parent.get("sourceRange") or [parent["start"]])[0])
+        out["sourceRange"] = [round(offset + start, 6), round(offset + end, 6)]
+    return out
+
+
 class MediaTextService:
     """The transcript route, clips (instant and exact) and instant clips' playlists."""
 
@@ -231,6 +242,14 @@ class MediaTextService:
             )
         if fields["mode"] == "instant":
             return 200, self._instant(video_id, run_id, start, end)
+        cap = self._settings.workspace_max_active
+        if self._store.count_active(actor.workspace, ACTIVE, cap) >= cap:
+            # checked again when it is queued; here so that a refused clip leaves no video behind
+            raise RateLimitedError(
+                f"this workspace may have at most {cap} videos queued or processing at once; "
+                "try again when some have finished",
+                retry_after=30,
+            )
         title = fields.get("title") or f"{item.get('title', '')} ({start:g}-{end:g} s)"[:200]
         now = utc_now()
         clip: dict[str, Any] = {
@@ -238,7 +257,7 @@ class MediaTextService:
             "title": title,
             "description": "",
             "sourceUrl": item["sourceUrl"],
-            "clipOf": {"videoId": video_id, "start": start, "end": end},
+            "clipOf": _clip_of(item, video_id, start, end),
             "status": VideoStatus.UPLOADED.value,
             "workspace": actor.workspace,
             "createdBy": actor.token_id,

@@ -87,7 +87,10 @@ class Processor:
 
         media_store = self._media_store()
         clip = item.get("clipOf")
-        trim = (float(clip["start"]), float(clip["end"])) if isinstance(clip, dict) else None
+        trim = None
+        if isinstance(clip, dict):  # a clip: its range of the source (of the original source)
+            a, b = clip.get("sourceRange") or (clip["start"], clip["end"])
+            trim = (float(a), float(b))
         try:
             prepared = segmented.Prepared(None)
             # Without scratch, every video is one segment. A clip is cut from its source first

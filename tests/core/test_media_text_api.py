@@ -146,6 +146,17 @@ def test_exact_clip_is_a_new_queued_video_with_clip_of(api: Backend, tmp_path: P
     assert clip["id"] != vid and clip["status"] == "queued"
     assert api.orchestrator is not None and api.orchestrator.started[-1][1] == [clip["id"]]
     assert body(api.get(f"/videos/{clip['id']}"))["clipOf"]["videoId"] == vid
+    # a clip of that clip (once completed) is cut from the same source, at the right offset
+    api.store.transition(
+        clip["id"],
+        {"queued"},
+        "completed",
+        {"runId": RUN, "outputPrefix": "x", "transcoding": {"duration": 2.5}},
+    )
+    again = body(api.post(f"/videos/{clip['id']}/clips", {"start": 0.5, "end": 2.0}))
+    assert again["clipOf"] == {
+        "videoId": clip["id"], "start": 0.5, "end": 2.0, "sourceRange": [2.0, 3.5],
+    }  # fmt: skip
 
 
 def test_clip_ranges_outside_the_video_are_400_and_unfinished_videos_409(
