@@ -202,8 +202,7 @@ def _is_standard(info: ProbeResult) -> bool:
 
 # --- trim (clips, issue 26): the source cut to a range before any stage reads it ----------------
 TRIM_NAME = "source.trim.mkv"
-# Pixel formats x264 codes losslessly at qp 0 (8-bit YUV): the streamed cut of the segmented
-# path uses it (FFV1 there would be ~10x larger); any other picture is cut with FFV1.
+# Pixel formats x264 codes losslessly at qp 0 (8-bit YUV); any other picture is cut with FFV1.
 _X264_LOSSLESS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
 # A streamed cut: fragmented QuickTime (a fragment per keyframe, `mfra` index for seeking).
 _STREAMED = ["-movflags", "frag_keyframe+empty_moov+delay_moov+default_base_moof",
@@ -225,21 +224,20 @@ def trim_args(
 ) -> list[str]:
     """ffmpeg arguments that cut [start, end) of `source` frame-accurately and losslessly:
     `-ss` before `-i` decodes from the preceding key frame and drops what is before the seek;
-    `-frames:v` keeps exactly the frames of the range (`trim_frames`). To `out`: FFV1 + FLAC in
-    Matroska, which keep every pixel format, alpha and sample as they were. Without `out` (the
-    segmented path, streamed into scratch): fragmented QuickTime with x264 at qp 0 (lossless for
-    8-bit YUV; FFV1 otherwise) and PCM, video stream 0 and audio stream 1 as a remux has them.
-    The stages then read the cut as any source (the input stage applies unchanged)."""
+    `-frames:v` keeps exactly the frames of the range (`trim_frames`). The pictures: x264 at
+    qp 0 (lossless) for 8-bit YUV, the common case; FFV1 (lossless for every pixel format and
+    alpha, but ~2.5x slower: bench/bench_media_text.py) otherwise. To `out` (the one-pass job):
+    Matroska with FLAC. Without `out` (the segmented path, streamed into scratch): fragmented
+    QuickTime with PCM, video stream 0 and audio stream 1 as a remux has them. The stages then
+    read the cut as any source (the input stage applies unchanged)."""
     seek, frames, fps = trim_frames(info, start, end)
     args = ["-ss", f"{seek:.6f}", "-i", source, "-map", f"0:{info.video_stream}"]
     if info.has_audio:
         args += ["-map", audio_map(info), "-t", f"{frames / fps:.6f}"]
         args += ["-c:a", "flac" if out else "pcm_s16le"]
     args += ["-frames:v", str(frames), "-map_metadata", "-1", "-map_chapters", "-1"]
-    if out is not None:
-        return [*args, "-c:v", "ffv1", "-f", "matroska", out]
     if (info.pix_fmt or "") in _X264_LOSSLESS:
-        video = [
+        args += [
             "-c:v",
             "libx264",
             "-qp",
@@ -250,5 +248,6 @@ def trim_args(
             str(info.pix_fmt),
         ]
     else:
-        video = ["-c:v", "ffv1"]
-    return [*args, *video, "-g", str(max(1, round(fps * 2))), *_STREAMED]
+        args += ["-c:v", "ffv1", "-level", "3", "-slices", "4"]
+    args += ["-g", str(max(1, round(fps * 2)))]
+    return [*args, "-f", "matroska", out] if out is not None else [*args, *_STREAMED]

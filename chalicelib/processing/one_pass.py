@@ -116,7 +116,7 @@ def trim_source(ctx: RunContext, work_dir: Path, info: Any, start: float, end: f
     source = work_dir / fetch.SOURCE_NAME
     if not 0 <= start < end <= info.duration + 0.5:
         raise MediaError("InvalidRange", f"The clip {start:g}-{end:g} s is outside the source.")
-    out = work_dir / filters.TRIM_NAME  # FFV1 + FLAC: lossless, any pixel format
+    out = work_dir / filters.TRIM_NAME  # lossless (x264 qp 0 or FFV1) + FLAC
     run_ffmpeg(filters.trim_args(info, start, end, str(source), str(out)), exe=ctx.exe,
                timeout=ctx.timeout(end - start), cwd=work_dir, error_code="TrimFailed",
                what="Cutting the clip")  # fmt: skip
