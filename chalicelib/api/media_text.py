@@ -25,10 +25,11 @@ from chalicelib.config import Settings
 from chalicelib.domain import ACTIVE, VideoStatus, is_video_id, new_video_id, utc_now
 from chalicelib.domain.access import Principal
 from chalicelib.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
-from chalicelib.media_store.base import MediaStore
+from chalicelib.media_store.base import MediaRef, MediaStore
 from chalicelib.store.base import Videos
 
 TRANSCRIPT_NAME = "transcript.json"  # media/subtitles.TRANSCRIPT_NAME
+MASTER_PLAYLIST = "hls_master.m3u8"  # media/transcode.MASTER_PLAYLIST (items without masterUrl)
 COMPLETED = VideoStatus.COMPLETED.value
 MAX_SECONDS = 7 * 24 * 3600.0
 MAX_MATCHES = 500
@@ -241,7 +242,7 @@ class MediaTextService:
                 details={"field": "end" if start < end else "start", "duration": duration},
             )
         if fields["mode"] == "instant":
-            return 200, self._instant(video_id, run_id, start, end)
+            return 200, self._instant(item, run_id, start, end)
         cap = self._settings.workspace_max_active
         if self._store.count_active(actor.workspace, ACTIVE, cap) >= cap:
             # checked again when it is queued; here so that a refused clip leaves no video behind
@@ -268,16 +269,24 @@ class MediaTextService:
         self._process([clip["id"]], actor)
         return 201, self._renderer.item(self._store.get(clip["id"]) or clip)
 
-    def _instant(self, video_id: str, run_id: str, start: float, end: float) -> dict[str, Any]:
-        master = self._master(video_id, run_id)
+    def _instant(
+        self, item: Mapping[str, Any], run_id: str, start: float, end: float
+    ) -> dict[str, Any]:
+        video_id = str(item["id"])
+        ref = MediaRef.parse(
+            str(((item.get("transcoding") or {}).get("hls") or {}).get("masterUrl"))
+        )
+        name = ref.name if ref is not None else MASTER_PLAYLIST
+        master = self._media_store().read_text(video_id, run_id, name)
+        if master is None:
+            raise NotFoundError("this video has no HLS playlist")
         first = next((ln for ln in master.splitlines() if ln.endswith(".m3u8")), None)
         covered = (start, end)
-        if first is not None:
-            text = self._media_store().read_text(video_id, run_id, first)
-            if text is not None:
-                _, a, b = trim_playlist(text, start, end)
-                covered = (a, b)
-        path = f"/videos/{video_id}/clip/{clip_range_name(start, end)}/{self._master_name()}"
+        text = self._media_store().read_text(video_id, run_id, first) if first else None
+        if text is not None:
+            _, a, b = trim_playlist(text, start, end)
+            covered = (a, b)
+        path = f"/videos/{video_id}/clip/{clip_range_name(start, end)}/{name}"
         return {
             "hlsUrl": self._signer.sign(f"{self._renderer.base_url()}{path}", path),
             "start": start,
@@ -285,16 +294,6 @@ class MediaTextService:
             "segmentStart": covered[0],
             "segmentEnd": covered[1],
         }
-
-    @staticmethod
-    def _master_name() -> str:
-        return "hls_master.m3u8"
-
-    def _master(self, video_id: str, run_id: str) -> str:
-        text = self._media_store().read_text(video_id, run_id, self._master_name())
-        if text is None:
-            raise NotFoundError("this video has no HLS playlist")
-        return text
 
     def clip_document(self, video_id: str, range_: str, name: str) -> tuple[str, str]:
         """An instant clip's master or media playlist: the run's own, cut to the range, every

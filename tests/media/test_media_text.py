@@ -175,3 +175,18 @@ def test_speech_in_another_language_gets_an_english_track(
     vtt = media_path(store, english["vttUrl"]).read_text().lower()
     assert vtt.startswith("webvtt") and "morning" in vtt, vtt
     assert "guten" not in vtt and result["stages"]["translation"]["status"] == "completed"
+
+
+def test_chapter_titles_come_from_the_first_sentence_and_starts_avoid_mid_sentence() -> None:
+    from chalicelib.media.subtitles import Cue
+
+    cues = [
+        Cue(0.5, 3.0, "Welcome to the show, everyone, and thanks for coming along tonight."),
+        Cue(20.5, 22.0, "Part two."),
+        Cue(22.1, 25.0, "More words here."),
+    ]
+    scenes = [{"start": 0.0}, {"start": 21.8, "confidence": 0.9}]  # a cut inside "Part two."
+    got = chapters.chapters(40.0, scenes, [], cues)
+    assert [c["start"] for c in got] == [0.0, 22.0]  # moved to the sentence's nearer end
+    assert got[0]["title"] == "Welcome to the show, everyone, and thanks for\u2026"
+    assert got[1]["title"] == "More words here"
