@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
+.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media-text bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap bench-coldstart \
 	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov
 
@@ -79,6 +79,10 @@ bench-auth: $(DEV_STAMP)
 
 bench-search: $(DEV_STAMP)
 	$(BIN)/python bench/bench_search.py
+
+## make bench-media-text: transcript search on an hour of words; an exact clip's cut vs decoding
+bench-media-text: $(RUN_STAMP)
+	$(BIN)/python bench/bench_media_text.py
 
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py

@@ -113,6 +113,9 @@ class Settings:
     # bytes a workspace may have in unfinished uploads at once (0: 2 GiB where uploads land on
     # this server's disk, 100 GiB in S3)
     upload_bytes_per_workspace: int = 0
+    # issue 26: `en` adds English subtitles (Whisper's translate task) to speech in another
+    # language; empty: no translation
+    subtitle_translate: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -201,4 +204,13 @@ class Settings:
             upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
             upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
             upload_bytes_per_workspace=_int(env, "VIDEO_UPLOAD_BYTES_PER_WORKSPACE", 0),
+            subtitle_translate=_translate_target(env),
         )
+
+
+def _translate_target(env: dict[str, str]) -> str:
+    """VIDEO_SUBTITLE_TRANSLATE: empty or `en` (Whisper translates into English only)."""
+    value = env.get("VIDEO_SUBTITLE_TRANSLATE", "").strip().lower()
+    if value not in ("", "en"):
+        raise ValueError(f"VIDEO_SUBTITLE_TRANSLATE must be empty or 'en', not {value!r}")
+    return value
