@@ -26,6 +26,7 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.isolation import IsolatedChalice
 from chalicelib.api.local_media import MEDIA_CORS, handoff_headers
+from chalicelib.api.media_text import NEW_CLIP, TRANSCRIPT_PARAMS
 from chalicelib.api.multipart import MULTIPART_PARTS
 from chalicelib.api.operation import (
     FILE_NAME,
@@ -771,6 +772,88 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
         status_code=200,
         headers=handoff_headers(video_id, run_id, name, content_type(name)),
     )
+
+
+# --- Transcript, chapters, clips (issue 26 part B): chalicelib/api/media_text.py ------------------
+@routes.route(
+    "/videos/{video_id}/transcript",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "getTranscript",
+        "The transcript as data (word times), as text, or searched",
+        "videos",
+        200,
+        ok_content={
+            JSON: {"type": "object"},
+            "text/plain": TEXT,
+            "text/vtt": TEXT,
+            "application/x-subrip": TEXT,
+        },
+        query=TRANSCRIPT_PARAMS,
+        errors=(400, 404, 409),
+        path_patterns={"video_id": VIDEO_ID},
+        description="`{language, segments: [{start, end, text, words: [{start, end, word}]}]}`; "
+        "`?format=txt|vtt|srt` as text; `?q=` → `{matches: [{start, end, text}]}`. 409 while the "
+        "video is not completed, 404 when it has no transcript (no speech to text).",
+    ),
+)
+def get_transcript(video_id: str) -> Response:
+    request = routes.request()
+    body, ctype = container().media_text.transcript(
+        video_id, routes.principal(), request.query_params
+    )
+    if isinstance(body, dict):
+        return _json(200, body)
+    return Response(body=body, status_code=200, headers={"Content-Type": ctype})
+
+
+@routes.route(
+    "/videos/{video_id}/clips",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createClip",
+        "A clip of a completed video: an instant playlist (200) or a new, exact video (201)",
+        "videos",
+        201,
+        "Video",
+        body=NEW_CLIP,
+        other_ok={200: "InstantClip"},
+        errors=(400, 404, 409, 413, 415, 429, 503),
+        path_patterns={"video_id": VIDEO_ID},
+        description="`mode: instant` answers 200 `{hlsUrl, start, end, segmentStart, "
+        "segmentEnd}`: a signed playlist over the video's own segments that overlap the range "
+        "(nothing encoded). `mode: exact` (the default) answers 201 with a new video "
+        "(`clipOf: {videoId, start, end}`), queued for processing from the source's range, "
+        "frame-accurate. 400 unless 0 <= start < end <= duration; 409 when the video is not "
+        "completed.",
+    ),
+)
+def create_clip(video_id: str) -> Response:
+    status, body = container().media_text.clip(video_id, _body(), routes.principal())
+    return _json(status, body)
+
+
+@routes.route(
+    "/videos/{video_id}/clip/{clip_range}/{name}",
+    methods=["GET"],
+    access="signed",
+    cors=True,
+    op=Op(
+        "getClipDocument",
+        "An instant clip's HLS playlist, references signed",
+        "media",
+        200,
+        ok_content={"application/vnd.apple.mpegurl": TEXT},
+        errors=(404,),
+        path_patterns={"video_id": VIDEO_ID, "clip_range": "^[0-9]{1,10}-[0-9]{1,10}$"},
+    ),
+)
+def get_clip_document(video_id: str, clip_range: str, name: str) -> Response:
+    text, ctype = container().media_text.clip_document(video_id, clip_range, name)
+    return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
 # --- The web console (chalicelib/console): the page and its static assets, no token needed --------

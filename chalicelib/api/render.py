@@ -73,7 +73,7 @@ class MediaRenderer:
         item = {k: v for k, v in item.items() if k not in _INTERNAL}
         if isinstance(item.get("sourceUrl"), str):  # never a server path (older local uploads)
             item["sourceUrl"] = public_source_url(item["sourceUrl"], self._source_roots)
-        if "outputPrefix" not in item:
+        if "outputPrefix" not in item and "playback" not in item:
             return item
 
         def walk(value: Any) -> Any:

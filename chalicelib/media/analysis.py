@@ -300,6 +300,17 @@ def _ocr_engine() -> Any:
         return _engines["ocr"]
 
 
+def warm_vision() -> None:
+    """Load the face and text engines now (they are cached per process): a caller starts this
+    beside other work so that `analyse_vision` does not begin with seconds of imports and model
+    loading. Best effort: a failure shows when `analyse_vision` runs (and is reported there)."""
+    try:
+        _face_detector()
+        _ocr_engine()
+    except Exception:  # noqa: S110 - reported by the vision stage itself
+        pass
+
+
 def detect_faces(img: Any) -> list[dict[str, float]]:
     """Frontal faces as boxes relative to the frame (0-1) with a cascade-derived confidence."""
     import cv2

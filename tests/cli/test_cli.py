@@ -311,6 +311,16 @@ def test_upload_wait_then_download_and_a_failed_video_exits_1(server: Server, tm
     assert path.read_bytes()[4:8] == b"ftyp"
     assert video(server, "download", done["id"], "--rendition", "9999p").returncode == 2
 
+    # Issue 26: an instant clip's playlist, an exact clip processed from the range (through the
+    # processor: clipOf -> the trim), the transcript (a tone: no words) as WebVTT.
+    instant = ok(video(server, "--json", "clip", done["id"], "0.5", "2", "--instant"))
+    assert instant["segmentStart"] <= 0.5 and instant["segmentEnd"] >= 2 and instant["hlsUrl"]
+    cut = ok(video(server, "--json", "clip", done["id"], "0.4", "2", "--wait"))
+    assert cut["status"] == "completed" and cut["clipOf"]["videoId"] == done["id"], cut
+    assert cut["media"]["duration"] == pytest.approx(1.6, abs=0.03)
+    vtt = video(server, "transcript", done["id"], "--format", "vtt")
+    assert vtt.returncode in (0, 3) and (vtt.returncode or vtt.stdout.startswith("WEBVTT"))
+
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(50_000))
     failed = video(server, "--json", "upload", str(junk), "--title", "Junk", "--wait")

@@ -110,6 +110,12 @@ def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: P
     assert item["media"]["height"] == 360
     assert [f["height"] for f in item["transcoding"]["formats"]] == [360]  # never upscaled
     assert item["subtitles"]["status"] == "skipped"
+    # the batch's capacity (every environment, scale-up to scale-down) charged to its one video
+    cost = item["cost"]
+    assert cost["capacitySeconds"] >= cost["environmentSeconds"] > 0
+    assert cost["costUsd"] == pytest.approx(
+        cost["capacitySeconds"] / 3600 * cost["pricePerEnvironmentHour"], abs=1e-6
+    )
     poster = media_file(client, item["thumbnail"]["url"], app_env)
     assert poster.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     master = client.http.get(item["transcoding"]["hls"]["masterUrl"])
