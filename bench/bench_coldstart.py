@@ -147,7 +147,7 @@ class Server:
         )
         if auth:
             req.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        with urllib.request.urlopen(req, timeout=120) as resp:
             return json.loads(resp.read() or b"null")
 
     def process(self, clip: Path, n: int, cold_pool: bool) -> dict[str, Any]:
