@@ -137,7 +137,7 @@ class Finalizer:
                     ACTIVE,
                     VideoStatus.FAILED.value,
                     set_fields={"error": error, "failedAt": utc_now()},
-                    remove_fields=("progress",),
+                    remove_fields=("progress", "playback"),
                     only_if={"executionName": execution_name_of(execution_id)},
                 )
             except TransitionRejected:
