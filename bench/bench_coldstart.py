@@ -265,13 +265,15 @@ def fixed_cost(exe: str, base: Path, videos: int) -> dict[str, Any]:
     return out
 
 
-def talk_vs_ladder(exe: str, base: Path, seconds: int, videos: int) -> dict[str, Any]:
+def talk_vs_ladder(
+    exe: str, base: Path, seconds: int, videos: int, pool: str = "cold"
+) -> dict[str, Any]:
     """Section 2: the 20 s 1080p slide talk, cold pool, three videos in a row, each against
     the bare ladder on the same clip just before it; and what the batch's capacity cost."""
     clip = make_talk(exe, base / "talk.mp4", seconds)
     info = probe(clip, max_duration=3600, exe=exe)
-    rows = series(exe, base, clip, info, "cold", videos, ladder=True)
-    print(f"\n(2) {seconds} s 1080p slide talk with speech, cold pool, CPU s of the server's "
+    rows = series(exe, base, clip, info, pool, videos, ladder=True)
+    print(f"\n(2) {seconds} s 1080p slide talk with speech, {pool} pool, CPU s of the server's "
           "process tree per video vs the bare ladder on the clip just before it:\n")  # fmt: skip
     print("| video | tree CPU s | ladder CPU s | ratio | wall s | busy env-s | capacity env-s |")
     print("|---|---|---|---|---|---|---|")
@@ -302,6 +304,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--videos", type=int, default=3)
     parser.add_argument("--sections", default="fixed,talk")
+    parser.add_argument("--talk-pool", default="cold", choices=("cold", "warm"))
     args = parser.parse_args()
     exe = ffmpeg_exe()
     base = Path(tempfile.mkdtemp(prefix="bench-coldstart-"))
@@ -312,7 +315,7 @@ def main() -> int:
         if "fixed" in sections:
             figures["fixed"] = fixed_cost(exe, base, args.videos)
         if "talk" in sections:
-            figures["talk"] = talk_vs_ladder(exe, base, args.seconds, args.videos)
+            figures["talk"] = talk_vs_ladder(exe, base, args.seconds, args.videos, args.talk_pool)
         figures["uptimeAfter"] = uptime()
         print(figures["uptimeAfter"])
         print(json.dumps(figures))
