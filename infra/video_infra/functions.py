@@ -190,7 +190,8 @@ class WorkflowFunctions:
             chalice_app.handler_for("finalizer"),
             api_code,
             retention,
-            dict(common_env),
+            # the environments Lambda MI keeps for a batch: its capacity cost (tasks/finalizer.py)
+            {**common_env, "VIDEO_SCALE_MIN": str(settings.scale_min)},
         )
 
     @property
