@@ -23,7 +23,7 @@ from typing import Any
 
 from chalicelib.media.ffmpeg import run_ffmpeg
 from chalicelib.media.filters import input_stage, source_pad
-from chalicelib.media.probe import ProbeResult
+from chalicelib.media.probe import ProbeResult, source_input
 from chalicelib.media.thumbnails import (
     STORYBOARD_NAME,
     StoryboardPlan,
@@ -255,7 +255,7 @@ def grab_frames(
         for t in times:
             raw.unlink(missing_ok=True)
             args = [
-                "-ss", f"{t:.3f}", *stage.input_args, "-i", str(source),
+                "-ss", f"{t:.3f}", *stage.input_args, *source_input(source),
                 "-filter_complex", graph + "[out]", "-map", "[out]", "-frames:v", "1",
                 "-f", "rawvideo", raw.name,
             ]  # fmt: skip

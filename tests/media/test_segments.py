@@ -539,3 +539,17 @@ def test_damage_is_concealed_as_the_one_pass_ladder_conceals_it(
         assert part.tiles and all(part.hls[r.quality] for r in plan.rungs)
         seg = plan.segments[index]
         assert abs(sum(d for d, _ in part.hls[plan.rungs[0].quality]) - seg.duration) < 0.05
+
+
+def test_a_playable_plan_starts_with_short_segments_that_double() -> None:
+    """Issue 24: 4, 8, 16, 32 s, then the segment length; boundaries stay on the 4 s grid, so
+    the HLS pieces (and their numbers) are those of the one-length plan."""
+    assert segments.segment_lengths(180.0, 60, 4) == [4, 8, 16, 32, 60, 60]
+    assert segments.segment_lengths(30.0, 60, 4) == [4, 8, 16]  # a 2 s tail joins: 12-30 s
+    assert segments.segment_lengths(180.0, 60) == [60, 60, 60]  # no first length: today's
+    segs = segments.plan_segments(180.0, 60, Fraction(30), first_seconds=4)
+    assert [(s.start, s.first_hls) for s in segs] == [
+        (0.0, 0), (4.0, 1), (12.0, 3), (28.0, 7), (60.0, 15), (120.0, 30)
+    ]  # fmt: skip
+    assert segs[2].end == 28.0 and segs[-1].end == 180.0
+    assert segments.segment_count(79.0, 60, 4) == 4  # the last, 28-79 s, takes the 19 s tail
