@@ -25,7 +25,7 @@ from chalicelib.api.http import (
     with_request_id,
 )
 from chalicelib.api.isolation import IsolatedChalice
-from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
+from chalicelib.api.local_media import MEDIA_CORS, handoff_headers
 from chalicelib.api.media_text import NEW_CLIP, TRANSCRIPT_PARAMS
 from chalicelib.api.multipart import MULTIPART_PARTS
 from chalicelib.api.operation import (
@@ -72,7 +72,6 @@ routes = ApiRoutes(
     ),
 )
 _json = json_response
-MEDIA_INLINE_MAX_BYTES = 6 * 1024 * 1024  # Lambda's response payload quota
 # OpenAPI links from a created resource to the operations that take its id.
 VIDEO_LINKS = {
     **links(
@@ -750,32 +749,28 @@ def get_capacity() -> Response:
     ),
 )
 def get_media(video_id: str, run_id: str, name: str) -> Response:
-    """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
-
-    `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
-    (devserver/server.py), and answers 404 to any other spelling of the path that Chalice
-    would route here; this route keeps /media in the route table (OPTIONS preflight, other
-    methods' 405) and serves chalice.test.Client small files (at most the inline cap, API
-    Gateway's payload quota; larger ones are a 404 here).
+    """A processed file, never read here: every spelling of the path that Chalice routes to
+    this view (trailing slash, `//`, dot segments) gets the same answer, after the signature
+    check. Local media: an empty answer naming the file (`X-Media-Handoff`, see
+    chalicelib/api/local_media.py), which `make run`'s server replaces with the file streamed
+    from disk (ranges, validators). Media in S3: a redirect to the object's presigned URL.
     """
-    files = container().local_media()
-    path = files.resolve(video_id, run_id, name) if files is not None else None
-    if path is None:
-        raise NotFoundError("no such media file")
-    from chalicelib.media_store.base import content_type
+    from chalicelib.media_store.base import content_type, is_valid_ids
 
-    ctype = content_type(name)
-    with path.open("rb") as handle:  # never a whole rendition in memory: at most the inline cap
-        data = handle.read(MEDIA_INLINE_MAX_BYTES + 1)
-    if len(data) > MEDIA_INLINE_MAX_BYTES:
-        raise NotFoundError(
-            "this file is served by the streaming server only (make run), not through the API"
+    files = container().local_media()
+    if files is None:  # in S3: the canonical signed URL of the object, never its bytes here
+        if not is_valid_ids(video_id, run_id, name):
+            raise NotFoundError("no such media file")
+        location = container().media_store().url(video_id, run_id, name)
+        return Response(
+            body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"}
         )
-    binary = ctype.split(";")[0] in app.api.binary_types
+    if files.resolve(video_id, run_id, name) is None:
+        raise NotFoundError("no such media file")
     return Response(
-        body=data if binary else data.decode("utf-8"),
+        body=b"",  # (a str body with a binary type fails Chalice's base64 step)
         status_code=200,
-        headers={"Content-Type": ctype, "Cache-Control": CACHE_CONTROL},
+        headers=handoff_headers(video_id, run_id, name, content_type(name)),
     )
 
 

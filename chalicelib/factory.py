@@ -197,6 +197,7 @@ class Container:
                     threads=default_env_threads(
                         self.settings.local_env_threads, self.settings.scale_max
                     ),
+                    idle_seconds=self.settings.pool_idle_seconds,
                 )
             return self._pool
 
@@ -281,7 +282,12 @@ class Container:
     def renderer(self) -> MediaRenderer:
         from chalicelib.api.render import MediaRenderer
 
-        return MediaRenderer(self.media_store, self.signer, self.settings.public_base_url)
+        return MediaRenderer(
+            self.media_store,
+            self.signer,
+            self.settings.public_base_url,
+            self.settings.source_roots if self.settings.media_is_local else (),
+        )
 
     @functools.cached_property
     def videos(self) -> VideoService:
@@ -362,7 +368,12 @@ class Container:
     def finalizer(self) -> Finalizer:
         from chalicelib.tasks.finalizer import Finalizer
 
-        return Finalizer(self.store)
+        return Finalizer(
+            self.store,
+            self.store,
+            capacity_seconds=self.pool.environment_seconds if self.settings.is_local else None,
+            min_environments=self.settings.scale_min,
+        )
 
     @functools.cached_property
     def processor(self) -> Processor:

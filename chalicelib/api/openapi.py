@@ -105,6 +105,18 @@ _VIDEO = {
         "completedAt": _TIME,
         "failedAt": _TIME,
         "progress": {"type": "number", "minimum": 0, "maximum": 100},
+        "playback": {
+            "type": "object",
+            "description": "Present once the run can be watched: while `processing` its HLS "
+            "master serves growing EVENT playlists of the finished start (`state` partial), "
+            "when `completed` the whole run (`state` complete); removed when the run fails.",
+            "required": ["hlsUrl", "state"],
+            "properties": {
+                "hlsUrl": {**_STR, "format": "uri"},
+                "state": {"type": "string", "enum": ["partial", "complete"]},
+            },
+        },
+        "playableAt": _TIME,
         "error": {
             "type": "object",
             "required": ["code", "message"],
@@ -432,6 +444,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "videos": {"type": "integer", "minimum": 0},
             "mediaMinutes": {"type": "number"},
             "environmentSeconds": {"type": "number"},
+            "capacitySeconds": {"type": "number"},
             "cpuSeconds": {"type": "number"},
             "costUsd": {"type": "number"},
             "costPerMinute": _nullable({"type": "number"}),

@@ -46,6 +46,8 @@ RESULT_FIELDS: tuple[str, ...] = (
     "runId",
     "segments",
     "cost",
+    "playback",  # {hlsUrl, state}: playable while processing ("partial"), then "complete"
+    "playableAt",
 )
 RESULT_FIELDS += ("chapters", "chaptersVttUrl")  # issue 26: the run's chapters and their track
 # Everything of one run: its results and its bookkeeping. Queueing a video again removes all of

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.media.errors import MediaError
+from chalicelib.media.probe import source_input
 from chalicelib.media.thumbnails import vtt_time
 
 VTT_NAME = "subtitles.vtt"
@@ -331,26 +333,11 @@ def transcribe(
 ) -> Transcript:
     """Transcribe audio track `audio_index` (among the audio streams; the one the renditions
     carry) of `source`; silence or music gives an empty transcript."""
-    if audio_index:  # Whisper's decoder reads the first track: hand it the chosen one
-        from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+    from chalicelib.media.ffmpeg import ffmpeg_exe
 
-        wav = source.with_name(f"{source.name}.track{audio_index}.wav")
-        args = ["-i", str(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
-        run_ffmpeg(
-            [*args, "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
-            exe=exe or ffmpeg_exe(),
-            timeout=600,
-            cwd=source.parent,
-            error_code="SubtitlesFailed",
-            what="Extracting the audio track",
-        )
-        try:
-            return transcribe(wav, model, cpu_threads=cpu_threads)
-        finally:
-            wav.unlink(missing_ok=True)
-    from faster_whisper.audio import decode_audio
-
-    samples = decode_audio(str(source), sampling_rate=SAMPLE_RATE)
+    # decoded by ffmpeg, confined like every open of a source (never faster-whisper's own
+    # unconfined PyAV open), straight from the chosen track to 16 kHz mono samples
+    samples = decode_audio(str(source), exe=exe or ffmpeg_exe(), timeout=600, track=audio_index)
     heard = transcribe_samples(samples, model, cpu_threads=cpu_threads)
     cues = [
         Cue(round(c[0].start, 3), round(c[-1].end, 3), _cue_text(c), _timed(c)) for c in heard.cues
@@ -358,6 +345,35 @@ def transcribe(
     if not cues:
         return Transcript()
     return Transcript(cues, heard.language, round(float(heard.language_probability or 0.0), 3))
+
+
+def decode_audio(
+    source: str,
+    *,
+    exe: str,
+    timeout: float,
+    track: int = 0,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Any:
+    """Mono 16 kHz float32 samples (numpy) of audio track `track` (`0:a:N`), all of it or
+    [start, end), decoded by ffmpeg with the source confined (`probe.source_input`)."""
+    import subprocess
+
+    import numpy as np
+
+    window = ["-ss", f"{start:.6f}"] if start else []
+    window += ["-t", f"{end - start:.6f}"] if end is not None else []
+    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", *window,
+           *source_input(source), "-map", f"0:a:{track}", "-ac", "1",
+           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise MediaError("Timeout", "Decoding the audio for speech timed out.") from None
+    if proc.returncode != 0:
+        raise MediaError("SubtitlesFailed", "The audio could not be decoded for speech.")
+    return np.frombuffer(proc.stdout, dtype=np.float32)
 
 
 def translate_samples(
@@ -402,27 +418,11 @@ def translate(
     audio_index: int = 0,
     exe: str | None = None,
 ) -> Transcript:
-    """English subtitles of the speech (in `language`) of audio track `audio_index`."""
-    from faster_whisper.audio import decode_audio
+    """English subtitles of the speech (in `language`) of audio track `audio_index`, decoded
+    by ffmpeg with the source confined, as `transcribe` does."""
+    from chalicelib.media.ffmpeg import ffmpeg_exe
 
-    if audio_index:
-        from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
-
-        wav = source.with_name(f"{source.name}.track{audio_index}.en.wav")
-        args = ["-i", str(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
-        run_ffmpeg(
-            [*args, "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
-            exe=exe or ffmpeg_exe(),
-            timeout=600,
-            cwd=source.parent,
-            error_code="SubtitlesFailed",
-            what="Extracting the audio track",
-        )
-        try:
-            return translate(wav, model, language, cpu_threads=cpu_threads)
-        finally:
-            wav.unlink(missing_ok=True)
-    samples = decode_audio(str(source), sampling_rate=SAMPLE_RATE)
+    samples = decode_audio(str(source), exe=exe or ffmpeg_exe(), timeout=600, track=audio_index)
     return Transcript(translate_samples(samples, model, language, cpu_threads=cpu_threads), "en")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chalicelib.media import analysis, subtitles, thumbnails, transcode
-from chalicelib.media.errors import MediaError
+from chalicelib.media.errors import MediaError, scrub
 from chalicelib.media.ffmpeg import available_cpus
 from chalicelib.media.probe import ProbeResult
 from chalicelib.processing.context import FAILED, OK, Cancelled, RunContext, StageReport, Stages
@@ -140,7 +140,7 @@ def transcribe(
     video has no sound. `fn(model)` transcribes (the whole source, or a segment's window)."""
     model = ctx.whisper.model
     if model is None:
-        stages.skip("subtitles", ctx.whisper.reason)
+        stages.skip("subtitles", scrub(ctx.whisper.reason))  # never a server path
         return None
     if not info.has_audio:
         # Not a failure: a video without sound simply has nothing to caption.

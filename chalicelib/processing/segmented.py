@@ -10,6 +10,7 @@ copy), merges the analysis and the transcript, publishes the run and clears its 
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from chalicelib.config import Settings
 from chalicelib.media import segments
 from chalicelib.media.errors import MediaError
 from chalicelib.media.probe import ProbeResult
-from chalicelib.media_store.base import MediaStore
+from chalicelib.media.transcode import MASTER_PLAYLIST
+from chalicelib.media_store.base import LIVE_MASTER, MediaRef, MediaStore, live_playlist_name
 from chalicelib.media_store.scratch import ScratchStore, run_scratch
 from chalicelib.processing.context import OK, RunContext, StageReport, Stages
 
@@ -38,6 +40,11 @@ AUDIO_JSON = "audio.json"
 
 def segment_json(index: int) -> str:
     return f"seg{index:05d}.json"
+
+
+def published_json(job: int) -> str:
+    """The marker a job writes once its HLS files are in the run (playable runs)."""
+    return "pub_audio.json" if job == AUDIO_JOB else f"pub{job:05d}.json"
 
 
 def error_json(job: int) -> str:
@@ -96,15 +103,18 @@ def prepare(
     info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
     probe_ms = int((time.monotonic() - t0) * 1000)
     duration = info.duration if trim is None else trim[1] - trim[0]
-    one_segment = segments.segment_count(duration, settings.segment_seconds) < 2
+    playable = is_playable_early(settings, duration)
+    first = settings.first_segment_seconds if playable else None
+    one_segment = segments.segment_count(duration, settings.segment_seconds, first) < 2
     if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
         return Prepared(None, info, probe_ms)  # a clip is cut by the one-pass job
     prefix = run_scratch(video_id, run_id)
     if trim is not None:
         return _prepare_cut(video_id, run_id, ctx, scratch, source_url, location, info, trim,
-                            probe_ms)  # fmt: skip
-    plan = segments.make_plan(location, info, settings.segment_seconds)
-    source = {"url": source_url, "remuxed": plan.remux}
+                            probe_ms, first=first, playable=playable)  # fmt: skip
+    plan = segments.make_plan(location, info, settings.segment_seconds, first)
+    # `playable`: each job's files go into the run as it finishes (see `publish_job`).
+    source = {"url": source_url, "remuxed": plan.remux, "playable": playable}
     if plan.remux:
         # Streamed into scratch as it is written: never on local disk.
         segments.remux_for_seeking(
@@ -121,6 +131,12 @@ def prepare(
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
 
 
+def is_playable_early(settings: Settings, duration: float) -> bool:
+    """A video this long is planned to be playable while it is processed: short segments
+    first, published as they finish (`VIDEO_PLAYABLE_SECONDS`, 0: never)."""
+    return 0 < settings.playable_seconds <= duration and settings.segment_seconds > 0
+
+
 def _prepare_cut(
     video_id: str,
     run_id: str,
@@ -131,6 +147,9 @@ def _prepare_cut(
     info: ProbeResult,
     trim: tuple[float, float],
     probe_ms: int,
+    *,
+    first: int | None = None,
+    playable: bool = False,
 ) -> Prepared:
     """A clip on the segmented path: its range of the source, cut frame-accurately and
     losslessly (filters.trim_args) and streamed into scratch where a remux would go; the plan
@@ -151,9 +170,10 @@ def _prepare_cut(
     cut_location = scratch.locate(prefix, segments.REMUX_NAME)
     settings = ctx.settings
     cut = probe.probe(cut_location, max_duration=settings.max_duration_seconds, exe=ctx.exe)
-    plan = segments.make_plan(cut_location, cut, settings.segment_seconds)
+    plan = segments.make_plan(cut_location, cut, settings.segment_seconds, first)
     plan = replace(plan, remux=True).reading(cut_location)
-    scratch.put_text(prefix, SOURCE_JSON, json.dumps({"url": source_url, "remuxed": True}))
+    source = {"url": source_url, "remuxed": True, "playable": playable}
+    scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = ([AUDIO_JOB] if cut.has_audio else []) + list(range(plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, cut, probe_ms)
@@ -283,6 +303,80 @@ def _describe(plan: segments.SegmentPlan, job: int) -> str:
     return f"segment {job + 1} of {plan.count} ({s.start:.1f}-{s.end:.1f} s)"
 
 
+@dataclass(frozen=True)
+class Published:
+    """What a playable run shows after a job: the first `segments` segments of every rung (and
+    the audio under them) are in the run, with their playlists; `master` is the reference the
+    item's `playback.hlsUrl` holds."""
+
+    segments: int
+    master: str
+
+
+def publish_job(
+    video_id: str,
+    run_id: str,
+    job: int,
+    scratch: ScratchStore,
+    media_store: MediaStore,
+    published: int,
+) -> Published | None:
+    """After job `job` of a playable run: put its HLS files into the run (S3: CopyObject; locally
+    hard links), mark them published, and when the contiguous prefix of published segments grew
+    past `published` (what the store records) and the audio is in, write that prefix's
+    playlists (immutable: named by the prefix, so racing jobs write the same bytes) and return
+    it. None for a run planned without playback (`VIDEO_PLAYABLE_SECONDS`), or before the
+    prefix grows. The store's record, written after this, is what the stream route serves."""
+    prefix = run_scratch(video_id, run_id)
+    plan_text, source_text = (
+        scratch.get_text(prefix, PLAN_JSON),
+        scratch.get_text(prefix, SOURCE_JSON),
+    )
+    if plan_text is None or source_text is None or not json.loads(source_text).get("playable"):
+        return None  # planned without playback, or discarded meanwhile (the job cleaned up)
+    plan = segments.SegmentPlan.from_json(plan_text)
+    if job == AUDIO_JOB:
+        audio_text = scratch.get_text(prefix, AUDIO_JSON)
+        names = [n for _, n in segments.AudioOutput.from_json(audio_text or "").hls]
+    else:
+        part = segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(job)) or "")
+        names = [n for entries in part.hls.values() for _, n in entries]
+    media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in names])
+    scratch.put_text(prefix, published_json(job), "{}")
+    if scratch.get_text(prefix, PLAN_JSON) is None:  # discarded meanwhile: leave nothing
+        media_store.discard(video_id, run_id)
+        return None
+    listed = set(scratch.list(prefix))
+    if plan.info.has_audio and published_json(AUDIO_JOB) not in listed:
+        return None
+    ready = 0
+    while ready < plan.count and published_json(ready) in listed:
+        ready += 1
+    if ready <= published:
+        return None
+    parts = [
+        segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(i)) or "")
+        for i in range(ready)
+    ]
+    playlists: dict[str, str] = {}
+    for rung in plan.rungs:
+        entries = [e for p in parts for e in p.hls[rung.quality]]
+        playlists[live_playlist_name(rung.quality, ready)] = segments.media_playlist(
+            entries, ended=False
+        )
+    if plan.info.has_audio:
+        audio = segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
+        end = plan.segments[ready - 1].end
+        playlists[live_playlist_name("audio", ready)] = segments.media_playlist(
+            segments.audio_until(audio.hls, end) if ready < plan.count else audio.hls,
+            ended=False,
+        )
+    playlists[LIVE_MASTER] = segments.live_master_playlist(plan)
+    for name, text in playlists.items():
+        media_store.write_stream(video_id, run_id, name, io.BytesIO(text.encode("utf-8")))
+    return Published(ready, str(MediaRef(video_id, run_id, MASTER_PLAYLIST)))
+
+
 def progress(scratch: ScratchStore, video_id: str, run_id: str) -> tuple[int, int]:
     """(finished segments, segments) of a run, counted from the results in scratch."""
     prefix = run_scratch(video_id, run_id)
@@ -338,18 +432,23 @@ def assemble(
 
     started = time.monotonic()
     prefix = run_scratch(video_id, run_id)
-    plan, _ = _load(scratch, prefix)
+    plan, source_doc = _load(scratch, prefix)
     info = plan.info
     parts, audio = _results(scratch, prefix, plan)
     ctx = RunContext(settings)
     stages = Stages()
+    # The vision engines load (seconds of imports and models) while the joins wait on reads
+    # and writes, instead of after them: the assembly is the run's serial tail.
+    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-vision")
+    warming.submit(analysis.warm_vision)
     try:
         with ctx.work_dir("asm-") as work:
             t0 = time.monotonic()
             # The HLS media are copied inside the stores (S3: CopyObject), never through here.
             hls = [n for p in parts for e in p.hls.values() for _, n in e]
             hls += [n for _, n in audio.hls] if audio else []
-            media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
+            if not source_doc.get("playable"):  # a playable run's jobs put theirs in already
+                media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
             scratch.fetch(prefix, [n for p in parts for n in p.tiles], work)  # small PNGs
             timeout = ctx.timeout(info.duration, 0.5)
             # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
@@ -375,6 +474,7 @@ def assemble(
             poster = stages.run("thumbnail", lambda: thumbnails.extract_poster(
                 work, upright, exe=ctx.exe, timeout=timeout, source=top,
             ), required=True)  # fmt: skip
+            warming.shutdown(wait=True)  # loaded (or failed: the stage reports it)
             vision = stages.run("vision", lambda: analysis.analyse_vision(
                 top, upright, signals.scenes, work_dir=work), required=False)  # fmt: skip
             out = PipelineOutput(
@@ -395,6 +495,8 @@ def assemble(
     except BaseException:
         media_store.discard(video_id, run_id)  # what was copied or streamed into the run
         raise
+    finally:
+        warming.shutdown(wait=True)
     result = build_result(video_id, run_id, out_prefix, info=info, out=out)
     result["stages"] = stages.to_dict()
     result["segments"] = {

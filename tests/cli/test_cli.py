@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, ROOT, free_port
+from tests.conftest import ADMIN_TOKEN, ROOT, free_port, uploaded_file
 from tests.contract.servers import Server, aws_server, local_server
 
 MiB = 1024 * 1024
@@ -64,7 +64,7 @@ def test_upload_ls_get_with_json(server: Server, tmp_path: Path) -> None:
     created = ok(video(server, "--json", "upload", str(clip), "--title", "Small one"))
     assert created["status"] == "uploaded" and created["title"] == "Small one"
     assert created["upload"]["size"] == 300_000
-    source = Path(created["sourceUrl"].removeprefix("file://"))
+    source = uploaded_file(created["sourceUrl"], server.data)
     assert source.read_bytes() == clip.read_bytes()
     listed = ok(video(server, "--json", "ls", "--status", "uploaded"))
     assert created["id"] in [v["id"] for v in listed]
@@ -221,7 +221,7 @@ def test_an_interrupted_upload_resumes_without_sending_finished_parts(
     done = ok(second)
     assert re.search(r"resuming: \d part\(s\)", second.stderr)
     assert done["upload"]["resumedBytes"] >= 2 * 5 * MiB
-    source = Path(done["sourceUrl"].removeprefix("file://"))
+    source = uploaded_file(done["sourceUrl"], server.data)
     assert source.parent.name == slot
     assert hashlib.sha256(source.read_bytes()).digest() == hashlib.sha256(big.read_bytes()).digest()
     after = _part_puts((server.data / "server.log").read_text(), slot)

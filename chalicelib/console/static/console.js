@@ -953,10 +953,20 @@ function renderVideo(video) {
   }
 
   const playable = video.status === "completed" && video.transcoding;
-  if (playable && video.runId !== page.runId) {
+  // Playable while processing (`playback.state` "partial"): the growing HLS from the start,
+  // following the live edge; at completion the same player plays on to the end.
+  const live = video.status === "processing" && video.playback && safeUrl(video.playback.hlsUrl);
+  $("player-live").hidden = !live;
+  if (live && page.runId !== "live") {
+    page.runId = "live";
+    setupLivePlayer(video);
+  } else if (playable && page.runId === "live" && player.hls) {
+    page.runId = video.runId; // the live player goes on (its playlists end now): its extras
+    completeLivePlayer(video);
+  } else if (playable && video.runId !== page.runId) {
     page.runId = video.runId;
     setupPlayer(video);
-  } else if (!playable) {
+  } else if (!playable && !live) {
     page.runId = null;
     teardownPlayer();
     $("player-area").hidden = true;
@@ -974,7 +984,8 @@ async function videoTick(current) {
 /** A state from the events route: status and progress now; the whole item once it is final. */
 function onVideoState(state) {
   if (!page.video || FINAL.has(state.status)) return;
-  renderVideo({ ...page.video, status: state.status, progress: state.progress, error: state.error });
+  const playback = state.playback || page.video.playback;
+  renderVideo({ ...page.video, status: state.status, progress: state.progress, error: state.error, playback });
 }
 
 /** Following ended (completed or failed): load the item once, with everything it now has. */
@@ -1204,10 +1215,46 @@ async function setupPlayer(item) {
   playMp4(formats, pickFallbackFormat(formats), "Progressive MP4 (no HLS support here).");
 }
 
-function startHls(Hls, master, formats, generation) {
+/** A video still processing: its growing HLS from the start (hls.js reloads the EVENT
+ * playlists and waits at their live edge); poster, subtitles and analysis come at completion. */
+async function setupLivePlayer(item) {
+  teardownPlayer();
+  const generation = player.generation;
+  $("player-area").hidden = false;
+  player.duration = 0;
+  updatePlayhead();
+  const Hls = await loadHls();
+  if (generation !== player.generation) return;
+  const master = safeUrl(item.playback.hlsUrl);
+  if (Hls && Hls.isSupported()) {
+    startHls(Hls, master, [], generation, { startPosition: 0 });
+    return;
+  }
+  const video = $("player");
+  if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = master;
+    setText("player-engine", "Streaming by the browser (HLS), still processing.");
+  } else {
+    setText("player-engine", "Playable once processing completes.");
+  }
+}
+
+/** The live player's video completed: keep playing, add what a completed run has. */
+function completeLivePlayer(item) {
+  const generation = player.generation;
+  player.duration = Number(item.media && item.media.duration) || 0;
+  const poster = safeUrl(item.thumbnail && item.thumbnail.url);
+  if (poster) $("player").poster = poster;
+  addSubtitles(item, generation);
+  loadStoryboard(item, generation);
+  renderAnalysis(item);
+  updatePlayhead();
+}
+
+function startHls(Hls, master, formats, generation, options = {}) {
   const video = $("player");
   const select = $("quality-select");
-  const hls = new Hls({ enableWorker: true, capLevelToPlayerSize: false });
+  const hls = new Hls({ enableWorker: true, capLevelToPlayerSize: false, ...options });
   player.hls = hls;
   let recovered = false;
   const autoLabel = () => {
