@@ -81,4 +81,17 @@ class MediaRenderer:
             return value
 
         rendered: Item = walk(item)
+        if rendered.get("status") == "completed" and rendered.get("runId"):
+            rendered["images"] = self.images(str(rendered["id"]))
         return rendered
+
+    def images(self, video_id: str) -> dict[str, str]:
+        """The video's image URLs with its image signature: one for every time, size and
+        format of `GET /videos/{id}/thumbnail.*` and `animated.*` (chalicelib/api/images.py)."""
+        signature = self._signer.query(f"/videos/{video_id}/images")
+        base = f"{self.base_url()}/videos/{video_id}"
+        return {
+            "thumbnailUrl": f"{base}/thumbnail.jpg?{signature}",
+            "animatedUrl": f"{base}/animated.webp?{signature}",
+            "signature": signature,
+        }

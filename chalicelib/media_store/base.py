@@ -18,7 +18,9 @@ from chalicelib.domain import VIDEO_ID_RE
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # One dot at most, a known extension, no leading dot: no traversal, no hidden files.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|m4s|jpg|vtt|srt|json)$")
+NAME_RE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|m4s|jpg|vtt|srt|json|png|webp|gif|m4a)$"
+)
 
 CONTENT_TYPES: dict[str, str] = {
     "mp4": "video/mp4",
@@ -29,6 +31,10 @@ CONTENT_TYPES: dict[str, str] = {
     "vtt": "text/vtt; charset=utf-8",
     "srt": "application/x-subrip; charset=utf-8",
     "json": "application/json",
+    "png": "image/png",  # renders (chalicelib/tasks/render.py)
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "m4a": "audio/mp4",  # the audio-only download
 }
 # A run prefix is never rewritten, so clients may cache its files for good.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"

@@ -94,6 +94,31 @@ class LocalMediaStore:
         root = self.root.resolve()
         return real if root in real.parents else None
 
+    # --- renders cached in a published run (chalicelib/tasks/render.py) -------------------
+    def has_file(self, video_id: str, run_id: str, name: str) -> bool:
+        return self.resolve(video_id, run_id, name) is not None
+
+    def source_of(self, video_id: str, run_id: str, name: str) -> str | None:
+        """Where ffmpeg reads a published file: its path."""
+        path = self.resolve(video_id, run_id, name)
+        return None if path is None else str(path)
+
+    def put_file(self, video_id: str, run_id: str, name: str, path: Path) -> None:
+        """Add one file to a published run (a render): written beside it, then renamed in, so
+        a reader sees the whole file or none. Nothing happens when the run is gone."""
+        check_names(video_id, run_id, [name])
+        run_dir = self._video_dir(video_id) / run_id
+        if not run_dir.is_dir():
+            return
+        tmp = run_dir / f".{name}.{uuid.uuid4().hex}"
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, run_dir / name)
+        except FileNotFoundError:  # the run was deleted meanwhile
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
         path = self.resolve(video_id, run_id, name)
         return None if path is None else path.read_text(encoding="utf-8")

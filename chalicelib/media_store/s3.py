@@ -109,6 +109,33 @@ class S3MediaStore:
             return None
         return str(obj["Body"].read().decode("utf-8"))
 
+    # --- renders cached in a published run (chalicelib/tasks/render.py) -------------------
+    def has_file(self, video_id: str, run_id: str, name: str) -> bool:
+        if not is_valid_ids(video_id, run_id, name):
+            return False
+        key = f"{run_prefix(video_id, run_id)}/{name}"
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def source_of(self, video_id: str, run_id: str, name: str) -> str | None:
+        """Where ffmpeg reads a published file: a presigned URL (ranges, so a seek reads
+        about one GOP)."""
+        return self.url(video_id, run_id, name) if is_valid_ids(video_id, run_id, name) else None
+
+    def put_file(self, video_id: str, run_id: str, name: str, path: Path) -> None:
+        check_names(video_id, run_id, [name])
+        self.s3.upload_file(
+            str(path),
+            self.bucket,
+            f"{run_prefix(video_id, run_id)}/{name}",
+            ExtraArgs={"ContentType": content_type(name), "CacheControl": IMMUTABLE_CACHE},
+        )
+
     def _keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
