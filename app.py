@@ -775,8 +775,20 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     return Response(
         body=data if binary else data.decode("utf-8"),
         status_code=200,
-        headers={"Content-Type": ctype, "Cache-Control": CACHE_CONTROL},
+        headers={
+            "Content-Type": ctype,
+            "Cache-Control": CACHE_CONTROL,
+            **_attachment(routes.request().query_params),
+        },
     )
+
+
+def _attachment(query: Any) -> dict[str, str]:
+    """`?dl=<file name>` (a download URL): the file as an attachment of that name."""
+    from chalicelib.media_store.base import content_disposition
+
+    name = (query or {}).get("dl")
+    return {"Content-Disposition": content_disposition(name)} if name else {}
 
 
 # --- Images: thumbnails, animated previews (issue 26 part A) -----------------------------------

@@ -115,6 +115,18 @@ _VIDEO = {
         "media": {"type": "object"},
         "thumbnail": {"type": "object", "properties": {"url": {**_STR, "format": "uri"}}},
         "storyboard": {"type": "object"},
+        "downloads": {  # issue 26: each MP4 rendition and the audio-only M4A, as attachments
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "quality": {**_STR, "examples": ["720p", "audio"]},
+                    "format": {"type": "string", "enum": ["mp4", "m4a"]},
+                    "url": {**_STR, "format": "uri"},
+                    "size": _INT,
+                },
+            },
+        },
         "images": {  # issue 26: thumbnails and animated previews, signed for an <img>
             "type": "object",
             "properties": {

@@ -46,6 +46,7 @@ RESULT_FIELDS: tuple[str, ...] = (
     "runId",
     "segments",
     "cost",
+    "downloads",  # issue 26
 )
 # Everything of one run: its results and its bookkeeping. Queueing a video again removes all of
 # it in the same conditional write that sets the new run's `executionName` and `queuedAt`, so a

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlencode
 
 from chalicelib.domain import VIDEO_ID_RE
 from chalicelib.media_store.base import RUN_ID_RE, check_names, is_valid_ids, run_prefix
@@ -75,10 +76,12 @@ class LocalMediaStore:
             shutil.rmtree(staging, ignore_errors=True)
         return run_prefix(video_id, run_id)
 
-    def url(self, video_id: str, run_id: str, name: str) -> str:
-        """`{public_base_url}/media/{videoId}/{runId}/{name}`."""
+    def url(self, video_id: str, run_id: str, name: str, download: str | None = None) -> str:
+        """`{public_base_url}/media/{videoId}/{runId}/{name}` (`?dl=<file name>`: served as an
+        attachment, the name sanitized again where it is served)."""
         check_names(video_id, run_id, [name])
-        return f"{self.public_base_url}/media/{video_id}/{run_id}/{name}"
+        url = f"{self.public_base_url}/media/{video_id}/{run_id}/{name}"
+        return f"{url}?{urlencode({'dl': download})}" if download else url
 
     def resolve(self, video_id: str, run_id: str, name: str) -> Path | None:
         """The file behind `GET /media/{videoId}/{runId}/{name}`, or None (never outside root)."""

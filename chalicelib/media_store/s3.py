@@ -16,6 +16,7 @@ from chalicelib.media_store.base import (
     RUN_ID_RE,
     DeleteFailed,
     check_names,
+    content_disposition,
     content_type,
     is_valid_ids,
     run_prefix,
@@ -88,14 +89,15 @@ class S3MediaStore:
         check_names(video_id, run_id)
         self._delete(self._keys(f"{run_prefix(video_id, run_id)}/"))
 
-    def url(self, video_id: str, run_id: str, name: str) -> str:
-        """Presigned HTTPS GET URL."""
+    def url(self, video_id: str, run_id: str, name: str, download: str | None = None) -> str:
+        """Presigned HTTPS GET URL (`download`: S3 answers it as an attachment of that name)."""
         check_names(video_id, run_id, [name])
+        params = {"Bucket": self.bucket, "Key": f"{run_prefix(video_id, run_id)}/{name}"}
+        if download:
+            params["ResponseContentDisposition"] = content_disposition(download)
         return str(
             self.s3.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": f"{run_prefix(video_id, run_id)}/{name}"},
-                ExpiresIn=self.presign_seconds,
+                "get_object", Params=params, ExpiresIn=self.presign_seconds
             )
         )
 

@@ -76,8 +76,11 @@ def completed(api: Backend, rendition: Path, tmp_path: Path) -> dict[str, Any]:
     (tmp_path / item["id"]).mkdir()
     staged = tmp_path / item["id"] / "720p.mp4"
     staged.write_bytes(rendition.read_bytes())
-    api.container.media_store().publish(item["id"], run_id, [staged])
+    audio = tmp_path / item["id"] / "audio.m4a"
+    audio.write_bytes(b"stands in for the audio")
+    api.container.media_store().publish(item["id"], run_id, [staged, audio])
     ref = str(MediaRef(item["id"], run_id, "720p.mp4"))
+    audio_ref = str(MediaRef(item["id"], run_id, "audio.m4a"))
     fields = {
         "runId": run_id,
         "outputPrefix": f"videos/{item['id']}/{run_id}",
@@ -86,9 +89,41 @@ def completed(api: Backend, rendition: Path, tmp_path: Path) -> dict[str, Any]:
             "formats": [{"quality": "720p", "width": W, "height": H, "url": ref, "size": 1}],
             "duration": SECONDS,
         },
+        "downloads": [
+            {"quality": "720p", "format": "mp4", "url": ref, "size": 1},
+            {"quality": "audio", "format": "m4a", "url": audio_ref, "size": 1},
+        ],
     }
     api.store.transition(item["id"], {"uploaded"}, "completed", set_fields=fields)
     return item
+
+
+def test_downloads_are_attachments_named_after_the_title(
+    api: Backend, rendition: Path, tmp_path: Path
+) -> None:
+    import urllib.request
+
+    video = completed(api, rendition, tmp_path)
+    item = json.loads(api.get(f"/videos/{video['id']}").body)
+    answers = {}
+    for entry in item["downloads"]:
+        parts = urlsplit(entry["url"])
+        if api.name == "local":
+            from chalicelib.media_store.base import content_type
+
+            accept = {"Accept": content_type(parts.path)}
+            resp = api.client.http.get(f"{parts.path}?{parts.query}", headers=accept)
+            assert resp.status_code == 200, resp.body
+            answers[entry["quality"]] = resp.headers["Content-Disposition"]
+        else:
+            with urllib.request.urlopen(entry["url"]) as resp:
+                answers[entry["quality"]] = resp.headers["Content-Disposition"]
+    assert answers == {
+        "720p": 'attachment; filename="Ete_ a test_clip-720p.mp4"; '
+        "filename*=UTF-8''%C3%89t%C3%A9_%20a%20test_clip-720p.mp4",
+        "audio": 'attachment; filename="Ete_ a test_clip-audio.m4a"; '
+        "filename*=UTF-8''%C3%89t%C3%A9_%20a%20test_clip-audio.m4a",
+    }
 
 
 def fetch(api: Backend, location: str) -> bytes:
