@@ -19,7 +19,7 @@ from chalicelib.config import Settings
 from tests.infra.conftest import ROOT, Synthesized
 
 CHALICE_DIR = ROOT / ".chalice"
-FUNCTIONS = ("processor", "scaler", "finalizer", "dispatcher")
+FUNCTIONS = ("processor", "scaler", "finalizer", "dispatcher", "renderer")
 DEPLOYED_STAGES = ("dev", "prod")
 
 # Which settings (fields of chalicelib.config.Settings) each function's code path reads in AWS
@@ -70,6 +70,7 @@ CHALICE_NAMES = {
     "scaler": "scaler",
     "finalizer": "finalizer",
     "dispatcher": "dispatcher",
+    "renderer": "renderer",
 }
 CDK_NAMES = {
     "api": "ApiFunction",
@@ -77,6 +78,7 @@ CDK_NAMES = {
     "scaler": "ScalerFunction",
     "finalizer": "FinalizerFunction",
     "dispatcher": "DispatcherFunction",
+    "renderer": "RendererFunction",
 }
 HANDLERS = {
     "app.app": "api",
@@ -84,6 +86,7 @@ HANDLERS = {
     "app.scaler": "scaler",
     "app.finalizer": "finalizer",
     "app.dispatcher": "dispatcher",
+    "app.renderer": "renderer",
 }
 
 
