@@ -243,7 +243,7 @@ class RendererFunction:
                 log_group=log_group,
                 environment={
                     "VIDEO_BACKEND": "aws",
-                    "VIDEO_TABLE": data.table.table_name,
+                    "VIDEO_TABLE": data.table.table_name,  # as on the Chalice path (stage-wide)
                     "VIDEO_BUCKET": data.bucket.bucket_name,
                     "VIDEO_DATA_DIR": "/tmp/video-data",  # noqa: S108 - Lambda's only writable dir
                 },

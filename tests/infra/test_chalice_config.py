@@ -35,6 +35,11 @@ REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
         "processor_function": "GET /capacity reads the processor's scaling config",
         "admin_token_secret_arn": "the operator's admin token",
         "signing_secret_arn": "signed media/stream URLs (else derived from the admin token)",
+        "renderer_function": "images on demand are rendered by invoking it",
+    },
+    "renderer": {
+        "backend": "as for the API",
+        "bucket": "reads the top rendition and writes the render under videos/",
     },
     "processor": {
         "backend": "as for the API",

@@ -28,7 +28,12 @@ def test_every_function_runs_under_its_own_policy_and_uses_every_grant(
     ran = {outcome.name for outcome in report.outcomes}
     assert {"one-pass", "images", "segmented", "corrupt", "webhooks", "capacity"} <= ran
     assert set(report.grants) == {
-        "api", "scaler", "processor", "finalizer", "dispatcher", "renderer"
+        "api",
+        "scaler",
+        "processor",
+        "finalizer",
+        "dispatcher",
+        "renderer",
     }
     # it cleans up after itself: no temp dir left
     assert set(Path(tempfile.gettempdir()).glob("rehearsal-*")) <= before
