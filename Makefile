@@ -14,9 +14,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
-	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	bench-disk synth definition clean smoke rehearse chalice-files install-checkov checkov \
+.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media-text bench-media \
+	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap bench-coldstart \
+	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov \
 	bench-images
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
@@ -86,6 +86,10 @@ bench-search: $(DEV_STAMP)
 bench-images: $(DEV_STAMP)
 	$(BIN)/python bench/bench_images.py $(BENCH_IMAGES_ARGS)
 
+## make bench-media-text: transcript search on an hour of words; an exact clip's cut vs decoding
+bench-media-text: $(RUN_STAMP)
+	$(BIN)/python bench/bench_media_text.py
+
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py
 
@@ -114,9 +118,20 @@ MINUTES ?= 1 2 10
 bench-disk: $(DEV_STAMP)
 	$(BIN)/python bench/bench_disk.py --minutes $(MINUTES)
 
+## make bench-playable: time to the first played frame / 2 s played (hls.js in Chromium) and to
+## completion, 1 and 3 min of 1080p, playable-while-processing vs today's (PLAYABLE_MINUTES="1 3 10")
+PLAYABLE_MINUTES ?= 1 3
+bench-playable: $(DEV_STAMP)
+	$(BIN)/python bench/bench_playable.py --minutes $(PLAYABLE_MINUTES)
+
 ## make bench-segtap: one segment job, encode + separate analysis pass vs one process (CPU)
 bench-segtap: $(DEV_STAMP)
 	$(BIN)/python bench/bench_segment_tap.py
+
+## make bench-coldstart: first vs later videos through `python -m devserver` (CPU of the server's
+## process tree), cold pool vs warm, the 20 s slide talk vs the bare ladder, fixed cost per batch
+bench-coldstart: $(RUN_STAMP)
+	$(BIN)/python bench/bench_coldstart.py $(BENCH_COLDSTART_ARGS)
 
 ## make bench-whisper: Whisper old vs new way on the speech-dense fixture (realtime, CPU, WER, cues)
 # DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).

@@ -26,7 +26,8 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.images import ANIMATED_PARAMS, THUMBNAIL_PARAMS
 from chalicelib.api.isolation import IsolatedChalice
-from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
+from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS, handoff_headers
+from chalicelib.api.media_text import NEW_CLIP, TRANSCRIPT_PARAMS
 from chalicelib.api.multipart import MULTIPART_PARTS
 from chalicelib.api.operation import (
     FILE_NAME,
@@ -72,7 +73,6 @@ routes = ApiRoutes(
     ),
 )
 _json = json_response
-MEDIA_INLINE_MAX_BYTES = 6 * 1024 * 1024  # Lambda's response payload quota
 # OpenAPI links from a created resource to the operations that take its id.
 VIDEO_LINKS = {
     **links(
@@ -750,35 +750,30 @@ def get_capacity() -> Response:
     ),
 )
 def get_media(video_id: str, run_id: str, name: str) -> Response:
-    """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
-
-    `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
-    (devserver/server.py), and answers 404 to any other spelling of the path that Chalice
-    would route here; this route keeps /media in the route table (OPTIONS preflight, other
-    methods' 405) and serves chalice.test.Client small files (at most the inline cap, API
-    Gateway's payload quota; larger ones are a 404 here).
+    """A processed file, never read here: every spelling of the path that Chalice routes to
+    this view (trailing slash, `//`, dot segments) gets the same answer, after the signature
+    check. Local media: an empty answer naming the file (`X-Media-Handoff`, see
+    chalicelib/api/local_media.py), which `make run`'s server replaces with the file streamed
+    from disk (ranges, validators). Media in S3: a redirect to the object's presigned URL.
     """
-    files = container().local_media()
-    path = files.resolve(video_id, run_id, name) if files is not None else None
-    if path is None:
-        raise NotFoundError("no such media file")
-    from chalicelib.media_store.base import content_type
+    from chalicelib.media_store.base import content_type, is_valid_ids
 
-    ctype = content_type(name)
-    with path.open("rb") as handle:  # never a whole rendition in memory: at most the inline cap
-        data = handle.read(MEDIA_INLINE_MAX_BYTES + 1)
-    if len(data) > MEDIA_INLINE_MAX_BYTES:
-        raise NotFoundError(
-            "this file is served by the streaming server only (make run), not through the API"
+    files = container().local_media()
+    if files is None:  # in S3: the canonical signed URL of the object, never its bytes here
+        if not is_valid_ids(video_id, run_id, name):
+            raise NotFoundError("no such media file")
+        location = container().media_store().url(video_id, run_id, name)
+        return Response(
+            body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"}
         )
-    binary = ctype.split(";")[0] in app.api.binary_types
+    if files.resolve(video_id, run_id, name) is None:
+        raise NotFoundError("no such media file")
     return Response(
-        body=data if binary else data.decode("utf-8"),
+        body=b"",  # (a str body with a binary type fails Chalice's base64 step)
         status_code=200,
         headers={
-            "Content-Type": ctype,
-            "Cache-Control": CACHE_CONTROL,
-            **_attachment(routes.request().query_params),
+            **handoff_headers(video_id, run_id, name, content_type(name)),
+            **_attachment(routes.request().query_params),  # downloads (issue 26)
         },
     )
 
@@ -894,6 +889,88 @@ def animated_webp(video_id: str) -> Response:
 )
 def animated_gif(video_id: str) -> Response:
     return _animated(video_id, "gif")
+
+
+# --- Transcript, chapters, clips (issue 26 part B): chalicelib/api/media_text.py ------------------
+@routes.route(
+    "/videos/{video_id}/transcript",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "getTranscript",
+        "The transcript as data (word times), as text, or searched",
+        "videos",
+        200,
+        ok_content={
+            JSON: {"type": "object"},
+            "text/plain": TEXT,
+            "text/vtt": TEXT,
+            "application/x-subrip": TEXT,
+        },
+        query=TRANSCRIPT_PARAMS,
+        errors=(400, 404, 409),
+        path_patterns={"video_id": VIDEO_ID},
+        description="`{language, segments: [{start, end, text, words: [{start, end, word}]}]}`; "
+        "`?format=txt|vtt|srt` as text; `?q=` → `{matches: [{start, end, text}]}`. 409 while the "
+        "video is not completed, 404 when it has no transcript (no speech to text).",
+    ),
+)
+def get_transcript(video_id: str) -> Response:
+    request = routes.request()
+    body, ctype = container().media_text.transcript(
+        video_id, routes.principal(), request.query_params
+    )
+    if isinstance(body, dict):
+        return _json(200, body)
+    return Response(body=body, status_code=200, headers={"Content-Type": ctype})
+
+
+@routes.route(
+    "/videos/{video_id}/clips",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createClip",
+        "A clip of a completed video: an instant playlist (200) or a new, exact video (201)",
+        "videos",
+        201,
+        "Video",
+        body=NEW_CLIP,
+        other_ok={200: "InstantClip"},
+        errors=(400, 404, 409, 413, 415, 429, 503),
+        path_patterns={"video_id": VIDEO_ID},
+        description="`mode: instant` answers 200 `{hlsUrl, start, end, segmentStart, "
+        "segmentEnd}`: a signed playlist over the video's own segments that overlap the range "
+        "(nothing encoded). `mode: exact` (the default) answers 201 with a new video "
+        "(`clipOf: {videoId, start, end}`), queued for processing from the source's range, "
+        "frame-accurate. 400 unless 0 <= start < end <= duration; 409 when the video is not "
+        "completed.",
+    ),
+)
+def create_clip(video_id: str) -> Response:
+    status, body = container().media_text.clip(video_id, _body(), routes.principal())
+    return _json(status, body)
+
+
+@routes.route(
+    "/videos/{video_id}/clip/{clip_range}/{name}",
+    methods=["GET"],
+    access="signed",
+    cors=True,
+    op=Op(
+        "getClipDocument",
+        "An instant clip's HLS playlist, references signed",
+        "media",
+        200,
+        ok_content={"application/vnd.apple.mpegurl": TEXT},
+        errors=(404,),
+        path_patterns={"video_id": VIDEO_ID, "clip_range": "^[0-9]{1,10}-[0-9]{1,10}$"},
+    ),
+)
+def get_clip_document(video_id: str, clip_range: str, name: str) -> Response:
+    text, ctype = container().media_text.clip_document(video_id, clip_range, name)
+    return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
 # --- The web console (chalicelib/console): the page and its static assets, no token needed --------

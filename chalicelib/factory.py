@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.api.cursor import CursorCodec
     from chalicelib.api.images import ImageService
     from chalicelib.api.local_media import LocalMediaFiles
+    from chalicelib.api.media_text import MediaTextService
     from chalicelib.api.render import MediaRenderer
     from chalicelib.api.service import VideoService
     from chalicelib.api.signing import UrlSigner
@@ -199,6 +200,7 @@ class Container:
                     threads=default_env_threads(
                         self.settings.local_env_threads, self.settings.scale_max
                     ),
+                    idle_seconds=self.settings.pool_idle_seconds,
                 )
             return self._pool
 
@@ -283,7 +285,12 @@ class Container:
     def renderer(self) -> MediaRenderer:
         from chalicelib.api.render import MediaRenderer
 
-        return MediaRenderer(self.media_store, self.signer, self.settings.public_base_url)
+        return MediaRenderer(
+            self.media_store,
+            self.signer,
+            self.settings.public_base_url,
+            self.settings.source_roots if self.settings.media_is_local else (),
+        )
 
     @functools.cached_property
     def videos(self) -> VideoService:
@@ -334,6 +341,16 @@ class Container:
             if self._lambda is None:
                 self._lambda = boto3_client("lambda", self.settings)
             return self._lambda
+
+    @functools.cached_property
+    def media_text(self) -> MediaTextService:
+        """Transcripts and clips (issue 26): chalicelib/api/media_text.py."""
+        from chalicelib.api.media_text import MediaTextService
+
+        return MediaTextService(
+            self.store, self.settings, self.renderer, self.signer, self.media_store,
+            self.videos.process,
+        )  # fmt: skip
 
     @property
     def _uses_s3(self) -> bool:
@@ -386,7 +403,12 @@ class Container:
     def finalizer(self) -> Finalizer:
         from chalicelib.tasks.finalizer import Finalizer
 
-        return Finalizer(self.store)
+        return Finalizer(
+            self.store,
+            self.store,
+            capacity_seconds=self.pool.environment_seconds if self.settings.is_local else None,
+            min_environments=self.settings.scale_min,
+        )
 
     @functools.cached_property
     def processor(self) -> Processor:

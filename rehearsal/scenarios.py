@@ -8,7 +8,6 @@ from the recorded calls (Rig.judge).
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,42 +18,14 @@ from typing import Any
 
 from rehearsal.rig import Rig, wait_until
 from rehearsal.template import RehearsalFailure
+from videocli import clips
 
 WORKSPACE = "default"
 
 
 def make_clip(path: Path, seconds: float, size: str = "320x180") -> Path:
-    """A test-pattern clip with a tone (H.264/AAC) made by the pinned ffmpeg."""
-    import imageio_ffmpeg
-
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate=25:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    """A test-pattern clip with a tone (H.264/AAC), a keyframe every 2 s."""
+    return clips.make_clip(path, seconds, size, gop=50)
 
 
 def _http(

@@ -208,6 +208,38 @@ class Cli:
         self.emit({"path": str(dest), "size": size}, lambda: self.out.print(str(dest)))
         return OK
 
+    def transcript(self) -> int:
+        if self.args.search:
+            matches = self.api.search_transcript(self.args.id, self.args.search)
+
+            def table() -> None:
+                t = Table("start", "end", "text")
+                for m in matches:
+                    t.add_row(f"{m['start']:.2f}", f"{m['end']:.2f}", m["text"])
+                self.out.print(t)
+
+            self.emit(matches, table)
+            return OK
+        fmt = self.args.format
+        doc = self.api.transcript(self.args.id, fmt)
+        if fmt == "json":
+            self.emit(doc, lambda: self.out.print("\n".join(s["text"] for s in doc["segments"])))
+        else:
+            self.out.print(doc, end="", markup=False, highlight=False)
+        return OK
+
+    def clip(self) -> int:
+        args = self.args
+        mode = "instant" if args.instant else "exact"
+        made = self.api.clip(args.id, args.start, args.end, mode, args.title)
+        if args.instant:
+            self.emit(made, lambda: self.out.print(made["hlsUrl"]))
+            return OK
+        if args.wait:
+            return self.finish(self.wait(made["id"]))
+        self.emit(made, lambda: self.out.print(made["id"]))
+        return OK
+
     def tokens(self) -> int:
         args = self.args
         if args.action == "create":
@@ -363,6 +395,19 @@ def parser() -> argparse.ArgumentParser:
     thumb.add_argument("--end", type=float, help="--animated: seconds (at most start + 10)")
     thumb.add_argument("--fps", type=int, help="--animated: frames per second (<= 30)")
     thumb.add_argument("-o", "--output", help="file (default: ID-thumbnail.jpg here)")
+
+    transcript = sub.add_parser("transcript", help="a completed video's transcript")
+    transcript.add_argument("id")
+    transcript.add_argument("--format", choices=("json", "txt", "vtt", "srt"), default="txt")
+    transcript.add_argument("--search", "-q", help="where words starting with these are said")
+
+    clip = sub.add_parser("clip", help="a clip of a completed video (a new video, or --instant)")
+    clip.add_argument("id")
+    clip.add_argument("start", type=float, help="seconds")
+    clip.add_argument("end", type=float, help="seconds")
+    clip.add_argument("--instant", action="store_true", help="a playlist URL, nothing encoded")
+    clip.add_argument("--title")
+    clip.add_argument("--wait", action="store_true", help="follow the new video's processing")
 
     tokens = sub.add_parser("tokens", help="access tokens (admin)")
     tsub = tokens.add_subparsers(dest="action", required=True)

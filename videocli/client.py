@@ -267,6 +267,25 @@ class Client:
                     last = event.id
                     yield event.data
 
+    # issue 26 part B: transcripts and clips
+    def transcript(self, video_id: str, fmt: str = "json") -> Any:
+        """The transcript: a dict (`json`), else its text (`txt`, `vtt`, `srt`)."""
+        resp = self.request("GET", f"/videos/{video_id}/transcript", params={"format": fmt})
+        return resp.json() if fmt == "json" else resp.body.decode("utf-8")
+
+    def search_transcript(self, video_id: str, query: str) -> list[dict[str, Any]]:
+        found = self.call("GET", f"/videos/{video_id}/transcript", q=query)
+        return list(found["matches"])
+
+    def clip(
+        self, video_id: str, start: float, end: float, mode: str = "exact", title: str | None = None
+    ) -> dict[str, Any]:
+        """`instant`: {hlsUrl, start, end, ...}; `exact`: the new video (with `clipOf`)."""
+        body: dict[str, Any] = {"start": start, "end": end, "mode": mode}
+        if title:
+            body["title"] = title
+        return dict(self.call("POST", f"/videos/{video_id}/clips", body))
+
     def capacity(self) -> dict[str, Any]:
         return dict(self.call("GET", "/capacity"))
 

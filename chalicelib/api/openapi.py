@@ -105,6 +105,18 @@ _VIDEO = {
         "completedAt": _TIME,
         "failedAt": _TIME,
         "progress": {"type": "number", "minimum": 0, "maximum": 100},
+        "playback": {
+            "type": "object",
+            "description": "Present once the run can be watched: while `processing` its HLS "
+            "master serves growing EVENT playlists of the finished start (`state` partial), "
+            "when `completed` the whole run (`state` complete); removed when the run fails.",
+            "required": ["hlsUrl", "state"],
+            "properties": {
+                "hlsUrl": {**_STR, "format": "uri"},
+                "state": {"type": "string", "enum": ["partial", "complete"]},
+            },
+        },
+        "playableAt": _TIME,
         "error": {
             "type": "object",
             "required": ["code", "message"],
@@ -162,6 +174,29 @@ _VIDEO = {
         "analysis": {"type": "object"},
         "subtitles": {"type": "object"},
         "stages": {"type": "object"},
+        # issue 26 part B: chapters, their WebVTT track, and what a clip was cut from
+        "chapters": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["start", "end", "title"],
+                "properties": {
+                    "start": {"type": "number"},
+                    "end": {"type": "number"},
+                    "title": _STR,
+                },
+            },
+        },
+        "chaptersVttUrl": {**_STR, "format": "uri"},
+        "clipOf": {
+            "type": "object",
+            "required": ["videoId", "start", "end"],
+            "properties": {
+                "videoId": {**_STR, "pattern": VIDEO_ID_RE.pattern},
+                "start": {"type": "number"},
+                "end": {"type": "number"},
+            },
+        },
     },
     "examples": [_VIDEO_EXAMPLE],
 }
@@ -263,6 +298,19 @@ _UPLOAD_STATE = {
     },
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "InstantClip": {
+        "type": "object",
+        "description": "An instant clip: a signed HLS playlist over the video's own segments "
+        "that overlap [start, end) (`segmentStart`-`segmentEnd`, nothing encoded).",
+        "required": ["hlsUrl", "start", "end", "segmentStart", "segmentEnd"],
+        "properties": {
+            "hlsUrl": {**_STR, "format": "uri"},
+            "start": {"type": "number"},
+            "end": {"type": "number"},
+            "segmentStart": {"type": "number"},
+            "segmentEnd": {"type": "number"},
+        },
+    },
     "Error": _ERROR,
     "Video": _VIDEO,
     "VideoList": {
@@ -420,6 +468,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "videos": {"type": "integer", "minimum": 0},
             "mediaMinutes": {"type": "number"},
             "environmentSeconds": {"type": "number"},
+            "capacitySeconds": {"type": "number"},
             "cpuSeconds": {"type": "number"},
             "costUsd": {"type": "number"},
             "costPerMinute": _nullable({"type": "number"}),
@@ -539,6 +588,9 @@ def _responses(access: str, op: Op) -> dict[str, Any]:
     if op.links:
         ok["links"] = dict(op.links)
     responses: dict[str, Any] = {str(op.ok): ok}
+    for status, schema in op.other_ok.items():
+        content = {JSON: {"schema": ref(schema)}}
+        responses[str(status)] = {"description": schema, "content": content}
     if op.revalidates:
         responses["304"] = {"description": "Not modified (the `If-None-Match` ETag matches)."}
     for status in sorted(_statuses(access, op)):

@@ -10,7 +10,8 @@ references inside the documents it serves). Players need no header to follow any
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from chalicelib.api.signing import UrlSigner
 from chalicelib.api.streaming import is_stream_document
 from chalicelib.domain import Item
 from chalicelib.media_store.base import MediaRef, MediaStore, attachment_name
+from chalicelib.sources import public_source_url
 
 # The API's origin as the current request names it (Host / X-Forwarded-Proto); set per request
 # by the route wrapper, used when no public base URL is configured.
@@ -35,7 +37,9 @@ class MediaRenderer:
         media_store: Callable[[], MediaStore],
         signer: UrlSigner,
         public_base_url: str = "",
+        source_roots: Sequence[Path] = (),
     ) -> None:
+        self._source_roots = tuple(source_roots)  # to show older local uploads as upload://
         self._media_store = media_store  # built on first use: most items carry no references
         self._signer = signer
         self._public_base_url = public_base_url.rstrip("/")
@@ -68,7 +72,9 @@ class MediaRenderer:
         """A copy of `item` as the API shows it: media references rendered into URLs, the
         store's bookkeeping (the event sequence) left out."""
         item = {k: v for k, v in item.items() if k not in _INTERNAL}
-        if "outputPrefix" not in item:
+        if isinstance(item.get("sourceUrl"), str):  # never a server path (older local uploads)
+            item["sourceUrl"] = public_source_url(item["sourceUrl"], self._source_roots)
+        if "outputPrefix" not in item and "playback" not in item:
             return item
 
         def walk(value: Any) -> Any:

@@ -32,6 +32,18 @@ def rewrite_references(text: str, url_for: Callable[[str], str]) -> str:
         name, sep, fragment = stripped.partition("#")
         if name and NAME_RE.fullmatch(name):
             out.append(url_for(name) + sep + fragment)
+        elif stripped.startswith("#EXT") and 'URI="' in stripped:
+            # a tag naming a file (`#EXT-X-MEDIA:...,URI="hls_audio.m3u8"`: the audio
+            # rendition of a segmented run) is signed too, or players get 403 for it
+            out.append(_URI_RE.sub(lambda m: _signed_uri(m, url_for), line))
         else:
             out.append(line)
     return "\n".join(out) + "\n"
+
+
+_URI_RE = re.compile(r'URI="([^"]*)"')
+
+
+def _signed_uri(match: re.Match[str], url_for: Callable[[str], str]) -> str:
+    name = match.group(1)
+    return f'URI="{url_for(name)}"' if NAME_RE.fullmatch(name) else match.group(0)

@@ -19,7 +19,7 @@ from chalicelib.media.analysis import Signals, SignalTap
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import available_cpus, run_ffmpeg
 from chalicelib.media.filters import ENCODER_COLOR_ARGS, audio_map, input_stage, source_pad
-from chalicelib.media.probe import ColorInfo, ProbeResult
+from chalicelib.media.probe import ColorInfo, ProbeResult, source_input
 
 # Short-side heights of the ladder, top first; bitrate caps keep CRF from exploding on noise.
 LADDER: tuple[int, ...] = (1080, 720, 480)
@@ -183,7 +183,13 @@ def build_transcode_args(
     # The split+scale graph is one filter graph; by default it scales every rung on one thread,
     # which starves the encoders of pictures (measured ~6% faster with one thread per CPU).
     args = ["-filter_complex_threads", str(available_cpus())]
-    args += [*stage.input_args, *input_args, "-i", source, "-filter_complex", ";".join(chains)]
+    args += [
+        *stage.input_args,
+        *input_args,
+        *source_input(source),
+        "-filter_complex",
+        ";".join(chains),
+    ]
     args += [a for i in range(n) for a in ("-map", f"[v{i}]")]
     if with_audio:
         args += ["-map", audio_in]

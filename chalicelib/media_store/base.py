@@ -40,6 +40,29 @@ CONTENT_TYPES: dict[str, str] = {
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 
+# A run still being processed (playable before it completes) holds, beside its finished HLS
+# media files, immutable playlists of each contiguous finished prefix of its segments:
+# `live_{variant}_{k:05d}.m3u8` (the first k segments; `variant` a rung's quality or "audio")
+# and `live_master.m3u8`. The stream route serves them under the final names (`hls_720p.m3u8`,
+# `hls_master.m3u8`) for the k the store records (`segments.published`).
+LIVE_MASTER = "live_master.m3u8"
+MASTER = "hls_master.m3u8"  # a run's HLS master playlist (transcode.MASTER_PLAYLIST)
+_FINAL_PLAYLIST = re.compile(r"^hls_([A-Za-z0-9]{1,20})\.m3u8$")
+
+
+def live_playlist_name(variant: str, published: int) -> str:
+    """The playlist of `variant` ("720p", "audio") over the first `published` segments."""
+    return f"live_{variant}_{published:05d}.m3u8"
+
+
+def live_name(name: str, published: int) -> str | None:
+    """The stored playlist served as `name` while the run is processing, or None."""
+    if name == MASTER:
+        return LIVE_MASTER
+    m = _FINAL_PLAYLIST.match(name)
+    return live_playlist_name(m.group(1), published) if m and published > 0 else None
+
+
 def content_type(name: str) -> str:
     """Content type for a published file name (application/octet-stream when unknown)."""
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""

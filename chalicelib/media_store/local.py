@@ -88,6 +88,10 @@ class LocalMediaStore:
         if not is_valid_ids(video_id, run_id, name):
             return None
         path = self._video_dir(video_id) / run_id / name
+        if not path.parent.is_dir():
+            # A run being built that is playable already (its item's `playback` is what hands
+            # out signed URLs of it): its finished files are in its staging directory.
+            path = self.root / ".staging" / f"{video_id}.{run_id}" / name
         try:
             if path.is_symlink() or not path.is_file():
                 return None

@@ -135,7 +135,15 @@ def fetch(api: Backend, location: str) -> bytes:
         accept = {"Accept": content_type(parts.path)}
         resp = api.client.http.get(f"{parts.path}?{parts.query}", headers=accept)
         assert resp.status_code == 200, resp.body
-        return bytes(resp.body)
+        # The media view hands the file to the streaming server (make run): read what it names.
+        from chalicelib.api.local_media import HANDOFF_HEADER, parse_handoff
+
+        named = parse_handoff(resp.headers[HANDOFF_HEADER])
+        files = api.container.local_media()
+        assert named is not None and files is not None
+        path = files.resolve(*named)
+        assert path is not None
+        return path.read_bytes()
     key = parts.path.split(f"/{api.bucket}/", 1)[1] if f"/{api.bucket}/" in parts.path else ""
     key = key or parts.path.lstrip("/")
     body = api.container.s3_client().get_object(Bucket=api.bucket, Key=key)["Body"].read()

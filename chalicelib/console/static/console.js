@@ -953,10 +953,20 @@ function renderVideo(video) {
   }
 
   const playable = video.status === "completed" && video.transcoding;
-  if (playable && video.runId !== page.runId) {
+  // Playable while processing (`playback.state` "partial"): the growing HLS from the start,
+  // following the live edge; at completion the same player plays on to the end.
+  const live = video.status === "processing" && video.playback && safeUrl(video.playback.hlsUrl);
+  $("player-live").hidden = !live;
+  if (live && page.runId !== "live") {
+    page.runId = "live";
+    setupLivePlayer(video);
+  } else if (playable && page.runId === "live" && player.hls) {
+    page.runId = video.runId; // the live player goes on (its playlists end now): its extras
+    completeLivePlayer(video);
+  } else if (playable && video.runId !== page.runId) {
     page.runId = video.runId;
     setupPlayer(video);
-  } else if (!playable) {
+  } else if (!playable && !live) {
     page.runId = null;
     teardownPlayer();
     $("player-area").hidden = true;
@@ -974,7 +984,8 @@ async function videoTick(current) {
 /** A state from the events route: status and progress now; the whole item once it is final. */
 function onVideoState(state) {
   if (!page.video || FINAL.has(state.status)) return;
-  renderVideo({ ...page.video, status: state.status, progress: state.progress, error: state.error });
+  const playback = state.playback || page.video.playback;
+  renderVideo({ ...page.video, status: state.status, progress: state.progress, error: state.error, playback });
 }
 
 /** Following ended (completed or failed): load the item once, with everything it now has. */
@@ -1118,6 +1129,7 @@ function teardownPlayer() {
   video.removeAttribute("src");
   video.removeAttribute("poster");
   for (const track of video.querySelectorAll("track")) track.remove();
+  teardownMediaText();
   video.load();
   for (const url of player.blobUrls) URL.revokeObjectURL(url);
   player.blobUrls = [];
@@ -1176,6 +1188,7 @@ async function setupPlayer(item) {
   if (poster) video.poster = poster;
   player.duration = Number(item.media && item.media.duration) || Number(item.transcoding.duration) || 0;
   addSubtitles(item, generation);
+  setupMediaText(item, generation);
   loadStoryboard(item, generation);
   renderAnalysis(item);
   updatePlayhead();
@@ -1202,10 +1215,46 @@ async function setupPlayer(item) {
   playMp4(formats, pickFallbackFormat(formats), "Progressive MP4 (no HLS support here).");
 }
 
-function startHls(Hls, master, formats, generation) {
+/** A video still processing: its growing HLS from the start (hls.js reloads the EVENT
+ * playlists and waits at their live edge); poster, subtitles and analysis come at completion. */
+async function setupLivePlayer(item) {
+  teardownPlayer();
+  const generation = player.generation;
+  $("player-area").hidden = false;
+  player.duration = 0;
+  updatePlayhead();
+  const Hls = await loadHls();
+  if (generation !== player.generation) return;
+  const master = safeUrl(item.playback.hlsUrl);
+  if (Hls && Hls.isSupported()) {
+    startHls(Hls, master, [], generation, { startPosition: 0 });
+    return;
+  }
+  const video = $("player");
+  if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = master;
+    setText("player-engine", "Streaming by the browser (HLS), still processing.");
+  } else {
+    setText("player-engine", "Playable once processing completes.");
+  }
+}
+
+/** The live player's video completed: keep playing, add what a completed run has. */
+function completeLivePlayer(item) {
+  const generation = player.generation;
+  player.duration = Number(item.media && item.media.duration) || 0;
+  const poster = safeUrl(item.thumbnail && item.thumbnail.url);
+  if (poster) $("player").poster = poster;
+  addSubtitles(item, generation);
+  loadStoryboard(item, generation);
+  renderAnalysis(item);
+  updatePlayhead();
+}
+
+function startHls(Hls, master, formats, generation, options = {}) {
   const video = $("player");
   const select = $("quality-select");
-  const hls = new Hls({ enableWorker: true, capLevelToPlayerSize: false });
+  const hls = new Hls({ enableWorker: true, capLevelToPlayerSize: false, ...options });
   player.hls = hls;
   let recovered = false;
   const autoLabel = () => {
@@ -1523,6 +1572,7 @@ function start() {
   $("process-again").addEventListener("click", processAgain);
   setupDragAndDrop();
   setupTimeline();
+  setupMediaTextControls();
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) {
       libraryUpdates.resume();
@@ -1531,6 +1581,146 @@ function start() {
   });
   window.addEventListener("hashchange", route);
   route();
+}
+
+// --- media text (issue 26 part B): chapters, the transcript with search, clips -----------------
+const mediaText = { videoId: null, generation: -1, segments: [], chapters: [] };
+
+function teardownMediaText() {
+  mediaText.videoId = null;
+  mediaText.segments = [];
+  mediaText.chapters = [];
+  $("chapters-lane").replaceChildren();
+  $("transcript-list").replaceChildren();
+  setText("transcript-status", "");
+  setText("clip-result", "");
+}
+
+function setupMediaText(item, generation) {
+  mediaText.videoId = item.id;
+  mediaText.generation = generation;
+  renderChapters(Array.isArray(item.chapters) ? item.chapters : []);
+  $("transcript-search").value = "";
+  $("clip-start").value = "0";
+  $("clip-end").value = String(Number(item.transcoding && item.transcoding.duration) || 0);
+  loadTranscript(item.id, generation);
+}
+
+/** Chapters as a lane under the timeline: one button per chapter, as wide as it is long. */
+function renderChapters(chapters) {
+  mediaText.chapters = chapters;
+  const total = chapters.length ? Number(chapters[chapters.length - 1].end) || 0 : 0;
+  const items = chapters.map((c, index) => {
+    const start = Number(c.start) || 0;
+    const end = Number(c.end) || start;
+    const button = el("button", {
+      type: "button",
+      text: text(c.title, `Chapter ${index + 1}`),
+      title: `${formatTime(start)} ${text(c.title, "")}`,
+      "aria-label": `Chapter ${index + 1}: ${text(c.title, "")}, at ${formatTime(start)}`,
+    });
+    button.dataset.start = String(start);
+    button.addEventListener("click", () => seek(start));
+    const li = el("li", {}, button);
+    li.style.flex = `${Math.max(0.01, total ? (end - start) / total : 1)} 1 0`;
+    return li;
+  });
+  $("chapters-lane").replaceChildren(...items);
+}
+
+function transcriptRow(start, label) {
+  const button = el("button", { type: "button" }, el("time", { text: formatTime(start) }), label);
+  button.dataset.start = String(start);
+  button.addEventListener("click", () => seek(start));
+  return el("li", {}, button);
+}
+
+async function loadTranscript(id, generation) {
+  setText("transcript-status", "Loading the transcript…");
+  try {
+    const doc = await api("GET", `${videoPath(id)}/transcript`);
+    if (generation !== player.generation || mediaText.videoId !== id) return;
+    mediaText.segments = Array.isArray(doc.segments) ? doc.segments : [];
+    showSegments(mediaText.segments);
+    setText(
+      "transcript-status",
+      mediaText.segments.length ? `Language: ${text(doc.language, "unknown")}` : "No speech was heard.",
+    );
+  } catch (error) {
+    if (generation !== player.generation) return;
+    setText("transcript-status", error.status === 404 ? "This video has no transcript." : describeError(error));
+  }
+}
+
+function showSegments(segments) {
+  $("transcript-list").replaceChildren(
+    ...segments.map((s) => transcriptRow(Number(s.start) || 0, text(s.text, ""))),
+  );
+}
+
+async function searchTranscript(event) {
+  event.preventDefault();
+  const id = mediaText.videoId;
+  const query = $("transcript-search").value.trim();
+  if (!id) return;
+  if (!query) {
+    showSegments(mediaText.segments);
+    setText("transcript-status", "");
+    return;
+  }
+  try {
+    const found = await api("GET", `${videoPath(id)}/transcript?q=${encodeURIComponent(query)}`);
+    if (mediaText.videoId !== id) return;
+    const matches = Array.isArray(found.matches) ? found.matches : [];
+    $("transcript-list").replaceChildren(
+      ...matches.map((m) => transcriptRow(Number(m.start) || 0, text(m.text, ""))),
+    );
+    setText("transcript-status", `${matches.length} match${matches.length === 1 ? "" : "es"} for “${query}”`);
+  } catch (error) {
+    setText("transcript-status", describeError(error));
+  }
+}
+
+async function makeClip(event) {
+  event.preventDefault();
+  const id = mediaText.videoId;
+  if (!id) return;
+  const mode = event.submitter && event.submitter.value === "instant" ? "instant" : "exact";
+  const start = Number($("clip-start").value);
+  const end = Number($("clip-end").value);
+  setText("clip-result", "Making the clip…");
+  try {
+    const made = await api("POST", `${videoPath(id)}/clips`, { start, end, mode });
+    if (mediaText.videoId !== id) return;
+    const result = $("clip-result");
+    if (mode === "instant") {
+      const url = safeUrl(made.hlsUrl);
+      result.replaceChildren(
+        `Instant clip (${formatTime(made.segmentStart)}–${formatTime(made.segmentEnd)}): `,
+        url ? el("a", { href: url, text: "HLS playlist", rel: "noopener" }) : "",
+      );
+    } else {
+      result.replaceChildren(
+        "New video: ",
+        el("a", { href: `#/videos/${encodeURIComponent(made.id)}`, text: text(made.title, made.id) }),
+        ` (${made.status})`,
+      );
+    }
+  } catch (error) {
+    setText("clip-result", describeError(error));
+  }
+}
+
+function setupMediaTextControls() {
+  $("transcript-search-form").addEventListener("submit", searchTranscript);
+  $("clip-form").addEventListener("submit", makeClip);
+  const now = () => (Math.round(($("player").currentTime || 0) * 100) / 100).toFixed(2);
+  $("clip-start-now").addEventListener("click", () => {
+    $("clip-start").value = now();
+  });
+  $("clip-end-now").addEventListener("click", () => {
+    $("clip-end").value = now();
+  });
 }
 
 start();
