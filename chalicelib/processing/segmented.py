@@ -426,7 +426,7 @@ def assemble(
     """Join every segment's output into the run, publish it, and return the item's fields."""
     from chalicelib.media import analysis, thumbnails
     from chalicelib.media.cost import cost_block
-    from chalicelib.processing.one_pass import write_documents
+    from chalicelib.processing.one_pass import write_audio, write_documents
     from chalicelib.processing.pipeline import PipelineOutput
     from chalicelib.processing.result import build_result
 
@@ -483,6 +483,7 @@ def assemble(
                 stages=stages.reports,
             )  # fmt: skip
             out.translation = _translation(stages, plan, parts, out.transcript)
+            out.audio_size = write_audio(ctx, stages, info, top, work)
             written_here = write_documents(work, out, info.duration)
             if audio:
                 written_here.append(segments.AUDIO_PLAYLIST)
