@@ -100,6 +100,8 @@ def test_a_processing_video_plays_from_its_start_and_on_to_its_end(
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(120_000)
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
     try:
         sign_in(page, slow_served.base)
         page.goto(f"{slow_served.base}/#/videos/{vid}")
@@ -124,5 +126,7 @@ def test_a_processing_video_plays_from_its_start_and_on_to_its_end(
         played = player.evaluate("v => [v.error && v.error.code, v.currentTime, v.duration]")
         assert played[0] is None and played[1] >= SECONDS - 1, played
         assert abs(played[2] - SECONDS) < 1, played  # the ended playlists: the whole video
+        # with its sound: the alternate audio rendition is played (hls.js's full build)
+        assert any("/hls_audio_" in url and ".ts" in url for url in fetched)
     finally:
         context.close()
