@@ -127,7 +127,19 @@ def prepare(
         plan = plan.reading(scratch.locate(prefix, segments.REMUX_NAME))  # segments seek in it
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
-    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
+    first_job = 0
+    if playable:
+        # The first (short) segment right here, in the invocation that holds an environment
+        # already: the workflow's Map starts its iterations at once and the capacity serves
+        # them in no particular order (throttles retried with backoff), so it would not be
+        # scheduled first otherwise. The processor publishes it (`publish_job`).
+        try:
+            run_job(video_id, run_id, 0, settings, scratch, s3_client=s3_client)
+        except SegmentFailed:
+            error = failure(scratch, video_id, run_id, None)  # scratch removed
+            raise MediaError(error["Error"], error["Cause"]) from None
+        first_job = 1
+    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(first_job, plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
 
 
