@@ -14,9 +14,10 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
-	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	bench-disk bench-encoding synth definition clean smoke rehearse chalice-files install-checkov checkov
+.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media-text bench-media \
+	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap bench-coldstart \
+	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov \
+	bench-images bench-encoding
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -80,6 +81,15 @@ bench-auth: $(DEV_STAMP)
 bench-search: $(DEV_STAMP)
 	$(BIN)/python bench/bench_search.py
 
+## make bench-images: 1080p thumbnails on demand: first render and cached p50, vs /health and
+## vs seeking the source's long GOPs (issue 26)
+bench-images: $(DEV_STAMP)
+	$(BIN)/python bench/bench_images.py $(BENCH_IMAGES_ARGS)
+
+## make bench-media-text: transcript search on an hour of words; an exact clip's cut vs decoding
+bench-media-text: $(RUN_STAMP)
+	$(BIN)/python bench/bench_media_text.py
+
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py
 
@@ -108,6 +118,12 @@ MINUTES ?= 1 2 10
 bench-disk: $(DEV_STAMP)
 	$(BIN)/python bench/bench_disk.py --minutes $(MINUTES)
 
+## make bench-playable: time to the first played frame / 2 s played (hls.js in Chromium) and to
+## completion, 1 and 3 min of 1080p, playable-while-processing vs today's (PLAYABLE_MINUTES="1 3 10")
+PLAYABLE_MINUTES ?= 1 3
+bench-playable: $(DEV_STAMP)
+	$(BIN)/python bench/bench_playable.py --minutes $(PLAYABLE_MINUTES)
+
 ## make bench-segtap: one segment job, encode + separate analysis pass vs one process (CPU)
 bench-segtap: $(DEV_STAMP)
 	$(BIN)/python bench/bench_segment_tap.py
@@ -116,6 +132,11 @@ bench-segtap: $(DEV_STAMP)
 ## corpus (slides, talking head, grain, motion, animation, screen): bytes, VMAF mean/p5, CPU
 bench-encoding: $(RUN_STAMP)
 	$(BIN)/python bench/bench_encoding.py $(BENCH_ENCODING_ARGS)
+
+## make bench-coldstart: first vs later videos through `python -m devserver` (CPU of the server's
+## process tree), cold pool vs warm, the 20 s slide talk vs the bare ladder, fixed cost per batch
+bench-coldstart: $(RUN_STAMP)
+	$(BIN)/python bench/bench_coldstart.py $(BENCH_COLDSTART_ARGS)
 
 ## make bench-whisper: Whisper old vs new way on the speech-dense fixture (realtime, CPU, WER, cues)
 # DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).

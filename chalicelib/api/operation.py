@@ -25,11 +25,12 @@ FILE_NAME = r"^[A-Za-z0-9._-]{1,100}$"
 # What GET /media may answer: every media type a run writes, and JSON (analysis, captions index).
 MEDIA_TYPES = sorted({t.split(";")[0] for t in CONTENT_TYPES.values()} | {JSON})
 # One Server-Sent Event, as a client parses it: `state` events carry the video's
-# {"status", "progress", "eventSequence", "error"?} as JSON text; `end` closes the stream.
+# {"status", "progress", "eventSequence", "error"?, "playback"?} as JSON text; `playable` (once
+# per stream, `{hlsUrl, state}`) says the run can be watched; `end` closes the stream.
 SSE_EVENT = {
     "type": "object",
     "properties": {
-        "event": {"type": "string", "enum": ["state", "end"]},
+        "event": {"type": "string", "enum": ["state", "playable", "end"]},
         "data": {**TEXT, "contentMediaType": JSON},
         "id": TEXT,
         "retry": {"type": "integer", "minimum": 0},
@@ -56,6 +57,7 @@ class Op:
     path_patterns: Mapping[str, str] = field(default_factory=dict)
     links: Mapping[str, Any] = field(default_factory=dict)
     revalidates: bool = False  # answers 304 to a matching If-None-Match
+    other_ok: Mapping[int, str] = field(default_factory=dict)  # another success: schema name
 
 
 def links(parameter: str, value: str, **operations: str) -> dict[str, Any]:

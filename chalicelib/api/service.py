@@ -35,12 +35,13 @@ from chalicelib.errors import (
     TransitionRejected,
     ValidationError,
 )
-from chalicelib.media_store.base import MediaStore, content_type
+from chalicelib.media_store.base import MediaRef, MediaStore, content_type, live_name
 from chalicelib.orchestrator.base import Orchestrator, is_execution_name, new_execution_name
 from chalicelib.store.base import Videos
 
 QUEUED = VideoStatus.QUEUED.value
 COMPLETED = VideoStatus.COMPLETED.value
+PROCESSING = VideoStatus.PROCESSING.value
 log = logging.getLogger(__name__)
 
 
@@ -130,15 +131,24 @@ class VideoService:
         return self._render(self._owned(video_id, actor))
 
     def stream_document(self, video_id: str, name: str) -> tuple[str, str]:
-        """An HLS playlist or the storyboard index of the video's completed run, with every
-        file reference turned into a URL the client may fetch (presigned in AWS). Only a
-        completed item has a run to serve: a re-queued one answers 404 until its new run
-        completes (the old run's files are deleted then)."""
+        """An HLS playlist or the storyboard index of the video's run, with every file
+        reference turned into a URL the client may fetch (presigned in AWS). A completed item
+        serves its run; a processing one whose run is playable (`playback`) serves EVENT
+        playlists of its finished prefix (`media_store.base.live_name`); any other answers 404
+        (a re-queued one until its new run is playable: the old run's files go at completion)."""
         item = self._store.get(video_id) if is_video_id(video_id) else None
-        run_id = item.get("runId") if item and item.get("status") == COMPLETED else None
-        if not run_id or not is_stream_document(name):
+        status = item.get("status") if item else None
+        run_id, stored = None, name
+        if item and status == COMPLETED:
+            run_id = item.get("runId")
+        elif item and status == PROCESSING and isinstance(item.get("playback"), dict):
+            ref = MediaRef.parse(str(item["playback"].get("hlsUrl") or ""))
+            published = int((item.get("segments") or {}).get("published") or 0)
+            run_id = ref.run_id if ref and ref.video_id == video_id else None
+            stored = live_name(name, published) or ""
+        if not run_id or not stored or not is_stream_document(name):
             raise NotFoundError("no such stream document")
-        text = self._media_store().read_text(video_id, run_id, name)
+        text = self._media_store().read_text(video_id, run_id, stored)
         if text is None:
             raise NotFoundError("no such stream document")
 
@@ -257,11 +267,19 @@ class VideoService:
             }
             if item.get("error"):
                 state["error"] = item["error"]
+            playable = isinstance(item.get("playback"), dict)
+            if playable:  # the run can be watched (`video.playable`): its signed master URL
+                state["playback"] = self._render(item)["playback"]
             event_id = f"{state['eventSequence']}.{state['progress']}.{state['status']}"
+            event_id += ".p" if playable else ""
             final = item["status"] in (VideoStatus.COMPLETED.value, VideoStatus.FAILED.value)
             if event_id != last_id:
                 lines = ["retry: 1000", f"id: {event_id}", "event: state"]
                 lines.append(f"data: {json.dumps(state, separators=(',', ':'))}")
+                if playable and not (last_id or "").endswith(".p"):
+                    # once per stream: the first state this client sees with `playback`
+                    data = json.dumps(state["playback"], separators=(",", ":"))
+                    lines += ["", "event: playable", f"data: {data}"]
                 if final:
                     lines += ["", "event: end", "data: {}"]
                 return "\n".join(lines) + "\n\n", final

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from chalicelib.media_store.base import NAME_RE
 
 _DOCUMENT_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.m3u8|storyboard\.vtt)$")
-# An fMP4 variant's initialisation segment: `#EXT-X-MAP:URI="hls_av1_1080p_init.mp4"`.
-_MAP_URI_RE = re.compile(r'^(#EXT-X-MAP:(?:.*,)?URI=")([^"]+)(".*)$')
 
 
 def is_stream_document(name: str) -> bool:
@@ -32,11 +30,20 @@ def rewrite_references(text: str, url_for: Callable[[str], str]) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         name, sep, fragment = stripped.partition("#")
-        mapped = _MAP_URI_RE.match(stripped)
         if name and NAME_RE.fullmatch(name):
             out.append(url_for(name) + sep + fragment)
-        elif mapped and NAME_RE.fullmatch(mapped.group(2)):
-            out.append(mapped.group(1) + url_for(mapped.group(2)) + mapped.group(3))
+        elif stripped.startswith("#EXT") and 'URI="' in stripped:
+            # a tag naming a file (`#EXT-X-MEDIA:...,URI="hls_audio.m3u8"`: the audio
+            # rendition of a segmented run) is signed too, or players get 403 for it
+            out.append(_URI_RE.sub(lambda m: _signed_uri(m, url_for), line))
         else:
             out.append(line)
     return "\n".join(out) + "\n"
+
+
+_URI_RE = re.compile(r'URI="([^"]*)"')
+
+
+def _signed_uri(match: re.Match[str], url_for: Callable[[str], str]) -> str:
+    name = match.group(1)
+    return f'URI="{url_for(name)}"' if NAME_RE.fullmatch(name) else match.group(0)

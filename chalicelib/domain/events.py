@@ -18,6 +18,7 @@ TYPES = (
     "video.queued",
     "video.processing",
     "video.rendition.ready",
+    "video.playable",
     "video.completed",
     "video.failed",
 )
@@ -50,11 +51,21 @@ def event(kind: str, item: Item, sequence: int, data: Item | None = None) -> Ite
 
 def for_change(item: Item, first_sequence: int) -> list[Item]:
     """The events of a video that just reached `item["status"]` (in order), numbered from
-    `first_sequence`. A completed video first announces each rendition, then completion."""
+    `first_sequence`. A completed video first announces each rendition, then completion
+    (preceded by `video.playable` when it was not playable before); a processing one that
+    got `playback` is `video.playable`."""
     out: list[Item] = []
     kind = _BY_STATUS.get(item["status"])
     if kind is None:
         return out
+    if kind == "video.processing" and "playback" in item:
+        # The only change that stays `processing` and sets `playback`, once per run (the
+        # processor's write requires it absent): the run can be watched now.
+        return [event("video.playable", item, first_sequence)]
+    done_at = item.get("completedAt")
+    if kind == "video.completed" and done_at and item.get("playableAt") == done_at:
+        # a run not playable before it completed (one pass) announces it here, once
+        out.append(event("video.playable", item, first_sequence))
     if kind == "video.completed":
         for fmt in (item.get("transcoding") or {}).get("formats", []):
             rendition = {"video": item, "rendition": fmt}

@@ -48,8 +48,7 @@ from typing import Any, BinaryIO
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
-from chalicelib.media.filters import input_stage
-from chalicelib.media.probe import ProbeResult, source_open_options
+from chalicelib.media.probe import ProbeResult, source_input, source_open_options
 
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
@@ -80,12 +79,6 @@ AUDIO_GROUP = "audio"
 STORYBOARD_TILE_PATTERN = "sb_%05d.png"
 
 _EXTINF = re.compile(r"^#EXTINF:([\d.]+),")
-# What a video decoder logs when the bitstream is damaged (and then conceals).
-_DECODE_ERROR = re.compile(
-    r"\] (Invalid NAL unit size|error while decoding MB|concealing \d+ DC|"
-    r"decode_slice_header error|Invalid data found when processing input|missing picture)"
-)
-
 
 # --- the plan ------------------------------------------------------------------------------------
 
@@ -188,15 +181,41 @@ def segment_length(target_seconds: float, hls_seconds: int = HLS_SECONDS) -> int
     return max(hls_seconds, round(target_seconds / hls_seconds) * hls_seconds)
 
 
-def segment_count(duration: float, target_seconds: float) -> int:
+def segment_lengths(
+    duration: float,
+    target_seconds: float,
+    first_seconds: float | None = None,
+    hls_seconds: int = HLS_SECONDS,
+) -> list[int]:
+    """The nominal length of each segment of a video of `duration` seconds: from
+    `first_seconds` (default: the target), doubling up to `target_seconds` (each a multiple of
+    the HLS segment length), then the target; a last piece shorter than `MIN_TAIL_SHARE` of
+    its nominal length joins the one before it. Short first segments make the start of a video
+    playable long before its end is encoded (they are scheduled first)."""
+    if target_seconds <= 0:
+        return [max(hls_seconds, math.ceil(duration))]
+    full = segment_length(target_seconds, hls_seconds)
+    length = min(full, segment_length(first_seconds, hls_seconds) if first_seconds else full)
+    lengths: list[int] = []
+    at = 0
+    while at < duration - 1e-9 or not lengths:
+        lengths.append(length)
+        at += length
+        length = min(full, length * 2)
+    rest = duration - (at - lengths[-1])  # what the last piece really holds
+    if len(lengths) > 1 and rest <= lengths[-1] * MIN_TAIL_SHARE:
+        lengths.pop()
+    return lengths
+
+
+def segment_count(
+    duration: float, target_seconds: float, first_seconds: float | None = None
+) -> int:
     """How many segments a video of `duration` seconds gets (1: the one-invocation path, unless
     its source is too large to fetch, see `processing.segmented.ONE_PASS_MAX_SOURCE_BYTES`)."""
     if target_seconds <= 0:
         return 1
-    length = segment_length(target_seconds)
-    full = int(duration // length)
-    rest = duration - full * length
-    return max(1, full + (1 if rest > length * MIN_TAIL_SHARE else 0))
+    return len(segment_lengths(duration, target_seconds, first_seconds))
 
 
 def frame_at_or_after(t: float, rate: Fraction | None, origin: float = 0.0) -> float:
@@ -216,13 +235,18 @@ def plan_segments(
     rate: Fraction | None,
     hls_seconds: int = HLS_SECONDS,
     origin: float = 0.0,
+    first_seconds: float | None = None,
 ) -> list[Segment]:
-    """Segment boundaries: multiples of the segment length, at the first frame from there on."""
-    n = segment_count(duration, target_seconds)
-    length = segment_length(target_seconds, hls_seconds)
-    starts = [frame_at_or_after(k * length, rate, origin) for k in range(n)]
+    """Segment boundaries: the running sum of `segment_lengths` (multiples of the HLS segment
+    length), each at the first frame from there on."""
+    lengths = segment_lengths(duration, target_seconds, first_seconds, hls_seconds)
+    nominal = [sum(lengths[:k]) for k in range(len(lengths))]
+    starts = [frame_at_or_after(t, rate, origin) for t in nominal]
     ends = [*starts[1:], duration]
-    return [Segment(k, starts[k], round(ends[k], 6), k * length // hls_seconds) for k in range(n)]
+    return [
+        Segment(k, starts[k], round(ends[k], 6), nominal[k] // hls_seconds)
+        for k in range(len(lengths))
+    ]
 
 
 def exact_frame_rate(path: str, stream_index: int = 0) -> tuple[Fraction | None, str, float]:
@@ -272,11 +296,16 @@ def seek_timeline(path: str, stream_index: int = 0) -> tuple[str, int]:
     return f"{tb.numerator}/{tb.denominator}", int(start or 0)
 
 
-def make_plan(source: str, info: ProbeResult, segment_seconds: int) -> SegmentPlan:
+def make_plan(
+    source: str, info: ProbeResult, segment_seconds: int, first_seconds: int | None = None
+) -> SegmentPlan:
     """Probe-based plan: boundaries from the headers only, never a decode of the whole file.
-    A source that must be remuxed first gets its seek timeline from the remux (`reading`)."""
+    A source that must be remuxed first gets its seek timeline from the remux (`reading`).
+    `first_seconds`: the first segments' length, growing to `segment_seconds`."""
     rate, fmt, origin = exact_frame_rate(source, info.video_stream)
-    segments = plan_segments(info.duration, segment_seconds, rate, origin=origin)
+    segments = plan_segments(
+        info.duration, segment_seconds, rate, origin=origin, first_seconds=first_seconds
+    )
     plan = SegmentPlan(
         info=info,
         segment_seconds=segment_length(segment_seconds),
@@ -299,7 +328,7 @@ def remux_for_seeking(
     keyframe and an `mfra` index at its end: accurate seeks) without decoding, written to `sink`
     as it is made (never whole on local disk). Timestamps become zero-based, as every encode of
     the source sees them; the streams are 0 and 1 there (`SegmentPlan.as_remuxed`)."""
-    args = ["-i", source, "-map", f"0:{info.video_stream}"]
+    args = [*source_input(source), "-map", f"0:{info.video_stream}"]
     if info.audio_track is not None:
         args += ["-map", f"0:{info.audio_track.stream}"]
         if info.audio_codec == "aac":  # ADTS (MPEG-TS) to the MP4 form
@@ -538,7 +567,9 @@ def encode_segment(
     preset: str = "veryfast",
 ) -> SegmentOutput:
     """Encode segment `index` for every rung into out_dir and analyse its window, in ONE ffmpeg
-    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech)."""
+    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech).
+    Damage in the source is concealed by the decoder, as the one-pass ladder conceals it: the
+    same video either way (a source ffmpeg cannot read at all fails the probe, on both paths)."""
     seg = plan.segments[index]
     if not plan.time_base:  # a plan stored before it carried the timeline: read the file
         plan = plan.reading(source)
@@ -549,18 +580,6 @@ def encode_segment(
         exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
         error_code="TranscodeFailed", what=f"Encoding segment {index}",
     )  # fmt: skip
-    damage = None
-    if _DECODE_ERROR.search(result.stderr):
-        # The process also decoded the margins, which belong to the neighbours (whose own
-        # encodes judge them): the segment fails only if its own range is damaged, as when its
-        # encode read nothing else.
-        damage = _damage_in_range(plan, index, source=source, exe=exe, timeout=timeout)
-    if damage:
-        # The one-pass ladder conceals such errors; a segment refuses to publish them.
-        raise MediaError(
-            "SourceCorrupt",
-            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s ({damage}).",
-        )
     out = SegmentOutput(index)
     for rung in plan.rungs:
         playlist = out_dir / piece_playlist_name(rung)
@@ -577,20 +596,6 @@ def encode_segment(
     return out
 
 
-def _damage_in_range(plan: SegmentPlan, index: int, *, source: str, exe: str,
-                     timeout: float) -> str | None:  # fmt: skip
-    """The decode error (if any) in a decode of exactly what the segment's encode alone reads:
-    a seek to its cut, up to the next boundary (only run when the window's decode logged one)."""
-    cut, length = _range(plan, index)
-    info = plan.info
-    args = [*input_stage(info).input_args, "-ss", cut, *(["-t", length] if length else []),
-            "-i", source, "-map", f"0:{info.video_stream}", "-f", "null", "-"]  # fmt: skip
-    result = run_ffmpeg(args, exe=exe, timeout=timeout, error_code="TranscodeFailed",
-                        what=f"Checking segment {index}")  # fmt: skip
-    damage = _DECODE_ERROR.search(result.stderr)
-    return damage.group(1) if damage else None
-
-
 def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]:
     return max(0.0, seg.start - margin), min(duration, seg.end + margin)
 
@@ -604,20 +609,9 @@ def decode_audio_window(
     source: str, start: float, end: float, *, exe: str, timeout: float, track: int = 0
 ) -> Any:
     """Mono 16 kHz float32 samples of [start, end) of audio track `track` (`0:a:N`, numpy)."""
-    import subprocess
+    from chalicelib.media.subtitles import decode_audio
 
-    import numpy as np
-
-    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-t", f"{end - start:.6f}", "-i", source, "-map", f"0:a:{track}", "-ac", "1",
-           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise MediaError("Timeout", "Decoding the audio for speech timed out.") from None
-    if proc.returncode != 0:
-        raise MediaError("SubtitlesFailed", "The audio could not be decoded for speech.")
-    return np.frombuffer(proc.stdout, dtype=np.float32)
+    return decode_audio(source, exe=exe, timeout=timeout, track=track, start=start, end=end)
 
 
 def transcribe_window(
@@ -689,7 +683,7 @@ def build_audio_args(source: str, duration: float = 0.0, track: int = 0) -> list
         "ebur128=framelog=quiet:peak=true,anullsink"
     )
     return [
-        "-i", source, "-filter_complex", graph, "-map", "[enc]",
+        *source_input(source), "-filter_complex", graph, "-map", "[enc]",
         "-c:a", "aac", "-b:a", f"{transcode.AUDIO_KBPS}k", "-ac", "2", "-ar", "48000",
         *(["-aac_coder", "fast"] if duration > FAST_AAC_ABOVE_SECONDS else []),
         "-output_ts_offset", f"{TIMELINE_OFFSET:.6f}", "-flags", "+global_header", "-f", "tee",
@@ -717,15 +711,56 @@ def encode_audio(
 # --- assembly ------------------------------------------------------------------------------------
 
 
-def media_playlist(entries: Sequence[tuple[float, str]]) -> str:
-    """A VOD media playlist of `entries` in order: one continuous timeline, no discontinuity."""
+def media_playlist(entries: Sequence[tuple[float, str]], *, ended: bool = True) -> str:
+    """A VOD media playlist of `entries` in order: one continuous timeline, no discontinuity.
+    `ended=False`: the EVENT playlist of a run still being processed (`#EXT-X-PLAYLIST-TYPE:
+    EVENT`, no `#EXT-X-ENDLIST`: players reload it and it only ever grows at its end)."""
     target = max((math.ceil(d - 1e-3) for d, _ in entries), default=HLS_SECONDS)
+    if not ended:  # the whole video's pieces are not known yet: never below the HLS length
+        target = max(target, HLS_SECONDS)
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}",
-             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]  # fmt: skip
+             "#EXT-X-MEDIA-SEQUENCE:0",
+             f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}"]  # fmt: skip
     for duration, uri in entries:
         lines += [f"#EXTINF:{duration:.6f},", uri]
-    lines.append("#EXT-X-ENDLIST")
+    if ended:
+        lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+def live_master_playlist(plan: SegmentPlan) -> str:
+    """The master playlist of a run still being processed: today's, with each variant's
+    bandwidth from its rate cap (its MP4, which the final master measures, is not joined yet)."""
+    audio_kbps = transcode.AUDIO_KBPS if plan.info.has_audio else 0
+    codec = "aac" if plan.info.has_audio else None
+    nominal = [
+        transcode.Rendition(
+            r.quality,
+            r.width,
+            r.height,
+            r.mp4_name,
+            r.playlist_name,
+            0,
+            (r.maxrate_kbps + audio_kbps) * 1000,
+            "h264",
+            codec,
+        )
+        for r in plan.rungs
+    ]
+    audio = AUDIO_PLAYLIST if plan.info.has_audio else None
+    return transcode.master_playlist(nominal, audio, AUDIO_GROUP)
+
+
+def audio_until(entries: Sequence[tuple[float, str]], end: float) -> list[tuple[float, str]]:
+    """The audio pieces that start before `end` (media time): the audio of a video prefix."""
+    out: list[tuple[float, str]] = []
+    at = 0.0
+    for duration, name in entries:
+        if at >= end - 1e-3:
+            break
+        out.append((duration, name))
+        at += duration
+    return out
 
 
 def build_mp4_args(has_audio: bool) -> list[str]:

@@ -10,11 +10,12 @@ copy), merges the analysis and the transcript, publishes the run and clears its 
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from chalicelib.config import Settings
 from chalicelib.media import segments
 from chalicelib.media.errors import MediaError
 from chalicelib.media.probe import ProbeResult
-from chalicelib.media_store.base import MediaStore
+from chalicelib.media.transcode import MASTER_PLAYLIST
+from chalicelib.media_store.base import LIVE_MASTER, MediaRef, MediaStore, live_playlist_name
 from chalicelib.media_store.scratch import ScratchStore, run_scratch
 from chalicelib.processing.context import OK, RunContext, StageReport, Stages
 
@@ -38,6 +40,11 @@ AUDIO_JSON = "audio.json"
 
 def segment_json(index: int) -> str:
     return f"seg{index:05d}.json"
+
+
+def published_json(job: int) -> str:
+    """The marker a job writes once its HLS files are in the run (playable runs)."""
+    return "pub_audio.json" if job == AUDIO_JOB else f"pub{job:05d}.json"
 
 
 def error_json(job: int) -> str:
@@ -78,6 +85,7 @@ def prepare(
     scratch: ScratchStore,
     *,
     s3_client: Any = None,
+    trim: tuple[float, float] | None = None,
 ) -> Prepared:
     """Probe the source where it lies (a local path, or a presigned URL read with ranged
     requests: nothing is downloaded); when it is longer than one segment, plan it into scratch
@@ -94,13 +102,20 @@ def prepare(
                                          s3_client=s3_client)  # fmt: skip
     info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
     probe_ms = int((time.monotonic() - t0) * 1000)
-    one_segment = segments.segment_count(info.duration, settings.segment_seconds) < 2
+    duration = info.duration if trim is None else trim[1] - trim[0]
+    playable = is_playable_early(settings, duration)
+    first = settings.first_segment_seconds if playable else None
+    one_segment = segments.segment_count(duration, settings.segment_seconds, first) < 2
     if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
-        return Prepared(None, info, probe_ms)
-    plan = segments.make_plan(location, info, settings.segment_seconds)
-    plan = _with_ladder(ctx, plan, location)
+        return Prepared(None, info, probe_ms)  # a clip is cut by the one-pass job
     prefix = run_scratch(video_id, run_id)
-    source = {"url": source_url, "remuxed": plan.remux}
+    if trim is not None:
+        return _prepare_cut(video_id, run_id, ctx, scratch, source_url, location, info, trim,
+                            probe_ms, first=first, playable=playable)  # fmt: skip
+    plan = segments.make_plan(location, info, settings.segment_seconds, first)
+    plan = _with_ladder(ctx, plan, location)
+    # `playable`: each job's files go into the run as it finishes (see `publish_job`).
+    source = {"url": source_url, "remuxed": plan.remux, "playable": playable}
     if plan.remux:
         # Streamed into scratch as it is written: never on local disk.
         segments.remux_for_seeking(
@@ -113,7 +128,19 @@ def prepare(
         plan = plan.reading(scratch.locate(prefix, segments.REMUX_NAME))  # segments seek in it
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
-    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
+    first_job = 0
+    if playable:
+        # The first (short) segment right here, in the invocation that holds an environment
+        # already: the workflow's Map starts its iterations at once and the capacity serves
+        # them in no particular order (throttles retried with backoff), so it would not be
+        # scheduled first otherwise. The processor publishes it (`publish_job`).
+        try:
+            run_job(video_id, run_id, 0, settings, scratch, s3_client=s3_client)
+        except SegmentFailed:
+            error = failure(scratch, video_id, run_id, None)  # scratch removed
+            raise MediaError(error["Error"], error["Cause"]) from None
+        first_job = 1
+    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(first_job, plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
 
 
@@ -123,8 +150,6 @@ def _with_ladder(
     """The plan with the ladder decided once for the whole video (per-title: probe encodes on
     sampled windows of the source where it lies, ladder.py): every segment encodes it. The
     segmented path encodes H.264 only (AV1 renditions: the one-pass path)."""
-    from dataclasses import replace
-
     from chalicelib.media import ladder
 
     s = ctx.settings
@@ -134,6 +159,55 @@ def _with_ladder(
             mode=s.video_ladder, target=s.vmaf_target, codecs=("h264",), preset=ctx.preset,
         )  # fmt: skip
     return replace(plan, ladder=decision.rungs, ladder_decision=decision.to_dict())
+
+
+def is_playable_early(settings: Settings, duration: float) -> bool:
+    """A video this long is planned to be playable while it is processed: short segments
+    first, published as they finish (`VIDEO_PLAYABLE_SECONDS`, 0: never)."""
+    return 0 < settings.playable_seconds <= duration and settings.segment_seconds > 0
+
+
+def _prepare_cut(
+    video_id: str,
+    run_id: str,
+    ctx: RunContext,
+    scratch: ScratchStore,
+    source_url: str,
+    location: str,
+    info: ProbeResult,
+    trim: tuple[float, float],
+    probe_ms: int,
+    *,
+    first: int | None = None,
+    playable: bool = False,
+) -> Prepared:
+    """A clip on the segmented path: its range of the source, cut frame-accurately and
+    losslessly (filters.trim_args) and streamed into scratch where a remux would go; the plan
+    and every job then read the cut as the video."""
+    from chalicelib.media import filters, probe
+    from chalicelib.media.ffmpeg import run_ffmpeg
+
+    start, end = trim
+    if not 0 <= start < end <= info.duration + 0.5:
+        raise MediaError("InvalidRange", f"The clip {start:g}-{end:g} s is outside the source.")
+    prefix = run_scratch(video_id, run_id)
+    run_ffmpeg(
+        filters.trim_args(info, start, end, location),
+        exe=ctx.exe, timeout=ctx.timeout(end - start), error_code="TrimFailed",
+        what="Cutting the clip",
+        stdout_sink=lambda stream: scratch.put_stream(prefix, segments.REMUX_NAME, stream),
+    )  # fmt: skip
+    cut_location = scratch.locate(prefix, segments.REMUX_NAME)
+    settings = ctx.settings
+    cut = probe.probe(cut_location, max_duration=settings.max_duration_seconds, exe=ctx.exe)
+    plan = segments.make_plan(cut_location, cut, settings.segment_seconds, first)
+    plan = replace(plan, remux=True).reading(cut_location)
+    plan = _with_ladder(ctx, plan, cut_location)
+    source = {"url": source_url, "remuxed": True, "playable": playable}
+    scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
+    scratch.put_text(prefix, PLAN_JSON, plan.to_json())
+    jobs = ([AUDIO_JOB] if cut.has_audio else []) + list(range(plan.count))
+    return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, cut, probe_ms)
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:
@@ -202,7 +276,8 @@ def _encode(
     """One segment's rungs and analysis (one ffmpeg process) and, beside it, its speech: the
     subtitles stage as the one-pass path runs it (best effort, reported in `out.stages`)."""
     from chalicelib.media import thumbnails
-    from chalicelib.processing.pipeline import transcribe
+    from chalicelib.media.subtitles import translate_samples
+    from chalicelib.processing.pipeline import transcribe, translation
 
     seg = plan.segments[job]
     timeout = ctx.timeout(seg.duration)
@@ -227,6 +302,15 @@ def _encode(
         heard = transcribe(stages, ctx, plan.info, lambda model: segments.transcribe_window(
             source, start, end, model, exe=ctx.exe, timeout=timeout, track=track))  # fmt: skip
         out.speech = heard if isinstance(heard, dict) else None
+        if out.speech is not None:
+            english = translation(stages, ctx, out.speech, lambda model, language: (
+                translate_samples(segments.decode_audio_window(
+                    source, start, end, exe=ctx.exe, timeout=timeout, track=track,
+                ), model, language)
+            ))  # fmt: skip
+            if english is not None:
+                out.speech["translation"] = [[c.start + start, c.end + start, c.text]
+                                             for c in english]  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         for f in [pool.submit(video), pool.submit(speech)]:
@@ -248,6 +332,80 @@ def _describe(plan: segments.SegmentPlan, job: int) -> str:
         return f"segment {job}"
     s = plan.segments[job]
     return f"segment {job + 1} of {plan.count} ({s.start:.1f}-{s.end:.1f} s)"
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a playable run shows after a job: the first `segments` segments of every rung (and
+    the audio under them) are in the run, with their playlists; `master` is the reference the
+    item's `playback.hlsUrl` holds."""
+
+    segments: int
+    master: str
+
+
+def publish_job(
+    video_id: str,
+    run_id: str,
+    job: int,
+    scratch: ScratchStore,
+    media_store: MediaStore,
+    published: int,
+) -> Published | None:
+    """After job `job` of a playable run: put its HLS files into the run (S3: CopyObject; locally
+    hard links), mark them published, and when the contiguous prefix of published segments grew
+    past `published` (what the store records) and the audio is in, write that prefix's
+    playlists (immutable: named by the prefix, so racing jobs write the same bytes) and return
+    it. None for a run planned without playback (`VIDEO_PLAYABLE_SECONDS`), or before the
+    prefix grows. The store's record, written after this, is what the stream route serves."""
+    prefix = run_scratch(video_id, run_id)
+    plan_text, source_text = (
+        scratch.get_text(prefix, PLAN_JSON),
+        scratch.get_text(prefix, SOURCE_JSON),
+    )
+    if plan_text is None or source_text is None or not json.loads(source_text).get("playable"):
+        return None  # planned without playback, or discarded meanwhile (the job cleaned up)
+    plan = segments.SegmentPlan.from_json(plan_text)
+    if job == AUDIO_JOB:
+        audio_text = scratch.get_text(prefix, AUDIO_JSON)
+        names = [n for _, n in segments.AudioOutput.from_json(audio_text or "").hls]
+    else:
+        part = segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(job)) or "")
+        names = [n for entries in part.hls.values() for _, n in entries]
+    media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in names])
+    scratch.put_text(prefix, published_json(job), "{}")
+    if scratch.get_text(prefix, PLAN_JSON) is None:  # discarded meanwhile: leave nothing
+        media_store.discard(video_id, run_id)
+        return None
+    listed = set(scratch.list(prefix))
+    if plan.info.has_audio and published_json(AUDIO_JOB) not in listed:
+        return None
+    ready = 0
+    while ready < plan.count and published_json(ready) in listed:
+        ready += 1
+    if ready <= published:
+        return None
+    parts = [
+        segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(i)) or "")
+        for i in range(ready)
+    ]
+    playlists: dict[str, str] = {}
+    for rung in plan.rungs:
+        entries = [e for p in parts for e in p.hls[rung.quality]]
+        playlists[live_playlist_name(rung.quality, ready)] = segments.media_playlist(
+            entries, ended=False
+        )
+    if plan.info.has_audio:
+        audio = segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
+        end = plan.segments[ready - 1].end
+        playlists[live_playlist_name("audio", ready)] = segments.media_playlist(
+            segments.audio_until(audio.hls, end) if ready < plan.count else audio.hls,
+            ended=False,
+        )
+    playlists[LIVE_MASTER] = segments.live_master_playlist(plan)
+    for name, text in playlists.items():
+        media_store.write_stream(video_id, run_id, name, io.BytesIO(text.encode("utf-8")))
+    return Published(ready, str(MediaRef(video_id, run_id, MASTER_PLAYLIST)))
 
 
 def progress(scratch: ScratchStore, video_id: str, run_id: str) -> tuple[int, int]:
@@ -299,24 +457,29 @@ def assemble(
     """Join every segment's output into the run, publish it, and return the item's fields."""
     from chalicelib.media import analysis, thumbnails
     from chalicelib.media.cost import cost_block
-    from chalicelib.processing.one_pass import write_documents
+    from chalicelib.processing.one_pass import write_audio, write_documents
     from chalicelib.processing.pipeline import PipelineOutput
     from chalicelib.processing.result import build_result
 
     started = time.monotonic()
     prefix = run_scratch(video_id, run_id)
-    plan, _ = _load(scratch, prefix)
+    plan, source_doc = _load(scratch, prefix)
     info = plan.info
     parts, audio = _results(scratch, prefix, plan)
     ctx = RunContext(settings)
     stages = Stages()
+    # The vision engines load (seconds of imports and models) while the joins wait on reads
+    # and writes, instead of after them: the assembly is the run's serial tail.
+    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-vision")
+    warming.submit(analysis.warm_vision)
     try:
         with ctx.work_dir("asm-") as work:
             t0 = time.monotonic()
             # The HLS media are copied inside the stores (S3: CopyObject), never through here.
             hls = [n for p in parts for e in p.hls.values() for _, n in e]
             hls += [n for _, n in audio.hls] if audio else []
-            media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
+            if not source_doc.get("playable"):  # a playable run's jobs put theirs in already
+                media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
             scratch.fetch(prefix, [n for p in parts for n in p.tiles], work)  # small PNGs
             timeout = ctx.timeout(info.duration, 0.5)
             # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
@@ -342,6 +505,7 @@ def assemble(
             poster = stages.run("thumbnail", lambda: thumbnails.extract_poster(
                 work, upright, exe=ctx.exe, timeout=timeout, source=top,
             ), required=True)  # fmt: skip
+            warming.shutdown(wait=True)  # loaded (or failed: the stage reports it)
             vision = stages.run("vision", lambda: analysis.analyse_vision(
                 top, upright, signals.scenes, work_dir=work), required=False)  # fmt: skip
             out = PipelineOutput(
@@ -349,6 +513,8 @@ def assemble(
                 signals=signals, vision=vision, transcript=_transcript(stages, plan, parts),
                 stages=stages.reports,
             )  # fmt: skip
+            out.translation = _translation(stages, plan, parts, out.transcript)
+            out.audio_size = write_audio(ctx, stages, info, top, work)
             written_here = write_documents(work, out, info.duration)
             if audio:
                 written_here.append(segments.AUDIO_PLAYLIST)
@@ -361,6 +527,8 @@ def assemble(
     except BaseException:
         media_store.discard(video_id, run_id)  # what was copied or streamed into the run
         raise
+    finally:
+        warming.shutdown(wait=True)
     result = build_result(video_id, run_id, out_prefix, info=info, out=out)
     result["transcoding"]["ladder"] = plan.ladder_decision
     result["stages"] = stages.to_dict()
@@ -468,3 +636,32 @@ def _transcript(
     )  # fmt: skip
     stages.reports["subtitles"].ms += ms
     return transcript
+
+
+def _translation(
+    stages: Stages, plan: segments.SegmentPlan, parts: list[segments.SegmentOutput], heard: Any
+) -> Any:
+    """The English track of the whole video from the segments' translations: each segment keeps
+    the cues whose middle lies in the range it owns."""
+    from chalicelib.media.subtitles import Cue, Transcript
+
+    if heard is None or heard.language in (None, "en"):
+        return None
+    reports = [
+        StageReport.from_dict(p.stages["translation"]) for p in parts if "translation" in p.stages
+    ]
+    if not reports:
+        return None
+    ms = sum(r.ms for r in reports)
+    failed = next((r for r in reports if r.status != OK), None)
+    if failed is not None:
+        stages.record("translation", failed.status, reason=failed.reason, code=failed.code, ms=ms)
+        return None
+    cues = [
+        Cue(round(a, 3), round(b, 3), str(text))
+        for seg, p in zip(plan.segments, parts, strict=True)
+        for a, b, text in (p.speech or {}).get("translation", [])
+        if seg.start <= (a + b) / 2 < seg.end
+    ]
+    stages.record("translation", OK, ms=ms)
+    return Transcript(sorted(cues, key=lambda c: c.start), "en")

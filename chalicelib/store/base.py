@@ -43,14 +43,17 @@ def check_transition(
     video_id: str,
     current: Item | None,
     allowed_from: Iterable[str],
-    only_if: Mapping[str, str] | None,
+    only_if: Mapping[str, str | None] | None,
 ) -> Item:
     """`current` when a transition from it may apply (`Videos.transition`'s condition), else
-    `TransitionRejected` with its status (None when the video does not exist)."""
+    `TransitionRejected` with its status (None when the video does not exist). An `only_if`
+    value of None requires the field to be absent."""
     if (
         current is None
         or current["status"] not in allowed_from
-        or any(current.get(k) != v for k, v in (only_if or {}).items())
+        or any(
+            current.get(k) != v or (v is None and k in current) for k, v in (only_if or {}).items()
+        )
     ):
         raise TransitionRejected(video_id, current["status"] if current else None)
     return current
@@ -117,10 +120,10 @@ class Videos(ABC):
         to_status: str,
         set_fields: Mapping[str, Any] | None = None,
         remove_fields: Iterable[str] = (),
-        only_if: Mapping[str, str] | None = None,
+        only_if: Mapping[str, str | None] | None = None,
     ) -> Item:
         """One conditional write: apply only if the current status is in `allowed_from`
-        (and each field named in `only_if` equals its given string value).
+        (and each field named in `only_if` equals its given string value; None: is absent).
 
         Returns the updated item; raises `TransitionRejected` (with the current status,
         None when the video does not exist) otherwise.
@@ -225,7 +228,12 @@ class Leases(ABC):
 
     @abstractmethod
     def acquire_lease(self, pool: str, holder: str, expires_at: float, now: float) -> int:
-        """Add/refresh `holder`'s lease atomically; return the count of live leases."""
+        """Add/refresh `holder`'s lease atomically; return the count of live leases. The first
+        acquire records `now` as the lease's start (a refresh keeps it)."""
+
+    @abstractmethod
+    def lease_acquired_at(self, pool: str, holder: str) -> float | None:
+        """When `holder` first acquired its lease (the batch's scale-up), None if it holds none."""
 
     @abstractmethod
     def release_lease(self, pool: str, holder: str, now: float) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.domain import VideoStatus, is_video_id, utc_now
 from chalicelib.errors import TransitionRejected, ValidationError
-from chalicelib.media_store.base import MediaStore
+from chalicelib.media_store.base import MASTER, MediaRef, MediaStore
 from chalicelib.orchestrator.base import execution_name_of
 from chalicelib.processing.context import PROGRESS_STARTED, media_progress
 from chalicelib.store.base import VideoStore
@@ -59,7 +59,7 @@ class Processor:
             job = event.get("job")
             if not isinstance(job, int) or isinstance(job, bool):
                 raise ValidationError("job must be an integer")
-            return self._segment(video_id, run_id, job)
+            return self._segment(video_id, run_id, job, owner)
         if action == "assemble":
             return self._assemble(video_id, run_id, owner)
         raise ValidationError(f"unknown processor action {action!r}")
@@ -86,9 +86,16 @@ class Processor:
         from chalicelib.processing.one_pass import run_processing
 
         media_store = self._media_store()
+        clip = item.get("clipOf")
+        trim = None
+        if isinstance(clip, dict):  # a clip: its range of the source (of the original source)
+            a, b = clip.get("sourceRange") or (clip["start"], clip["end"])
+            trim = (float(a), float(b))
         try:
             prepared = segmented.Prepared(None)
-            if self._scratch_store is not None:  # without scratch, every video is one segment
+            # Without scratch, every video is one segment. A clip is cut from its source first
+            # (the one-pass job after its fetch; prepare into scratch when it is segmented).
+            if self._scratch_store is not None:
                 prepared = segmented.prepare(
                     video_id,
                     new_run_id(),
@@ -96,17 +103,17 @@ class Processor:
                     self._settings,
                     self._scratch(),
                     s3_client=self._s3_client() if self._s3_client else None,
+                    trim=trim,
                 )
             planned = prepared.planned
             if planned is not None:
+                done = 0 if 0 in planned["jobs"] else 1  # a playable plan's first segment
+                record = {"count": planned["segments"], "done": done, "published": 0}
                 self._store.update_fields(
-                    video_id,
-                    {
-                        "progress": PROGRESS_STARTED,
-                        "segments": {"count": planned["segments"], "done": 0},
-                    },
-                    {PROCESSING},
+                    video_id, {"progress": PROGRESS_STARTED, "segments": record}, {PROCESSING}
                 )
+                if done:
+                    self._published(video_id, planned["runId"], 0, owner)
                 return {"videoId": video_id, "status": PROCESSING, "segmented": True, **planned}
             result = run_processing(
                 video_id,
@@ -117,6 +124,7 @@ class Processor:
                 s3_client=self._s3_client() if self._s3_client else None,
                 info=prepared.info,  # probed by prepare: not probed again
                 probe_ms=prepared.probe_ms,
+                trim=trim,
             )
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.
@@ -140,14 +148,23 @@ class Processor:
     def _complete(
         self, video_id: str, owner: dict[str, str], result: dict[str, Any], media_store: Any
     ) -> None:
+        run_id = result.get("runId")
+        now = utc_now()
+        playback: dict[str, Any] = {}
+        if run_id:
+            master = str(MediaRef(video_id, run_id, MASTER))
+            playback = {"playback": {"hlsUrl": master, "state": "complete"}}
+            if "playback" not in (self._store.get(video_id) or {}):
+                # Not playable before (one pass): it is from now, and this completion
+                # announces it (`video.playable` when playableAt == completedAt).
+                playback["playableAt"] = now
         self._store.transition(
             video_id,
             {PROCESSING},
             VideoStatus.COMPLETED.value,
-            set_fields={**result, "progress": 100, "completedAt": utc_now()},
+            set_fields={**result, **playback, "progress": 100, "completedAt": now},
             only_if=owner,
         )
-        run_id = result.get("runId")
         if run_id:  # the item now points at the new run: older runs can go
             try:
                 media_store.delete_other_runs(video_id, run_id)
@@ -169,8 +186,11 @@ class Processor:
         ):
             raise VideoNotQueued(f"video {video_id} is not processing for this execution")
 
-    def _segment(self, video_id: str, run_id: str, job: int) -> dict[str, Any]:
-        """One segment (or the audio, job -1) into the run's scratch."""
+    def _segment(
+        self, video_id: str, run_id: str, job: int, owner: dict[str, str]
+    ) -> dict[str, Any]:
+        """One segment (or the audio, job -1) into the run's scratch; in a playable run its files
+        then go into the run, and the item shows how far the run can be watched."""
         from chalicelib.processing import segmented
 
         scratch = self._scratch()
@@ -182,20 +202,67 @@ class Processor:
             scratch,
             s3_client=self._s3_client() if self._s3_client else None,
         )
-        finished, total = segmented.progress(scratch, video_id, run_id)
-        if total:
-            # The plan, then the segments, then the assembly, as the one-pass bar reads (the
-            # segments drive the media part). Jobs finish in any order: only a higher value
-            # is written.
-            percent = media_progress(finished / total)
-            item = self._store.get(video_id) or {}
-            if int(item.get("progress") or 0) < percent:
-                self._store.update_fields(
-                    video_id,
-                    {"progress": percent, "segments": {"count": total, "done": finished}},
-                    {PROCESSING},
-                )
+        self._published(video_id, run_id, job, owner)
         return done
+
+    def _published(self, video_id: str, run_id: str, job: int, owner: dict[str, str]) -> None:
+        """After a job: publish it (a playable run) and record progress and what can be
+        watched on the item."""
+        from chalicelib.processing import segmented
+
+        scratch = self._scratch()
+        item = self._store.get(video_id) or {}
+        seen = item.get("segments") or {}
+        live = segmented.publish_job(
+            video_id, run_id, job, scratch, self._media_store(), int(seen.get("published") or 0)
+        )
+        finished, total = segmented.progress(scratch, video_id, run_id)
+        if not total:
+            return
+        # The plan, then the segments, then the assembly, as the one-pass bar reads (the
+        # segments drive the media part). Jobs finish in any order: only higher values are
+        # written.
+        percent = media_progress(finished / total)
+        published = max(int(seen.get("published") or 0), live.segments if live else 0)
+        record = {
+            "count": total,
+            "done": max(int(seen.get("done") or 0), finished),
+            "published": published,
+        }
+        if live is not None and "playback" not in item:
+            self._playable(video_id, owner, live.master, "partial", {"segments": record})
+        elif int(item.get("progress") or 0) < percent or live is not None:
+            fields: dict[str, Any] = {"segments": record}
+            if int(item.get("progress") or 0) < percent:
+                fields["progress"] = percent
+            self._store.update_fields(video_id, fields, {PROCESSING})
+
+    def _playable(
+        self,
+        video_id: str,
+        owner: dict[str, str],
+        master: str,
+        state: str,
+        fields: dict[str, Any] | None = None,
+    ) -> bool:
+        """The run can be watched: `playback` on the item and the `video.playable` event, in
+        one conditional write that requires `playback` absent (once per run, whichever job gets
+        there first). False when it was there already or the video left processing."""
+        try:
+            self._store.transition(
+                video_id,
+                {PROCESSING},
+                PROCESSING,
+                set_fields={
+                    **(fields or {}),
+                    "playback": {"hlsUrl": master, "state": state},
+                    "playableAt": utc_now(),
+                },
+                only_if={**owner, "playback": None},
+            )
+        except TransitionRejected:
+            return False
+        return True
 
     def _assemble(self, video_id: str, run_id: str, owner: dict[str, str]) -> dict[str, Any]:
         from chalicelib.processing import segmented
@@ -210,9 +277,14 @@ class Processor:
         (shaped like the caught error, which it replaces on the way to the finalizer)."""
         from chalicelib.processing import segmented
 
-        return segmented.failure(
-            self._scratch(), video_id, run_id, error if isinstance(error, dict) else None
-        )
+        try:
+            return segmented.failure(
+                self._scratch(), video_id, run_id, error if isinstance(error, dict) else None
+            )
+        finally:
+            # What a playable run published so far: nothing half-finished stays watchable
+            # (the finalizer then removes `playback` with the failure).
+            self._media_store().discard(video_id, run_id)
 
     def _fail(self, video_id: str, owner: dict[str, str], error: dict[str, str]) -> None:
         try:
@@ -221,7 +293,8 @@ class Processor:
                 {PROCESSING},
                 VideoStatus.FAILED.value,
                 set_fields={"error": error, "failedAt": utc_now()},
-                remove_fields=("progress",),  # as the finalizer does: a failed item has none
+                # as the finalizer does: a failed item has no progress and nothing to play
+                remove_fields=("progress", "playback"),
                 only_if=owner,
             )
         except TransitionRejected:

@@ -144,3 +144,51 @@ def test_local_item_points_hls_and_storyboard_at_the_stream_route(
     assert unsigned.status_code == 403
     nope = c.renderer.stream_url(vid, "nope.m3u8").removeprefix(c.renderer.base_url())
     assert client.http.get(nope).status_code == 404
+
+
+def test_tags_naming_a_file_are_signed_too() -> None:
+    master = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",URI="hls_audio.m3u8"\n'
+    signed = rewrite_references(master, lambda name: f"{name}?sig=1")
+    assert 'URI="hls_audio.m3u8?sig=1"' in signed
+    odd = '#EXT-X-KEY:METHOD=AES-128,URI="https://elsewhere/key"\n'
+    assert rewrite_references(odd, lambda name: "x") == odd  # not a published file: kept
+
+
+def test_a_playable_processing_run_serves_its_prefix_playlists_from_s3(
+    s3_bucket: tuple[Any, str], moto_endpoint: str, tmp_path: Path
+) -> None:
+    """AWS: the processor wrote `live_*` playlists into the run's prefix; the item records how
+    many segments they cover; the route serves them under the final names (issue 24)."""
+    import io
+
+    s3, bucket = s3_bucket
+    media = S3MediaStore(bucket, s3, presign_seconds=3600)
+    vid, run = new_video_id(), "20260101T000000Z-abcdef01"
+    event = VARIANT.replace("#EXT-X-ENDLIST\n", "").replace(
+        "#EXTM3U", "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT"
+    )
+    for name, text in (("live_master.m3u8", MASTER), ("live_720p_00001.m3u8", event)):
+        media.write_stream(vid, run, name, io.BytesIO(text.encode()))
+    store = SqliteVideoStore(tmp_path / "v.sqlite3")
+    item = completed_item(vid, run, status="processing")
+    del item["runId"]
+    item["playback"] = {"hlsUrl": f"media://{vid}/{run}/hls_master.m3u8", "state": "partial"}
+    item["segments"] = {"count": 3, "done": 2, "published": 1}
+    store.create(item)
+    renderer = MediaRenderer(lambda: media, UrlSigner(b"k" * 32, 3600))
+    service = VideoService(store, None, None, None, renderer, lambda: media)  # type: ignore[arg-type]
+    master, _ = service.stream_document(vid, "hls_master.m3u8")
+    assert master.splitlines()[-1].startswith("hls_720p.m3u8?exp=")
+    variant, _ = service.stream_document(vid, "hls_720p.m3u8")
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in variant and "#EXT-X-ENDLIST" not in variant
+    assert f"{moto_endpoint}/{bucket}/videos/{vid}/{run}/hls_720p_00000.ts" in variant
+    rendered = renderer.item(store.get(vid) or {})
+    assert "/stream/hls_master.m3u8?exp=" in rendered["playback"]["hlsUrl"]
+
+    from chalicelib.errors import NotFoundError
+
+    store.update_fields(vid, {"segments": {"count": 3, "done": 2, "published": 2}}, {"processing"})
+    with pytest.raises(NotFoundError):  # no playlist for that prefix (yet): never a made-up one
+        service.stream_document(vid, "hls_720p.m3u8")
+    with pytest.raises(NotFoundError):  # no storyboard before completion
+        service.stream_document(vid, "storyboard.vtt")

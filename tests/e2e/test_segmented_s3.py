@@ -133,3 +133,41 @@ def test_a_segmented_run_on_s3_never_holds_the_video_on_local_disk(run: dict[str
     rendition = result["transcoding"]["formats"][0]
     assert rendition["height"] == 180 and rendition["size"] > 0
     assert scratch.list(run_scratch(VID, run_id)) == []  # scratch removed
+
+
+def test_a_playable_run_on_s3_publishes_each_job_and_its_prefix_playlists(
+    run: dict[str, Any],
+) -> None:
+    """Issue 24 in AWS: each job copies its HLS files into the run inside S3 (the processor's
+    existing `videos/*` grants), the prefix playlists name only objects there, the assembly
+    copies nothing again and its playlists list the same pieces, ended."""
+    s3, bucket, calls = run["s3"], run["bucket"], run["calls"]
+    scratch, store = run["scratch"], run["store"]
+    settings = replace(run["settings"], playable_seconds=8, first_segment_seconds=4)
+    run_id = new_run_id()
+    planned = segmented.prepare(VID, run_id, run["url"], settings, scratch, s3_client=s3).planned
+    assert planned is not None and planned["jobs"] == [-1, 1, 2, 3]  # 0: encoded by the plan
+    prefix = f"videos/{VID}/{run_id}/"
+    calls.take()
+    published = 0
+    assert segmented.publish_job(VID, run_id, 0, scratch, store, 0) is None  # no audio yet
+    for job in [-1, 2, 1, 3]:  # out of order: 2 waits for 1
+        segmented.run_job(VID, run_id, job, settings, scratch, s3_client=s3)
+        live = segmented.publish_job(VID, run_id, job, scratch, store, published)
+        ops = calls.take()
+        assert any(op == "CopyObject" and k.startswith(prefix) for op, k in ops)
+        published = live.segments if live else published
+        assert published == {-1: 1, 2: 1, 1: 3, 3: 4}[job]
+    names = {o["Key"].removeprefix(prefix)
+             for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}  # fmt: skip
+    live_text = store.read_text(VID, run_id, "live_180p_00003.m3u8") or ""
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in live_text and "#EXT-X-ENDLIST" not in live_text
+    live_uris = [ln for ln in live_text.splitlines() if ln and not ln.startswith("#")]
+    assert live_uris == [f"hls_180p_{i:05d}.ts" for i in range(3)] and set(live_uris) <= names
+
+    segmented.assemble(VID, run_id, settings, scratch, store)
+    assert not [k for op, k in calls.take() if op == "CopyObject"]  # in the run already
+    final = store.read_text(VID, run_id, "hls_180p.m3u8") or ""
+    last = store.read_text(VID, run_id, "live_180p_00004.m3u8") or ""
+    assert "#EXT-X-ENDLIST" in final and "#EXT-X-PLAYLIST-TYPE:VOD" in final
+    assert final.replace("VOD", "EVENT").replace("#EXT-X-ENDLIST\n", "") == last

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import ACTIVE, QUEUEABLE, new_video_id
+from chalicelib.domain import ACTIVE, QUEUEABLE, new_video_id, utc_now
 from chalicelib.errors import TransitionRejected
 from chalicelib.store.base import Videos
 from tests.conftest import create_video_table
@@ -351,3 +351,19 @@ def test_dynamodb_search_reads_a_bounded_amount_per_call(
         assert _search(store, "needle", limit=10) == ["needle"]
     finally:
         dynamodb.meta.events.unregister("after-call.dynamodb.Query", record)
+
+
+_PLAYBACK = {"hlsUrl": "media://x/y/hls_master.m3u8", "state": "partial"}
+
+
+def test_an_only_if_none_requires_the_field_absent(store: Any) -> None:
+    """The playable write (issue 24): the first of two racing jobs sets `playback`."""
+    vid, now = new_video_id(), utc_now()
+    store.create({"id": vid, "title": "t", "description": "", "sourceUrl": "s3://b/k",
+                  "status": "processing", "executionName": "e", "createdAt": now,
+                  "updatedAt": now})  # fmt: skip
+    only_if = {"executionName": "e", "playback": None}
+    item = store.transition(vid, {"processing"}, "processing", {"playback": _PLAYBACK}, (), only_if)
+    assert item["playback"] == _PLAYBACK
+    with pytest.raises(TransitionRejected):  # a racing job's attempt: nothing written
+        store.transition(vid, {"processing"}, "processing", {"playback": _PLAYBACK}, (), only_if)

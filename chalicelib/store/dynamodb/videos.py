@@ -195,7 +195,7 @@ class DynamoVideos(DynamoTable, Videos):
         allowed: Iterable[str],
         set_fields: Mapping[str, Any],
         remove_fields: Iterable[str],
-        only_if: Mapping[str, str] | None = None,
+        only_if: Mapping[str, str | None] | None = None,
         sequence: int | None = None,
         guard_sequence: bool = False,
     ) -> dict[str, Any]:
@@ -219,6 +219,9 @@ class DynamoVideos(DynamoTable, Videos):
         extra = ""
         for i, (name, value) in enumerate((only_if or {}).items()):
             names[f"#c{i}"] = name
+            if value is None:  # the field must be absent
+                extra += f" AND attribute_not_exists(#c{i})"
+                continue
             values[f":c{i}"] = {"S": value}
             extra += f" AND #c{i} = :c{i}"
         if guard_sequence:
@@ -249,7 +252,7 @@ class DynamoVideos(DynamoTable, Videos):
         to_status: str,
         set_fields: Mapping[str, Any] | None = None,
         remove_fields: Iterable[str] = (),
-        only_if: Mapping[str, str] | None = None,
+        only_if: Mapping[str, str | None] | None = None,
     ) -> Item:
         """One TransactWriteItems: the conditional update of the video and its events.
 

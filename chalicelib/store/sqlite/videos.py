@@ -143,7 +143,7 @@ class SqliteVideos(SqliteDatabase, Videos):
         to_status: str,
         set_fields: Mapping[str, Any] | None = None,
         remove_fields: Iterable[str] = (),
-        only_if: Mapping[str, str] | None = None,
+        only_if: Mapping[str, str | None] | None = None,
     ) -> Item:
         allowed = set(allowed_from)
         with self._tx() as conn:
