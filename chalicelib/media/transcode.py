@@ -235,7 +235,7 @@ def build_transcode_args(
     if with_audio:
         args += ["-map", audio_in]
     gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
-    args += ["-force_key_frames", gop, *ENCODER_COLOR_ARGS]
+    args += ["-force_key_frames", gop, "-sc_threshold", "0", *ENCODER_COLOR_ARGS]
     for i, r in enumerate(rungs):
         args += encoder_args(r, i, preset, crf)
     if with_audio:
@@ -267,7 +267,7 @@ def encoder_args(
     chosen = rung.crf if crf is None else crf
     return [
         f"-c:{v}", "libx264", f"-preset:{v}", preset, f"-crf:{v}", f"{chosen:g}",
-        f"-profile:{v}", "high", f"-sc_threshold:{v}", "0",
+        f"-profile:{v}", "high",
         f"-maxrate:{v}", f"{rate}k", f"-bufsize:{v}", f"{2 * rate}k",
     ]  # fmt: skip
 
