@@ -96,7 +96,7 @@ def test_a_segment_reads_its_analysis_window_once_and_trims_its_rungs() -> None:
     # One input, seeked to the window [7, 17]; the encoder settings and outputs of the encode.
     assert args.count("-i") == 1
     assert args[args.index("-ss") + 1] == "7.000000" and args[args.index("-t") + 1] == "10.000000"
-    start = alone.index("-c:v")
+    start = alone.index("-force_key_frames")  # the encoders (per stream: -c:v:0 …)
     assert args[start : start + len(alone) - start] == alone[start:]
     graph = args[args.index("-filter_complex") + 1].split(";")
     # The rungs: the separate encode's graph behind the trim to the segment's own frames. The
@@ -452,8 +452,9 @@ def counting(monkeypatch: pytest.MonkeyPatch, one_x264_thread: bool = False) -> 
 
     def run(args: Any, **kwargs: Any) -> Any:
         calls.append(list(args))
-        if one_x264_thread and "-c:v" in args:
-            i = list(args).index("-c:v")
+        encoders = [i for i, a in enumerate(args) if str(a).startswith("-c:v")]  # -c:v:0 …
+        if one_x264_thread and encoders:
+            i = encoders[0]
             args = [*args[:i], "-threads:v", "1", *args[i:]]
         return real(args, **kwargs)
 
