@@ -45,9 +45,19 @@ def _warm() -> bool:
 
 
 def _pin(cpus: tuple[int, ...]) -> None:
-    """Worker initializer: run this environment on its CPUs only (none given: anywhere)."""
+    """Worker initializer: run this environment on its CPUs only (none given: anywhere), and
+    end it if the server that started it goes away (a warm environment parked for the idle
+    period must not outlive a server killed without a chance to close its pool)."""
     if cpus:
         os.sched_setaffinity(0, cpus)
+    parent = os.getppid()
+
+    def _watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=_watch_parent, name="orphan-watch", daemon=True).start()
 
 
 def default_env_threads(configured: int, max_environments: int) -> int:
@@ -76,6 +86,9 @@ class _Environment:
         """Serving the requested scaling (neither draining nor parked idle)."""
         return not self.draining and self.idle_until is None
 
+
+# How often an environment checks that its server is still there.
+ORPHAN_CHECK_SECONDS = 1.0
 
 # Lifetimes kept for `environment_seconds` (older ones are dropped).
 _HISTORY = 1000

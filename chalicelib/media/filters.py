@@ -231,6 +231,7 @@ def trim_args(
     QuickTime with PCM, video stream 0 and audio stream 1 as a remux has them. The stages then
     read the cut as any source (the input stage applies unchanged)."""
     seek, frames, fps = trim_frames(info, start, end)
+    # the source opened confined, as every ffmpeg run that opens one (probe.source_input)
     args = ["-ss", f"{seek:.6f}", *source_input(source), "-map", f"0:{info.video_stream}"]
     if info.has_audio:
         args += ["-map", audio_map(info), "-t", f"{frames / fps:.6f}"]

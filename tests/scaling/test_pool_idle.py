@@ -4,7 +4,11 @@ environment's real lifetime for the capacity cost."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from chalicelib.capacity.local_pool import LocalCapacityPool
@@ -59,3 +63,43 @@ def test_without_an_idle_period_scaling_down_stops_at_once() -> None:
         assert pool.environment_seconds(later - 1, later) == 0.0  # both stopped
     finally:
         pool.close()
+
+
+SERVER = """
+import sys, time
+from chalicelib.capacity.local_pool import LocalCapacityPool
+from tests.scaling.test_pool_idle import pid_worker, wait_settled
+pool = LocalCapacityPool(pid_worker, idle_seconds=300)
+pool.set_scaling(1, 1)
+wait_settled(pool)
+print(pool.invoke({}), flush=True)
+pool.set_scaling(0, 0)  # parked warm for 300 s
+time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_parked_environment_ends_when_its_server_is_killed() -> None:
+    """A server killed outright (no atexit, no close) leaves no warm environment behind."""
+    root = Path(__file__).resolve().parents[2]
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        env_pid = int(server.stdout.readline())
+        assert _alive(env_pid)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(30)
+    deadline = time.monotonic() + 15
+    while _alive(env_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(env_pid)

@@ -24,7 +24,7 @@ const SEARCH_DELAY_MS = 250;
 const ACTIVE = new Set(["queued", "processing"]);
 const REPROCESSABLE = new Set(["uploaded", "completed", "failed"]);
 const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|mkv|webm|avi|mpe?g|ts|m2ts|mts|3gp|ogv|flv|wmv)$/i;
-const HLS_SCRIPT = "/console/hls.light.min.js";
+const HLS_SCRIPT = "/console/hls.min.js";
 const ID_PATTERN = /^#\/videos\/([A-Za-z0-9_-]{1,64})$/;
 
 const $ = (id) => document.getElementById(id);
@@ -223,11 +223,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Calls `tick()` every `interval` ms for as long as it resolves to true (there is something
  * in flight to watch). Paused while the tab is hidden. The library's updates, and the video
  * page's when its events route cannot be used (see EventFollower).
+ *
+ * With `maxInterval` above `interval` it backs off: each tick that resolves to true without
+ * anything having changed doubles the wait, up to `maxInterval`; a tick that resolves to
+ * "changed" brings it back to `interval`, and so does `nudge()` (the user just did something).
  */
 class LiveUpdates {
-  constructor(tick, interval = POLL_MS) {
+  constructor(tick, interval = POLL_MS, maxInterval = interval) {
     this.tick = tick;
     this.interval = interval;
+    this.maxInterval = Math.max(interval, maxInterval);
+    this.delay = interval;
     this.timer = null;
     this.busy = false;
     this.paused = false;
@@ -238,14 +244,21 @@ class LiveUpdates {
   watch() {
     if (this.timer === null && !this.busy) {
       const epoch = this.epoch;
-      this.timer = setTimeout(() => this.run(epoch), this.interval);
+      this.timer = setTimeout(() => this.run(epoch), this.delay);
     }
+  }
+
+  /** Something new to watch: the next tick at the base interval. */
+  nudge() {
+    this.stop();
+    this.watch();
   }
 
   stop() {
     this.epoch += 1;
     clearTimeout(this.timer);
     this.timer = null;
+    this.delay = this.interval;
   }
 
   async run(epoch) {
@@ -264,12 +277,15 @@ class LiveUpdates {
     } finally {
       this.busy = false;
     }
-    if (again && epoch === this.epoch) this.watch();
+    if (epoch !== this.epoch) return;
+    this.delay = again === "changed" ? this.interval : Math.min(this.maxInterval, this.delay * 2);
+    if (again) this.watch();
   }
 
   resume() {
     if (this.paused) {
       this.paused = false;
+      this.delay = this.interval; // back on the page: look now-ish, then back off again
       this.watch();
     }
   }
@@ -690,10 +706,21 @@ function renderPoster(poster, video) {
   }
 }
 
-/** One polling tick of the library: the first page again, plus in-flight videos further down. */
+/** What the library shows of its in-flight videos: a change of it resets the back-off. */
+function inFlightSignature() {
+  return [...library.videos.values()]
+    .filter((v) => ACTIVE.has(v.status))
+    .map((v) => `${v.id}:${v.status}:${v.progress ?? ""}`)
+    .join(",");
+}
+
+/** One polling tick of the library: the first page again, plus in-flight videos further down.
+ * Resolves to "changed" when an in-flight video moved (status or progress), true while some are
+ * still in flight, false when none is. */
 async function libraryTick(current) {
   const inFlight = [...library.videos.values()].filter((v) => ACTIVE.has(v.status));
   if (!inFlight.length) return false;
+  const before = inFlightSignature();
   const page = await api("GET", listPath(library.status, library.query));
   if (!current()) return false;
   const seen = new Set();
@@ -708,10 +735,14 @@ async function libraryTick(current) {
   if (!current()) return false;
   rest.forEach((v, i) => (items[i] ? upsert(items[i]) : library.videos.delete(v.id)));
   renderLibrary();
-  return [...library.videos.values()].some((v) => ACTIVE.has(v.status));
+  if (![...library.videos.values()].some((v) => ACTIVE.has(v.status))) return false;
+  return inFlightSignature() === before ? true : "changed";
 }
 
-const libraryUpdates = new LiveUpdates(libraryTick);
+// Every 3 s while something moves; a queue that stands still is asked less and less often, at
+// most every LIBRARY_MAX_POLL_MS (the video page follows its one video through events instead).
+const LIBRARY_MAX_POLL_MS = 30000;
+const libraryUpdates = new LiveUpdates(libraryTick, POLL_MS, LIBRARY_MAX_POLL_MS);
 
 // --- upload -----------------------------------------------------------------------------------
 
@@ -831,7 +862,7 @@ async function upload(event) {
     await api("POST", `${videoPath(video.id)}/process`);
     upsert({ ...video, status: "queued", progress: 0 });
     renderLibrary();
-    libraryUpdates.watch();
+    libraryUpdates.nudge();
     setText("upload-status", `Uploaded “${title}”: processing started.`);
     $("upload-form").reset();
     $("upload-progress").hidden = true;
