@@ -16,7 +16,8 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media-text bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap bench-coldstart \
-	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov
+	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov \
+	bench-images
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -79,6 +80,11 @@ bench-auth: $(DEV_STAMP)
 
 bench-search: $(DEV_STAMP)
 	$(BIN)/python bench/bench_search.py
+
+## make bench-images: 1080p thumbnails on demand: first render and cached p50, vs /health and
+## vs seeking the source's long GOPs (issue 26)
+bench-images: $(DEV_STAMP)
+	$(BIN)/python bench/bench_images.py $(BENCH_IMAGES_ARGS)
 
 ## make bench-media-text: transcript search on an hour of words; an exact clip's cut vs decoding
 bench-media-text: $(RUN_STAMP)

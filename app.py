@@ -24,8 +24,9 @@ from chalicelib.api.http import (
     request_id_of,
     with_request_id,
 )
+from chalicelib.api.images import ANIMATED_PARAMS, THUMBNAIL_PARAMS
 from chalicelib.api.isolation import IsolatedChalice
-from chalicelib.api.local_media import MEDIA_CORS, handoff_headers
+from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS, handoff_headers
 from chalicelib.api.media_text import NEW_CLIP, TRANSCRIPT_PARAMS
 from chalicelib.api.multipart import MULTIPART_PARTS
 from chalicelib.api.operation import (
@@ -60,7 +61,7 @@ from chalicelib.factory import container
 app = IsolatedChalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
 # Media served locally: these bodies go out as bytes, base64 through API Gateway.
-app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment"])
+app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment", "image/webp"])
 # Every route goes through routes.route: access control and the error mapping always apply.
 routes = ApiRoutes(
     app,
@@ -770,8 +771,124 @@ def get_media(video_id: str, run_id: str, name: str) -> Response:
     return Response(
         body=b"",  # (a str body with a binary type fails Chalice's base64 step)
         status_code=200,
-        headers=handoff_headers(video_id, run_id, name, content_type(name)),
+        headers={
+            **handoff_headers(video_id, run_id, name, content_type(name)),
+            **_attachment(routes.request().query_params),  # downloads (issue 26)
+        },
     )
+
+
+def _attachment(query: Any) -> dict[str, str]:
+    """`?dl=<file name>` (a download URL): the file as an attachment of that name."""
+    from chalicelib.media_store.base import content_disposition
+
+    name = (query or {}).get("dl")
+    return {"Content-Disposition": content_disposition(name)} if name else {}
+
+
+# --- Images: thumbnails, animated previews (issue 26 part A) -----------------------------------
+# A read token, or the video's image signature (`images` on the item) for an <img>. Each answers
+# a redirect to the render, a file of the completed run (rendered first when not cached).
+_REDIRECT = "The render's URL (`Location`): a file of the run, rendered on first request."
+_IMAGE_ERRORS = (400, 404, 409, 429, 503)
+
+
+def _image_op(operation_id: str, summary: str, query: Any) -> Op:
+    return Op(
+        operation_id,
+        summary,
+        "media",
+        302,
+        query=query,
+        errors=_IMAGE_ERRORS,
+        path_patterns={"video_id": VIDEO_ID},
+        description=_REDIRECT,
+    )
+
+
+def _image_redirect(url: str) -> Response:
+    headers: dict[str, str | list[str]] = {"Location": url, "Cache-Control": CACHE_CONTROL}
+    return Response(body="", status_code=302, headers=headers)
+
+
+def _thumbnail(video_id: str, fmt: str) -> Response:
+    query = routes.request().query_params
+    return _image_redirect(container().images.thumbnail(video_id, fmt, query, _viewer()))
+
+
+def _animated(video_id: str, fmt: str) -> Response:
+    query = routes.request().query_params
+    return _image_redirect(container().images.animated(video_id, fmt, query, _viewer()))
+
+
+def _viewer() -> Any:
+    """The caller's principal, or None when a signature let the request in."""
+    from chalicelib.api.http import CURRENT_PRINCIPAL
+
+    return CURRENT_PRINCIPAL.get()
+
+
+_IMAGES = "/videos/{video_id}/images"
+
+
+@routes.route(
+    "/videos/{video_id}/thumbnail.jpg",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("thumbnailJpg", "A frame as JPEG, scaled", THUMBNAIL_PARAMS),
+)
+def thumbnail_jpg(video_id: str) -> Response:
+    return _thumbnail(video_id, "jpg")
+
+
+@routes.route(
+    "/videos/{video_id}/thumbnail.png",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("thumbnailPng", "A frame as PNG, scaled", THUMBNAIL_PARAMS),
+)
+def thumbnail_png(video_id: str) -> Response:
+    return _thumbnail(video_id, "png")
+
+
+@routes.route(
+    "/videos/{video_id}/thumbnail.webp",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("thumbnailWebp", "A frame as WebP, scaled", THUMBNAIL_PARAMS),
+)
+def thumbnail_webp(video_id: str) -> Response:
+    return _thumbnail(video_id, "webp")
+
+
+@routes.route(
+    "/videos/{video_id}/animated.webp",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("animatedWebp", "An animated WebP preview (at most 10 s)", ANIMATED_PARAMS),
+)
+def animated_webp(video_id: str) -> Response:
+    return _animated(video_id, "webp")
+
+
+@routes.route(
+    "/videos/{video_id}/animated.gif",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("animatedGif", "An animated GIF preview (at most 10 s)", ANIMATED_PARAMS),
+)
+def animated_gif(video_id: str) -> Response:
+    return _animated(video_id, "gif")
 
 
 # --- Transcript, chapters, clips (issue 26 part B): chalicelib/api/media_text.py ------------------
@@ -928,3 +1045,9 @@ def dispatcher(event: dict[str, Any], context: Any) -> Any:
     d = container().dispatcher
     fanned = d.fan_out()
     return {"fannedOut": fanned, "attempted": d.deliver_due()}
+
+
+@app.lambda_function(name="renderer")
+def renderer(event: dict[str, Any], context: Any) -> Any:
+    """Images on demand in AWS (the processor's image, an ordinary Lambda): one render."""
+    return container().render_task.handle(event)

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TOKEN = "bench-operator-token-0123456789abcdef"
-HLS_JS = ROOT / "chalicelib" / "console" / "static" / "hls.light.min.js"
+HLS_JS = ROOT / "chalicelib" / "console" / "static" / "hls.min.js"
 PLAYER = """
 async (url) => {
   const t0 = performance.now();

@@ -110,6 +110,12 @@ class Settings:
     local_max_upload_bytes: int = 512 * 1024**2
     upload_slots_per_workspace: int = 20
     upload_abandoned_seconds: float = 25 * 3600.0
+    # images on demand (chalicelib/tasks/render.py): AWS: the renderer function; locally: ffmpeg
+    # renders at once in the server's process tree, and how long a request waits for a slot
+    renderer_function: str = ""
+    render_concurrency: int = 2
+    render_wait_seconds: float = 5.0
+    render_timeout_seconds: float = 30.0
     # bytes a workspace may have in unfinished uploads at once (0: 2 GiB where uploads land on
     # this server's disk, 100 GiB in S3)
     upload_bytes_per_workspace: int = 0
@@ -203,6 +209,10 @@ class Settings:
             local_max_upload_bytes=_int(env, "VIDEO_LOCAL_MAX_UPLOAD_BYTES", 512 * 1024**2),
             upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
             upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
+            renderer_function=env.get("VIDEO_RENDERER_FUNCTION", "").strip(),
+            render_concurrency=_int(env, "VIDEO_RENDER_CONCURRENCY", 2),
+            render_wait_seconds=_float(env, "VIDEO_RENDER_WAIT_SECONDS", 5.0),
+            render_timeout_seconds=_float(env, "VIDEO_RENDER_TIMEOUT_SECONDS", 30.0),
             upload_bytes_per_workspace=_int(env, "VIDEO_UPLOAD_BYTES_PER_WORKSPACE", 0),
             subtitle_translate=_translate_target(env),
         )

@@ -22,6 +22,7 @@ from chalicelib.store.base import VideoStore
 if TYPE_CHECKING:
     from chalicelib.api.auth import Authenticator, SecretHasher, TokenService
     from chalicelib.api.cursor import CursorCodec
+    from chalicelib.api.images import ImageService
     from chalicelib.api.local_media import LocalMediaFiles
     from chalicelib.api.media_text import MediaTextService
     from chalicelib.api.render import MediaRenderer
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from chalicelib.orchestrator.base import Orchestrator
     from chalicelib.tasks.finalizer import Finalizer
     from chalicelib.tasks.processor import Processor
+    from chalicelib.tasks.render import RenderTask
     from chalicelib.tasks.scaler import Scaler
 
 
@@ -90,6 +92,7 @@ class Container:
         self._pool = pool
         self._s3 = s3
         self._cursors = cursors
+        self._lambda: Any = None
 
     # --- ports -----------------------------------------------------------------------------
     @property
@@ -308,6 +311,38 @@ class Container:
         )
 
     @functools.cached_property
+    def images(self) -> ImageService:
+        """Thumbnails and animated previews: rendered where ffmpeg lives (the renderer
+        function in AWS, the local render executor otherwise), cached in the run."""
+        from chalicelib.api.images import ImageService
+
+        render: Any
+        if self.settings.renderer_function:
+            from chalicelib.tasks.render import LambdaRenderInvoker
+
+            render = LambdaRenderInvoker(self._lambda_client, self.settings.renderer_function)
+        else:
+            from chalicelib.tasks.render import LocalRenderExecutor
+
+            render = LocalRenderExecutor(
+                self.render_task,
+                self.settings.render_concurrency,
+                self.settings.render_wait_seconds,
+            )
+        return ImageService(
+            self.store,
+            self.renderer,
+            lambda v, r, n: self.media_store().has_file(v, r, n),  # type: ignore[attr-defined]
+            render,
+        )
+
+    def _lambda_client(self) -> Any:
+        with self._lock:
+            if self._lambda is None:
+                self._lambda = boto3_client("lambda", self.settings)
+            return self._lambda
+
+    @functools.cached_property
     def media_text(self) -> MediaTextService:
         """Transcripts and clips (issue 26): chalicelib/api/media_text.py."""
         from chalicelib.api.media_text import MediaTextService
@@ -386,6 +421,13 @@ class Container:
             s3_client=self.s3_client if self._uses_s3 else None,
             scratch=self.scratch_store,
         )
+
+    @functools.cached_property
+    def render_task(self) -> RenderTask:
+        """The renderer function's logic (also the local render executor's)."""
+        from chalicelib.tasks.render import RenderTask
+
+        return RenderTask(self.settings, self.media_store)  # type: ignore[arg-type]
 
     @functools.cached_property
     def scaler(self) -> Scaler:

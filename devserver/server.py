@@ -78,7 +78,7 @@ from chalicelib.errors import (
     RateLimitedError,
     ServiceError,
 )
-from chalicelib.media_store.base import content_type
+from chalicelib.media_store.base import content_disposition, content_type
 
 log = logging.getLogger(__name__)
 
@@ -787,6 +787,9 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                 stat.st_mtime_ns,
                 content_type(name),
             )
+            download = parse_qs(urlsplit(self.path).query).get("dl")  # issue 26: downloads
+            if download and plan.status in (200, 206):
+                plan.headers.append(("Content-Disposition", content_disposition(download[0])))
             if plan.body or plan.status == 304:
                 self._send(plan.status, plan.headers, plan.body)
                 return

@@ -34,7 +34,6 @@ COMPLETED = VideoStatus.COMPLETED.value
 MAX_SECONDS = 7 * 24 * 3600.0
 MAX_MATCHES = 500
 CLIP_RANGE_RE = re.compile(r"^(0|[1-9][0-9]{0,9})-([1-9][0-9]{0,9})$")  # milliseconds
-_URI_ATTR = re.compile(r'URI="([^"]+)"')
 _NON_WORD = re.compile(r"[^\w']+|^'+|'+$")
 
 TRANSCRIPT_PARAMS = Query(
@@ -318,5 +317,4 @@ class MediaTextService:
 
         if "#EXT-X-STREAM-INF" not in text:
             text, _, _ = trim_playlist(text, start, end)
-        text = _URI_ATTR.sub(lambda u: f'URI="{url_for(u.group(1))}"', text)
         return rewrite_references(text, url_for), "application/vnd.apple.mpegurl"

@@ -127,6 +127,30 @@ _VIDEO = {
         "media": {"type": "object"},
         "thumbnail": {"type": "object", "properties": {"url": {**_STR, "format": "uri"}}},
         "storyboard": {"type": "object"},
+        "downloads": {  # issue 26: each MP4 rendition and the audio-only M4A, as attachments
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "quality": {**_STR, "examples": ["720p", "audio"]},
+                    "format": {"type": "string", "enum": ["mp4", "m4a"]},
+                    "url": {**_STR, "format": "uri"},
+                    "size": _INT,
+                },
+            },
+        },
+        "images": {  # issue 26: thumbnails and animated previews, signed for an <img>
+            "type": "object",
+            "properties": {
+                "thumbnailUrl": {**_STR, "format": "uri"},
+                "animatedUrl": {**_STR, "format": "uri"},
+                "signature": {
+                    **_STR,
+                    "description": "`exp=...&sig=...`: append it to any image URL of this video "
+                    "(any time, size, fit or format) instead of a token.",
+                },
+            },
+        },
         "transcoding": {
             "type": "object",
             "properties": {
@@ -546,7 +570,7 @@ def _statuses(access: str, op: Op) -> set[int]:
     statuses = set(op.errors)
     if access not in ("public", "signed"):
         statuses |= {401, 403, 429, 503}
-    if access == "signed":
+    if access in ("signed", "read-or-signed"):
         statuses.add(403)
     if op.body is not None:
         statuses |= {400, 413, 415}
@@ -608,10 +632,16 @@ def _operation(path: str, method: str, access: str, op: Op) -> dict[str, Any]:
         params += op.query.describe()
     if access == "signed":
         params += copy.deepcopy(_SIGNED_PARAMS)
+    if access == "read-or-signed":  # a read token, or the signature rendered on the item
+        params += [{**p, "required": False} for p in copy.deepcopy(_SIGNED_PARAMS)]
     if params:
         doc["parameters"] = params
     if access in ("public", "signed"):
         doc["security"] = []
+        doc["x-access"] = access
+    elif access == "read-or-signed":
+        doc["security"] = [{"bearer": []}, {}]
+        doc["x-scope"] = "read"
         doc["x-access"] = access
     else:
         doc["security"] = [{"bearer": []}]

@@ -122,6 +122,9 @@ class S3UploadStore:
                         "Key": self._key(handle),
                         "UploadId": handle.s3_upload,
                         "PartNumber": number,
+                        # signed: S3 refuses a part of any other length, so an upload never
+                        # stores more than its declared size (what bytes in flight count on)
+                        "ContentLength": handle.part_length(number),
                     },
                     ExpiresIn=PART_URL_SECONDS,
                 )

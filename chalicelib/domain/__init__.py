@@ -46,6 +46,7 @@ RESULT_FIELDS: tuple[str, ...] = (
     "runId",
     "segments",
     "cost",
+    "downloads",  # issue 26
     "playback",  # {hlsUrl, state}: playable while processing ("partial"), then "complete"
     "playableAt",
 )

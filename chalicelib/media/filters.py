@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from chalicelib.media.probe import HLG, PQ, ProbeResult
+from chalicelib.media.probe import HLG, PQ, ProbeResult, source_input
 
 TONEMAP_OPERATOR = "mobius"
 TONEMAP_PARAM = 0.3  # mobius: linear below this (in units of SDR white), rolled off above
@@ -231,7 +231,8 @@ def trim_args(
     QuickTime with PCM, video stream 0 and audio stream 1 as a remux has them. The stages then
     read the cut as any source (the input stage applies unchanged)."""
     seek, frames, fps = trim_frames(info, start, end)
-    args = ["-ss", f"{seek:.6f}", "-i", source, "-map", f"0:{info.video_stream}"]
+    # the source opened confined, as every ffmpeg run that opens one (probe.source_input)
+    args = ["-ss", f"{seek:.6f}", *source_input(source), "-map", f"0:{info.video_stream}"]
     if info.has_audio:
         args += ["-map", audio_map(info), "-t", f"{frames / fps:.6f}"]
         args += ["-c:a", "flac" if out else "pcm_s16le"]

@@ -353,3 +353,15 @@ def master_playlist(
             attrs += f',AUDIO="{audio_group}"'
         lines += [f"#EXT-X-STREAM-INF:{attrs}", r.playlist]
     return "\n".join(lines) + "\n"
+
+
+AUDIO_NAME = "audio.m4a"  # the audio-only download
+
+
+def extract_audio(source: str | Path, out: Path, *, exe: str, timeout: float) -> int:
+    """The audio-only download: the rendition's AAC track copied into an M4A (no re-encode:
+    every rendition carries the one AAC encode, see `transcode`). Returns its size in bytes."""
+    args = ["-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", "copy",
+            "-movflags", "+faststart", "-f", "ipod", str(out)]  # fmt: skip
+    run_ffmpeg(args, exe=exe, timeout=timeout, error_code="AudioFailed", what="audio")
+    return out.stat().st_size

@@ -95,6 +95,9 @@ def run_processing(
         )  # fmt: skip
         stages.reports.update(out.stages)
         progress.report(PROGRESS_ENCODED)
+        if out.transcode is not None:
+            top = work_dir / out.transcode.renditions[0].name
+            out.audio_size = write_audio(ctx, stages, info, str(top), work_dir)
 
         t0 = time.monotonic()
         names = write_documents(work_dir, out, info.duration)
@@ -106,6 +109,19 @@ def run_processing(
         result["cost"] = meter.block(info.duration, result["stages"])
         progress.report(100)
         return result
+
+
+def write_audio(ctx: RunContext, stages: Stages, info: Any, top: str, work_dir: Path) -> int | None:
+    """The audio-only download (both paths): the top rendition's AAC copied into
+    `audio.m4a` in `work_dir`; its size, or None without audio (or when it failed: recorded as
+    the `audio` stage, the run still completes)."""
+    from chalicelib.media import transcode
+
+    if not info.has_audio:
+        return None
+    return stages.run("audio", lambda: transcode.extract_audio(
+        top, work_dir / transcode.AUDIO_NAME, exe=ctx.exe, timeout=ctx.timeout(info.duration, 0.2),
+    ), required=False)  # fmt: skip
 
 
 def trim_source(ctx: RunContext, work_dir: Path, info: Any, start: float, end: float) -> Any:
@@ -139,6 +155,10 @@ def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
         names += [thumbnails.STORYBOARD_NAME, thumbnails.STORYBOARD_VTT]
     if out.transcript is not None:
         names += list(subtitles.write_subtitles(work_dir, out.transcript))
+    if getattr(out, "audio_size", None) is not None:
+        from chalicelib.media.transcode import AUDIO_NAME
+
+        names.append(AUDIO_NAME)
     if out.translation is not None:
         names += list(subtitles.write_track(work_dir, out.translation, "en"))
     (work_dir / chapters.CHAPTERS_VTT).write_text(
@@ -152,4 +172,11 @@ def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     return names
 
 
-__all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing", "write_documents"]
+__all__ = [
+    "MediaError",
+    "ProgressReporter",
+    "new_run_id",
+    "run_processing",
+    "write_audio",
+    "write_documents",
+]

@@ -39,6 +39,7 @@ class PipelineOutput:
     vision: dict[str, Any] | None = None
     transcript: subtitles.Transcript | None = None
     stages: dict[str, StageReport] = field(default_factory=dict)
+    audio_size: int | None = None  # the audio-only download (transcode.AUDIO_NAME), when made
     translation: subtitles.Transcript | None = None  # English, when the speech is not
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.media import chapters, subtitles, thumbnails
 from chalicelib.media.probe import ProbeResult
+from chalicelib.media.transcode import AUDIO_NAME
 from chalicelib.media_store.base import MediaRef
 from chalicelib.processing.pipeline import PipelineOutput, StageReport
 
@@ -75,6 +76,16 @@ def build_result(
         "outputPrefix": prefix,
         "runId": run_id,
     }
+    # Downloads (issue 26): each MP4 rendition and the audio-only M4A; the API renders them
+    # with an attachment name "<title>-<quality>.<ext>".
+    result["downloads"] = [
+        {"quality": r.quality, "format": "mp4", "url": url(r.name), "size": r.size}
+        for r in tr.renditions
+    ]
+    if out.audio_size is not None:
+        result["downloads"].append(
+            {"quality": "audio", "format": "m4a", "url": url(AUDIO_NAME), "size": out.audio_size}
+        )
     if out.storyboard is not None:
         sb = out.storyboard
         result["storyboard"] = {

@@ -127,7 +127,19 @@ def prepare(
         plan = plan.reading(scratch.locate(prefix, segments.REMUX_NAME))  # segments seek in it
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
-    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(plan.count))
+    first_job = 0
+    if playable:
+        # The first (short) segment right here, in the invocation that holds an environment
+        # already: the workflow's Map starts its iterations at once and the capacity serves
+        # them in no particular order (throttles retried with backoff), so it would not be
+        # scheduled first otherwise. The processor publishes it (`publish_job`).
+        try:
+            run_job(video_id, run_id, 0, settings, scratch, s3_client=s3_client)
+        except SegmentFailed:
+            error = failure(scratch, video_id, run_id, None)  # scratch removed
+            raise MediaError(error["Error"], error["Cause"]) from None
+        first_job = 1
+    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(first_job, plan.count))
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
 
 
@@ -426,7 +438,7 @@ def assemble(
     """Join every segment's output into the run, publish it, and return the item's fields."""
     from chalicelib.media import analysis, thumbnails
     from chalicelib.media.cost import cost_block
-    from chalicelib.processing.one_pass import write_documents
+    from chalicelib.processing.one_pass import write_audio, write_documents
     from chalicelib.processing.pipeline import PipelineOutput
     from chalicelib.processing.result import build_result
 
@@ -483,6 +495,7 @@ def assemble(
                 stages=stages.reports,
             )  # fmt: skip
             out.translation = _translation(stages, plan, parts, out.transcript)
+            out.audio_size = write_audio(ctx, stages, info, top, work)
             written_here = write_documents(work, out, info.duration)
             if audio:
                 written_here.append(segments.AUDIO_PLAYLIST)

@@ -107,14 +107,13 @@ class Processor:
                 )
             planned = prepared.planned
             if planned is not None:
+                done = 0 if 0 in planned["jobs"] else 1  # a playable plan's first segment
+                record = {"count": planned["segments"], "done": done, "published": 0}
                 self._store.update_fields(
-                    video_id,
-                    {
-                        "progress": PROGRESS_STARTED,
-                        "segments": {"count": planned["segments"], "done": 0, "published": 0},
-                    },
-                    {PROCESSING},
+                    video_id, {"progress": PROGRESS_STARTED, "segments": record}, {PROCESSING}
                 )
+                if done:
+                    self._published(video_id, planned["runId"], 0, owner)
                 return {"videoId": video_id, "status": PROCESSING, "segmented": True, **planned}
             result = run_processing(
                 video_id,
@@ -203,6 +202,15 @@ class Processor:
             scratch,
             s3_client=self._s3_client() if self._s3_client else None,
         )
+        self._published(video_id, run_id, job, owner)
+        return done
+
+    def _published(self, video_id: str, run_id: str, job: int, owner: dict[str, str]) -> None:
+        """After a job: publish it (a playable run) and record progress and what can be
+        watched on the item."""
+        from chalicelib.processing import segmented
+
+        scratch = self._scratch()
         item = self._store.get(video_id) or {}
         seen = item.get("segments") or {}
         live = segmented.publish_job(
@@ -210,7 +218,7 @@ class Processor:
         )
         finished, total = segmented.progress(scratch, video_id, run_id)
         if not total:
-            return done
+            return
         # The plan, then the segments, then the assembly, as the one-pass bar reads (the
         # segments drive the media part). Jobs finish in any order: only higher values are
         # written.
@@ -228,7 +236,6 @@ class Processor:
             if int(item.get("progress") or 0) < percent:
                 fields["progress"] = percent
             self._store.update_fields(video_id, fields, {PROCESSING})
-        return done
 
     def _playable(
         self,

@@ -310,6 +310,25 @@ def test_upload_wait_then_download_and_a_failed_video_exits_1(server: Server, tm
     assert path.stat().st_size == wanted["size"] == got["size"]
     assert path.read_bytes()[4:8] == b"ftyp"
     assert video(server, "download", done["id"], "--rendition", "9999p").returncode == 2
+    # Issue 26: the audio-only download, a thumbnail and an animated preview.
+    audio = ok(video(server, "--json", "download", done["id"], "--rendition", "audio",
+                     "-o", str(tmp_path / "out")))  # fmt: skip
+    assert Path(audio["path"]).name.endswith("-audio.m4a")
+    assert Path(audio["path"]).read_bytes()[4:8] == b"ftyp"
+    thumb = ok(video(server, "--json", "thumbnail", done["id"], "--time", "1.5", "--width",
+                     "160", "-o", str(tmp_path / "out" / "t.jpg")))  # fmt: skip
+    assert Path(thumb["path"]).read_bytes()[:2] == b"\xff\xd8"
+    gif = str(tmp_path / "out" / "a.gif")
+    anim = ok(video(server, "--json", "thumbnail", done["id"], "--animated", "--format", "gif",
+                    "--start", "0", "--end", "1", "-o", gif))  # fmt: skip
+    assert Path(anim["path"]).read_bytes()[:4] == b"GIF8"
+    bad = video(server, "thumbnail", done["id"], "--time", "99")
+    assert bad.returncode != 0 and "TimeOutOfRange" in bad.stderr + bad.stdout
+    # Downloads are attachments, through the streaming server.
+    import urllib.request
+
+    with urllib.request.urlopen(done["downloads"][0]["url"]) as resp:
+        assert resp.headers["Content-Disposition"].startswith('attachment; filename="Clip-')
 
     # Issue 26: an instant clip's playlist, an exact clip processed from the range (through the
     # processor: clipOf -> the trim), the transcript (a tone: no words) as WebVTT.

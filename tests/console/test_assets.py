@@ -80,7 +80,7 @@ def test_the_page_knows_how_long_the_events_route_may_stay_silent(
     [
         ("console.js", "text/javascript; charset=utf-8"),
         ("console.css", "text/css; charset=utf-8"),
-        ("hls.light.min.js", "text/javascript; charset=utf-8"),
+        ("hls.min.js", "text/javascript; charset=utf-8"),
         ("hls.js-LICENSE.txt", "text/plain; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
     ],
@@ -118,7 +118,7 @@ def test_the_media_origins_in_the_policy() -> None:
 
 def test_vendored_hls_js_is_the_recorded_release() -> None:
     table = (ROOT / "chalicelib" / "console" / "VENDOR.md").read_text()
-    for name in ("hls.light.min.js", "hls.js-LICENSE.txt"):
+    for name in ("hls.min.js", "hls.js-LICENSE.txt"):
         row = next(line for line in table.splitlines() if line.startswith(f"| `static/{name}`"))
         recorded = row.rstrip(" |").rsplit("`", 2)[-2]
         assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == recorded, name

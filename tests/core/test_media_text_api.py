@@ -55,15 +55,18 @@ def api(
     yield from open_backend(request.param, request, tmp_path, monkeypatch)
 
 
-def completed(api: Backend, tmp_path: Path) -> str:
+def completed(
+    api: Backend, tmp_path: Path, master: str = MASTER, extra: tuple[tuple[str, str], ...] = ()
+) -> str:
     vid = api.create(title="Talk")["id"]
     files = tmp_path / "run"
     files.mkdir(exist_ok=True)
     for name, text in (
         ("transcript.json", json.dumps(DOC)),
-        ("hls_master.m3u8", MASTER),
+        ("hls_master.m3u8", master),
         ("hls_720p.m3u8", VARIANT),
         *((f"hls_720p_{i:05d}.ts", "ts") for i in range(5)),
+        *extra,
     ):
         (files / name).write_text(text)
     prefix = api.container.media_store().publish(vid, RUN, sorted(files.iterdir()))
@@ -173,3 +176,23 @@ def test_clip_ranges_outside_the_video_are_400_and_unfinished_videos_409(
     ):
         resp = api.post(f"/videos/{vid}/clips", payload)
         assert resp.status_code == 400, (payload, resp.body)
+
+
+def test_instant_clip_of_a_master_with_an_audio_rendition_signs_it(
+    api: Backend, tmp_path: Path
+) -> None:
+    master = (
+        '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Main",URI="hls_audio.m3u8"\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=1000,AUDIO="audio"\nhls_720p.m3u8\n'
+    )
+    audio_playlist = VARIANT.replace("hls_720p_", "hls_audio_")
+    vid = completed(api, tmp_path, master, (("hls_audio.m3u8", audio_playlist),))
+    clip = body(api.post(f"/videos/{vid}/clips", {"start": 0, "end": 1, "mode": "instant"}))
+    url = urlsplit(clip["hlsUrl"])
+    text = str(api.client.http.get(f"{url.path}?{url.query}").body, "utf-8")
+    uri = text.split('URI="', 1)[1].split('"', 1)[0]
+    assert uri.startswith("hls_audio.m3u8?exp=")
+    base = url.path.rsplit("/", 1)[0]
+    audio = str(api.client.http.get(f"{base}/{uri}").body, "utf-8")
+    segments = [ln for ln in audio.splitlines() if ln and not ln.startswith("#")]
+    assert len(segments) == 1 and "hls_audio_00000.ts" in segments[0]  # [0, 2) covers [0, 1)

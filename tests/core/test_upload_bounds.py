@@ -223,3 +223,8 @@ def test_bytes_in_flight_in_s3_count_the_stored_parts(
         assert _error(over)["details"]["bytesInFlight"] == 5 * MiB
         fits = api.post("/uploads", {"filename": "b.mp4", "multipart": {"size": 3 * MiB}})
         assert fits.status_code == 201
+        # each part URL is signed with the part's length: S3 refuses any other body size
+        upload_id = json.loads(fits.body)["uploadId"]
+        parts = api.post(f"/uploads/{upload_id}/parts", {"partNumbers": [1]})
+        url = json.loads(parts.body)["parts"][0]["url"]
+        assert "X-Amz-SignedHeaders=content-length%3Bhost" in url

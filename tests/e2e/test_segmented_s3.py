@@ -146,17 +146,18 @@ def test_a_playable_run_on_s3_publishes_each_job_and_its_prefix_playlists(
     settings = replace(run["settings"], playable_seconds=8, first_segment_seconds=4)
     run_id = new_run_id()
     planned = segmented.prepare(VID, run_id, run["url"], settings, scratch, s3_client=s3).planned
-    assert planned is not None and planned["jobs"] == [-1, 0, 1, 2, 3]
+    assert planned is not None and planned["jobs"] == [-1, 1, 2, 3]  # 0: encoded by the plan
     prefix = f"videos/{VID}/{run_id}/"
     calls.take()
     published = 0
-    for job in [0, -1, 2, 1, 3]:  # out of order: 2 waits for 1
+    assert segmented.publish_job(VID, run_id, 0, scratch, store, 0) is None  # no audio yet
+    for job in [-1, 2, 1, 3]:  # out of order: 2 waits for 1
         segmented.run_job(VID, run_id, job, settings, scratch, s3_client=s3)
         live = segmented.publish_job(VID, run_id, job, scratch, store, published)
         ops = calls.take()
         assert any(op == "CopyObject" and k.startswith(prefix) for op, k in ops)
         published = live.segments if live else published
-        assert published == {0: 0, -1: 1, 2: 1, 1: 3, 3: 4}[job]
+        assert published == {-1: 1, 2: 1, 1: 3, 3: 4}[job]
     names = {o["Key"].removeprefix(prefix)
              for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}  # fmt: skip
     live_text = store.read_text(VID, run_id, "live_180p_00003.m3u8") or ""

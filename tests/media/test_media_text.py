@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -190,3 +191,23 @@ def test_chapter_titles_come_from_the_first_sentence_and_starts_avoid_mid_senten
     assert [c["start"] for c in got] == [0.0, 22.0]  # moved to the sentence's nearer end
     assert got[0]["title"] == "Welcome to the show, everyone, and thanks for\u2026"
     assert got[1]["title"] == "More words here"
+
+
+def test_segmented_translation_keeps_each_cue_once_by_owned_range() -> None:
+    from types import SimpleNamespace
+
+    from chalicelib.media.subtitles import Transcript
+    from chalicelib.processing.context import Stages
+
+    plan: Any = SimpleNamespace(segments=[SimpleNamespace(start=0.0, end=8.0),
+                                     SimpleNamespace(start=8.0, end=16.0)])  # fmt: skip
+    done = {"translation": {"status": "completed", "ms": 5}}
+    parts: Any = [  # both heard the cue near 8 s (the margin): its middle is in the first's range
+        SimpleNamespace(stages=done, speech={"translation": [[1, 2, "Hello."], [7.0, 8.2, "On."]]}),
+        SimpleNamespace(stages=done, speech={"translation": [[7.1, 8.3, "On"], [9, 10, "Bye."]]}),
+    ]
+    stages = Stages()
+    english = segmented._translation(stages, plan, parts, Transcript([], "de"))
+    assert [c.text for c in english.cues] == ["Hello.", "On.", "Bye."]
+    assert english.language == "en" and stages.reports["translation"].ms == 10
+    assert segmented._translation(Stages(), plan, parts, Transcript([], "en")) is None

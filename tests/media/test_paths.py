@@ -153,6 +153,20 @@ def top_rendition(result: dict[str, Any], store: LocalMediaStore) -> Path:
     return media_path(store, result["transcoding"]["formats"][0]["url"])
 
 
+def check_downloads(result: dict[str, Any], store: LocalMediaStore) -> None:
+    """Issue 26: each MP4 rendition, and an audio-only M4A (the AAC copied) with audio."""
+    downloads = result["downloads"]
+    mp4s = [d["quality"] for d in downloads if d["format"] == "mp4"]
+    assert mp4s == [f["quality"] for f in result["transcoding"]["formats"]]
+    audio = [d for d in downloads if d["format"] == "m4a"]
+    assert len(audio) == (1 if result["media"]["hasAudio"] else 0)
+    if audio:
+        with av.open(str(media_path(store, audio[0]["url"]))) as c:
+            assert not c.streams.video and c.streams.audio[0].codec_context.name == "aac"
+            assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
+        assert result["stages"]["audio"]["status"] == "completed"
+
+
 def luma(path: Path) -> Any:
     with av.open(str(path)) as c:
         return next(c.decode(video=0)).to_ndarray()
@@ -204,6 +218,7 @@ def test_an_odd_source_gives_the_same_result_on_each_path(
     with av.open(str(mp4)) as c:
         assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
     check(name, result, mp4)
+    check_downloads(result, store)
     stages = result["stages"]
     for stage in ("transcode", "thumbnail", "analysis", "vision", "publish"):
         assert stages[stage]["status"] == "completed", (stage, stages[stage])

@@ -24,7 +24,7 @@ const SEARCH_DELAY_MS = 250;
 const ACTIVE = new Set(["queued", "processing"]);
 const REPROCESSABLE = new Set(["uploaded", "completed", "failed"]);
 const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|mkv|webm|avi|mpe?g|ts|m2ts|mts|3gp|ogv|flv|wmv)$/i;
-const HLS_SCRIPT = "/console/hls.light.min.js";
+const HLS_SCRIPT = "/console/hls.min.js";
 const ID_PATTERN = /^#\/videos\/([A-Za-z0-9_-]{1,64})$/;
 
 const $ = (id) => document.getElementById(id);
