@@ -14,9 +14,10 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media \
-	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap \
-	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov
+.PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media-text bench-media \
+	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap bench-coldstart \
+	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov \
+	bench-images
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -80,6 +81,15 @@ bench-auth: $(DEV_STAMP)
 bench-search: $(DEV_STAMP)
 	$(BIN)/python bench/bench_search.py
 
+## make bench-images: 1080p thumbnails on demand: first render and cached p50, vs /health and
+## vs seeking the source's long GOPs (issue 26)
+bench-images: $(DEV_STAMP)
+	$(BIN)/python bench/bench_images.py $(BENCH_IMAGES_ARGS)
+
+## make bench-media-text: transcript search on an hour of words; an exact clip's cut vs decoding
+bench-media-text: $(RUN_STAMP)
+	$(BIN)/python bench/bench_media_text.py
+
 bench-workflow: $(DEV_STAMP)
 	$(BIN)/python bench/bench_workflow.py
 
@@ -117,6 +127,11 @@ bench-playable: $(DEV_STAMP)
 ## make bench-segtap: one segment job, encode + separate analysis pass vs one process (CPU)
 bench-segtap: $(DEV_STAMP)
 	$(BIN)/python bench/bench_segment_tap.py
+
+## make bench-coldstart: first vs later videos through `python -m devserver` (CPU of the server's
+## process tree), cold pool vs warm, the 20 s slide talk vs the bare ladder, fixed cost per batch
+bench-coldstart: $(RUN_STAMP)
+	$(BIN)/python bench/bench_coldstart.py $(BENCH_COLDSTART_ARGS)
 
 ## make bench-whisper: Whisper old vs new way on the speech-dense fixture (realtime, CPU, WER, cues)
 # DEV_STAMP (it includes RUN_STAMP): the word error rate comes from jiwer (requirements-dev.txt).

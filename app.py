@@ -24,8 +24,10 @@ from chalicelib.api.http import (
     request_id_of,
     with_request_id,
 )
+from chalicelib.api.images import ANIMATED_PARAMS, THUMBNAIL_PARAMS
 from chalicelib.api.isolation import IsolatedChalice
-from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS
+from chalicelib.api.local_media import CACHE_CONTROL, MEDIA_CORS, handoff_headers
+from chalicelib.api.media_text import NEW_CLIP, TRANSCRIPT_PARAMS
 from chalicelib.api.multipart import MULTIPART_PARTS
 from chalicelib.api.operation import (
     FILE_NAME,
@@ -59,7 +61,7 @@ from chalicelib.factory import container
 app = IsolatedChalice(app_name="video-service")
 app.log.setLevel(logging.INFO)
 # Media served locally: these bodies go out as bytes, base64 through API Gateway.
-app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment"])
+app.api.binary_types.extend(["video/mp4", "video/mp2t", "video/iso.segment", "image/webp"])
 # Every route goes through routes.route: access control and the error mapping always apply.
 routes = ApiRoutes(
     app,
@@ -71,7 +73,6 @@ routes = ApiRoutes(
     ),
 )
 _json = json_response
-MEDIA_INLINE_MAX_BYTES = 6 * 1024 * 1024  # Lambda's response payload quota
 # OpenAPI links from a created resource to the operations that take its id.
 VIDEO_LINKS = {
     **links(
@@ -749,33 +750,227 @@ def get_capacity() -> Response:
     ),
 )
 def get_media(video_id: str, run_id: str, name: str) -> Response:
-    """Local mode only: processed outputs (in AWS they are presigned S3 URLs).
-
-    `make run` answers GET/HEAD here itself, streamed from disk with ranges and validators
-    (devserver/server.py), and answers 404 to any other spelling of the path that Chalice
-    would route here; this route keeps /media in the route table (OPTIONS preflight, other
-    methods' 405) and serves chalice.test.Client small files (at most the inline cap, API
-    Gateway's payload quota; larger ones are a 404 here).
+    """A processed file, never read here: every spelling of the path that Chalice routes to
+    this view (trailing slash, `//`, dot segments) gets the same answer, after the signature
+    check. Local media: an empty answer naming the file (`X-Media-Handoff`, see
+    chalicelib/api/local_media.py), which `make run`'s server replaces with the file streamed
+    from disk (ranges, validators). Media in S3: a redirect to the object's presigned URL.
     """
-    files = container().local_media()
-    path = files.resolve(video_id, run_id, name) if files is not None else None
-    if path is None:
-        raise NotFoundError("no such media file")
-    from chalicelib.media_store.base import content_type
+    from chalicelib.media_store.base import content_type, is_valid_ids
 
-    ctype = content_type(name)
-    with path.open("rb") as handle:  # never a whole rendition in memory: at most the inline cap
-        data = handle.read(MEDIA_INLINE_MAX_BYTES + 1)
-    if len(data) > MEDIA_INLINE_MAX_BYTES:
-        raise NotFoundError(
-            "this file is served by the streaming server only (make run), not through the API"
+    files = container().local_media()
+    if files is None:  # in S3: the canonical signed URL of the object, never its bytes here
+        if not is_valid_ids(video_id, run_id, name):
+            raise NotFoundError("no such media file")
+        location = container().media_store().url(video_id, run_id, name)
+        return Response(
+            body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"}
         )
-    binary = ctype.split(";")[0] in app.api.binary_types
+    if files.resolve(video_id, run_id, name) is None:
+        raise NotFoundError("no such media file")
     return Response(
-        body=data if binary else data.decode("utf-8"),
+        body=b"",  # (a str body with a binary type fails Chalice's base64 step)
         status_code=200,
-        headers={"Content-Type": ctype, "Cache-Control": CACHE_CONTROL},
+        headers={
+            **handoff_headers(video_id, run_id, name, content_type(name)),
+            **_attachment(routes.request().query_params),  # downloads (issue 26)
+        },
     )
+
+
+def _attachment(query: Any) -> dict[str, str]:
+    """`?dl=<file name>` (a download URL): the file as an attachment of that name."""
+    from chalicelib.media_store.base import content_disposition
+
+    name = (query or {}).get("dl")
+    return {"Content-Disposition": content_disposition(name)} if name else {}
+
+
+# --- Images: thumbnails, animated previews (issue 26 part A) -----------------------------------
+# A read token, or the video's image signature (`images` on the item) for an <img>. Each answers
+# a redirect to the render, a file of the completed run (rendered first when not cached).
+_REDIRECT = "The render's URL (`Location`): a file of the run, rendered on first request."
+_IMAGE_ERRORS = (400, 404, 409, 429, 503)
+
+
+def _image_op(operation_id: str, summary: str, query: Any) -> Op:
+    return Op(
+        operation_id,
+        summary,
+        "media",
+        302,
+        query=query,
+        errors=_IMAGE_ERRORS,
+        path_patterns={"video_id": VIDEO_ID},
+        description=_REDIRECT,
+    )
+
+
+def _image_redirect(url: str) -> Response:
+    headers: dict[str, str | list[str]] = {"Location": url, "Cache-Control": CACHE_CONTROL}
+    return Response(body="", status_code=302, headers=headers)
+
+
+def _thumbnail(video_id: str, fmt: str) -> Response:
+    query = routes.request().query_params
+    return _image_redirect(container().images.thumbnail(video_id, fmt, query, _viewer()))
+
+
+def _animated(video_id: str, fmt: str) -> Response:
+    query = routes.request().query_params
+    return _image_redirect(container().images.animated(video_id, fmt, query, _viewer()))
+
+
+def _viewer() -> Any:
+    """The caller's principal, or None when a signature let the request in."""
+    from chalicelib.api.http import CURRENT_PRINCIPAL
+
+    return CURRENT_PRINCIPAL.get()
+
+
+_IMAGES = "/videos/{video_id}/images"
+
+
+@routes.route(
+    "/videos/{video_id}/thumbnail.jpg",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("thumbnailJpg", "A frame as JPEG, scaled", THUMBNAIL_PARAMS),
+)
+def thumbnail_jpg(video_id: str) -> Response:
+    return _thumbnail(video_id, "jpg")
+
+
+@routes.route(
+    "/videos/{video_id}/thumbnail.png",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("thumbnailPng", "A frame as PNG, scaled", THUMBNAIL_PARAMS),
+)
+def thumbnail_png(video_id: str) -> Response:
+    return _thumbnail(video_id, "png")
+
+
+@routes.route(
+    "/videos/{video_id}/thumbnail.webp",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("thumbnailWebp", "A frame as WebP, scaled", THUMBNAIL_PARAMS),
+)
+def thumbnail_webp(video_id: str) -> Response:
+    return _thumbnail(video_id, "webp")
+
+
+@routes.route(
+    "/videos/{video_id}/animated.webp",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("animatedWebp", "An animated WebP preview (at most 10 s)", ANIMATED_PARAMS),
+)
+def animated_webp(video_id: str) -> Response:
+    return _animated(video_id, "webp")
+
+
+@routes.route(
+    "/videos/{video_id}/animated.gif",
+    methods=["GET"],
+    access="read-or-signed",
+    signed_as=_IMAGES,
+    cors=True,
+    op=_image_op("animatedGif", "An animated GIF preview (at most 10 s)", ANIMATED_PARAMS),
+)
+def animated_gif(video_id: str) -> Response:
+    return _animated(video_id, "gif")
+
+
+# --- Transcript, chapters, clips (issue 26 part B): chalicelib/api/media_text.py ------------------
+@routes.route(
+    "/videos/{video_id}/transcript",
+    methods=["GET"],
+    access="read",
+    op=Op(
+        "getTranscript",
+        "The transcript as data (word times), as text, or searched",
+        "videos",
+        200,
+        ok_content={
+            JSON: {"type": "object"},
+            "text/plain": TEXT,
+            "text/vtt": TEXT,
+            "application/x-subrip": TEXT,
+        },
+        query=TRANSCRIPT_PARAMS,
+        errors=(400, 404, 409),
+        path_patterns={"video_id": VIDEO_ID},
+        description="`{language, segments: [{start, end, text, words: [{start, end, word}]}]}`; "
+        "`?format=txt|vtt|srt` as text; `?q=` → `{matches: [{start, end, text}]}`. 409 while the "
+        "video is not completed, 404 when it has no transcript (no speech to text).",
+    ),
+)
+def get_transcript(video_id: str) -> Response:
+    request = routes.request()
+    body, ctype = container().media_text.transcript(
+        video_id, routes.principal(), request.query_params
+    )
+    if isinstance(body, dict):
+        return _json(200, body)
+    return Response(body=body, status_code=200, headers={"Content-Type": ctype})
+
+
+@routes.route(
+    "/videos/{video_id}/clips",
+    methods=["POST"],
+    access="write",
+    content_types=ANY_CONTENT,
+    op=Op(
+        "createClip",
+        "A clip of a completed video: an instant playlist (200) or a new, exact video (201)",
+        "videos",
+        201,
+        "Video",
+        body=NEW_CLIP,
+        other_ok={200: "InstantClip"},
+        errors=(400, 404, 409, 413, 415, 429, 503),
+        path_patterns={"video_id": VIDEO_ID},
+        description="`mode: instant` answers 200 `{hlsUrl, start, end, segmentStart, "
+        "segmentEnd}`: a signed playlist over the video's own segments that overlap the range "
+        "(nothing encoded). `mode: exact` (the default) answers 201 with a new video "
+        "(`clipOf: {videoId, start, end}`), queued for processing from the source's range, "
+        "frame-accurate. 400 unless 0 <= start < end <= duration; 409 when the video is not "
+        "completed.",
+    ),
+)
+def create_clip(video_id: str) -> Response:
+    status, body = container().media_text.clip(video_id, _body(), routes.principal())
+    return _json(status, body)
+
+
+@routes.route(
+    "/videos/{video_id}/clip/{clip_range}/{name}",
+    methods=["GET"],
+    access="signed",
+    cors=True,
+    op=Op(
+        "getClipDocument",
+        "An instant clip's HLS playlist, references signed",
+        "media",
+        200,
+        ok_content={"application/vnd.apple.mpegurl": TEXT},
+        errors=(404,),
+        path_patterns={"video_id": VIDEO_ID, "clip_range": "^[0-9]{1,10}-[0-9]{1,10}$"},
+    ),
+)
+def get_clip_document(video_id: str, clip_range: str, name: str) -> Response:
+    text, ctype = container().media_text.clip_document(video_id, clip_range, name)
+    return Response(body=text, status_code=200, headers={"Content-Type": ctype})
 
 
 # --- The web console (chalicelib/console): the page and its static assets, no token needed --------
@@ -850,3 +1045,9 @@ def dispatcher(event: dict[str, Any], context: Any) -> Any:
     d = container().dispatcher
     fanned = d.fan_out()
     return {"fannedOut": fanned, "attempted": d.deliver_due()}
+
+
+@app.lambda_function(name="renderer")
+def renderer(event: dict[str, Any], context: Any) -> Any:
+    """Images on demand in AWS (the processor's image, an ordinary Lambda): one render."""
+    return container().render_task.handle(event)

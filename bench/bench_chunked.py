@@ -80,11 +80,13 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def measured(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
-    """(result, CPU seconds, wall seconds) of fn(*args) in this process and its children."""
+def measured(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float, tuple[float, float]]:
+    """(result, CPU seconds, wall seconds, (start, end)) of fn(*args) in this process and its
+    children; start and end on the machine's monotonic clock (shared by every process)."""
     c0, t0 = _cpu(), time.monotonic()
     result = fn(*args)
-    return result, _cpu() - c0, time.monotonic() - t0
+    t1 = time.monotonic()
+    return result, _cpu() - c0, t1 - t0, (t0, t1)
 
 
 def one_pass(settings: Settings, uri: str) -> Any:
@@ -126,8 +128,13 @@ def chunk_assemble(settings: Settings, run_id: str) -> Any:
 
 def run_one_pass(settings: Settings, uri: str) -> dict[str, Any]:
     with ProcessPoolExecutor(1) as pool:
-        result, cpu, wall = pool.submit(one_pass, settings, uri).result()
+        result, cpu, wall, _ = pool.submit(one_pass, settings, uri).result()
     return {"result": result, "cpu": cpu, "wall": wall}
+
+
+def _warm() -> None:
+    """Start a worker and import what a job imports (a warm environment, as the pool keeps)."""
+    from chalicelib.processing import one_pass, segmented  # noqa: F401
 
 
 def run_chunked(settings: Settings, uri: str, envs: int, threads: int) -> dict[str, Any]:
@@ -141,32 +148,48 @@ def run_chunked(settings: Settings, uri: str, envs: int, threads: int) -> dict[s
         for e in range(envs)
     ]
     pools = [ProcessPoolExecutor(1, initializer=_pin, initargs=(c,)) for c in cpu_sets]
+    for p in pools:  # warm environments (the pool keeps its workers): start-up is not timed
+        p.submit(_warm).result()
     run_id = new_run_id()
     started = time.monotonic()
+    timeline: list[dict[str, Any]] = []
+
+    def mark(what: str, env: int, submitted: float, span: tuple[float, float], cpu: float) -> None:
+        timeline.append({"what": what, "env": env, "submit": round(submitted - started, 3),
+                         "start": round(span[0] - started, 3), "end": round(span[1] - started, 3),
+                         "cpu": round(cpu, 3)})  # fmt: skip
+
     try:
-        prepared, cpu, _ = pools[0].submit(chunk_prepare, settings, run_id, uri).result()
+        t = time.monotonic()
+        prepared, cpu, plan_wall, span = (
+            pools[0].submit(chunk_prepare, settings, run_id, uri).result()
+        )
+        mark("plan", 0, t, span, cpu)
         planned = prepared.planned
         assert planned is not None, "the clip should be longer than one segment"
+        # The workflow's Map order: the jobs in the order the plan lists them.
         jobs: list[int] = list(planned["jobs"])
-        # Segments first, the (longer) audio job last: it overlaps the last segments.
-        jobs = [j for j in jobs if j >= 0] + [j for j in jobs if j < 0]
-        running: dict[int, tuple[int, Future[Any]]] = {}
+        running: dict[int, tuple[int, float, Future[Any]]] = {}
         times: dict[int, float] = {}
         while jobs or running:
             for e in range(envs):
                 if e not in running and jobs:
                     job = jobs.pop(0)
-                    running[e] = (job, pools[e].submit(chunk_job, settings, run_id, job))
-            time.sleep(0.05)
-            for e, (job, fut) in list(running.items()):
+                    fut = pools[e].submit(chunk_job, settings, run_id, job)
+                    running[e] = (job, time.monotonic(), fut)
+            time.sleep(0.01)
+            for e, (job, submitted, fut) in list(running.items()):
                 if fut.done():
-                    _, job_cpu, job_wall = fut.result()
+                    _, job_cpu, job_wall, span = fut.result()
                     cpu += job_cpu
                     times[job] = job_wall
+                    mark("audio" if job < 0 else f"seg{job}", e, submitted, span, job_cpu)
                     del running[e]
-        result, assemble_cpu, assemble_wall = (
+        t = time.monotonic()
+        result, assemble_cpu, assemble_wall, span = (
             pools[0].submit(chunk_assemble, settings, run_id).result()
         )
+        mark("assemble", 0, t, span, assemble_cpu)
         cpu += assemble_cpu
     finally:
         for p in pools:
@@ -175,7 +198,49 @@ def run_chunked(settings: Settings, uri: str, envs: int, threads: int) -> dict[s
     # The stream copy grows with the video; poster, vision and the storyboard sprite do not.
     copy_s = result["stages"]["assemble"]["ms"] / 1000
     return {"result": result, "cpu": cpu, "wall": wall, "jobs": times, "assemble": assemble_wall,
-            "assemble_copy": copy_s, "segments": planned["segments"]}  # fmt: skip
+            "assemble_copy": copy_s, "segments": planned["segments"], "plan": plan_wall,
+            "timeline": timeline, "order": list(planned["jobs"])}  # fmt: skip
+
+
+def critical_path(run: dict[str, Any], envs: int, key: str) -> dict[str, float]:
+    """From one run's per-stage figures (`key`: "wall" = end - start, or "cpu"): the serial part
+    (plan + assembly), the jobs' total, and the ideal wall time on `envs` environments when the
+    jobs are handed out in the plan's order, each to the first free environment (as a Map with
+    MaxConcurrency does). CPU seconds do not stretch when other work shares the machine, so the
+    ratio from them is the contention-robust figure."""
+
+    def size(row: dict[str, Any]) -> float:
+        return float(row["cpu"] if key == "cpu" else row["end"] - row["start"])
+
+    rows = {r["what"]: r for r in run["timeline"]}
+    serial = size(rows["plan"]) + size(rows["assemble"])
+    jobs = [size(rows["audio" if j < 0 else f"seg{j}"]) for j in run["order"]]
+    loads = [0.0] * envs
+    for d in jobs:  # in order, to the first free environment
+        i = loads.index(min(loads))
+        loads[i] += d
+    return {"serial_s": round(serial, 2), "jobs_s": round(sum(jobs), 2),
+            "ideal_1_env_s": round(serial + sum(jobs), 2),
+            f"ideal_{envs}_env_s": round(serial + max(loads), 2),
+            "ideal_ratio": round((serial + sum(jobs)) / (serial + max(loads)), 3)}  # fmt: skip
+
+
+def idle(run: dict[str, Any], envs: int) -> dict[str, float]:
+    """Where the run's environments waited: dispatch latency (submit to start, summed), and the
+    share of the job phase (first job start to last job end) each environment was busy."""
+    jobs = [r for r in run["timeline"] if r["what"] not in ("plan", "assemble")]
+    first, last = min(r["start"] for r in jobs), max(r["end"] for r in jobs)
+    busy = [sum(r["end"] - r["start"] for r in jobs if r["env"] == e) for e in range(envs)]
+    rows = {r["what"]: r for r in run["timeline"]}
+    return {
+        "dispatch_latency_s": round(sum(r["start"] - r["submit"] for r in run["timeline"]), 3),
+        "plan_to_first_job_s": round(first - rows["plan"]["end"], 3),
+        "last_job_to_assemble_s": round(rows["assemble"]["start"] - last, 3),
+        "job_phase_s": round(last - first, 2),
+        "busy_share": [round(b / (last - first), 3) for b in busy],
+        "tail_one_env_s": round(last - sorted(
+            max(r["end"] for r in jobs if r["env"] == e) for e in range(envs))[0], 2),
+    }  # fmt: skip
 
 
 def run_via_workflow(settings: Settings, envs: int, threads: int) -> dict[str, Any]:
@@ -372,11 +437,58 @@ def model_by_size(cpu_per_media_s: float, run: dict[str, Any], clip_seconds: flo
     return out
 
 
+def run_all(settings: Callable[[str], Settings], envs: int = 2) -> tuple[Any, Any, Any]:
+    """One-pass, then chunked on 1 environment, then on `envs`, each printed as it ends."""
+
+    def uri(s: Settings) -> str:
+        return (s.source_roots[0] / "clip.mp4").as_uri()
+
+    s_one = settings("one")
+    print("one-pass pipeline (one environment, every CPU) …", flush=True)
+    one = run_one_pass(s_one, uri(s_one))
+    print(f"  wall {one['wall']:.1f} s, CPU {one['cpu']:.1f} s, load {os.getloadavg()}",
+          flush=True)  # fmt: skip
+    s11 = settings("chunk-1x1")
+    print("chunked, 1 environment x 1 thread …", flush=True)
+    c11 = run_chunked(s11, uri(s11), envs=1, threads=1)
+    print(f"  wall {c11['wall']:.1f} s, CPU {c11['cpu']:.1f} s, "
+          f"{c11['segments']} segments, load {os.getloadavg()}", flush=True)  # fmt: skip
+    print_timeline(c11)
+    s21 = settings(f"chunk-{envs}x1")
+    print(f"chunked, {envs} environments x 1 thread …", flush=True)
+    c21 = run_chunked(s21, uri(s21), envs=envs, threads=1)
+    print(f"  wall {c21['wall']:.1f} s, CPU {c21['cpu']:.1f} s, load {os.getloadavg()}",
+          flush=True)  # fmt: skip
+    print_timeline(c21)
+    return (s_one, one), (s11, c11), (s21, c21)
+
+
+def print_timeline(run: dict[str, Any]) -> None:
+    """Each stage of a chunked run (s from its start: env, submitted, started, ended, CPU)."""
+    for r in run["timeline"]:
+        print(f"      {r['what']:8s} env {r['env']}  {r['submit']:7.2f} {r['start']:7.2f} "
+              f"{r['end']:7.2f}  CPU {r['cpu']:6.2f}", flush=True)  # fmt: skip
+
+
+def print_breakdown(figures: dict[str, Any], c21: dict[str, Any]) -> None:
+    """Where the 2x1 run spent its time, and the ideal ratios from the critical path."""
+    print(f"(2) where the 2x1 run waited: {figures['idle_2x1']}")
+    for key in ("critical_path_cpu", "critical_path_wall_1x1"):
+        cp = figures[key]
+        print(f"(2) {key}: serial (plan + assembly) {cp['serial_s']} s, jobs {cp['jobs_s']} s"
+              f" -> ideal 2-env ratio {cp['ideal_ratio']} (jobs in the plan's order "
+              f"{c21['order']})")  # fmt: skip
+    print(f"    load average at the end {figures['load_avg']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--segment", type=int, default=20, help="VIDEO_SEGMENT_SECONDS")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--clip", type=Path, help="reuse this clip (one an earlier run generated, kept with --keep)"
+    )
     parser.add_argument(
         "--via-workflow", action=argparse.BooleanOptionalAction, default=True,
         help="also process the clip through the local product (API, workflow, pool)",
@@ -386,8 +498,11 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="bench-chunked-"))
     try:
         clip = base / "clip.mp4"
-        print(f"generating {args.seconds} s 1080p30 clip with speech …", flush=True)
-        make_clip(exe, clip, args.seconds)
+        if args.clip:
+            shutil.copyfile(args.clip, clip)
+        else:
+            print(f"generating {args.seconds} s 1080p30 clip with speech …", flush=True)
+            make_clip(exe, clip, args.seconds)
         from chalicelib.media.whisper_model import resolve_whisper_model
 
         model_dir = base / "model"
@@ -400,22 +515,7 @@ def main() -> int:
             return Settings(backend="local", data_dir=data, source_roots=(data / "inbox",),
                             whisper_model=whisper, segment_seconds=args.segment)  # fmt: skip
 
-        def uri(s: Settings) -> str:
-            return (s.source_roots[0] / "clip.mp4").as_uri()
-
-        s_one = settings("one")
-        print("one-pass pipeline (one environment, every CPU) …", flush=True)
-        one = run_one_pass(s_one, uri(s_one))
-        print(f"  wall {one['wall']:.1f} s, CPU {one['cpu']:.1f} s", flush=True)
-        s11 = settings("chunk-1x1")
-        print("chunked, 1 environment x 1 thread …", flush=True)
-        c11 = run_chunked(s11, uri(s11), envs=1, threads=1)
-        print(f"  wall {c11['wall']:.1f} s, CPU {c11['cpu']:.1f} s, "
-              f"{c11['segments']} segments", flush=True)  # fmt: skip
-        s21 = settings("chunk-2x1")
-        print("chunked, 2 environments x 1 thread …", flush=True)
-        c21 = run_chunked(s21, uri(s21), envs=2, threads=1)
-        print(f"  wall {c21['wall']:.1f} s, CPU {c21['cpu']:.1f} s", flush=True)
+        (s_one, one), (_, c11), (s21, c21) = run_all(settings)
 
         print("equivalence (chunked 2x1 vs one-pass) …", flush=True)
         eq = equivalence(exe, s_one, one["result"], s21, c21["result"], source=clip)
@@ -443,6 +543,13 @@ def main() -> int:
             "equivalence": eq,
             "model_60min_1080p": model(c11, args.seconds, args.segment),
             "cpu_s_per_media_s": round(c21["cpu"] / args.seconds, 2),
+            "job_order": c21["order"],
+            "timeline_1x1": c11["timeline"],
+            "timeline_2x1": c21["timeline"],
+            "critical_path_cpu": critical_path(c11, 2, "cpu"),
+            "critical_path_wall_1x1": critical_path(c11, 2, "wall"),
+            "idle_2x1": idle(c21, 2),
+            "load_avg": os.getloadavg(),
         }
         figures["model_60min_by_env_size"] = model_by_size(
             c21["cpu"] / args.seconds, c11, args.seconds
@@ -472,6 +579,7 @@ def main() -> int:
         cpu = figures["cpu_chunked_vs_one_pass"]
         print(f"(3) CPU chunked / one-pass = {cpu:.3f} (goal <= 1.10) "
               f"{'ok' if cpu <= 1.10 else 'MISSED'}")  # fmt: skip
+        print_breakdown(figures, c21)
         if via is not None:
             ok = all(
                 r["ok"] and r["ssim"] >= 0.98 for r in via["equivalence"]["renditions"].values()

@@ -30,27 +30,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.domain import new_video_id, utc_now  # noqa: E402
+from chalicelib.domain import utc_now  # noqa: E402
 from chalicelib.store.sqlite import SqliteVideoStore  # noqa: E402
+from tests.store.conftest import make as video  # noqa: E402  (the stores' tests' item)
 
 
 def pct(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
-
-
-def video(status: str = "uploaded") -> dict[str, Any]:
-    now = utc_now()
-    return {
-        "id": new_video_id(),
-        "title": "b",
-        "description": "",
-        "sourceUrl": "s3://b/k",
-        "status": status,
-        "createdAt": now,
-        "updatedAt": now,
-        "workspace": "default",
-    }
 
 
 def write_overhead(n: int) -> None:

@@ -55,6 +55,10 @@ class Settings:
     # CPUs divided among the most environments the scaler asks for, at least one, so k busy
     # environments never oversubscribe k cores
     local_env_threads: int = 0
+    # a local environment scaled down stays up idle this long, and the next batch takes it back
+    # warm (imports done, models loaded), as Lambda MI keeps capacity until it scales in; 0 stops
+    # it at once
+    pool_idle_seconds: float = 300.0
     # segmented processing: a video longer than about this is cut into segments encoded in
     # parallel invocations (multiples of the 4 s HLS segment); 0 never segments
     segment_seconds: int = 60
@@ -106,6 +110,18 @@ class Settings:
     local_max_upload_bytes: int = 512 * 1024**2
     upload_slots_per_workspace: int = 20
     upload_abandoned_seconds: float = 25 * 3600.0
+    # images on demand (chalicelib/tasks/render.py): AWS: the renderer function; locally: ffmpeg
+    # renders at once in the server's process tree, and how long a request waits for a slot
+    renderer_function: str = ""
+    render_concurrency: int = 2
+    render_wait_seconds: float = 5.0
+    render_timeout_seconds: float = 30.0
+    # bytes a workspace may have in unfinished uploads at once (0: 2 GiB where uploads land on
+    # this server's disk, 100 GiB in S3)
+    upload_bytes_per_workspace: int = 0
+    # issue 26: `en` adds English subtitles (Whisper's translate task) to speech in another
+    # language; empty: no translation
+    subtitle_translate: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -155,6 +171,7 @@ class Settings:
             local_wait_seconds=_float(env, "VIDEO_LOCAL_WAIT_SECONDS", 0.2),
             local_env_concurrency=_int(env, "VIDEO_LOCAL_ENV_CONCURRENCY", 1),
             local_env_threads=_int(env, "VIDEO_LOCAL_ENV_THREADS", 0),
+            pool_idle_seconds=_float(env, "VIDEO_POOL_IDLE_SECONDS", 300.0),
             segment_seconds=_int(env, "VIDEO_SEGMENT_SECONDS", 60),
             playable_seconds=_int(env, "VIDEO_PLAYABLE_SECONDS", 30),
             first_segment_seconds=_int(env, "VIDEO_FIRST_SEGMENT_SECONDS", 4),
@@ -192,4 +209,18 @@ class Settings:
             local_max_upload_bytes=_int(env, "VIDEO_LOCAL_MAX_UPLOAD_BYTES", 512 * 1024**2),
             upload_slots_per_workspace=_int(env, "VIDEO_UPLOAD_SLOTS_PER_WORKSPACE", 20),
             upload_abandoned_seconds=_float(env, "VIDEO_UPLOAD_ABANDONED_SECONDS", 25 * 3600.0),
+            renderer_function=env.get("VIDEO_RENDERER_FUNCTION", "").strip(),
+            render_concurrency=_int(env, "VIDEO_RENDER_CONCURRENCY", 2),
+            render_wait_seconds=_float(env, "VIDEO_RENDER_WAIT_SECONDS", 5.0),
+            render_timeout_seconds=_float(env, "VIDEO_RENDER_TIMEOUT_SECONDS", 30.0),
+            upload_bytes_per_workspace=_int(env, "VIDEO_UPLOAD_BYTES_PER_WORKSPACE", 0),
+            subtitle_translate=_translate_target(env),
         )
+
+
+def _translate_target(env: dict[str, str]) -> str:
+    """VIDEO_SUBTITLE_TRANSLATE: empty or `en` (Whisper translates into English only)."""
+    value = env.get("VIDEO_SUBTITLE_TRANSLATE", "").strip().lower()
+    if value not in ("", "en"):
+        raise ValueError(f"VIDEO_SUBTITLE_TRANSLATE must be empty or 'en', not {value!r}")
+    return value

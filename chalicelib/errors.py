@@ -70,9 +70,14 @@ class RateLimitedError(ServiceError):
     status = 429
     code = "TooManyRequests"
 
-    def __init__(self, message: str, retry_after: float, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float, code: str | None = None, details: Any = None
+    ) -> None:
         super().__init__(
-            message, code=code, headers={"Retry-After": str(max(1, int(retry_after + 0.999)))}
+            message,
+            details=details,
+            code=code,
+            headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         )
 
 

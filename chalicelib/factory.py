@@ -22,7 +22,9 @@ from chalicelib.store.base import VideoStore
 if TYPE_CHECKING:
     from chalicelib.api.auth import Authenticator, SecretHasher, TokenService
     from chalicelib.api.cursor import CursorCodec
+    from chalicelib.api.images import ImageService
     from chalicelib.api.local_media import LocalMediaFiles
+    from chalicelib.api.media_text import MediaTextService
     from chalicelib.api.render import MediaRenderer
     from chalicelib.api.service import VideoService
     from chalicelib.api.signing import UrlSigner
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from chalicelib.orchestrator.base import Orchestrator
     from chalicelib.tasks.finalizer import Finalizer
     from chalicelib.tasks.processor import Processor
+    from chalicelib.tasks.render import RenderTask
     from chalicelib.tasks.scaler import Scaler
 
 
@@ -89,6 +92,7 @@ class Container:
         self._pool = pool
         self._s3 = s3
         self._cursors = cursors
+        self._lambda: Any = None
 
     # --- ports -----------------------------------------------------------------------------
     @property
@@ -196,6 +200,7 @@ class Container:
                     threads=default_env_threads(
                         self.settings.local_env_threads, self.settings.scale_max
                     ),
+                    idle_seconds=self.settings.pool_idle_seconds,
                 )
             return self._pool
 
@@ -280,7 +285,12 @@ class Container:
     def renderer(self) -> MediaRenderer:
         from chalicelib.api.render import MediaRenderer
 
-        return MediaRenderer(self.media_store, self.signer, self.settings.public_base_url)
+        return MediaRenderer(
+            self.media_store,
+            self.signer,
+            self.settings.public_base_url,
+            self.settings.source_roots if self.settings.media_is_local else (),
+        )
 
     @functools.cached_property
     def videos(self) -> VideoService:
@@ -299,6 +309,48 @@ class Container:
             self.media_store,
             source_exists=self.source_exists if self._uses_s3 else None,
         )
+
+    @functools.cached_property
+    def images(self) -> ImageService:
+        """Thumbnails and animated previews: rendered where ffmpeg lives (the renderer
+        function in AWS, the local render executor otherwise), cached in the run."""
+        from chalicelib.api.images import ImageService
+
+        render: Any
+        if self.settings.renderer_function:
+            from chalicelib.tasks.render import LambdaRenderInvoker
+
+            render = LambdaRenderInvoker(self._lambda_client, self.settings.renderer_function)
+        else:
+            from chalicelib.tasks.render import LocalRenderExecutor
+
+            render = LocalRenderExecutor(
+                self.render_task,
+                self.settings.render_concurrency,
+                self.settings.render_wait_seconds,
+            )
+        return ImageService(
+            self.store,
+            self.renderer,
+            lambda v, r, n: self.media_store().has_file(v, r, n),  # type: ignore[attr-defined]
+            render,
+        )
+
+    def _lambda_client(self) -> Any:
+        with self._lock:
+            if self._lambda is None:
+                self._lambda = boto3_client("lambda", self.settings)
+            return self._lambda
+
+    @functools.cached_property
+    def media_text(self) -> MediaTextService:
+        """Transcripts and clips (issue 26): chalicelib/api/media_text.py."""
+        from chalicelib.api.media_text import MediaTextService
+
+        return MediaTextService(
+            self.store, self.settings, self.renderer, self.signer, self.media_store,
+            self.videos.process,
+        )  # fmt: skip
 
     @property
     def _uses_s3(self) -> bool:
@@ -351,7 +403,12 @@ class Container:
     def finalizer(self) -> Finalizer:
         from chalicelib.tasks.finalizer import Finalizer
 
-        return Finalizer(self.store)
+        return Finalizer(
+            self.store,
+            self.store,
+            capacity_seconds=self.pool.environment_seconds if self.settings.is_local else None,
+            min_environments=self.settings.scale_min,
+        )
 
     @functools.cached_property
     def processor(self) -> Processor:
@@ -364,6 +421,13 @@ class Container:
             s3_client=self.s3_client if self._uses_s3 else None,
             scratch=self.scratch_store,
         )
+
+    @functools.cached_property
+    def render_task(self) -> RenderTask:
+        """The renderer function's logic (also the local render executor's)."""
+        from chalicelib.tasks.render import RenderTask
+
+        return RenderTask(self.settings, self.media_store)  # type: ignore[arg-type]
 
     @functools.cached_property
     def scaler(self) -> Scaler:

@@ -3,6 +3,10 @@ as a 400) and the processor (at fetch time, as a failed video) apply.
 
 - `file://` (local mode): an existing regular file whose real path (symlinks and `..` resolved)
   is inside one of the source roots.
+- `upload://{workspace}/{uploadId}/{name}` (local mode): a local upload, the file
+  `{first source root}/uploads/{workspace}/{uploadId}/{name}`; the form `POST /uploads` hands
+  out, so no response carries the server's absolute paths. It then follows the `file://` rules
+  (older items hold the `file://` form of the same file, which stays valid).
 - `s3://bucket/key`: one literal, normalized key (no empty, `.` or `..` segments, no `%`
   escapes, no query or fragment); in AWS it must be under the media bucket's `uploads/`
   prefix, the only one the processor may read. At creation the API also asks S3 whether the
@@ -16,11 +20,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from chalicelib.errors import DependencyError
 
 UPLOADS_PREFIX = "uploads/"  # where sources live in the media bucket (infra grants only this)
+UPLOAD_SCHEME = "upload"  # local uploads: upload://{workspace}/{uploadId}/{name}
+_UPLOAD_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _KEY_SEGMENT_RE = re.compile(r"^[A-Za-z0-9!_.*'()=+,;:@ -]+$")
 
@@ -76,6 +82,68 @@ def check_local_workspace(real: Path, source_roots: Sequence[Path], workspace: s
         uploads = Path(root).resolve() / UPLOADS_PREFIX.rstrip("/")
         if _is_within(real, uploads) and not _is_within(real, uploads / workspace):
             raise SourceRejected("SourceNotFound", "The source file does not exist.")
+
+
+def upload_url(workspace: str, slot: str, name: str) -> str:
+    """The `sourceUrl` of a local upload: relative to the uploads inbox, never a server path."""
+    return f"{UPLOAD_SCHEME}://{workspace}/{slot}/{quote(name, safe='')}"
+
+
+def parse_upload_url(url: str) -> tuple[str, str, str]:
+    """`(workspace, uploadId, name)` of an `upload://` source (one literal segment each)."""
+    parts = urlsplit(url)
+    bad = SourceRejected(
+        "UnsupportedSource", "An upload:// source must be upload://workspace/uploadId/name."
+    )
+    if parts.scheme.lower() != UPLOAD_SCHEME or "?" in url or "#" in url:
+        raise bad
+    segments = parts.path.split("/")
+    if len(segments) != 3 or segments[0] != "":
+        raise bad
+    workspace, slot, name = parts.netloc, segments[1], unquote(segments[2])
+    if not (_UPLOAD_SEGMENT_RE.match(workspace) and _UPLOAD_SEGMENT_RE.match(slot)):
+        raise bad
+    if not name or name in (".", "..") or "/" in name or "\x00" in name:
+        raise bad
+    return workspace, slot, name
+
+
+def local_source_path(url: str, source_roots: Sequence[Path]) -> str:
+    """The path a local source names (not yet checked: `resolve_local_source` does that):
+    a `file://` URL's path, or where an `upload://` source lives under the first root."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+            raise SourceRejected("UnsupportedSource", "file:// URLs must be file:///absolute/path")
+        return unquote(parts.path)
+    if scheme == UPLOAD_SCHEME and source_roots:
+        workspace, slot, name = parse_upload_url(url)
+        inbox = Path(source_roots[0]) / UPLOADS_PREFIX.rstrip("/")
+        return str(inbox / workspace / slot / name)
+    raise SourceRejected("UnsupportedSource", "The source must be a file:// or s3:// URL.")
+
+
+def is_local_source(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("file", UPLOAD_SCHEME)
+
+
+def public_source_url(url: str, source_roots: Sequence[Path]) -> str:
+    """A `sourceUrl` as responses show it: an older item's `file://` URL of a local upload
+    becomes its `upload://` form (no server path); anything else as it was given."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or not source_roots:
+        return url
+    inbox = Path(source_roots[0]) / UPLOADS_PREFIX.rstrip("/")
+    path = Path(unquote(parts.path))
+    if not path.is_relative_to(inbox) or len(path.relative_to(inbox).parts) != 3:
+        return url
+    candidate = upload_url(*path.relative_to(inbox).parts)
+    try:
+        parse_upload_url(candidate)
+    except SourceRejected:
+        return url
+    return candidate
 
 
 def parse_s3_source(url: str, media_bucket: str = "", workspace: str = "") -> tuple[str, str]:

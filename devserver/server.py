@@ -11,7 +11,9 @@ API (routing, middleware, the route wrapper: `LocalGateway`, the same path `chal
   (beyond it a `503` and close, never an unbounded pile of threads);
 - `GET`/`HEAD /media/{videoId}/{runId}/{name}`: streamed from disk with sendfile, with ranges,
   validators and `304` (`chalicelib.api.local_media`), after `LocalMediaStore.resolve`'s path
-  check; memory does not grow with file size or viewers;
+  check; memory does not grow with file size or viewers. Any other spelling of the path that
+  Chalice routes to the media view gets the view's answer: a handoff naming the file (the view
+  never reads it), streamed here the same way;
 - `PUT /uploads/{uploadId}/{name}` and `PUT /uploads/{uploadId}/parts/{n}`: the body streamed
   into the slot (`Uploads.receive_local_stream`), `Content-Length` checked before reading,
   chunked bodies counted as they arrive;
@@ -60,7 +62,13 @@ from chalice import local
 from chalice.config import Config
 
 from chalicelib.api.http import ApiRoutes
-from chalicelib.api.local_media import LocalMediaFiles, cors_headers, plan_media
+from chalicelib.api.local_media import (
+    HANDOFF_HEADER,
+    LocalMediaFiles,
+    cors_headers,
+    parse_handoff,
+    plan_media,
+)
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.uploads import LOCAL_MAX_UPLOAD_BYTES
 from chalicelib.api.validation import MAX_SSE_WAIT
@@ -70,7 +78,7 @@ from chalicelib.errors import (
     RateLimitedError,
     ServiceError,
 )
-from chalicelib.media_store.base import content_type
+from chalicelib.media_store.base import content_disposition, content_type
 
 log = logging.getLogger(__name__)
 
@@ -560,14 +568,6 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                         getattr(self, fast.handler)(*match.groups())
                     break
             else:
-                if self._is_media_variant(path):
-                    # A media URL spelled otherwise (trailing slash, `//`, `%2F`, dot
-                    # segments) that Chalice's matcher would still route to the media view:
-                    # a 404, never the view (which would read the file into memory, in an
-                    # API slot).
-                    error = NotFoundError("no such media file")
-                    self._send_service_error(error, cors_headers())
-                    return
                 self._call_chalice()
         except ClientGone:
             self.close_connection = True
@@ -643,9 +643,38 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         except PayloadTooLargeError as exc:
             self._send_service_error(exc)
             return
-        self._send_answer(self._ask_chalice(self.path, data))
+        # HEAD on the media view (any spelling) is asked as the GET it describes: its answer
+        # is the handoff, never a body, and the file's headers are sent from here
+        method = "GET" if self.command == "HEAD" and self._routes_to_media() else self.command
+        answer = self._ask_chalice(self.path, data, method)
+        handoff = self._media_handoff(answer)
+        if handoff is not None:
+            self._serve_media(*handoff)
+            return
+        self._send_answer(answer)
 
-    def _ask_chalice(self, path: str, data: bytes = b"") -> Answer:
+    def _media_handoff(self, answer: Answer) -> tuple[str, str, str] | None:
+        """The file the media view named for this request, to stream in its place (any
+        spelling of a media URL that Chalice routed to the view, signature checked there)."""
+        if self.server.media is None or answer.status != 200 or self.command not in ("GET", "HEAD"):
+            return None
+        value = next((v for k, v in answer.headers if k.lower() == HANDOFF_HEADER.lower()), None)
+        if value is None or not self._routes_to_media():  # only the media view hands off
+            return None
+        return parse_handoff(value)
+
+    def _routes_to_media(self) -> bool:
+        """Whether Chalice routes this request's path to the media view."""
+        if self.server.media_route is None:
+            return False
+        try:
+            path = urlsplit(self.path).path
+            matched = self.server.gateway.event_converter._route_matcher.match_route(path)
+        except ValueError:
+            return False
+        return bool(matched.route == self.server.media_route)
+
+    def _ask_chalice(self, path: str, data: bytes = b"", method: str | None = None) -> Answer:
         """The app's answer to this request (at `path`), inside one of the API slots."""
         headers = dict(self.headers.items())
         if not self._from_trusted_proxy():  # X-Forwarded-* count only from trusted proxies
@@ -657,7 +686,7 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         try:
             with self.server.api_slots:
                 response = self.server.gateway.handle_request(
-                    self.command, path, headers, data or None
+                    method or self.command, path, headers, data or None
                 )
         except local.LocalGatewayException as exc:
             return Answer(exc.CODE, list(exc.headers.items()), exc.body or b"")
@@ -722,17 +751,6 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
             self.server.streams.close(key)
         self._send_answer(answer)
 
-    def _is_media_variant(self, path: str) -> bool:
-        """True when Chalice would route this GET/HEAD to the media view (which this server
-        answers itself, only at the exact path)."""
-        if self.command not in ("GET", "HEAD") or self.server.media_route is None:
-            return False
-        try:
-            matched = self.server.gateway.event_converter._route_matcher.match_route(path)
-        except ValueError:
-            return False
-        return bool(matched.route == self.server.media_route)
-
     def _signed(self, path: str, query: str, headers: list[tuple[str, str]]) -> bool:
         """Media and upload slots take no bearer token: their URLs carry a signature (as the
         Chalice routes check it, `access="signed"`). False (answered 403) when it is not valid."""
@@ -769,6 +787,9 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
                 stat.st_mtime_ns,
                 content_type(name),
             )
+            download = parse_qs(urlsplit(self.path).query).get("dl")  # issue 26: downloads
+            if download and plan.status in (200, 206):
+                plan.headers.append(("Content-Disposition", content_disposition(download[0])))
             if plan.body or plan.status == 304:
                 self._send(plan.status, plan.headers, plan.body)
                 return

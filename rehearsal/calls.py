@@ -112,7 +112,8 @@ def _lambda(operation: str, params: dict[str, Any]) -> list[Request]:
     arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     if params.get("Qualifier"):
         arn = f"{arn}:{params['Qualifier']}"
-    return [Request(f"lambda:{operation}", arn)]
+    action = "InvokeFunction" if operation == "Invoke" else operation  # the API vs IAM names
+    return [Request(f"lambda:{action}", arn)]
 
 
 def _events(operation: str, params: dict[str, Any]) -> list[Request]:

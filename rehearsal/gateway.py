@@ -7,6 +7,8 @@
 - Lambda MI's Put/GetFunctionScalingConfig, which moto does not implement, are answered here:
   the caller's policy is evaluated statically (rehearsal.policy) and the processor's
   requested/applied scaling kept in memory (applied = requested at once).
+- Lambda Invoke (the API invoking the renderer) runs the rehearsal's own function, after the
+  caller's policy allowed lambda:InvokeFunction on it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rehearsal.policy import Policy, Request
 from rehearsal.template import ACCOUNT, REGION
 
 _SCALING_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/([^/]+)/function-scaling-config$")
+_INVOKE_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/([^/]+)/invocations$")
 _CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -79,10 +82,13 @@ class Gateway:
         moto_url: str,
         principal_for: Callable[[str], Principal | None],
         scaling: ScalingConfigs,
+        invoke: Callable[[str, Any], tuple[bool, Any]] | None = None,
     ) -> None:
         self.moto = urlsplit(moto_url)
         self.principal_for = principal_for
         self.scaling = scaling
+        self.invoke = invoke  # (function name, event) -> (ok, result or error)
+        self.invocations = 0
         self.presigned: list[Presigned] = []
         self.scaling_calls = 0  # Lambda MI scaling requests answered (policy evaluated here)
         self._lock = threading.Lock()
@@ -109,6 +115,10 @@ class Gateway:
         scaling = _SCALING_PATH.match(path)
         if scaling:
             self._scaling(h, unquote(scaling.group(1)), dict(parse_qsl(query)), body)
+            return
+        invocation = _INVOKE_PATH.match(path)
+        if invocation and h.command == "POST":
+            self._invoke(h, unquote(invocation.group(1)), body)
             return
         params = parse_qsl(query, keep_blank_values=True)
         if any(k == "X-Amz-Signature" for k, _ in params):
@@ -216,6 +226,31 @@ class Gateway:
             answer["RequestedFunctionScalingConfig"] = config
             answer["AppliedFunctionScalingConfig"] = config
         _json(h, 200, answer)
+
+    def _invoke(self, h: BaseHTTPRequestHandler, name: str, body: bytes) -> None:
+        """Lambda Invoke (RequestResponse) of one of the rehearsal's functions."""
+        match = _CREDENTIAL.search(h.headers.get("Authorization", ""))
+        principal = self.principal_for(match.group(1)) if match else None
+        if principal is None or self.invoke is None:
+            _error(h, 403, "UnrecognizedClientException", "unknown caller")
+            return
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        if name.startswith("arn:"):
+            arn = name
+        if not principal.policy.allows(Request("lambda:InvokeFunction", arn)):
+            _error(h, 403, "AccessDeniedException", f"{principal.function} may not invoke {arn}")
+            return
+        with self._lock:
+            self.invocations += 1
+        ok, result = self.invoke(arn.rsplit(":", 1)[1], json.loads(body or b"null"))
+        data = json.dumps(result if ok else {"errorType": result[0], "errorMessage": result[1]})
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        if not ok:
+            h.send_header("X-Amz-Function-Error", "Unhandled")
+        h.send_header("Content-Length", str(len(data.encode())))
+        h.end_headers()
+        h.wfile.write(data.encode())
 
 
 def _read_body(h: BaseHTTPRequestHandler) -> bytes:

@@ -116,7 +116,7 @@ class Rig:
                 raise RehearsalFailure(f"{key}: its policy cannot be evaluated: {exc}") from None
         by_key = {p.access_key: p for p in self.principals.values()}
         self.scaling = ScalingConfigs()
-        self.gateway = Gateway(self.moto.url, by_key.get, self.scaling)
+        self.gateway = Gateway(self.moto.url, by_key.get, self.scaling, self._invoke_by_name)
         self.gateway.server.start()
         self._exit.callback(self.gateway.server.stop)
         self.receiver = Receiver(self.workdir)
@@ -166,7 +166,7 @@ class Rig:
             "AWS_LAMBDA_FUNCTION_NAME": self.stack.function_names[key],
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.properties.get("MemorySize", 128)),
         }
-        if key == "processor":
+        if key in ("processor", "renderer"):  # the same image
             env.update(dockerfile_env())
         env.update(variables)
         if "VIDEO_DATA_DIR" in env:
@@ -240,6 +240,18 @@ class Rig:
         arn = self.engine.start(json.loads(started["input"]), name=name)
         result: dict[str, Any] = self.engine.wait(arn, timeout)
         return result
+
+    def _invoke_by_name(self, name: str, event: Any) -> tuple[bool, Any]:
+        """A function invoked through the gateway (Lambda Invoke): (ok, result or error)."""
+        from chalicelib.orchestrator.engine import FunctionError
+
+        keys = {v: k for k, v in self.stack.function_names.items()}
+        if name not in keys:
+            return False, ("ResourceNotFoundException", f"no function {name}")
+        try:
+            return True, self.functions[keys[name]].invoke(event)
+        except FunctionError as exc:
+            return False, (type(exc).__name__, str(exc))
 
     def invoke(self, key: str, event: Mapping[str, Any]) -> Any:
         return self.functions[key].invoke(dict(event))

@@ -123,6 +123,7 @@ def _plan(scenarios: Scenarios, full: bool) -> list[tuple[str, Callable[[], str]
     plan: list[tuple[str, Callable[[], str]]] = [
         ("webhook", scenarios.webhook),
         ("one-pass", lambda: scenarios.one_pass(10)),
+        ("images", lambda: scenarios.images(scenarios.one_pass_video)),
         ("reprocess", lambda: scenarios.reprocess(scenarios.one_pass_video)),
         ("segmented", lambda: scenarios.segmented(100 if full else 20)),
         ("batch", scenarios.batch),

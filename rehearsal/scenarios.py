@@ -8,7 +8,6 @@ from the recorded calls (Rig.judge).
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,42 +18,14 @@ from typing import Any
 
 from rehearsal.rig import Rig, wait_until
 from rehearsal.template import RehearsalFailure
+from videocli import clips
 
 WORKSPACE = "default"
 
 
 def make_clip(path: Path, seconds: float, size: str = "320x180") -> Path:
-    """A test-pattern clip with a tone (H.264/AAC) made by the pinned ffmpeg."""
-    import imageio_ffmpeg
-
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate=25:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    """A test-pattern clip with a tone (H.264/AAC), a keyframe every 2 s."""
+    return clips.make_clip(path, seconds, size, gop=50)
 
 
 def _http(
@@ -215,6 +186,33 @@ class Scenarios:
             raise RehearsalFailure("GET /videos?status=completed does not list the video")
         self.one_pass_video = vid
         return f"{seconds:g} s video {vid}: completed in one pass"
+
+    def images(self, video_id: str) -> str:
+        """Images on demand: the API invokes the renderer (the processor's image), which reads
+        the top rendition through a URL it presigns and writes the render into the run; the
+        redirect's presigned URL serves it; the same request again is a cache hit (HeadObject,
+        no invocation)."""
+        before = self.rig.gateway.invocations
+        rendered = []
+        for path, magic in (
+            (f"/videos/{video_id}/thumbnail.jpg?time=2.5&width=160", b"\xff\xd8"),
+            (f"/videos/{video_id}/animated.gif?start=1&end=3&width=160&fps=5", b"GIF8"),
+        ):
+            for attempt in ("render", "cached"):
+                resp = self.api.request("GET", path)
+                location = {k.lower(): v for k, v in resp.headers.items()}.get("location", "")
+                if resp.status != 302 or not location:
+                    raise RehearsalFailure(
+                        f"GET {path} ({attempt}): HTTP {resp.status} {resp.body[:300]!r}"
+                    )
+                status, body = _http("GET", location)
+                if status != 200 or not body.startswith(magic):
+                    raise RehearsalFailure(f"the render of {path}: {status} {body[:40]!r}")
+            rendered.append(f"{path.split('/')[-1].split('?')[0]} {len(body)} B")
+        invocations = self.rig.gateway.invocations - before
+        if invocations != 2:
+            raise RehearsalFailure(f"{invocations} renderer invocations for 2 renders")
+        return f"video {video_id}: {', '.join(rendered)}; second requests served from the cache"
 
     def segmented(self, seconds: float) -> str:
         source = self.upload(make_clip(self.clips / "long.mp4", seconds), multipart=True)

@@ -24,6 +24,7 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "processor": ("ProcessorFunction", "processor"),
     "finalizer": ("FinalizerFunction", "finalizer"),
     "dispatcher": ("DispatcherFunction", "dispatcher"),
+    "renderer": ("RendererFunction", "renderer"),
 }
 
 

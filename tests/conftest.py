@@ -181,3 +181,12 @@ def s3_bucket(moto_endpoint: str) -> tuple[Any, str]:
     bucket = f"media-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     return s3, bucket
+
+
+def uploaded_file(source_url: str, data_dir: Path) -> Path:
+    """The file a local upload's `sourceUrl` (`upload://workspace/id/name`) names, on a data
+    dir whose source root is the default `{data_dir}/inbox`."""
+    from chalicelib.sources import local_source_path
+
+    assert source_url.startswith("upload://"), source_url  # never a server path
+    return Path(local_source_path(source_url, [data_dir / "inbox"]))

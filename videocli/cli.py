@@ -169,23 +169,75 @@ class Cli:
             self.err.print(f"[red]video {video['id']} has no renditions[/] ({video['status']})")
             return FAILED if video["status"] == "failed" else API_ERROR
         wanted = self.args.rendition
+        offered = video.get("downloads") or formats  # downloads add the audio-only M4A
         chosen = (
-            next((f for f in formats if f.get("quality") == wanted), None)
+            next((f for f in offered if f.get("quality") == wanted), None)
             if wanted
             else max(formats, key=lambda f: f.get("height") or 0)
         )
         if chosen is None:
-            known = ", ".join(str(f.get("quality")) for f in formats)
+            known = ", ".join(str(f.get("quality")) for f in offered)
             self.err.print(f"[red]no rendition {wanted}[/]; this video has: {known}")
             return USAGE
         out_dir = Path(self.args.output)
         out_dir.mkdir(parents=True, exist_ok=True)
-        dest = out_dir / f"{video['id']}-{chosen['quality']}.mp4"
+        dest = out_dir / f"{video['id']}-{chosen['quality']}.{chosen.get('format', 'mp4')}"
         total = int(chosen.get("size") or 0) or None
         with self.bytes_bar(f"download {dest.name}", total) as advance:
             size = self.api.download(chosen["url"], dest, advance)
         self.emit({"path": str(dest), "size": size, "rendition": chosen["quality"]},
                   lambda: self.out.print(str(dest)))  # fmt: skip
+        return OK
+
+    def thumbnail(self) -> int:
+        """`video thumbnail ID`: a frame (or, with --animated, a preview) saved to a file."""
+        args = self.args
+        if args.animated:
+            fmt = args.format or "webp"
+            params = {"start": args.start, "end": args.end, "width": args.width, "fps": args.fps}
+            name = f"animated.{fmt}"
+        else:
+            fmt = args.format or "jpg"
+            params = {"time": args.time, "width": args.width, "height": args.height,
+                      "fit": args.fit}  # fmt: skip
+            name = f"thumbnail.{fmt}"
+        url = self.api.image_url(args.id, name, **params)
+        dest = Path(args.output or f"{args.id}-{name}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        size = self.api.download(url, dest)
+        self.emit({"path": str(dest), "size": size}, lambda: self.out.print(str(dest)))
+        return OK
+
+    def transcript(self) -> int:
+        if self.args.search:
+            matches = self.api.search_transcript(self.args.id, self.args.search)
+
+            def table() -> None:
+                t = Table("start", "end", "text")
+                for m in matches:
+                    t.add_row(f"{m['start']:.2f}", f"{m['end']:.2f}", m["text"])
+                self.out.print(t)
+
+            self.emit(matches, table)
+            return OK
+        fmt = self.args.format
+        doc = self.api.transcript(self.args.id, fmt)
+        if fmt == "json":
+            self.emit(doc, lambda: self.out.print("\n".join(s["text"] for s in doc["segments"])))
+        else:
+            self.out.print(doc, end="", markup=False, highlight=False)
+        return OK
+
+    def clip(self) -> int:
+        args = self.args
+        mode = "instant" if args.instant else "exact"
+        made = self.api.clip(args.id, args.start, args.end, mode, args.title)
+        if args.instant:
+            self.emit(made, lambda: self.out.print(made["hlsUrl"]))
+            return OK
+        if args.wait:
+            return self.finish(self.wait(made["id"]))
+        self.emit(made, lambda: self.out.print(made["id"]))
         return OK
 
     def tokens(self) -> int:
@@ -328,8 +380,34 @@ def parser() -> argparse.ArgumentParser:
 
     download = sub.add_parser("download", help="download a rendition of a completed video")
     download.add_argument("id")
-    download.add_argument("--rendition", help="e.g. 720p (default: the highest)")
+    download.add_argument("--rendition", help="e.g. 720p, or audio (default: the highest)")
     download.add_argument("-o", "--output", default=".", help="directory (default: here)")
+
+    thumb = sub.add_parser("thumbnail", help="save a frame (or an animated preview) of a video")
+    thumb.add_argument("id")
+    thumb.add_argument("--time", type=float, help="seconds (default: the poster's time)")
+    thumb.add_argument("--width", type=int)
+    thumb.add_argument("--height", type=int)
+    thumb.add_argument("--fit", choices=("contain", "cover", "fill", "pad"))
+    thumb.add_argument("--format", choices=("jpg", "png", "webp", "gif"))
+    thumb.add_argument("--animated", action="store_true", help="an animated preview instead")
+    thumb.add_argument("--start", type=float, help="--animated: seconds")
+    thumb.add_argument("--end", type=float, help="--animated: seconds (at most start + 10)")
+    thumb.add_argument("--fps", type=int, help="--animated: frames per second (<= 30)")
+    thumb.add_argument("-o", "--output", help="file (default: ID-thumbnail.jpg here)")
+
+    transcript = sub.add_parser("transcript", help="a completed video's transcript")
+    transcript.add_argument("id")
+    transcript.add_argument("--format", choices=("json", "txt", "vtt", "srt"), default="txt")
+    transcript.add_argument("--search", "-q", help="where words starting with these are said")
+
+    clip = sub.add_parser("clip", help="a clip of a completed video (a new video, or --instant)")
+    clip.add_argument("id")
+    clip.add_argument("start", type=float, help="seconds")
+    clip.add_argument("end", type=float, help="seconds")
+    clip.add_argument("--instant", action="store_true", help="a playlist URL, nothing encoded")
+    clip.add_argument("--title")
+    clip.add_argument("--wait", action="store_true", help="follow the new video's processing")
 
     tokens = sub.add_parser("tokens", help="access tokens (admin)")
     tsub = tokens.add_subparsers(dest="action", required=True)

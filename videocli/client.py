@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024  # files above it go up in parts
@@ -266,6 +266,25 @@ class Client:
                 if event.event == "state":
                     last = event.id
                     yield event.data
+
+    # issue 26 part B: transcripts and clips
+    def transcript(self, video_id: str, fmt: str = "json") -> Any:
+        """The transcript: a dict (`json`), else its text (`txt`, `vtt`, `srt`)."""
+        resp = self.request("GET", f"/videos/{video_id}/transcript", params={"format": fmt})
+        return resp.json() if fmt == "json" else resp.body.decode("utf-8")
+
+    def search_transcript(self, video_id: str, query: str) -> list[dict[str, Any]]:
+        found = self.call("GET", f"/videos/{video_id}/transcript", q=query)
+        return list(found["matches"])
+
+    def clip(
+        self, video_id: str, start: float, end: float, mode: str = "exact", title: str | None = None
+    ) -> dict[str, Any]:
+        """`instant`: {hlsUrl, start, end, ...}; `exact`: the new video (with `clipOf`)."""
+        body: dict[str, Any] = {"start": start, "end": end, "mode": mode}
+        if title:
+            body["title"] = title
+        return dict(self.call("POST", f"/videos/{video_id}/clips", body))
 
     def capacity(self) -> dict[str, Any]:
         return dict(self.call("GET", "/capacity"))
@@ -508,6 +527,15 @@ class Client:
             elif resp is not None and (resp.status < 500 or attempt == self.retries):
                 raise self._error(resp)
             self.sleep(min(2.0**attempt * 0.5, 8.0))
+
+    def image_url(self, video_id: str, name: str, **params: Any) -> str:
+        """The URL of a rendered image (`thumbnail.jpg`, `animated.gif`, ...): the API
+        answers a redirect to it, rendering it first when it is not cached."""
+        resp = self.request("GET", f"/videos/{video_id}/{name}", params=params)
+        location = resp.headers.get("Location") or resp.headers.get("location") or ""
+        if resp.status != 302 or not location:
+            raise ApiError(resp.status, "NoRedirect", "the API did not answer a redirect", "")
+        return urljoin(f"{self.base_url}/", location)
 
     def download(
         self,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from videocli import clips
 from videocli.client import ApiError, Client
 
 TERMINAL = ("completed", "failed")
@@ -121,18 +121,7 @@ class Smoke:
 
 def make_clip(directory: Path) -> Path:
     """A 4 s 320x240 clip with a 440 Hz tone, made by the bundled ffmpeg."""
-    import imageio_ffmpeg
-
-    clip = directory / "smoke.mp4"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
-         "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest", str(clip)],
-        check=True,
-        timeout=120,
-    )  # fmt: skip
-    return clip
+    return clips.make_clip(directory / "smoke.mp4", 4, "320x240")
 
 
 def parser() -> argparse.ArgumentParser:

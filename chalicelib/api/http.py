@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 
 ANY_CONTENT = ["*/*"]  # content types are checked by the service, to answer in its error shape
 WRAPPED_MARK = "__video_api_route__"
-ACCESS = ("public", "signed", *SCOPES)
+# `read-or-signed`: a read token, or (for an `<img>`, which cannot send a header) an `exp`/`sig`
+# signature of the route's `signed_as` path, one signature for a family of URLs.
+READ_OR_SIGNED = "read-or-signed"
+ACCESS = ("public", "signed", *SCOPES, READ_OR_SIGNED)
 CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "principal", default=None
 )
@@ -120,6 +123,7 @@ class ApiRoutes:
         self._origin = origin  # (public URL, trust X-Forwarded-*), read per request
         self.access: dict[tuple[str, str], str] = {}  # (path, method) -> access, for tests/docs
         self.operations: dict[tuple[str, str], Op] = {}  # (path, method) -> its OpenAPI operation
+        self.signed_as: dict[str, str] = {}  # path -> what its `read-or-signed` signature covers
 
     def request(self) -> Request:
         request = self.app.current_request
@@ -140,12 +144,23 @@ class ApiRoutes:
         return principal
 
     def route(
-        self, path: str, *, access: str, op: Op | None = None, **kwargs: Any
+        self,
+        path: str,
+        *,
+        access: str,
+        op: Op | None = None,
+        signed_as: str | None = None,
+        **kwargs: Any,
     ) -> Callable[[View], View]:
         """`app.route(path, **kwargs)`, wrapped; `op` describes the route in the OpenAPI
-        document (which refuses a route without one)."""
+        document (which refuses a route without one). `signed_as` (with `read-or-signed`): the
+        path, in the route's parameters, whose signature also grants access."""
         if access not in ACCESS:
             raise ValueError(f"access must be one of {ACCESS}, not {access!r}")
+        if (access == READ_OR_SIGNED) != (signed_as is not None):
+            raise ValueError("signed_as goes with access='read-or-signed', and only with it")
+        if signed_as is not None:
+            self.signed_as[path] = signed_as
 
         def register(view: View) -> View:
             wrapped = self._wrap(view, path, access)
@@ -173,6 +188,12 @@ class ApiRoutes:
             self._verify_signature(canonical, dict(request.query_params or {}) if request else {})
             return
         headers = request.headers if request is not None else {}
+        query = dict(request.query_params or {}) if request is not None else {}
+        if access == READ_OR_SIGNED:
+            if "authorization" not in headers and ("sig" in query or "exp" in query):
+                self._verify_signature(self.signed_as[path].format(**params), query)
+                return  # no principal: the signature names what it grants
+            access = "read"
         principal = self._authenticate(headers.get("authorization"), client_address(request))
         if not principal.allows(access):
             raise ForbiddenError(

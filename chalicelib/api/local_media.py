@@ -32,6 +32,28 @@ MEDIA_CORS = CORSConfig(
     expose_headers=["Accept-Ranges", "Content-Length", "Content-Range", "ETag"],
 )
 CACHE_CONTROL = "private, max-age=3600"
+# The media route's handoff: the Chalice view never reads a file's body. It checks the
+# signature, finds the file, and answers this header (`{videoId}/{runId}/{name}`) with an empty
+# body; the server in front (`devserver.server`) streams that file from disk in its place,
+# with ranges and validators. Never sent to a client.
+HANDOFF_HEADER = "X-Media-Handoff"
+
+
+def handoff_headers(
+    video_id: str, run_id: str, name: str, content_type: str
+) -> dict[str, str | list[str]]:
+    """The view's answer: which file the streaming handler serves for this request."""
+    return {
+        HANDOFF_HEADER: f"{video_id}/{run_id}/{name}",
+        "Content-Type": content_type,
+        "Cache-Control": CACHE_CONTROL,
+    }
+
+
+def parse_handoff(value: str) -> tuple[str, str, str] | None:
+    """`(videoId, runId, name)` of a handoff header (None when it is not one)."""
+    parts = value.split("/")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 and all(parts) else None
 
 
 class LocalMediaFiles(Protocol):

@@ -127,6 +127,30 @@ _VIDEO = {
         "media": {"type": "object"},
         "thumbnail": {"type": "object", "properties": {"url": {**_STR, "format": "uri"}}},
         "storyboard": {"type": "object"},
+        "downloads": {  # issue 26: each MP4 rendition and the audio-only M4A, as attachments
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "quality": {**_STR, "examples": ["720p", "audio"]},
+                    "format": {"type": "string", "enum": ["mp4", "m4a"]},
+                    "url": {**_STR, "format": "uri"},
+                    "size": _INT,
+                },
+            },
+        },
+        "images": {  # issue 26: thumbnails and animated previews, signed for an <img>
+            "type": "object",
+            "properties": {
+                "thumbnailUrl": {**_STR, "format": "uri"},
+                "animatedUrl": {**_STR, "format": "uri"},
+                "signature": {
+                    **_STR,
+                    "description": "`exp=...&sig=...`: append it to any image URL of this video "
+                    "(any time, size, fit or format) instead of a token.",
+                },
+            },
+        },
         "transcoding": {
             "type": "object",
             "properties": {
@@ -150,6 +174,29 @@ _VIDEO = {
         "analysis": {"type": "object"},
         "subtitles": {"type": "object"},
         "stages": {"type": "object"},
+        # issue 26 part B: chapters, their WebVTT track, and what a clip was cut from
+        "chapters": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["start", "end", "title"],
+                "properties": {
+                    "start": {"type": "number"},
+                    "end": {"type": "number"},
+                    "title": _STR,
+                },
+            },
+        },
+        "chaptersVttUrl": {**_STR, "format": "uri"},
+        "clipOf": {
+            "type": "object",
+            "required": ["videoId", "start", "end"],
+            "properties": {
+                "videoId": {**_STR, "pattern": VIDEO_ID_RE.pattern},
+                "start": {"type": "number"},
+                "end": {"type": "number"},
+            },
+        },
     },
     "examples": [_VIDEO_EXAMPLE],
 }
@@ -251,6 +298,19 @@ _UPLOAD_STATE = {
     },
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "InstantClip": {
+        "type": "object",
+        "description": "An instant clip: a signed HLS playlist over the video's own segments "
+        "that overlap [start, end) (`segmentStart`-`segmentEnd`, nothing encoded).",
+        "required": ["hlsUrl", "start", "end", "segmentStart", "segmentEnd"],
+        "properties": {
+            "hlsUrl": {**_STR, "format": "uri"},
+            "start": {"type": "number"},
+            "end": {"type": "number"},
+            "segmentStart": {"type": "number"},
+            "segmentEnd": {"type": "number"},
+        },
+    },
     "Error": _ERROR,
     "Video": _VIDEO,
     "VideoList": {
@@ -408,6 +468,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "videos": {"type": "integer", "minimum": 0},
             "mediaMinutes": {"type": "number"},
             "environmentSeconds": {"type": "number"},
+            "capacitySeconds": {"type": "number"},
             "cpuSeconds": {"type": "number"},
             "costUsd": {"type": "number"},
             "costPerMinute": _nullable({"type": "number"}),
@@ -509,7 +570,7 @@ def _statuses(access: str, op: Op) -> set[int]:
     statuses = set(op.errors)
     if access not in ("public", "signed"):
         statuses |= {401, 403, 429, 503}
-    if access == "signed":
+    if access in ("signed", "read-or-signed"):
         statuses.add(403)
     if op.body is not None:
         statuses |= {400, 413, 415}
@@ -527,6 +588,9 @@ def _responses(access: str, op: Op) -> dict[str, Any]:
     if op.links:
         ok["links"] = dict(op.links)
     responses: dict[str, Any] = {str(op.ok): ok}
+    for status, schema in op.other_ok.items():
+        content = {JSON: {"schema": ref(schema)}}
+        responses[str(status)] = {"description": schema, "content": content}
     if op.revalidates:
         responses["304"] = {"description": "Not modified (the `If-None-Match` ETag matches)."}
     for status in sorted(_statuses(access, op)):
@@ -568,10 +632,16 @@ def _operation(path: str, method: str, access: str, op: Op) -> dict[str, Any]:
         params += op.query.describe()
     if access == "signed":
         params += copy.deepcopy(_SIGNED_PARAMS)
+    if access == "read-or-signed":  # a read token, or the signature rendered on the item
+        params += [{**p, "required": False} for p in copy.deepcopy(_SIGNED_PARAMS)]
     if params:
         doc["parameters"] = params
     if access in ("public", "signed"):
         doc["security"] = []
+        doc["x-access"] = access
+    elif access == "read-or-signed":
+        doc["security"] = [{"bearer": []}, {}]
+        doc["x-scope"] = "read"
         doc["x-access"] = access
     else:
         doc["security"] = [{"bearer": []}]

@@ -57,6 +57,7 @@ class Op:
     path_patterns: Mapping[str, str] = field(default_factory=dict)
     links: Mapping[str, Any] = field(default_factory=dict)
     revalidates: bool = False  # answers 304 to a matching If-None-Match
+    other_ok: Mapping[int, str] = field(default_factory=dict)  # another success: schema name
 
 
 def links(parameter: str, value: str, **operations: str) -> dict[str, Any]:

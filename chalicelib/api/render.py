@@ -10,14 +10,16 @@ references inside the documents it serves). Players need no header to follow any
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.streaming import is_stream_document
 from chalicelib.domain import Item
-from chalicelib.media_store.base import MediaRef, MediaStore
+from chalicelib.media_store.base import MediaRef, MediaStore, attachment_name
+from chalicelib.sources import public_source_url
 
 # The API's origin as the current request names it (Host / X-Forwarded-Proto); set per request
 # by the route wrapper, used when no public base URL is configured.
@@ -35,7 +37,9 @@ class MediaRenderer:
         media_store: Callable[[], MediaStore],
         signer: UrlSigner,
         public_base_url: str = "",
+        source_roots: Sequence[Path] = (),
     ) -> None:
+        self._source_roots = tuple(source_roots)  # to show older local uploads as upload://
         self._media_store = media_store  # built on first use: most items carry no references
         self._signer = signer
         self._public_base_url = public_base_url.rstrip("/")
@@ -50,10 +54,11 @@ class MediaRenderer:
         head = name if relative else f"{self.base_url()}{path}"
         return self._signer.sign(head, path)
 
-    def file_url(self, video_id: str, run_id: str, name: str) -> str:
-        """A published file's URL: presigned S3, or the local media route signed."""
+    def file_url(self, video_id: str, run_id: str, name: str, download: str | None = None) -> str:
+        """A published file's URL: presigned S3, or the local media route signed
+        (`download`: served as an attachment of that file name)."""
         store = self._media_store()
-        url = store.url(video_id, run_id, name)
+        url = store.url(video_id, run_id, name, download)
         if store.urls_self_authenticate:
             return url  # presigned by S3 already
         return self._signer.sign(url, urlsplit(url).path)
@@ -67,6 +72,8 @@ class MediaRenderer:
         """A copy of `item` as the API shows it: media references rendered into URLs, the
         store's bookkeeping (the event sequence) left out."""
         item = {k: v for k, v in item.items() if k not in _INTERNAL}
+        if isinstance(item.get("sourceUrl"), str):  # never a server path (older local uploads)
+            item["sourceUrl"] = public_source_url(item["sourceUrl"], self._source_roots)
         if "outputPrefix" not in item and "playback" not in item:
             return item
 
@@ -80,5 +87,30 @@ class MediaRenderer:
                 return value if ref is None else self.url(ref)
             return value
 
+        downloads = item.get("downloads")
         rendered: Item = walk(item)
+        if isinstance(downloads, list):
+            rendered["downloads"] = [self._download(item, d) for d in downloads]
+        if rendered.get("status") == "completed" and rendered.get("runId"):
+            rendered["images"] = self.images(str(rendered["id"]))
         return rendered
+
+    def _download(self, item: Item, entry: Any) -> Any:
+        """A download's URL, served as an attachment named `<title>-<quality>.<ext>`."""
+        ref = MediaRef.parse(str(entry.get("url", ""))) if isinstance(entry, dict) else None
+        if ref is None:
+            return entry
+        ext = ref.name.rsplit(".", 1)[-1]
+        name = attachment_name(str(item.get("title") or "video"), str(entry.get("quality")), ext)
+        return {**entry, "url": self.file_url(ref.video_id, ref.run_id, ref.name, name)}
+
+    def images(self, video_id: str) -> dict[str, str]:
+        """The video's image URLs with its image signature: one for every time, size and
+        format of `GET /videos/{id}/thumbnail.*` and `animated.*` (chalicelib/api/images.py)."""
+        signature = self._signer.query(f"/videos/{video_id}/images")
+        base = f"{self.base_url()}/videos/{video_id}"
+        return {
+            "thumbnailUrl": f"{base}/thumbnail.jpg?{signature}",
+            "animatedUrl": f"{base}/animated.webp?{signature}",
+            "signature": signature,
+        }

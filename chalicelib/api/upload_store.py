@@ -50,6 +50,12 @@ class UploadStore(Protocol):
         bounds them itself)."""
         ...
 
+    def bytes_in_flight(self, workspace: str) -> int:
+        """Bytes the workspace has in unfinished uploads: locally each open multipart upload's
+        declared size plus the bytes of single bodies arriving now; in S3 the parts stored in
+        its open multipart uploads."""
+        ...
+
     def source(self, handle: Handle) -> str:
         """The `sourceUrl` a multipart upload becomes."""
         ...
@@ -84,6 +90,10 @@ class UploadStore(Protocol):
     ) -> dict[str, Any]:
         """Fill a one-time target with a body arriving in pieces (this server's targets only:
         404 where uploads go elsewhere)."""
+        ...
+
+    def workspace_of(self, upload_id: str) -> str | None:
+        """The workspace of this server's one-time target `upload_id` (None: not one here)."""
         ...
 
     def receive_part(

@@ -1,5 +1,8 @@
 """The upload port on local disk: slots under `{first source root}/uploads/{workspace}/{id}/`.
 
+An upload's `sourceUrl` is `upload://{workspace}/{id}/{name}` (`chalicelib.sources`): relative
+to this inbox, so no answer carries the server's paths.
+
 A one-time target is `PUT /uploads/{uploadId}/{filename}` on this server (a URL signed like
 S3's presigned ones): the body is streamed to a hidden temporary file and renamed into place once
 complete, one writer per slot. A multipart upload's parts arrive in the slot's `.parts/`
@@ -8,6 +11,7 @@ complete, one writer per slot. A multipart upload's parts arrive in the slot's `
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,8 +22,10 @@ from chalicelib.api.multipart import Handle
 from chalicelib.api.signing import UrlSigner
 from chalicelib.api.upload_store import safe_filename
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from chalicelib.sources import upload_url
 
 _UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+SINGLE_TMP = ".upload.part"  # a single upload's body while it arrives
 
 
 class LocalUploadStore:
@@ -53,16 +59,36 @@ class LocalUploadStore:
             if slot.is_dir() and not any(not p.name.startswith(".") for p in slot.iterdir())
         )
 
+    def bytes_in_flight(self, workspace: str) -> int:
+        folder = self._inbox / workspace
+        if not folder.is_dir():
+            return 0
+        total = 0
+        for slot in folder.iterdir():
+            if not slot.is_dir():
+                continue
+            handle = multipart.read_meta(slot)
+            if handle is not None:  # an open multipart upload reserves its declared size
+                total += 0 if (slot / handle.name).exists() else handle.size
+                continue
+            with contextlib.suppress(OSError):  # a single body arriving now: what it has sent
+                total += (slot / SINGLE_TMP).stat().st_size
+        return total
+
+    def workspace_of(self, upload_id: str) -> str | None:
+        slot = self._slot(upload_id)
+        return None if slot is None else slot.parent.name
+
     def single(
         self, workspace: str, upload_id: str, name: str, content_type: str, base_url: str
     ) -> tuple[str, str]:
         slot = self._inbox / workspace / upload_id
         slot.mkdir(parents=True)  # the one-time slot a PUT may fill
         url = self._signed_url(base_url, f"/uploads/{upload_id}/{name}")
-        return url, f"file://{slot / name}"
+        return url, upload_url(workspace, upload_id, name)
 
     def source(self, handle: Handle) -> str:
-        return f"file://{self._inbox / handle.workspace / handle.slot / handle.name}"
+        return upload_url(handle.workspace, handle.slot, handle.name)
 
     def start_multipart(self, handle: Handle, content_type: str) -> Handle:
         slot = self._inbox / handle.workspace / handle.slot
@@ -133,6 +159,6 @@ class LocalUploadStore:
             target = slot / name
             # hidden temp name: never mistaken for the upload itself
             size = multipart.store_body(
-                chunks, slot / ".upload.part", target, limit=max_bytes, too_large=too_large
+                chunks, slot / SINGLE_TMP, target, limit=max_bytes, too_large=too_large
             )
-        return {"sourceUrl": f"file://{target}", "size": size}
+        return {"sourceUrl": upload_url(slot.parent.name, slot.name, name), "size": size}

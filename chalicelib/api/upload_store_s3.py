@@ -53,6 +53,24 @@ class S3UploadStore:
     def open_slots(self, workspace: str) -> int:
         return 0  # S3 holds them; the bucket's lifecycle rule aborts abandoned multipart uploads
 
+    def bytes_in_flight(self, workspace: str) -> int:
+        """The parts stored in the workspace's open multipart uploads (ListMultipartUploads,
+        then ListParts of each: at most the slot cap's worth)."""
+        total = 0
+        with self._calls():
+            pages = self._s3().get_paginator("list_multipart_uploads")
+            for page in pages.paginate(Bucket=self._bucket, Prefix=uploads_prefix(workspace)):
+                for upload in page.get("Uploads", []):
+                    parts = self._s3().get_paginator("list_parts")
+                    for listed in parts.paginate(
+                        Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    ):
+                        total += sum(int(p["Size"]) for p in listed.get("Parts", []))
+        return total
+
+    def workspace_of(self, upload_id: str) -> str | None:
+        return None  # bodies go to S3, never here
+
     def single(
         self, workspace: str, upload_id: str, name: str, content_type: str, base_url: str
     ) -> tuple[str, str]:
@@ -104,6 +122,9 @@ class S3UploadStore:
                         "Key": self._key(handle),
                         "UploadId": handle.s3_upload,
                         "PartNumber": number,
+                        # signed: S3 refuses a part of any other length, so an upload never
+                        # stores more than its declared size (what bytes in flight count on)
+                        "ContentLength": handle.part_length(number),
                     },
                     ExpiresIn=PART_URL_SECONDS,
                 )

@@ -81,22 +81,32 @@ NEW_UPLOAD = Object(
 )
 
 
+LOCAL_BYTES_IN_FLIGHT = 2 * 1024**3  # where uploads land on this server's disk
+S3_BYTES_IN_FLIGHT = 100 * 1024**3  # two of the largest multipart uploads
+
+
 @dataclass(frozen=True)
 class UploadLimits:
     """`max_bytes`: the largest upload (single or multipart) where uploads land on this
     server's disk, None where they go to S3; `slots_per_workspace`: upload targets a workspace
-    may hold unfilled at once; `abandoned_seconds`: when an unfinished local slot is swept."""
+    may hold unfilled at once; `abandoned_seconds`: when an unfinished local slot is swept;
+    `bytes_in_flight`: the bytes a workspace may have in unfinished uploads at once (the
+    upload port's `bytes_in_flight`)."""
 
     max_bytes: int | None = LOCAL_MAX_UPLOAD_BYTES
     slots_per_workspace: int = 20
     abandoned_seconds: float = MULTIPART_SECONDS + 3600
+    bytes_in_flight: int = LOCAL_BYTES_IN_FLIGHT
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadLimits:
+        local = settings.media_is_local
+        default_in_flight = LOCAL_BYTES_IN_FLIGHT if local else S3_BYTES_IN_FLIGHT
         return cls(
-            settings.local_max_upload_bytes if settings.media_is_local else None,
+            settings.local_max_upload_bytes if local else None,
             settings.upload_slots_per_workspace,
             settings.upload_abandoned_seconds,
+            settings.upload_bytes_per_workspace or default_in_flight,
         )
 
 
@@ -118,6 +128,8 @@ class Uploads:
                 "source root instead",
                 details={"maxBytes": limit},
             )
+        if size:
+            self._check_in_flight(workspace, size)
         if self._store.open_slots(workspace) >= self.limits.slots_per_workspace:
             raise RateLimitedError(
                 f"this workspace holds {self.limits.slots_per_workspace} unfinished uploads; "
@@ -142,6 +154,29 @@ class Uploads:
             "sourceUrl": source,
             "expiresIn": UPLOAD_SECONDS,
         }
+
+    def _check_in_flight(self, workspace: str, size: int) -> None:
+        """`size` more bytes fit in the workspace's bytes in flight: 413 `UploadTooLarge` when
+        they never could, 429 `TooManyUploadBytes` (with `Retry-After`) until other uploads
+        finish."""
+        cap = self.limits.bytes_in_flight
+        details = {"maxBytesInFlight": cap}
+        if size > cap:
+            raise PayloadTooLargeError(
+                f"a workspace may have at most {cap} bytes in unfinished uploads; "
+                f"this upload is {size}",
+                details=details,
+                code="UploadTooLarge",
+            )
+        in_flight = self._store.bytes_in_flight(workspace)
+        if in_flight + size > cap:
+            raise RateLimitedError(
+                f"this workspace has {in_flight} bytes in unfinished uploads and may have at "
+                f"most {cap}; complete or abort one (DELETE /uploads/{{uploadId}}) first",
+                retry_after=60,
+                code="TooManyUploadBytes",
+                details={**details, "bytesInFlight": in_flight},
+            )
 
     # --- multipart -------------------------------------------------------------------------
     def _create_multipart(
@@ -240,4 +275,9 @@ class Uploads:
         reading, counted as it arrives, renamed into place only when whole); at most
         `max_bytes` (by default the configured limit)."""
         limit = max_bytes or self.limits.max_bytes or LOCAL_MAX_UPLOAD_BYTES
+        workspace = self._store.workspace_of(upload_id)
+        if workspace is not None and (length is None or length <= limit):
+            # counted before reading (a chunked body as the most it may be): refused before
+            # `100 Continue`; a body over the size limit is the store's 413
+            self._check_in_flight(workspace, limit if length is None else length)
         return self._store.receive(upload_id, name, chunks, length, limit)

@@ -10,6 +10,10 @@ def usage(items: list[dict[str, Any]], price_per_env_hour: float) -> dict[str, A
     """`GET /usage`: the sum over completed videos that carry a cost."""
     costs = [i["cost"] for i in items if isinstance(i.get("cost"), dict)]
     env = sum(float(c.get("environmentSeconds", 0)) for c in costs)
+    # The batch's capacity share once its batch ended (the bill); before that, the busy time.
+    capacity = sum(
+        float(c.get("capacitySeconds") or c.get("environmentSeconds") or 0) for c in costs
+    )
     cpu = sum(float(c.get("cpuSeconds") or 0) for c in costs)
     minutes = sum(float(c.get("mediaMinutes", 0)) for c in costs)
     usd = sum(float(c.get("costUsd", 0)) for c in costs)
@@ -17,6 +21,7 @@ def usage(items: list[dict[str, Any]], price_per_env_hour: float) -> dict[str, A
         "videos": len(costs),
         "mediaMinutes": round(minutes, 4),
         "environmentSeconds": round(env, 3),
+        "capacitySeconds": round(capacity, 3),
         "cpuSeconds": round(cpu, 3),
         "costUsd": round(usd, 6),
         "costPerMinute": round(usd / minutes, 6) if minutes else None,

@@ -175,6 +175,25 @@ def _check_local_file(path: str, settings: Settings, workspace: str) -> None:
         sources.check_local_workspace(real, settings.source_roots, workspace)
 
 
+def _check_local_upload(url: str, settings: Settings, workspace: str) -> None:
+    owner = sources.parse_upload_url(url)[0]
+    if workspace and owner != workspace:  # another workspace's upload: as if it did not exist
+        raise sources.SourceRejected("SourceNotFound", "The source file does not exist.")
+    _check_local_file(sources.local_source_path(url, settings.source_roots), settings, workspace)
+
+
+def _rejected(exc: sources.SourceRejected, settings: Settings) -> ValidationError:
+    details: dict[str, Any] = {"field": "sourceUrl", "reason": exc.code}
+    if exc.code == "SourceOutsideRoots":
+        # where sources may be, without the server's absolute paths: relative to the data
+        # dir when inside it (`inbox`), else the directory's name
+        details["allowedRoots"] = [
+            str(r.relative_to(settings.data_dir)) if r.is_relative_to(settings.data_dir) else r.name
+            for r in settings.source_roots
+        ]
+    return ValidationError(f"sourceUrl: {exc.message}", details=details)
+
+
 def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> str:
     """A source the processor will be able to read (`chalicelib.sources`), else a 400."""
     field = {"field": "sourceUrl"}
@@ -199,20 +218,15 @@ def validate_source_url(url: Any, settings: Settings, workspace: str = "") -> st
                 raise ValidationError("file:// URLs must be file:///absolute/path", details=field)
             _check_local_file(unquote(parts.path), settings, workspace)
             return url
+        if scheme == sources.UPLOAD_SCHEME and settings.media_is_local:
+            _check_local_upload(url, settings, workspace)
+            return url
     except sources.SourceRejected as exc:
-        details: dict[str, Any] = {**field, "reason": exc.code}
-        if exc.code == "SourceOutsideRoots":
-            # where sources may be, without the server's absolute paths: relative to the data
-            # dir when inside it (`inbox`), else the directory's name
-            details["allowedRoots"] = [
-                str(r.relative_to(settings.data_dir))
-                if r.is_relative_to(settings.data_dir)
-                else r.name
-                for r in settings.source_roots
-            ]
-        raise ValidationError(f"sourceUrl: {exc.message}", details=details) from None
+        raise _rejected(exc, settings) from None
     allowed = (
-        "s3://bucket/key" if not settings.is_local else "file:///path (or s3:// with a bucket)"
+        "s3://bucket/key"
+        if not settings.is_local
+        else "file:///path or upload:// (or s3:// with a bucket)"
     )
     raise ValidationError(
         f"unsupported sourceUrl scheme; use {allowed}",

@@ -6,6 +6,12 @@ config as applied once `min` are up), an invocation with no free environment is 
 with `TooManyRequestsException` (and, below `max`, starts one more environment for the
 retry), and scaling down drains: a busy environment stops after its invocation, never
 during it.
+
+Scaling down parks environments instead of stopping them: each stays up, idle, for
+`idle_seconds` (`VIDEO_POOL_IDLE_SECONDS`) and the next scale-up takes it back warm (its
+imports done, its models loaded), as Lambda MI keeps an instance until it scales it in. The pool
+records every environment's real start and stop (wall clock), so a batch's capacity time can be
+counted (`environment_seconds`).
 """
 
 from __future__ import annotations
@@ -39,9 +45,19 @@ def _warm() -> bool:
 
 
 def _pin(cpus: tuple[int, ...]) -> None:
-    """Worker initializer: run this environment on its CPUs only (none given: anywhere)."""
+    """Worker initializer: run this environment on its CPUs only (none given: anywhere), and
+    end it if the server that started it goes away (a warm environment parked for the idle
+    period must not outlive a server killed without a chance to close its pool)."""
     if cpus:
         os.sched_setaffinity(0, cpus)
+    parent = os.getppid()
+
+    def _watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=_watch_parent, name="orphan-watch", daemon=True).start()
 
 
 def default_env_threads(configured: int, max_environments: int) -> int:
@@ -61,6 +77,21 @@ class _Environment:
     in_flight: int = 0
     draining: bool = False
     started_at: float = field(default_factory=time.monotonic)
+    # wall clock of its start and stop (capacity accounting); parked until `idle_until`
+    up_since: float = field(default_factory=time.time)
+    idle_until: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """Serving the requested scaling (neither draining nor parked idle)."""
+        return not self.draining and self.idle_until is None
+
+
+# How often an environment checks that its server is still there.
+ORPHAN_CHECK_SECONDS = 1.0
+
+# Lifetimes kept for `environment_seconds` (older ones are dropped).
+_HISTORY = 1000
 
 
 class LocalCapacityPool(CapacityController):
@@ -72,6 +103,7 @@ class LocalCapacityPool(CapacityController):
         invocation_timeout: float = 900.0,
         warmup: Callable[[], Any] = _warm,
         threads: int = 0,
+        idle_seconds: float = 0.0,
     ) -> None:
         self._worker = worker
         # CPUs per environment: its processes (and their ffmpeg children, whose thread counts
@@ -87,6 +119,8 @@ class LocalCapacityPool(CapacityController):
         self._lock = threading.RLock()  # done-callbacks may run in the locking thread
         self._envs: list[_Environment] = []
         self._requested = (0, 0)
+        self._idle_seconds = max(0.0, idle_seconds)
+        self._lifetimes: list[tuple[float, float]] = []  # (up, down) of stopped environments
         # Observations the tests and benchmarks read.
         self.zero_while_busy = 0
         self.max_in_flight = 0
@@ -99,18 +133,22 @@ class LocalCapacityPool(CapacityController):
             self._requested = (min_envs, max_envs)
             if max_envs == 0 and self._in_flight() > 0:
                 self.zero_while_busy += 1
-            live = [e for e in self._envs if not e.draining]
-            for _ in range(min_envs - len(live)):
+            active = [e for e in self._envs if e.active]
+            parked = [e for e in self._envs if not e.draining and e.idle_until is not None]
+            for env in reversed(parked[: max(0, max_envs - len(active))]):
+                env.idle_until = None  # taken back warm
+                active.append(env)
+            for _ in range(min_envs - len(active)):
                 self._start_env()
-            for env in live[max_envs:] if len(live) > max_envs else []:
-                env.draining = True
+            for env in active[max_envs:] if len(active) > max_envs else []:
+                self._park(env)
             self._reap()
 
     def get_scaling(self) -> ScalingState:
         with self._lock:
             lo, hi = self._requested
-            ready = [e for e in self._envs if e.ready and not e.draining]
-            starting = any(not e.ready and not e.draining for e in self._envs)
+            ready = [e for e in self._envs if e.ready and e.active]
+            starting = any(not e.ready and e.active for e in self._envs)
             draining = any(e.draining for e in self._envs)
             settled = (
                 len(ready) >= lo
@@ -124,16 +162,12 @@ class LocalCapacityPool(CapacityController):
         """Run the worker in a free environment, or raise `Throttled` as Lambda would."""
         with self._lock:
             env = next(
-                (
-                    e
-                    for e in self._envs
-                    if e.ready and not e.draining and e.in_flight < self._concurrency
-                ),
+                (e for e in self._envs if e.ready and e.active and e.in_flight < self._concurrency),
                 None,
             )
             if env is None:
                 self.throttles += 1
-                live = [e for e in self._envs if not e.draining]
+                live = [e for e in self._envs if e.active]
                 if len(live) < self._requested[1]:
                     self._start_env()  # scale out for the caller's retry
                 raise Throttled(
@@ -159,16 +193,26 @@ class LocalCapacityPool(CapacityController):
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "environments": sum(1 for e in self._envs if not e.draining),
-                "ready": sum(1 for e in self._envs if e.ready and not e.draining),
+                "environments": sum(1 for e in self._envs if e.active),
+                "ready": sum(1 for e in self._envs if e.ready and e.active),
+                "idle": sum(1 for e in self._envs if not e.draining and e.idle_until is not None),
                 "inFlight": self._in_flight(),
                 "requested": {"min": self._requested[0], "max": self._requested[1]},
                 "throttles": self.throttles,
             }
 
+    def environment_seconds(self, since: float, until: float) -> float:
+        """Seconds environments were up within [since, until] (wall clock), summed over every
+        environment: starting, busy, idle or parked, until it stopped."""
+        with self._lock:
+            spans = [*self._lifetimes, *((e.up_since, until) for e in self._envs)]
+        return sum(max(0.0, min(down, until) - max(up, since)) for up, down in spans)
+
     def close(self) -> None:
         with self._lock:
             envs, self._envs = self._envs, []
+            for env in envs:
+                self._stopped(env)
         for env in envs:
             self._kill(env)
 
@@ -212,9 +256,32 @@ class LocalCapacityPool(CapacityController):
         k = min(self._threads, len(machine))
         return tuple(sorted({machine[(n * k + j) % len(machine)] for j in range(k)}))
 
+    def _park(self, env: _Environment) -> None:
+        """Scaled down: stay up idle for the idle period (then stop), or stop now."""
+        if self._idle_seconds <= 0 or not env.ready:
+            env.draining = True
+            return
+        env.idle_until = time.monotonic() + self._idle_seconds
+        timer = threading.Timer(self._idle_seconds + 0.05, self._expire)
+        timer.daemon = True
+        timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            for env in self._envs:
+                if not env.draining and env.idle_until is not None and env.idle_until <= now:
+                    env.draining = True
+            self._reap()
+
+    def _stopped(self, env: _Environment) -> None:
+        self._lifetimes.append((env.up_since, time.time()))
+        del self._lifetimes[:-_HISTORY]
+
     def _reap(self) -> None:
         for env in [e for e in self._envs if e.draining and e.in_flight == 0]:
             self._envs.remove(env)
+            self._stopped(env)
             env.executor.shutdown(wait=False, cancel_futures=True)
 
     @staticmethod

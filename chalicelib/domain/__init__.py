@@ -46,9 +46,11 @@ RESULT_FIELDS: tuple[str, ...] = (
     "runId",
     "segments",
     "cost",
+    "downloads",  # issue 26
     "playback",  # {hlsUrl, state}: playable while processing ("partial"), then "complete"
     "playableAt",
 )
+RESULT_FIELDS += ("chapters", "chaptersVttUrl")  # issue 26: the run's chapters and their track
 # Everything of one run: its results and its bookkeeping. Queueing a video again removes all of
 # it in the same conditional write that sets the new run's `executionName` and `queuedAt`, so a
 # queued or processing item shows nothing of an earlier run (and its stream route answers 404

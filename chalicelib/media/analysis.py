@@ -23,7 +23,7 @@ from typing import Any
 
 from chalicelib.media.ffmpeg import run_ffmpeg
 from chalicelib.media.filters import input_stage, source_pad
-from chalicelib.media.probe import ProbeResult
+from chalicelib.media.probe import ProbeResult, source_input
 from chalicelib.media.thumbnails import (
     STORYBOARD_NAME,
     StoryboardPlan,
@@ -255,7 +255,7 @@ def grab_frames(
         for t in times:
             raw.unlink(missing_ok=True)
             args = [
-                "-ss", f"{t:.3f}", *stage.input_args, "-i", str(source),
+                "-ss", f"{t:.3f}", *stage.input_args, *source_input(source),
                 "-filter_complex", graph + "[out]", "-map", "[out]", "-frames:v", "1",
                 "-f", "rawvideo", raw.name,
             ]  # fmt: skip
@@ -298,6 +298,17 @@ def _ocr_engine() -> Any:
                 params={"Global.use_cls": False, "Global.log_level": "error"}
             )
         return _engines["ocr"]
+
+
+def warm_vision() -> None:
+    """Load the face and text engines now (they are cached per process): a caller starts this
+    beside other work so that `analyse_vision` does not begin with seconds of imports and model
+    loading. Best effort: a failure shows when `analyse_vision` runs (and is reported there)."""
+    try:
+        _face_detector()
+        _ocr_engine()
+    except Exception:  # noqa: S110 - reported by the vision stage itself
+        pass
 
 
 def detect_faces(img: Any) -> list[dict[str, float]]:

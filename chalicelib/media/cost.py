@@ -56,6 +56,9 @@ def cost_block(
     minutes = media_seconds / 60
     return {
         "environmentSeconds": round(env_seconds, 3),
+        # the batch's capacity share: written by the finalizer when the batch ends, and then
+        # the dollars follow it (tasks/finalizer.py)
+        "capacitySeconds": None,
         "cpuSeconds": None if cpu_seconds is None else round(cpu_seconds, 3),
         "stageSeconds": stage_seconds or {},
         "mediaMinutes": round(minutes, 4),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class MediaError(Exception):
     """A problem with one video's input or its processing; fails that video only.
@@ -19,3 +21,15 @@ class MediaError(Exception):
     def to_dict(self) -> dict[str, str]:
         """The shape stored on a failed video item."""
         return {"code": self.code, "message": self.message}
+
+
+# what a tool's message may name that a video's recorded error must not show: a URL's
+# query (a presigned URL's signature), and an absolute path (shown as its last segment)
+_URL_QUERY_RE = re.compile(r"(https?://[^\s?'\"]*)\?[^\s'\"]*")
+_ABS_PATH_RE = re.compile(r"(?<![\w:/.])(?:/[^\s/'\"]+)+/([^\s/'\"]+)")
+
+
+def scrub(line: str) -> str:
+    """A message (ffmpeg's, an exception's) without server paths or URL secrets: each
+    absolute path cut to its last segment, each URL's query to `?…`."""
+    return _ABS_PATH_RE.sub(r"\1", _URL_QUERY_RE.sub(r"\1?…", line))

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from chalicelib import sources
 from chalicelib.media.errors import MediaError
@@ -32,14 +32,15 @@ def fetch_source(
     max_bytes: int,
     s3_client: Any = None,
 ) -> Path:
-    """Copy `source_url` (`file://` inside `source_roots`, or `s3://bucket/key`) to dest_dir/source.
+    """Copy `source_url` (`file://` or `upload://` inside `source_roots`, or `s3://bucket/key`)
+    to dest_dir/source.
 
     Raises MediaError: SourceNotFound, SourceOutsideRoots, SourceTooLarge, UnsupportedSource.
     """
     parts = urlsplit(source_url)
     dest = dest_dir / SOURCE_NAME
-    if parts.scheme == "file":
-        _fetch_file(parts.netloc, unquote(parts.path), dest, source_roots, max_bytes)
+    if sources.is_local_source(source_url):
+        _fetch_file(_local_path(source_url, source_roots), dest, source_roots, max_bytes)
     elif parts.scheme == "s3":
         try:
             bucket, key = sources.parse_s3_source(source_url)
@@ -59,11 +60,17 @@ def resolve_local_source(raw_path: str, source_roots: Sequence[Path]) -> Path:
         raise MediaError(exc.code, exc.message) from None
 
 
-def _fetch_file(
-    netloc: str, raw_path: str, dest: Path, roots: Sequence[Path], max_bytes: int
-) -> None:
-    if netloc not in ("", "localhost"):
+def _local_path(source_url: str, source_roots: Sequence[Path]) -> str:
+    """The path a `file://` or `upload://` source names (checked by `resolve_local_source`)."""
+    if urlsplit(source_url).netloc not in ("", "localhost") and source_url.startswith("file:"):
         raise MediaError("UnsupportedSource", "file:// sources must be on this host.")
+    try:
+        return sources.local_source_path(source_url, source_roots)
+    except sources.SourceRejected as exc:
+        raise MediaError(exc.code, exc.message) from None
+
+
+def _fetch_file(raw_path: str, dest: Path, roots: Sequence[Path], max_bytes: int) -> None:
     real = resolve_local_source(raw_path, roots)
     try:
         src = open(real, "rb")  # noqa: SIM115 - closed below; opened once so the checks hold
@@ -127,13 +134,11 @@ def locate_source(
     source_url: str, *, source_roots: Sequence[Path], max_bytes: int, s3_client: Any = None
 ) -> tuple[str, int]:
     """Where ffmpeg and PyAV read a source in place, and its size in bytes: the real path of a
-    `file://` source, or a presigned GET of an `s3://` object (nothing is downloaded). Checks
-    as `fetch_source` does (same codes)."""
+    `file://` or `upload://` source, or a presigned GET of an `s3://` object (nothing is
+    downloaded). Checks as `fetch_source` does (same codes)."""
     parts = urlsplit(source_url)
-    if parts.scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise MediaError("UnsupportedSource", "file:// sources must be on this host.")
-        real = resolve_local_source(unquote(parts.path), source_roots)
+    if sources.is_local_source(source_url):
+        real = resolve_local_source(_local_path(source_url, source_roots), source_roots)
         try:
             size = real.stat().st_size
         except OSError:
@@ -156,10 +161,10 @@ def read_location(
     source_url: str, *, source_roots: Sequence[Path], bucket: str = "", s3_client: Any = None
 ) -> str:
     """Where a job reads a source that `locate_source` already checked: the real path of a
-    `file://` source, or a fresh presigned GET of an `s3://` one in `bucket` (when given)."""
-    parts = urlsplit(source_url)
-    if parts.scheme == "file":
-        return str(resolve_local_source(unquote(parts.path), source_roots))
+    `file://`/`upload://` source, or a fresh presigned GET of an `s3://` one in `bucket`
+    (when given)."""
+    if sources.is_local_source(source_url):
+        return str(resolve_local_source(_local_path(source_url, source_roots), source_roots))
     try:
         bucket, key = sources.parse_s3_source(source_url, bucket)
     except sources.SourceRejected as exc:

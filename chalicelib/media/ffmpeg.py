@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from chalicelib.media.errors import MediaError
+from chalicelib.media.errors import MediaError, scrub
 
 # Tail of stderr kept for error messages; analysis passes keep the whole log (it holds the results).
 _ERR_TAIL_LINES = 40
@@ -234,5 +234,5 @@ def _last_error(tail: str) -> str:
     lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
     for ln in reversed(lines):
         if "Error" in ln or "error" in ln or "Invalid" in ln:
-            return ln[-300:]
-    return lines[-1][-300:] if lines else "no output"
+            return scrub(ln)[-300:]
+    return scrub(lines[-1])[-300:] if lines else "no output"

@@ -41,9 +41,10 @@ In order:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from chalicelib.media.probe import HLG, PQ, ProbeResult
+from chalicelib.media.probe import HLG, PQ, ProbeResult, source_input
 
 TONEMAP_OPERATOR = "mobius"
 TONEMAP_PARAM = 0.3  # mobius: linear below this (in units of SDR white), rolled off above
@@ -197,3 +198,57 @@ def _range(info: ProbeResult) -> str:
 def _is_standard(info: ProbeResult) -> bool:
     """Already what the outputs carry: 8-bit 4:2:0 limited range with the BT.709 matrix."""
     return info.pix_fmt == "yuv420p" and _range(info) == "tv" and _matrix(info) == "bt709"
+
+
+# --- trim (clips, issue 26): the source cut to a range before any stage reads it ----------------
+TRIM_NAME = "source.trim.mkv"
+# Pixel formats x264 codes losslessly at qp 0 (8-bit YUV); any other picture is cut with FFV1.
+_X264_LOSSLESS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"})
+# A streamed cut: fragmented QuickTime (a fragment per keyframe, `mfra` index for seeking).
+_STREAMED = ["-movflags", "frag_keyframe+empty_moov+delay_moov+default_base_moof",
+             "-f", "mov", "pipe:1"]  # fmt: skip
+
+
+def trim_frames(info: ProbeResult, start: float, end: float) -> tuple[float, int, float]:
+    """(seek time, number of frames, frame rate) of the cut [start, end): its first frame is the
+    one on screen at `start`, its frames those whose display starts before `end`."""
+    fps = info.fps if info.fps and info.fps > 0 else 25.0
+    first = int(start * fps + 1e-6)
+    frames = max(1, math.ceil(end * fps - 1e-6) - first)
+    seek = max(0.0, first / fps - min(0.002, 0.25 / fps))  # a hair early: rounding drops none
+    return seek, frames, fps
+
+
+def trim_args(
+    info: ProbeResult, start: float, end: float, source: str, out: str | None = None
+) -> list[str]:
+    """ffmpeg arguments that cut [start, end) of `source` frame-accurately and losslessly:
+    `-ss` before `-i` decodes from the preceding key frame and drops what is before the seek;
+    `-frames:v` keeps exactly the frames of the range (`trim_frames`). The pictures: x264 at
+    qp 0 (lossless) for 8-bit YUV, the common case; FFV1 (lossless for every pixel format and
+    alpha, but ~2.5x slower: bench/bench_media_text.py) otherwise. To `out` (the one-pass job):
+    Matroska with FLAC. Without `out` (the segmented path, streamed into scratch): fragmented
+    QuickTime with PCM, video stream 0 and audio stream 1 as a remux has them. The stages then
+    read the cut as any source (the input stage applies unchanged)."""
+    seek, frames, fps = trim_frames(info, start, end)
+    # the source opened confined, as every ffmpeg run that opens one (probe.source_input)
+    args = ["-ss", f"{seek:.6f}", *source_input(source), "-map", f"0:{info.video_stream}"]
+    if info.has_audio:
+        args += ["-map", audio_map(info), "-t", f"{frames / fps:.6f}"]
+        args += ["-c:a", "flac" if out else "pcm_s16le"]
+    args += ["-frames:v", str(frames), "-map_metadata", "-1", "-map_chapters", "-1"]
+    if (info.pix_fmt or "") in _X264_LOSSLESS:
+        args += [
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            str(info.pix_fmt),
+        ]
+    else:
+        args += ["-c:v", "ffv1", "-level", "3", "-slices", "4"]
+    args += ["-g", str(max(1, round(fps * 2)))]
+    return [*args, "-f", "matroska", out] if out is not None else [*args, *_STREAMED]

@@ -144,7 +144,7 @@ def merge_transcripts(
             if kept:
                 kept_cues.append((kept, len(kept) < len(heard)))
         for i, (words, truncated) in enumerate(kept_cues):
-            cue = Cue(_r(words[0][0]), _r(words[-1][1]), _text(words))
+            cue = Cue(_r(words[0][0]), _r(words[-1][1]), _text(words), tuple(words))
             if (
                 i == 0
                 and merged
@@ -154,7 +154,9 @@ def merge_transcripts(
                 and cue.end - merged[-1].start <= MAX_JOINED_CUE
             ):
                 prev = merged.pop()
-                cue = Cue(prev.start, cue.end, f"{prev.text} {cue.text}".strip())
+                cue = Cue(
+                    prev.start, cue.end, f"{prev.text} {cue.text}".strip(), prev.words + cue.words
+                )
             merged.append(cue)
         joinable = bool(kept_cues) and kept_cues[-1][1]
     # Language: the one most of the words were heard in, weighted by its probability.

@@ -47,6 +47,16 @@ def source_open_options(location: Path | str) -> dict[str, str]:
     }
 
 
+def source_input(location: Path | str) -> list[str]:
+    """`-i location` for an ffmpeg command line that opens a source, preceded by the same
+    confinement as input options (`-format_whitelist`, `-protocol_whitelist`): ffmpeg itself
+    refuses a playlist, manifest or list source, whether or not the probe saw it first."""
+    confine = [
+        a for name, value in source_open_options(location).items() for a in (f"-{name}", value)
+    ]
+    return [*confine, "-i", str(location)]
+
+
 def open_source(location: Path | str) -> Any:
     """Open a source with PyAV, confined (`source_open_options`). A container outside the
     allow-list is `UnsupportedContainer`; undecodable data is `NotAVideo`."""
@@ -424,7 +434,7 @@ def detect_interlace(
 
     start = max(0.0, min(info.duration * 0.2, info.duration - 2.0))
     args = [
-        "-ss", f"{start:.3f}", "-i", str(path), "-map", f"0:{info.video_stream}",
+        "-ss", f"{start:.3f}", *source_input(path), "-map", f"0:{info.video_stream}",
         "-frames:v", str(IDET_FRAMES), "-vf", "idet", "-an", "-sn", "-dn", "-f", "null", "-",
     ]  # fmt: skip
     try:

@@ -48,8 +48,7 @@ from typing import Any, BinaryIO
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
-from chalicelib.media.filters import input_stage
-from chalicelib.media.probe import ProbeResult, source_open_options
+from chalicelib.media.probe import ProbeResult, source_input, source_open_options
 
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
@@ -80,12 +79,6 @@ AUDIO_GROUP = "audio"
 STORYBOARD_TILE_PATTERN = "sb_%05d.png"
 
 _EXTINF = re.compile(r"^#EXTINF:([\d.]+),")
-# What a video decoder logs when the bitstream is damaged (and then conceals).
-_DECODE_ERROR = re.compile(
-    r"\] (Invalid NAL unit size|error while decoding MB|concealing \d+ DC|"
-    r"decode_slice_header error|Invalid data found when processing input|missing picture)"
-)
-
 
 # --- the plan ------------------------------------------------------------------------------------
 
@@ -325,7 +318,7 @@ def remux_for_seeking(
     keyframe and an `mfra` index at its end: accurate seeks) without decoding, written to `sink`
     as it is made (never whole on local disk). Timestamps become zero-based, as every encode of
     the source sees them; the streams are 0 and 1 there (`SegmentPlan.as_remuxed`)."""
-    args = ["-i", source, "-map", f"0:{info.video_stream}"]
+    args = [*source_input(source), "-map", f"0:{info.video_stream}"]
     if info.audio_track is not None:
         args += ["-map", f"0:{info.audio_track.stream}"]
         if info.audio_codec == "aac":  # ADTS (MPEG-TS) to the MP4 form
@@ -564,7 +557,9 @@ def encode_segment(
     preset: str = "veryfast",
 ) -> SegmentOutput:
     """Encode segment `index` for every rung into out_dir and analyse its window, in ONE ffmpeg
-    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech)."""
+    process (one decode): its HLS entries, cuts, black runs, tiles and timings (no speech).
+    Damage in the source is concealed by the decoder, as the one-pass ladder conceals it: the
+    same video either way (a source ffmpeg cannot read at all fails the probe, on both paths)."""
     seg = plan.segments[index]
     if not plan.time_base:  # a plan stored before it carried the timeline: read the file
         plan = plan.reading(source)
@@ -575,18 +570,6 @@ def encode_segment(
         exe=exe, timeout=timeout, cwd=out_dir, duration=seg.duration, on_progress=on_progress,
         error_code="TranscodeFailed", what=f"Encoding segment {index}",
     )  # fmt: skip
-    damage = None
-    if _DECODE_ERROR.search(result.stderr):
-        # The process also decoded the margins, which belong to the neighbours (whose own
-        # encodes judge them): the segment fails only if its own range is damaged, as when its
-        # encode read nothing else.
-        damage = _damage_in_range(plan, index, source=source, exe=exe, timeout=timeout)
-    if damage:
-        # The one-pass ladder conceals such errors; a segment refuses to publish them.
-        raise MediaError(
-            "SourceCorrupt",
-            f"The source is damaged between {seg.start:.1f} s and {seg.end:.1f} s ({damage}).",
-        )
     out = SegmentOutput(index)
     for rung in plan.rungs:
         playlist = out_dir / piece_playlist_name(rung)
@@ -603,20 +586,6 @@ def encode_segment(
     return out
 
 
-def _damage_in_range(plan: SegmentPlan, index: int, *, source: str, exe: str,
-                     timeout: float) -> str | None:  # fmt: skip
-    """The decode error (if any) in a decode of exactly what the segment's encode alone reads:
-    a seek to its cut, up to the next boundary (only run when the window's decode logged one)."""
-    cut, length = _range(plan, index)
-    info = plan.info
-    args = [*input_stage(info).input_args, "-ss", cut, *(["-t", length] if length else []),
-            "-i", source, "-map", f"0:{info.video_stream}", "-f", "null", "-"]  # fmt: skip
-    result = run_ffmpeg(args, exe=exe, timeout=timeout, error_code="TranscodeFailed",
-                        what=f"Checking segment {index}")  # fmt: skip
-    damage = _DECODE_ERROR.search(result.stderr)
-    return damage.group(1) if damage else None
-
-
 def _window(seg: Segment, margin: float, duration: float) -> tuple[float, float]:
     return max(0.0, seg.start - margin), min(duration, seg.end + margin)
 
@@ -630,20 +599,9 @@ def decode_audio_window(
     source: str, start: float, end: float, *, exe: str, timeout: float, track: int = 0
 ) -> Any:
     """Mono 16 kHz float32 samples of [start, end) of audio track `track` (`0:a:N`, numpy)."""
-    import subprocess
+    from chalicelib.media.subtitles import decode_audio
 
-    import numpy as np
-
-    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start:.6f}",
-           "-t", f"{end - start:.6f}", "-i", source, "-map", f"0:a:{track}", "-ac", "1",
-           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise MediaError("Timeout", "Decoding the audio for speech timed out.") from None
-    if proc.returncode != 0:
-        raise MediaError("SubtitlesFailed", "The audio could not be decoded for speech.")
-    return np.frombuffer(proc.stdout, dtype=np.float32)
+    return decode_audio(source, exe=exe, timeout=timeout, track=track, start=start, end=end)
 
 
 def transcribe_window(
@@ -715,7 +673,7 @@ def build_audio_args(source: str, duration: float = 0.0, track: int = 0) -> list
         "ebur128=framelog=quiet:peak=true,anullsink"
     )
     return [
-        "-i", source, "-filter_complex", graph, "-map", "[enc]",
+        *source_input(source), "-filter_complex", graph, "-map", "[enc]",
         "-c:a", "aac", "-b:a", f"{transcode.AUDIO_KBPS}k", "-ac", "2", "-ar", "48000",
         *(["-aac_coder", "fast"] if duration > FAST_AAC_ABOVE_SECONDS else []),
         "-output_ts_offset", f"{TIMELINE_OFFSET:.6f}", "-flags", "+global_header", "-f", "tee",

@@ -19,15 +19,19 @@ How a run goes (`transcribe_samples`; measured in bench/bench_whisper.py, issue 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.media.errors import MediaError
+from chalicelib.media.probe import source_input
 from chalicelib.media.thumbnails import vtt_time
 
 VTT_NAME = "subtitles.vtt"
 SRT_NAME = "subtitles.srt"
+TRANSCRIPT_NAME = "transcript.json"
 
 _models: dict[tuple[str, int], Any] = {}
 _models_lock = threading.Lock()
@@ -35,11 +39,12 @@ _models_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Cue:
-    """One subtitle cue."""
+    """One subtitle cue; `words` are its words' (start, end, text), when they were timed."""
 
     start: float
     end: float
     text: str
+    words: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass
@@ -267,6 +272,10 @@ def _redo(
     return [[_word(w, offset) for w in s.words or [] if w.word.strip()] for s in segments]
 
 
+def _timed(words: list[Word]) -> tuple[tuple[float, float, str], ...]:
+    return tuple((round(w.start, 3), round(w.end, 3), w.text) for w in words)
+
+
 def _cue_text(words: list[Word]) -> str:
     return "".join(w.text for w in words).strip()
 
@@ -324,31 +333,110 @@ def transcribe(
 ) -> Transcript:
     """Transcribe audio track `audio_index` (among the audio streams; the one the renditions
     carry) of `source`; silence or music gives an empty transcript."""
-    if audio_index:  # Whisper's decoder reads the first track: hand it the chosen one
-        from chalicelib.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+    from chalicelib.media.ffmpeg import ffmpeg_exe
 
-        wav = source.with_name(f"{source.name}.track{audio_index}.wav")
-        args = ["-i", str(source), "-map", f"0:a:{audio_index}", "-vn", "-ac", "1"]
-        run_ffmpeg(
-            [*args, "-ar", "16000", "-c:a", "pcm_s16le", str(wav)],
-            exe=exe or ffmpeg_exe(),
-            timeout=600,
-            cwd=source.parent,
-            error_code="SubtitlesFailed",
-            what="Extracting the audio track",
-        )
-        try:
-            return transcribe(wav, model, cpu_threads=cpu_threads)
-        finally:
-            wav.unlink(missing_ok=True)
-    from faster_whisper.audio import decode_audio
-
-    samples = decode_audio(str(source), sampling_rate=SAMPLE_RATE)
+    # decoded by ffmpeg, confined like every open of a source (never faster-whisper's own
+    # unconfined PyAV open), straight from the chosen track to 16 kHz mono samples
+    samples = decode_audio(str(source), exe=exe or ffmpeg_exe(), timeout=600, track=audio_index)
     heard = transcribe_samples(samples, model, cpu_threads=cpu_threads)
-    cues = [Cue(round(c[0].start, 3), round(c[-1].end, 3), _cue_text(c)) for c in heard.cues]
+    cues = [
+        Cue(round(c[0].start, 3), round(c[-1].end, 3), _cue_text(c), _timed(c)) for c in heard.cues
+    ]
     if not cues:
         return Transcript()
     return Transcript(cues, heard.language, round(float(heard.language_probability or 0.0), 3))
+
+
+def decode_audio(
+    source: str,
+    *,
+    exe: str,
+    timeout: float,
+    track: int = 0,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Any:
+    """Mono 16 kHz float32 samples (numpy) of audio track `track` (`0:a:N`), all of it or
+    [start, end), decoded by ffmpeg with the source confined (`probe.source_input`)."""
+    import subprocess
+
+    import numpy as np
+
+    window = ["-ss", f"{start:.6f}"] if start else []
+    window += ["-t", f"{end - start:.6f}"] if end is not None else []
+    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", *window,
+           *source_input(source), "-map", f"0:a:{track}", "-ac", "1",
+           "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise MediaError("Timeout", "Decoding the audio for speech timed out.") from None
+    if proc.returncode != 0:
+        raise MediaError("SubtitlesFailed", "The audio could not be decoded for speech.")
+    return np.frombuffer(proc.stdout, dtype=np.float32)
+
+
+def translate_samples(
+    samples: Any, model: str, language: str, *, cpu_threads: int = 1
+) -> list[Cue]:
+    """Speech in `language` heard in mono 16 kHz samples, translated into English by Whisper's
+    translate task (sequential decoder, beam search 5, over the VAD's speech only): cues timed
+    by Whisper's segments (times relative to the samples)."""
+    import numpy as np
+
+    chunks, windows = speech_windows(samples)
+    if not windows:
+        return []
+    masked = np.zeros_like(samples)
+    for start, end in chunks:
+        masked[start:end] = samples[start:end]
+    clips = [t / SAMPLE_RATE for w in windows for t in w]
+    loaded = _load(model, cpu_threads)
+    with loaded.lock:
+        segments, _ = loaded.model.transcribe(
+            masked,
+            task="translate",
+            language=language,
+            beam_size=5,
+            condition_on_previous_text=False,
+            clip_timestamps=clips,
+        )
+        cues = [
+            Cue(round(seg.start, 3), round(seg.end, 3), seg.text.strip())
+            for seg in segments
+            if seg.text.strip()
+        ]
+    return cues
+
+
+def translate(
+    source: Path,
+    model: str,
+    language: str,
+    *,
+    cpu_threads: int = 1,
+    audio_index: int = 0,
+    exe: str | None = None,
+) -> Transcript:
+    """English subtitles of the speech (in `language`) of audio track `audio_index`, decoded
+    by ffmpeg with the source confined, as `transcribe` does."""
+    from chalicelib.media.ffmpeg import ffmpeg_exe
+
+    samples = decode_audio(str(source), exe=exe or ffmpeg_exe(), timeout=600, track=audio_index)
+    return Transcript(translate_samples(samples, model, language, cpu_threads=cpu_threads), "en")
+
+
+def track_names(language: str) -> tuple[str, str]:
+    """The VTT and SRT names of a translated track (`subtitles_en.vtt`, `subtitles_en.srt`)."""
+    return f"subtitles_{language}.vtt", f"subtitles_{language}.srt"
+
+
+def write_track(work_dir: Path, transcript: Transcript, language: str) -> tuple[str, str]:
+    """Write a translated track's VTT and SRT into work_dir; returns their names."""
+    vtt, srt = track_names(language)
+    (work_dir / vtt).write_text(to_vtt(transcript.cues), encoding="utf-8")
+    (work_dir / srt).write_text(to_srt(transcript.cues), encoding="utf-8")
+    return vtt, srt
 
 
 def to_vtt(cues: list[Cue]) -> str:
@@ -369,8 +457,28 @@ def to_srt(cues: list[Cue]) -> str:
     return "\n".join(lines)
 
 
-def write_subtitles(work_dir: Path, transcript: Transcript) -> tuple[str, str]:
-    """Write both files into work_dir; returns their names (VTT, SRT)."""
+def to_document(transcript: Transcript) -> dict[str, Any]:
+    """The transcript as data (`transcript.json`, served by `GET /videos/{id}/transcript`):
+    `{"language", "segments": [{"start", "end", "text", "words": [{"start", "end", "word"}]}]}`,
+    one segment per cue, word times from Whisper's word timestamps."""
+    return {
+        "language": transcript.language,
+        "segments": [
+            {
+                "start": c.start,
+                "end": c.end,
+                "text": c.text,
+                "words": [{"start": s, "end": e, "word": w.strip()} for s, e, w in c.words],
+            }
+            for c in transcript.cues
+        ],
+    }
+
+
+def write_subtitles(work_dir: Path, transcript: Transcript) -> tuple[str, str, str]:
+    """Write the files into work_dir; returns their names (VTT, SRT, the JSON document)."""
     (work_dir / VTT_NAME).write_text(to_vtt(transcript.cues), encoding="utf-8")
     (work_dir / SRT_NAME).write_text(to_srt(transcript.cues), encoding="utf-8")
-    return VTT_NAME, SRT_NAME
+    doc = json.dumps(to_document(transcript), ensure_ascii=False, separators=(",", ":"))
+    (work_dir / TRANSCRIPT_NAME).write_text(doc, encoding="utf-8")
+    return VTT_NAME, SRT_NAME, TRANSCRIPT_NAME

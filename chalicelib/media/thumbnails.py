@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
 from chalicelib.media.filters import input_stage, source_pad
-from chalicelib.media.probe import ProbeResult
+from chalicelib.media.probe import ProbeResult, source_input
 
 POSTER_NAME = "poster.jpg"
 STORYBOARD_NAME = "storyboard.jpg"
@@ -111,7 +111,7 @@ def _grab(
         f"[g]scale={_GRAY_W}:{_GRAY_H},format=gray[gray]"
     )
     args = [
-        "-ss", f"{t:.3f}", *stage.input_args, "-i", source, "-filter_complex", graph,
+        "-ss", f"{t:.3f}", *stage.input_args, *source_input(source), "-filter_complex", graph,
         "-map", "[jpg]", "-frames:v", "1", "-q:v", "3", "-update", "1", name,
         "-map", "[gray]", "-frames:v", "1", "-f", "rawvideo", gray_name,
     ]  # fmt: skip

@@ -19,7 +19,7 @@ from chalicelib.media.analysis import Signals, SignalTap
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import available_cpus, run_ffmpeg
 from chalicelib.media.filters import ENCODER_COLOR_ARGS, audio_map, input_stage, source_pad
-from chalicelib.media.probe import ColorInfo, ProbeResult
+from chalicelib.media.probe import ColorInfo, ProbeResult, source_input
 
 # Short-side heights of the ladder, top first; bitrate caps keep CRF from exploding on noise.
 LADDER: tuple[int, ...] = (1080, 720, 480)
@@ -183,7 +183,13 @@ def build_transcode_args(
     # The split+scale graph is one filter graph; by default it scales every rung on one thread,
     # which starves the encoders of pictures (measured ~6% faster with one thread per CPU).
     args = ["-filter_complex_threads", str(available_cpus())]
-    args += [*stage.input_args, *input_args, "-i", source, "-filter_complex", ";".join(chains)]
+    args += [
+        *stage.input_args,
+        *input_args,
+        *source_input(source),
+        "-filter_complex",
+        ";".join(chains),
+    ]
     args += [a for i in range(n) for a in ("-map", f"[v{i}]")]
     if with_audio:
         args += ["-map", audio_in]
@@ -347,3 +353,15 @@ def master_playlist(
             attrs += f',AUDIO="{audio_group}"'
         lines += [f"#EXT-X-STREAM-INF:{attrs}", r.playlist]
     return "\n".join(lines) + "\n"
+
+
+AUDIO_NAME = "audio.m4a"  # the audio-only download
+
+
+def extract_audio(source: str | Path, out: Path, *, exe: str, timeout: float) -> int:
+    """The audio-only download: the rendition's AAC track copied into an M4A (no re-encode:
+    every rendition carries the one AAC encode, see `transcode`). Returns its size in bytes."""
+    args = [*source_input(source), "-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", "copy",
+            "-movflags", "+faststart", "-f", "ipod", str(out)]  # fmt: skip
+    run_ffmpeg(args, exe=exe, timeout=timeout, error_code="AudioFailed", what="audio")
+    return out.stat().st_size

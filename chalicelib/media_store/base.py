@@ -18,7 +18,9 @@ from chalicelib.domain import VIDEO_ID_RE
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # One dot at most, a known extension, no leading dot: no traversal, no hidden files.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|m4s|jpg|vtt|srt|json)$")
+NAME_RE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(mp4|m3u8|ts|m4s|jpg|vtt|srt|json|png|webp|gif|m4a)$"
+)
 
 CONTENT_TYPES: dict[str, str] = {
     "mp4": "video/mp4",
@@ -29,6 +31,10 @@ CONTENT_TYPES: dict[str, str] = {
     "vtt": "text/vtt; charset=utf-8",
     "srt": "application/x-subrip; charset=utf-8",
     "json": "application/json",
+    "png": "image/png",  # renders (chalicelib/tasks/render.py)
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "m4a": "audio/mp4",  # the audio-only download
 }
 # A run prefix is never rewritten, so clients may cache its files for good.
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
@@ -149,8 +155,9 @@ class MediaStore(Protocol):
     def discard(self, video_id: str, run_id: str) -> None:
         """Drop a run that was being built and will not be published."""
 
-    def url(self, video_id: str, run_id: str, name: str) -> str:
-        """A URL a browser can GET for one published file."""
+    def url(self, video_id: str, run_id: str, name: str, download: str | None = None) -> str:
+        """A URL a browser can GET for one published file (`download`: served as an
+        attachment of that file name)."""
 
     def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
         """A published text file (playlist, index), or None when it does not exist."""
@@ -163,3 +170,35 @@ class MediaStore(Protocol):
 
     def delete_video(self, video_id: str) -> None:
         """Delete every run of the video."""
+
+
+# --- downloads: a published file served as an attachment (issue 26) ---------------------------
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;%]+')
+_ASCII_NAME = re.compile(r"[^A-Za-z0-9._ ()+,=@-]+")
+
+
+def _clean_name(text: str) -> str:
+    import unicodedata
+
+    return _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", text)).strip(" ._")
+
+
+def attachment_name(title: str, quality: str, ext: str) -> str:
+    """`<title>-<quality>.<ext>`, safe as a file name anywhere: no path separators, controls,
+    quotes or reserved characters, no leading dots, at most ~120 characters."""
+    return f"{(_clean_name(f'{title}-{quality}') or 'video')[:120]}.{ext}"
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII `filename` and, when the name is not ASCII, RFC 6266's
+    `filename*` (RFC 8187: UTF-8, percent-encoded). `filename` is sanitized again here."""
+    import unicodedata
+    from urllib.parse import quote
+
+    name = _clean_name(filename)[:130] or "download"
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = _ASCII_NAME.sub("_", folded).strip(" ._") or "download"
+    header = f'attachment; filename="{ascii_name}"'
+    if ascii_name != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header

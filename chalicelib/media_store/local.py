@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlencode
 
 from chalicelib.domain import VIDEO_ID_RE
 from chalicelib.media_store.base import RUN_ID_RE, check_names, is_valid_ids, run_prefix
@@ -75,10 +76,12 @@ class LocalMediaStore:
             shutil.rmtree(staging, ignore_errors=True)
         return run_prefix(video_id, run_id)
 
-    def url(self, video_id: str, run_id: str, name: str) -> str:
-        """`{public_base_url}/media/{videoId}/{runId}/{name}`."""
+    def url(self, video_id: str, run_id: str, name: str, download: str | None = None) -> str:
+        """`{public_base_url}/media/{videoId}/{runId}/{name}` (`?dl=<file name>`: served as an
+        attachment, the name sanitized again where it is served)."""
         check_names(video_id, run_id, [name])
-        return f"{self.public_base_url}/media/{video_id}/{run_id}/{name}"
+        url = f"{self.public_base_url}/media/{video_id}/{run_id}/{name}"
+        return f"{url}?{urlencode({'dl': download})}" if download else url
 
     def resolve(self, video_id: str, run_id: str, name: str) -> Path | None:
         """The file behind `GET /media/{videoId}/{runId}/{name}`, or None (never outside root)."""
@@ -97,6 +100,31 @@ class LocalMediaStore:
             return None
         root = self.root.resolve()
         return real if root in real.parents else None
+
+    # --- renders cached in a published run (chalicelib/tasks/render.py) -------------------
+    def has_file(self, video_id: str, run_id: str, name: str) -> bool:
+        return self.resolve(video_id, run_id, name) is not None
+
+    def source_of(self, video_id: str, run_id: str, name: str) -> str | None:
+        """Where ffmpeg reads a published file: its path."""
+        path = self.resolve(video_id, run_id, name)
+        return None if path is None else str(path)
+
+    def put_file(self, video_id: str, run_id: str, name: str, path: Path) -> None:
+        """Add one file to a published run (a render): written beside it, then renamed in, so
+        a reader sees the whole file or none. Nothing happens when the run is gone."""
+        check_names(video_id, run_id, [name])
+        run_dir = self._video_dir(video_id) / run_id
+        if not run_dir.is_dir():
+            return
+        tmp = run_dir / f".{name}.{uuid.uuid4().hex}"
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, run_dir / name)
+        except FileNotFoundError:  # the run was deleted meanwhile
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def read_text(self, video_id: str, run_id: str, name: str) -> str | None:
         path = self.resolve(video_id, run_id, name)

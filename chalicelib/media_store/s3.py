@@ -16,6 +16,7 @@ from chalicelib.media_store.base import (
     RUN_ID_RE,
     DeleteFailed,
     check_names,
+    content_disposition,
     content_type,
     is_valid_ids,
     run_prefix,
@@ -88,14 +89,15 @@ class S3MediaStore:
         check_names(video_id, run_id)
         self._delete(self._keys(f"{run_prefix(video_id, run_id)}/"))
 
-    def url(self, video_id: str, run_id: str, name: str) -> str:
-        """Presigned HTTPS GET URL."""
+    def url(self, video_id: str, run_id: str, name: str, download: str | None = None) -> str:
+        """Presigned HTTPS GET URL (`download`: S3 answers it as an attachment of that name)."""
         check_names(video_id, run_id, [name])
+        params = {"Bucket": self.bucket, "Key": f"{run_prefix(video_id, run_id)}/{name}"}
+        if download:
+            params["ResponseContentDisposition"] = content_disposition(download)
         return str(
             self.s3.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": f"{run_prefix(video_id, run_id)}/{name}"},
-                ExpiresIn=self.presign_seconds,
+                "get_object", Params=params, ExpiresIn=self.presign_seconds
             )
         )
 
@@ -108,6 +110,33 @@ class S3MediaStore:
         except self.s3.exceptions.NoSuchKey:
             return None
         return str(obj["Body"].read().decode("utf-8"))
+
+    # --- renders cached in a published run (chalicelib/tasks/render.py) -------------------
+    def has_file(self, video_id: str, run_id: str, name: str) -> bool:
+        if not is_valid_ids(video_id, run_id, name):
+            return False
+        key = f"{run_prefix(video_id, run_id)}/{name}"
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def source_of(self, video_id: str, run_id: str, name: str) -> str | None:
+        """Where ffmpeg reads a published file: a presigned URL (ranges, so a seek reads
+        about one GOP)."""
+        return self.url(video_id, run_id, name) if is_valid_ids(video_id, run_id, name) else None
+
+    def put_file(self, video_id: str, run_id: str, name: str, path: Path) -> None:
+        check_names(video_id, run_id, [name])
+        self.s3.upload_file(
+            str(path),
+            self.bucket,
+            f"{run_prefix(video_id, run_id)}/{name}",
+            ExtraArgs={"ContentType": content_type(name), "CacheControl": IMMUTABLE_CACHE},
+        )
 
     def _keys(self, prefix: str) -> list[str]:
         keys: list[str] = []

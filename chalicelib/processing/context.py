@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chalicelib.config import Settings
-from chalicelib.media.errors import MediaError
+from chalicelib.media.errors import MediaError, scrub
 from chalicelib.media.whisper_model import ModelChoice
 
 OK, SKIPPED, FAILED = "completed", "skipped", "failed"
@@ -78,7 +78,7 @@ def failure(exc: BaseException) -> tuple[str, str]:
     """(reason, code) of a stage's error: a MediaError's own, else the exception's kind."""
     if isinstance(exc, MediaError):
         return exc.message, exc.code
-    return f"{type(exc).__name__}: {exc}"[:300], "StageError"
+    return scrub(f"{type(exc).__name__}: {exc}")[:300], "StageError"
 
 
 class Stages:

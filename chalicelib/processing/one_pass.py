@@ -28,7 +28,12 @@ from chalicelib.processing.context import (
     media_progress,
     new_run_id,
 )
-from chalicelib.processing.result import ANALYSIS_JSON, analysis_fields, build_result
+from chalicelib.processing.result import (
+    ANALYSIS_JSON,
+    analysis_fields,
+    build_result,
+    chapters_of,
+)
 
 
 def run_processing(
@@ -42,11 +47,15 @@ def run_processing(
     work_root: Path | None = None,
     info: Any = None,
     probe_ms: int = 0,
+    trim: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Process one video and return the fields to merge into its item.
 
     `info` is the source's probe when the caller already made it (`segmented.prepare`, through
     a URL): it is not probed a second time.
+
+    `trim` (a clip's `start, end` in the source) cuts the source to that range right after the
+    fetch (media/filters.trim_args: frame-accurate); every stage then sees only the clip.
 
     Raises MediaError (code + message) when the input is the problem; temp files are always
     removed. `outputPrefix`/`runId` name the new run: switch the item to it, then call
@@ -74,6 +83,10 @@ def run_processing(
             assert info is not None
         else:  # probed by `segmented.prepare`, through the source's URL
             stages.record("probe", OK, ms=probe_ms)
+        if trim is not None:
+            info = stages.run("trim", lambda: trim_source(ctx, work_dir, info, *trim),
+                              required=True)  # fmt: skip
+            assert info is not None
         progress.report(PROGRESS_STARTED)
 
         out = pipeline.run_pipeline(
@@ -82,6 +95,9 @@ def run_processing(
         )  # fmt: skip
         stages.reports.update(out.stages)
         progress.report(PROGRESS_ENCODED)
+        if out.transcode is not None:
+            top = work_dir / out.transcode.renditions[0].name
+            out.audio_size = write_audio(ctx, stages, info, str(top), work_dir)
 
         t0 = time.monotonic()
         names = write_documents(work_dir, out, info.duration)
@@ -95,9 +111,38 @@ def run_processing(
         return result
 
 
+def write_audio(ctx: RunContext, stages: Stages, info: Any, top: str, work_dir: Path) -> int | None:
+    """The audio-only download (both paths): the top rendition's AAC copied into
+    `audio.m4a` in `work_dir`; its size, or None without audio (or when it failed: recorded as
+    the `audio` stage, the run still completes)."""
+    from chalicelib.media import transcode
+
+    if not info.has_audio:
+        return None
+    return stages.run("audio", lambda: transcode.extract_audio(
+        top, work_dir / transcode.AUDIO_NAME, exe=ctx.exe, timeout=ctx.timeout(info.duration, 0.2),
+    ), required=False)  # fmt: skip
+
+
+def trim_source(ctx: RunContext, work_dir: Path, info: Any, start: float, end: float) -> Any:
+    """Replace work_dir/source by its [start, end) (a clip), and probe the cut."""
+    from chalicelib.media import fetch, filters, probe
+    from chalicelib.media.ffmpeg import run_ffmpeg
+
+    source = work_dir / fetch.SOURCE_NAME
+    if not 0 <= start < end <= info.duration + 0.5:
+        raise MediaError("InvalidRange", f"The clip {start:g}-{end:g} s is outside the source.")
+    out = work_dir / filters.TRIM_NAME  # lossless (x264 qp 0 or FFV1) + FLAC
+    run_ffmpeg(filters.trim_args(info, start, end, str(source), str(out)), exe=ctx.exe,
+               timeout=ctx.timeout(end - start), cwd=work_dir, error_code="TrimFailed",
+               what="Cutting the clip")  # fmt: skip
+    out.replace(source)
+    return probe.probe(source, max_duration=ctx.settings.max_duration_seconds, exe=ctx.exe)
+
+
 def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     """Write VTT/SRT/JSON documents and list every file of the run (flat names)."""
-    from chalicelib.media import subtitles, thumbnails
+    from chalicelib.media import chapters, subtitles, thumbnails
 
     assert out.transcode is not None and out.poster is not None
     names = [out.poster.name, out.transcode.master_playlist]
@@ -110,6 +155,16 @@ def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
         names += [thumbnails.STORYBOARD_NAME, thumbnails.STORYBOARD_VTT]
     if out.transcript is not None:
         names += list(subtitles.write_subtitles(work_dir, out.transcript))
+    if getattr(out, "audio_size", None) is not None:
+        from chalicelib.media.transcode import AUDIO_NAME
+
+        names.append(AUDIO_NAME)
+    if out.translation is not None:
+        names += list(subtitles.write_track(work_dir, out.translation, "en"))
+    (work_dir / chapters.CHAPTERS_VTT).write_text(
+        chapters.to_vtt(chapters_of(out, duration)), encoding="utf-8"
+    )
+    names.append(chapters.CHAPTERS_VTT)
     if out.signals is not None:
         doc = analysis_fields(out)
         (work_dir / ANALYSIS_JSON).write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -117,4 +172,11 @@ def write_documents(work_dir: Path, out: Any, duration: float) -> list[str]:
     return names
 
 
-__all__ = ["MediaError", "ProgressReporter", "new_run_id", "run_processing", "write_documents"]
+__all__ = [
+    "MediaError",
+    "ProgressReporter",
+    "new_run_id",
+    "run_processing",
+    "write_audio",
+    "write_documents",
+]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chalicelib.media import analysis, subtitles, thumbnails, transcode
-from chalicelib.media.errors import MediaError
+from chalicelib.media.errors import MediaError, scrub
 from chalicelib.media.ffmpeg import available_cpus
 from chalicelib.media.probe import ProbeResult
 from chalicelib.processing.context import FAILED, OK, Cancelled, RunContext, StageReport, Stages
@@ -39,6 +39,8 @@ class PipelineOutput:
     vision: dict[str, Any] | None = None
     transcript: subtitles.Transcript | None = None
     stages: dict[str, StageReport] = field(default_factory=dict)
+    audio_size: int | None = None  # the audio-only download (transcode.AUDIO_NAME), when made
+    translation: subtitles.Transcript | None = None  # English, when the speech is not
 
 
 def run_pipeline(
@@ -105,6 +107,12 @@ def run_pipeline(
                 audio_index=info.audio_track.index if info.audio_track else 0, exe=ctx.exe,
             ),
         )  # fmt: skip
+        out.translation = translation(stages, ctx, out.transcript, lambda model, language: (
+            subtitles.translate(
+                source, model, language, cpu_threads=1,
+                audio_index=info.audio_track.index if info.audio_track else 0, exe=ctx.exe,
+            )
+        ))  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media") as pool:
         futures = [pool.submit(c) for c in (transcode_chain, picture_chain, subtitle_chain)]
@@ -133,9 +141,27 @@ def transcribe(
     video has no sound. `fn(model)` transcribes (the whole source, or a segment's window)."""
     model = ctx.whisper.model
     if model is None:
-        stages.skip("subtitles", ctx.whisper.reason)
+        stages.skip("subtitles", scrub(ctx.whisper.reason))  # never a server path
         return None
     if not info.has_audio:
         # Not a failure: a video without sound simply has nothing to caption.
         return stages.run("subtitles", subtitles.Transcript, required=False)
     return stages.run("subtitles", lambda: fn(model), required=False)
+
+
+def translation(
+    stages: Stages,
+    ctx: RunContext,
+    heard: Any,
+    fn: Callable[[str, str], T],
+) -> T | None:
+    """The translation stage (`VIDEO_SUBTITLE_TRANSLATE=en`), the same on both paths: best
+    effort, run only when speech was heard in another language; `fn(model, language)`."""
+    target = ctx.settings.subtitle_translate
+    model = ctx.whisper.model
+    language = (
+        getattr(heard, "language", None) if not isinstance(heard, dict) else heard.get("language")
+    )
+    if not target or not model or language in (None, target):
+        return None
+    return stages.run("translation", lambda: fn(model, str(language)), required=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.media import subtitles, thumbnails
+from chalicelib.media import chapters, subtitles, thumbnails
 from chalicelib.media.probe import ProbeResult
+from chalicelib.media.transcode import AUDIO_NAME
 from chalicelib.media_store.base import MediaRef
 from chalicelib.processing.pipeline import PipelineOutput, StageReport
 
@@ -26,6 +27,14 @@ def analysis_fields(out: PipelineOutput) -> dict[str, Any]:
         "text": vision.get("text") if out.vision is not None else None,
         "framesAnalysed": vision.get("framesAnalysed", []),
     }
+
+
+def chapters_of(out: PipelineOutput, duration: float) -> list[dict[str, Any]]:
+    """The video's chapters (media/chapters.py) from its scenes, silences and transcript."""
+    s = out.signals
+    cues = out.transcript.cues if out.transcript is not None else []
+    scenes, silences = (s.scenes, s.silences) if s is not None else ([], [])
+    return chapters.chapters(duration, scenes, silences, cues)
 
 
 def build_result(
@@ -67,6 +76,16 @@ def build_result(
         "outputPrefix": prefix,
         "runId": run_id,
     }
+    # Downloads (issue 26): each MP4 rendition and the audio-only M4A; the API renders them
+    # with an attachment name "<title>-<quality>.<ext>".
+    result["downloads"] = [
+        {"quality": r.quality, "format": "mp4", "url": url(r.name), "size": r.size}
+        for r in tr.renditions
+    ]
+    if out.audio_size is not None:
+        result["downloads"].append(
+            {"quality": "audio", "format": "m4a", "url": url(AUDIO_NAME), "size": out.audio_size}
+        )
     if out.storyboard is not None:
         sb = out.storyboard
         result["storyboard"] = {
@@ -93,11 +112,35 @@ def build_result(
             "languageProbability": t.language_probability,
             "vttUrl": url(subtitles.VTT_NAME),
             "srtUrl": url(subtitles.SRT_NAME),
+            "transcriptUrl": url(subtitles.TRANSCRIPT_NAME),
             "wordCount": t.word_count,
+            "tracks": _tracks(out, url),
         }
     else:
         result["subtitles"] = _not_done(out.stages.get("subtitles"))
+    result["chapters"] = chapters_of(out, info.duration)
+    result["chaptersVttUrl"] = url(chapters.CHAPTERS_VTT)
     return result
+
+
+def _tracks(out: PipelineOutput, url: Any) -> list[dict[str, Any]]:
+    """Every subtitle track: the speech as heard, then its English translation if made."""
+    t = out.transcript
+    assert t is not None
+    tracks = [
+        {
+            "language": t.language,
+            "kind": "transcript",
+            "vttUrl": url(subtitles.VTT_NAME),
+            "srtUrl": url(subtitles.SRT_NAME),
+        }
+    ]
+    if out.translation is not None:
+        vtt, srt = subtitles.track_names("en")
+        tracks.append(
+            {"language": "en", "kind": "translation", "vttUrl": url(vtt), "srtUrl": url(srt)}
+        )
+    return tracks
 
 
 def _not_done(report: StageReport | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,7 @@ def prepare(
     scratch: ScratchStore,
     *,
     s3_client: Any = None,
+    trim: tuple[float, float] | None = None,
 ) -> Prepared:
     """Probe the source where it lies (a local path, or a presigned URL read with ranged
     requests: nothing is downloaded); when it is longer than one segment, plan it into scratch
@@ -101,13 +102,17 @@ def prepare(
                                          s3_client=s3_client)  # fmt: skip
     info = probe.probe(location, max_duration=settings.max_duration_seconds, exe=exe, size=size)
     probe_ms = int((time.monotonic() - t0) * 1000)
-    playable = is_playable_early(settings, info.duration)
+    duration = info.duration if trim is None else trim[1] - trim[0]
+    playable = is_playable_early(settings, duration)
     first = settings.first_segment_seconds if playable else None
-    one_segment = segments.segment_count(info.duration, settings.segment_seconds, first) < 2
+    one_segment = segments.segment_count(duration, settings.segment_seconds, first) < 2
     if one_segment and size <= ONE_PASS_MAX_SOURCE_BYTES:
-        return Prepared(None, info, probe_ms)
-    plan = segments.make_plan(location, info, settings.segment_seconds, first)
+        return Prepared(None, info, probe_ms)  # a clip is cut by the one-pass job
     prefix = run_scratch(video_id, run_id)
+    if trim is not None:
+        return _prepare_cut(video_id, run_id, ctx, scratch, source_url, location, info, trim,
+                            probe_ms, first=first, playable=playable)  # fmt: skip
+    plan = segments.make_plan(location, info, settings.segment_seconds, first)
     # `playable`: each job's files go into the run as it finishes (see `publish_job`).
     source = {"url": source_url, "remuxed": plan.remux, "playable": playable}
     if plan.remux:
@@ -142,6 +147,48 @@ def is_playable_early(settings: Settings, duration: float) -> bool:
     """A video this long is planned to be playable while it is processed: short segments
     first, published as they finish (`VIDEO_PLAYABLE_SECONDS`, 0: never)."""
     return 0 < settings.playable_seconds <= duration and settings.segment_seconds > 0
+
+
+def _prepare_cut(
+    video_id: str,
+    run_id: str,
+    ctx: RunContext,
+    scratch: ScratchStore,
+    source_url: str,
+    location: str,
+    info: ProbeResult,
+    trim: tuple[float, float],
+    probe_ms: int,
+    *,
+    first: int | None = None,
+    playable: bool = False,
+) -> Prepared:
+    """A clip on the segmented path: its range of the source, cut frame-accurately and
+    losslessly (filters.trim_args) and streamed into scratch where a remux would go; the plan
+    and every job then read the cut as the video."""
+    from chalicelib.media import filters, probe
+    from chalicelib.media.ffmpeg import run_ffmpeg
+
+    start, end = trim
+    if not 0 <= start < end <= info.duration + 0.5:
+        raise MediaError("InvalidRange", f"The clip {start:g}-{end:g} s is outside the source.")
+    prefix = run_scratch(video_id, run_id)
+    run_ffmpeg(
+        filters.trim_args(info, start, end, location),
+        exe=ctx.exe, timeout=ctx.timeout(end - start), error_code="TrimFailed",
+        what="Cutting the clip",
+        stdout_sink=lambda stream: scratch.put_stream(prefix, segments.REMUX_NAME, stream),
+    )  # fmt: skip
+    cut_location = scratch.locate(prefix, segments.REMUX_NAME)
+    settings = ctx.settings
+    cut = probe.probe(cut_location, max_duration=settings.max_duration_seconds, exe=ctx.exe)
+    plan = segments.make_plan(cut_location, cut, settings.segment_seconds, first)
+    plan = replace(plan, remux=True).reading(cut_location)
+    source = {"url": source_url, "remuxed": True, "playable": playable}
+    scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
+    scratch.put_text(prefix, PLAN_JSON, plan.to_json())
+    jobs = ([AUDIO_JOB] if cut.has_audio else []) + list(range(plan.count))
+    return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, cut, probe_ms)
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:
@@ -210,7 +257,8 @@ def _encode(
     """One segment's rungs and analysis (one ffmpeg process) and, beside it, its speech: the
     subtitles stage as the one-pass path runs it (best effort, reported in `out.stages`)."""
     from chalicelib.media import thumbnails
-    from chalicelib.processing.pipeline import transcribe
+    from chalicelib.media.subtitles import translate_samples
+    from chalicelib.processing.pipeline import transcribe, translation
 
     seg = plan.segments[job]
     timeout = ctx.timeout(seg.duration)
@@ -235,6 +283,15 @@ def _encode(
         heard = transcribe(stages, ctx, plan.info, lambda model: segments.transcribe_window(
             source, start, end, model, exe=ctx.exe, timeout=timeout, track=track))  # fmt: skip
         out.speech = heard if isinstance(heard, dict) else None
+        if out.speech is not None:
+            english = translation(stages, ctx, out.speech, lambda model, language: (
+                translate_samples(segments.decode_audio_window(
+                    source, start, end, exe=ctx.exe, timeout=timeout, track=track,
+                ), model, language)
+            ))  # fmt: skip
+            if english is not None:
+                out.speech["translation"] = [[c.start + start, c.end + start, c.text]
+                                             for c in english]  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         for f in [pool.submit(video), pool.submit(speech)]:
@@ -381,7 +438,7 @@ def assemble(
     """Join every segment's output into the run, publish it, and return the item's fields."""
     from chalicelib.media import analysis, thumbnails
     from chalicelib.media.cost import cost_block
-    from chalicelib.processing.one_pass import write_documents
+    from chalicelib.processing.one_pass import write_audio, write_documents
     from chalicelib.processing.pipeline import PipelineOutput
     from chalicelib.processing.result import build_result
 
@@ -392,6 +449,10 @@ def assemble(
     parts, audio = _results(scratch, prefix, plan)
     ctx = RunContext(settings)
     stages = Stages()
+    # The vision engines load (seconds of imports and models) while the joins wait on reads
+    # and writes, instead of after them: the assembly is the run's serial tail.
+    warming = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-vision")
+    warming.submit(analysis.warm_vision)
     try:
         with ctx.work_dir("asm-") as work:
             t0 = time.monotonic()
@@ -425,6 +486,7 @@ def assemble(
             poster = stages.run("thumbnail", lambda: thumbnails.extract_poster(
                 work, upright, exe=ctx.exe, timeout=timeout, source=top,
             ), required=True)  # fmt: skip
+            warming.shutdown(wait=True)  # loaded (or failed: the stage reports it)
             vision = stages.run("vision", lambda: analysis.analyse_vision(
                 top, upright, signals.scenes, work_dir=work), required=False)  # fmt: skip
             out = PipelineOutput(
@@ -432,6 +494,8 @@ def assemble(
                 signals=signals, vision=vision, transcript=_transcript(stages, plan, parts),
                 stages=stages.reports,
             )  # fmt: skip
+            out.translation = _translation(stages, plan, parts, out.transcript)
+            out.audio_size = write_audio(ctx, stages, info, top, work)
             written_here = write_documents(work, out, info.duration)
             if audio:
                 written_here.append(segments.AUDIO_PLAYLIST)
@@ -444,6 +508,8 @@ def assemble(
     except BaseException:
         media_store.discard(video_id, run_id)  # what was copied or streamed into the run
         raise
+    finally:
+        warming.shutdown(wait=True)
     result = build_result(video_id, run_id, out_prefix, info=info, out=out)
     result["stages"] = stages.to_dict()
     result["segments"] = {
@@ -547,3 +613,32 @@ def _transcript(
     )  # fmt: skip
     stages.reports["subtitles"].ms += ms
     return transcript
+
+
+def _translation(
+    stages: Stages, plan: segments.SegmentPlan, parts: list[segments.SegmentOutput], heard: Any
+) -> Any:
+    """The English track of the whole video from the segments' translations: each segment keeps
+    the cues whose middle lies in the range it owns."""
+    from chalicelib.media.subtitles import Cue, Transcript
+
+    if heard is None or heard.language in (None, "en"):
+        return None
+    reports = [
+        StageReport.from_dict(p.stages["translation"]) for p in parts if "translation" in p.stages
+    ]
+    if not reports:
+        return None
+    ms = sum(r.ms for r in reports)
+    failed = next((r for r in reports if r.status != OK), None)
+    if failed is not None:
+        stages.record("translation", failed.status, reason=failed.reason, code=failed.code, ms=ms)
+        return None
+    cues = [
+        Cue(round(a, 3), round(b, 3), str(text))
+        for seg, p in zip(plan.segments, parts, strict=True)
+        for a, b, text in (p.speech or {}).get("translation", [])
+        if seg.start <= (a + b) / 2 < seg.end
+    ]
+    stages.record("translation", OK, ms=ms)
+    return Transcript(sorted(cues, key=lambda c: c.start), "en")

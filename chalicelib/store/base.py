@@ -228,7 +228,12 @@ class Leases(ABC):
 
     @abstractmethod
     def acquire_lease(self, pool: str, holder: str, expires_at: float, now: float) -> int:
-        """Add/refresh `holder`'s lease atomically; return the count of live leases."""
+        """Add/refresh `holder`'s lease atomically; return the count of live leases. The first
+        acquire records `now` as the lease's start (a refresh keeps it)."""
+
+    @abstractmethod
+    def lease_acquired_at(self, pool: str, holder: str) -> float | None:
+        """When `holder` first acquired its lease (the batch's scale-up), None if it holds none."""
 
     @abstractmethod
     def release_lease(self, pool: str, holder: str, now: float) -> int:

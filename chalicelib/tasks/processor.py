@@ -86,9 +86,16 @@ class Processor:
         from chalicelib.processing.one_pass import run_processing
 
         media_store = self._media_store()
+        clip = item.get("clipOf")
+        trim = None
+        if isinstance(clip, dict):  # a clip: its range of the source (of the original source)
+            a, b = clip.get("sourceRange") or (clip["start"], clip["end"])
+            trim = (float(a), float(b))
         try:
             prepared = segmented.Prepared(None)
-            if self._scratch_store is not None:  # without scratch, every video is one segment
+            # Without scratch, every video is one segment. A clip is cut from its source first
+            # (the one-pass job after its fetch; prepare into scratch when it is segmented).
+            if self._scratch_store is not None:
                 prepared = segmented.prepare(
                     video_id,
                     new_run_id(),
@@ -96,6 +103,7 @@ class Processor:
                     self._settings,
                     self._scratch(),
                     s3_client=self._s3_client() if self._s3_client else None,
+                    trim=trim,
                 )
             planned = prepared.planned
             if planned is not None:
@@ -116,6 +124,7 @@ class Processor:
                 s3_client=self._s3_client() if self._s3_client else None,
                 info=prepared.info,  # probed by prepare: not probed again
                 probe_ms=prepared.probe_ms,
+                trim=trim,
             )
         except MediaError as exc:
             # The video itself is the problem: record why, and let its siblings go on.

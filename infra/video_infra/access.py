@@ -50,17 +50,22 @@ class FunctionAccess:
     index_queries: tuple[str, ...] = ()  # indexes it Queries (never the table)
     objects: tuple[ObjectAccess, ...] = ()
     list_prefixes: tuple[str, ...] = ()  # s3:ListBucket, only under these prefixes
+    # s3:ListBucketMultipartUploads on the bucket (IAM has no prefix condition for it)
+    list_multipart_uploads: bool = False
     start_executions: bool = False
     describe_executions: bool = False
     processor_scaling: tuple[str, ...] = ()  # lambda:*FunctionScalingConfig on the processor
     secrets: tuple[str, ...] = ()  # secrets it reads (SECRET_ARN_VARIABLES' keys)
     put_events: bool = False  # events:PutEvents on the service's bus
+    invoke_renderer: bool = False  # lambda:InvokeFunction on the renderer (images on demand)
 
 
 ITEM_WRITES = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
 GET, PUT, DELETE = "s3:GetObject", "s3:PutObject", "s3:DeleteObject"
 ABORT = "s3:AbortMultipartUpload"
 PRESIGN_OUTPUTS = ObjectAccess("PresignOutputs", OUTPUTS_PREFIX, (GET,))
+# Images rendered on demand are files of a run named img-<hash>.<ext> (chalicelib/tasks/render.py).
+RENDERS = f"{OUTPUTS_PREFIX}*/img-"
 
 ACCESS: dict[str, FunctionAccess] = {
     # The API: items and the indexes (create, list, transition with its events in one
@@ -82,11 +87,24 @@ ACCESS: dict[str, FunctionAccess] = {
                 (PUT, GET, "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"),
             ),
         ),
-        list_prefixes=(UPLOADS_PREFIX,),  # HeadObject of a missing key: 404, not 403
+        # HeadObject of a missing key: 404, not 403 (a source; a render not cached yet)
+        list_prefixes=(UPLOADS_PREFIX, OUTPUTS_PREFIX),
+        # bytes in flight per workspace: its open multipart uploads (listed under its
+        # uploads/ prefix, then their parts: ListMultipartUploadParts above)
+        list_multipart_uploads=True,
         start_executions=True,
         describe_executions=True,
         processor_scaling=("lambda:GetFunctionScalingConfig",),  # GET /capacity, read-only
         secrets=(ADMIN_TOKEN, CURSOR_KEY, SIGNING_KEY),
+        invoke_renderer=True,  # GET /videos/{id}/thumbnail.*, animated.*: a render not cached
+    ),
+    # The renderer: reads a run's top rendition (through a URL it presigns: ranged GETs, one
+    # GOP) and writes the render beside it; nothing else of the bucket, no table.
+    "renderer": FunctionAccess(
+        objects=(
+            ObjectAccess("ReadRenditions", OUTPUTS_PREFIX, (GET,)),
+            ObjectAccess("WriteRenders", RENDERS, (PUT,)),
+        ),
     ),
     # The processor: sources under uploads/, outputs under videos/ (written, old runs
     # deleted), and its segmented runs' scratch under work/.
@@ -139,6 +157,7 @@ class Resources:
     processor_scaling: str  # the processor's qualified ARN whose scaling config is set
     secrets: Mapping[str, str]  # secret name (SECRET_ARN_VARIABLES' keys) -> its ARN
     event_bus: str
+    renderer: str = ""  # the renderer function's ARN
 
 
 def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
@@ -172,6 +191,11 @@ def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
         Condition={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
     )
     allow(
+        "ListOpenUploads",
+        ("s3:ListBucketMultipartUploads",) * access.list_multipart_uploads,
+        arns.bucket,
+    )
+    allow(
         "StartProcessing", ("states:StartExecution",) * access.start_executions, arns.state_machine
     )
     allow(
@@ -186,4 +210,5 @@ def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
         [arns.secrets[name] for name in access.secrets],
     )
     allow("EventBus", ("events:PutEvents",) * access.put_events, arns.event_bus)
+    allow("InvokeRenderer", ("lambda:InvokeFunction",) * access.invoke_renderer, arns.renderer)
     return out

@@ -27,6 +27,7 @@ CHALICE_FUNCTIONS = {
     "scaler": "scaler",
     "finalizer": "finalizer",
     "dispatcher": "dispatcher",
+    "renderer": "renderer",
 }
 
 
@@ -58,6 +59,7 @@ def _resources(config: dict[str, Any], stage: str) -> Resources:
             if variable in env
         },
         event_bus=f"arn:aws:events:{region}:{account}:event-bus/{env['VIDEO_EVENT_BUS']}",
+        renderer=f"arn:aws:lambda:*:*:function:{env['VIDEO_RENDERER_FUNCTION']}",
     )
 
 

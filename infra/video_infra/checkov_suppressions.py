@@ -109,6 +109,17 @@ def skip_with_reasons(stack: VideoServiceStack) -> None:
     for function in (stack.workers.scaler, stack.workers.finalizer):
         _skip(function, "CKV_AWS_117", _AWS_APIS_ONLY)
     _skip(
+        stack.renderer.function,
+        "CKV_AWS_116",
+        _SYNC_ONLY.format(by="the API, which answers its failure as a 503 or 429"),
+    )
+    _skip(
+        stack.renderer.function,
+        "CKV_AWS_117",
+        "Reads and writes only the media bucket (presigned/ranged S3 requests over TLS with its "
+        "role); nothing inside the VPC to reach.",
+    )
+    _skip(
         stack.events.function,
         "CKV_AWS_117",
         "Calls customers' webhook URLs on the internet (SSRF-guarded in code) and AWS APIs; a "

@@ -190,7 +190,8 @@ class WorkflowFunctions:
             chalice_app.handler_for("finalizer"),
             api_code,
             retention,
-            dict(common_env),
+            # the environments Lambda MI keeps for a batch: its capacity cost (tasks/finalizer.py)
+            {**common_env, "VIDEO_SCALE_MIN": str(settings.scale_min)},
         )
 
     @property
@@ -198,6 +199,57 @@ class WorkflowFunctions:
         """The qualified ARN whose scaling config the scaler sets (Lambda MI scales versions):
         only the processor's $LATEST.PUBLISHED, never a `:*` wildcard."""
         return f"{self.processor.function_arn}:{LATEST_PUBLISHED}"
+
+
+# Renderer: images on demand (a frame, an animated preview) from a completed run's top rendition.
+# The processor's image (ffmpeg is in it) with its own handler, as an ordinary Lambda rather than
+# on the processor's capacity provider: that one is scaled to 0 between batches, and an <img>
+# cannot wait minutes for an instance. 3008 MiB gives ~1.7 vCPUs (one GOP's 1080p decode);
+# reserved concurrency bounds what renders may cost (a throttled invoke is a 429 at the API).
+RENDERER_MEMORY_MIB = 3008
+RENDERER_TIMEOUT_SECONDS = 60
+RENDERER_CONCURRENCY = 10
+
+
+class RendererFunction:
+    """The `renderer` function: the processor's image with the renderer's handler."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        chalice_app: ChaliceApp,
+        data: Data,
+        retention: logs.RetentionDays,
+    ) -> None:
+        self.function = _function(
+            scope,
+            "Renderer",
+            retention,
+            lambda role, log_group: lambda_.DockerImageFunction(
+                scope,
+                "RendererFunction",
+                description="Renders thumbnails and animated previews on demand (ffmpeg)",
+                code=lambda_.DockerImageCode.from_image_asset(
+                    str(REPO_ROOT),
+                    file="infra/processor.Dockerfile",
+                    platform=ecr_assets.Platform.LINUX_ARM64,
+                    cmd=[chalice_app.handler_for("renderer")],
+                ),
+                architecture=ARCH,
+                memory_size=RENDERER_MEMORY_MIB,
+                timeout=cdk.Duration.seconds(RENDERER_TIMEOUT_SECONDS),
+                reserved_concurrent_executions=RENDERER_CONCURRENCY,
+                role=role,
+                log_group=log_group,
+                environment={
+                    "VIDEO_BACKEND": "aws",
+                    "VIDEO_TABLE": data.table.table_name,  # as on the Chalice path (stage-wide)
+                    "VIDEO_BUCKET": data.bucket.bucket_name,
+                    "VIDEO_DATA_DIR": "/tmp/video-data",  # noqa: S108 - Lambda's only writable dir
+                },
+            ),
+        )
 
 
 class ApiFunction:
@@ -213,6 +265,7 @@ class ApiFunction:
         data: Data,
         workflow: Workflow,
         workers: WorkflowFunctions,
+        renderer: RendererFunction,
         retention: logs.RetentionDays,
     ) -> None:
         self.function = _function(
@@ -237,6 +290,7 @@ class ApiFunction:
                     "VIDEO_BUCKET": data.bucket.bucket_name,
                     "VIDEO_STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
                     "VIDEO_PROCESSOR_FUNCTION": workers.processor.function_name,  # GET /capacity
+                    "VIDEO_RENDERER_FUNCTION": renderer.function.function_name,  # images
                 },
             ),
         )

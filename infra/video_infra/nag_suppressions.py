@@ -17,6 +17,7 @@ from video_infra.access import (
     ACCESS,
     CURSOR_KEY,
     OUTPUTS_PREFIX,
+    RENDERS,
     SCRATCH_PREFIX,
     SIGNING_KEY,
     UPLOADS_PREFIX,
@@ -35,6 +36,8 @@ _PREFIX_REASONS = {
     OUTPUTS_PREFIX: "Outputs live under videos/<id>/<run>/...: the processor writes/deletes "
     "there, the API and the dispatcher presign reads there; keys are dynamic, the prefix is "
     "the boundary.",
+    RENDERS: "Images rendered on demand are files of a run, videos/<id>/<run>/img-<hash>.<ext> "
+    "(the renderer writes only those); keys are per request, the pattern is the boundary.",
     SCRATCH_PREFIX: "Segmented runs keep their scratch under work/<id>/<run>/ (processor only); "
     "keys are per run, the prefix is the boundary (and a lifecycle rule expires it).",
 }

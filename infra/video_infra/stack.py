@@ -37,6 +37,7 @@ from video_infra.functions import (
     RUNTIME,
     ApiFunction,
     CapacityProviders,
+    RendererFunction,
     WorkflowFunctions,
 )
 from video_infra.http_api import ChaliceHttpApi
@@ -88,6 +89,9 @@ class VideoServiceStack(cdk.Stack):
             functions=self.workers,
             retention=logs_retention,
         )
+        self.renderer = RendererFunction(
+            self, chalice_app=chalice_app, data=self.data, retention=logs_retention
+        )
         self.api = ApiFunction(
             self,
             api_code=api_code,
@@ -95,6 +99,7 @@ class VideoServiceStack(cdk.Stack):
             data=self.data,
             workflow=self.workflow,
             workers=self.workers,
+            renderer=self.renderer,
             retention=logs_retention,
         )
         self.http_api = ChaliceHttpApi(
@@ -120,6 +125,7 @@ class VideoServiceStack(cdk.Stack):
             "scaler": self.workers.scaler,
             "finalizer": self.workers.finalizer,
             "dispatcher": self.events.function,
+            "renderer": self.renderer.function,
         }
         self._grant_access()
         # The functions of the API bundle import the pinned SDK (sdk_layer.py), not the
@@ -133,7 +139,7 @@ class VideoServiceStack(cdk.Stack):
             description="boto3/botocore pinned in requirements-run.txt",
         )
         for key, function in self.functions.items():
-            if key != "processor":  # the image installs its own packages
+            if key not in ("processor", "renderer"):  # the image installs its own packages
                 function.add_layers(sdk)
 
         cdk.CfnOutput(self, "ApiEndpoint", value=self.http_api.api.api_endpoint)
@@ -155,6 +161,7 @@ class VideoServiceStack(cdk.Stack):
             processor_scaling=self.workers.processor_scaling_arn,
             secrets=self.secrets.arns(),
             event_bus=self.events.bus.event_bus_arn,
+            renderer=self.renderer.function.function_arn,
         )
         for key, function in self.functions.items():
             for statement in access.statements(access.ACCESS[key], arns):

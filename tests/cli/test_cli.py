@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, ROOT, free_port
+from tests.conftest import ADMIN_TOKEN, ROOT, free_port, uploaded_file
 from tests.contract.servers import Server, aws_server, local_server
 
 MiB = 1024 * 1024
@@ -64,7 +64,7 @@ def test_upload_ls_get_with_json(server: Server, tmp_path: Path) -> None:
     created = ok(video(server, "--json", "upload", str(clip), "--title", "Small one"))
     assert created["status"] == "uploaded" and created["title"] == "Small one"
     assert created["upload"]["size"] == 300_000
-    source = Path(created["sourceUrl"].removeprefix("file://"))
+    source = uploaded_file(created["sourceUrl"], server.data)
     assert source.read_bytes() == clip.read_bytes()
     listed = ok(video(server, "--json", "ls", "--status", "uploaded"))
     assert created["id"] in [v["id"] for v in listed]
@@ -221,7 +221,7 @@ def test_an_interrupted_upload_resumes_without_sending_finished_parts(
     done = ok(second)
     assert re.search(r"resuming: \d part\(s\)", second.stderr)
     assert done["upload"]["resumedBytes"] >= 2 * 5 * MiB
-    source = Path(done["sourceUrl"].removeprefix("file://"))
+    source = uploaded_file(done["sourceUrl"], server.data)
     assert source.parent.name == slot
     assert hashlib.sha256(source.read_bytes()).digest() == hashlib.sha256(big.read_bytes()).digest()
     after = _part_puts((server.data / "server.log").read_text(), slot)
@@ -310,6 +310,35 @@ def test_upload_wait_then_download_and_a_failed_video_exits_1(server: Server, tm
     assert path.stat().st_size == wanted["size"] == got["size"]
     assert path.read_bytes()[4:8] == b"ftyp"
     assert video(server, "download", done["id"], "--rendition", "9999p").returncode == 2
+    # Issue 26: the audio-only download, a thumbnail and an animated preview.
+    audio = ok(video(server, "--json", "download", done["id"], "--rendition", "audio",
+                     "-o", str(tmp_path / "out")))  # fmt: skip
+    assert Path(audio["path"]).name.endswith("-audio.m4a")
+    assert Path(audio["path"]).read_bytes()[4:8] == b"ftyp"
+    thumb = ok(video(server, "--json", "thumbnail", done["id"], "--time", "1.5", "--width",
+                     "160", "-o", str(tmp_path / "out" / "t.jpg")))  # fmt: skip
+    assert Path(thumb["path"]).read_bytes()[:2] == b"\xff\xd8"
+    gif = str(tmp_path / "out" / "a.gif")
+    anim = ok(video(server, "--json", "thumbnail", done["id"], "--animated", "--format", "gif",
+                    "--start", "0", "--end", "1", "-o", gif))  # fmt: skip
+    assert Path(anim["path"]).read_bytes()[:4] == b"GIF8"
+    bad = video(server, "thumbnail", done["id"], "--time", "99")
+    assert bad.returncode != 0 and "TimeOutOfRange" in bad.stderr + bad.stdout
+    # Downloads are attachments, through the streaming server.
+    import urllib.request
+
+    with urllib.request.urlopen(done["downloads"][0]["url"]) as resp:
+        assert resp.headers["Content-Disposition"].startswith('attachment; filename="Clip-')
+
+    # Issue 26: an instant clip's playlist, an exact clip processed from the range (through the
+    # processor: clipOf -> the trim), the transcript (a tone: no words) as WebVTT.
+    instant = ok(video(server, "--json", "clip", done["id"], "0.5", "2", "--instant"))
+    assert instant["segmentStart"] <= 0.5 and instant["segmentEnd"] >= 2 and instant["hlsUrl"]
+    cut = ok(video(server, "--json", "clip", done["id"], "0.4", "2", "--wait"))
+    assert cut["status"] == "completed" and cut["clipOf"]["videoId"] == done["id"], cut
+    assert cut["media"]["duration"] == pytest.approx(1.6, abs=0.03)
+    vtt = video(server, "transcript", done["id"], "--format", "vtt")
+    assert vtt.returncode in (0, 3) and (vtt.returncode or vtt.stdout.startswith("WEBVTT"))
 
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(os.urandom(50_000))

@@ -222,3 +222,66 @@ def test_search_asks_the_api(served: Served, uploaded: Uploaded, watched: Watche
     assert page.locator("li.video-row").count() == 0
     page.get_by_label("Search titles").fill("")
     row_of(page, "Test clip").wait_for()
+
+
+def test_chapters_transcript_search_and_clips(
+    served: Served, uploaded: Uploaded, watched: Watched
+) -> None:
+    """Issue 26 part B in the page: the chapter lane seeks, the transcript panel lists the
+    segments and asks the API's search (the words come from a stand-in transcript: the clip is a
+    tone), a click on a line seeks there, and a range of the player becomes an instant clip."""
+    import json
+
+    doc = {
+        "language": "en",
+        "segments": [
+            {"start": 0.4, "end": 1.0, "text": "Hello there.", "words": []},
+            {"start": 2.2, "end": 2.8, "text": "General idea.", "words": []},
+        ],
+    }
+    found = {"matches": [{"start": 2.25, "end": 2.5, "text": "General idea."}]}
+
+    def transcript(route: Any) -> None:
+        body = found if "q=gen" in route.request.url else doc
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page = watched.page
+    page.route("**/transcript*", transcript)
+    sign_in(page, served.base)
+    page.goto(f"{served.base}/#/videos/{uploaded.good}")
+    page.get_by_role("heading", name="Test clip").wait_for()
+    video = page.locator("#player")
+    video.evaluate("v => new Promise(r => v.readyState >= 1 ? r() : v.onloadedmetadata = r)")
+
+    chapters = page.locator("#chapters-lane button")
+    assert chapters.count() == 1 and chapters.first.text_content() == "Chapter 1"  # 3 s: one
+    lines = page.locator("#transcript-list button")
+    lines.nth(1).wait_for()
+    assert "General idea." in (lines.nth(1).text_content() or "")
+    lines.nth(1).click()
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('#player').currentTime - 2.2) < 0.2"
+    )
+    chapters.first.click()
+    page.wait_for_function("() => document.querySelector('#player').currentTime < 0.1")
+
+    with page.expect_request(lambda r: "transcript?q=gen" in r.url):
+        page.get_by_label("Search the words").fill("gen")
+        page.get_by_label("Search the words").press("Enter")
+    page.locator("#transcript-status", has_text="1 match").wait_for()
+    page.locator("#transcript-list button").first.click()
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('#player').currentTime - 2.25) < 0.2"
+    )
+
+    page.get_by_label("Start (s)").fill("0.5")
+    page.get_by_label("End (s)").fill("2.5")
+    page.get_by_role("button", name="Instant clip").click()
+    link = page.locator("#clip-result a")
+    link.wait_for()
+    assert "/clip/500-2500/hls_master.m3u8?exp=" in (link.get_attribute("href") or "")
+    page.get_by_label("End (s)").fill("99")  # past the end: the API's 400, shown
+    page.get_by_role("button", name="New video of the range").click()
+    page.locator("#clip-result", has_text="duration").wait_for()
+    screenshot(page, "console-media-text.png")
+    assert watched.problems() == []

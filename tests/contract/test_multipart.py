@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, uploaded_file
 
 MiB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}
@@ -59,7 +59,7 @@ def test_parts_in_any_order_then_complete(client: Any, local_env: Path) -> None:
     assert put_part(client, upload, 2, chunks[1]).status_code == 200  # again: replaces itself
     done = client.http.post(f"/uploads/{upload['uploadId']}/complete")
     assert done.status_code == 200, done.body
-    source = Path(body(done)["sourceUrl"].removeprefix("file://"))
+    source = uploaded_file(body(done)["sourceUrl"], local_env)
     assert source.read_bytes() == data
     again = client.http.post(f"/uploads/{upload['uploadId']}/complete")
     assert again.status_code == 200  # idempotent

@@ -67,3 +67,14 @@ def test_usage_route_sums_the_workspace_over_a_period(client: Any, local_env: Pa
     assert everything["videos"] == 2 and everything["environmentSeconds"] == 150.0
     assert client.http.get("/usage?from=yesterday").status_code == 400
     assert client.http.get("/usage?since=2026").status_code == 400
+
+
+def test_usage_bills_the_capacity_share_once_the_batch_ended() -> None:
+    from chalicelib.tasks.finalizer import with_capacity
+
+    charged = with_capacity(cost_block(60, 90, 60, 0.1), 150.0)  # its batch's share
+    pending = cost_block(30, 40, 120, 0.1)  # batch still running: its busy time
+    total = usage([{"cost": charged}, {"cost": pending}], 0.1)
+    assert (total["environmentSeconds"], total["capacitySeconds"]) == (90.0, 180.0)
+    assert total["costUsd"] == pytest.approx((150 + 30) / 3600 * 0.1, abs=1e-6)
+    assert charged["capacitySecondsPerMinute"] == 150.0

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import uploaded_file
 from tests.core.local_server import Served, json_call, needs_proc, request, serve, signed
 
 LIMIT = 4 * 1024 * 1024  # the server under test is started with this upload limit
@@ -31,7 +32,7 @@ def new_slot(served: Served, filename: str = "clip.mp4") -> tuple[str, Path]:
     conn.close()
     assert status == 201
     path = "/uploads/" + target["uploadUrl"].split("/uploads/", 1)[1]
-    return path, Path(target["sourceUrl"].removeprefix("file://")).parent
+    return path, uploaded_file(target["sourceUrl"], served.data).parent
 
 
 def put(served: Served, path: str, body: Any, **kwargs: Any) -> tuple[int, Any]:
@@ -62,7 +63,7 @@ def test_an_upload_lands_whole_then_the_slot_is_used(served: Served) -> None:
     status, result = put(served, path, data)
     assert status == 201
     assert result["size"] == len(data)
-    assert Path(result["sourceUrl"].removeprefix("file://")).read_bytes() == data
+    assert uploaded_file(result["sourceUrl"], served.data).read_bytes() == data
     assert sorted(p.name for p in slot.iterdir()) == ["clip.mp4"]  # no temporary left
     status, again = put(served, path, b"other")
     assert (status, again["error"]["code"]) == (409, "Conflict")

@@ -1,7 +1,7 @@
 """Every spelling of a media URL is either refused or served by the streaming handler, with
-ranges; none reaches the Chalice view that reads the file into memory (issue 28: a trailing
-slash answered `Range: bytes=0-99` with the whole file, two requests for 100 MiB grew the
-server by 667 MB)."""
+ranges: the Chalice view never reads a file, it hands the file off by name (local) or
+redirects to its presigned URL (S3) (issue 28: a trailing slash answered `Range: bytes=0-99`
+with the whole file, two requests for 100 MiB grew the server by 667 MB)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -85,6 +88,55 @@ def test_a_range_on_any_spelling_is_refused_or_answered_as_a_range(
     else:
         assert status in (403, 404), (variant, status)
         assert length < 1024
+
+
+@pytest.mark.parametrize("variant", ["canonical", "trailing slash", "leading double slash"])
+def test_head_on_a_served_spelling_answers_the_files_headers(
+    served: tuple[Served, int], variant: str
+) -> None:
+    server, size = served
+    with closing(http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)) as conn:
+        conn.request("HEAD", variants()[variant])
+        resp = conn.getresponse()
+        assert resp.read() == b""
+        assert resp.status == 200 and resp.getheader("Content-Length") == str(size)
+        assert resp.getheader("Accept-Ranges") == "bytes" and resp.getheader("ETag")
+        assert resp.getheader("X-Media-Handoff") is None  # never leaves the server
+
+
+def test_the_view_hands_a_large_file_off_without_reading_it(client: Any, local_env: Path) -> None:
+    """chalice.test.Client reaches the view itself: an empty answer naming the file, whatever
+    its size (it was read up to 6 MiB before)."""
+    folder = local_env / "media" / "videos" / VIDEO_ID / RUN_ID
+    folder.mkdir(parents=True)
+    with (folder / NAME).open("wb") as out:
+        out.truncate(300 * 1024 * 1024)
+    for url in (f"{CANONICAL}?{_query_for(client)}", f"{CANONICAL}/?{_query_for(client)}"):
+        resp = client.http.get(url, headers={"accept": "*/*"})
+        assert resp.status_code == 200 and resp.body == b""
+        assert resp.headers["X-Media-Handoff"] == f"{VIDEO_ID}/{RUN_ID}/{NAME}"
+    assert client.http.get(f"{CANONICAL}?exp=1&sig=x").status_code == 403
+    missing = f"/media/{VIDEO_ID}/{RUN_ID}/video_360p.mp4"
+    assert client.http.get(f"{missing}?{_query_for(client, missing)}").status_code == 404
+
+
+def _query_for(client: Any, path: str = CANONICAL) -> str:
+    from chalicelib.factory import container
+
+    return container().signer.sign(path, path).partition("?")[2]
+
+
+def test_in_s3_the_view_redirects_to_the_presigned_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.backends import open_backend
+
+    for api in open_backend("aws", request, tmp_path, monkeypatch):
+        resp = api.get(f"{CANONICAL}/?{_query_for(api.client)}")
+        assert resp.status_code == 302 and resp.body in (b"", "")
+        location = urlsplit(resp.headers["Location"])
+        assert location.path.endswith(f"/videos/{VIDEO_ID}/{RUN_ID}/{NAME}")
+        assert "Signature" in location.query
 
 
 @pytest.mark.slow

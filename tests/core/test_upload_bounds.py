@@ -139,3 +139,92 @@ def test_a_full_disk_answers_503_and_loses_nothing(tmp_path: Path) -> None:
                 assert request(again, "PUT", path, b"small")[0] == 201
     finally:
         subprocess.run(["umount", "-l", str(uploads_dir)], check=False)
+
+
+def _error(resp: Any) -> dict[str, Any]:
+    return dict(json.loads(resp.body)["error"])
+
+
+def test_bytes_in_flight_per_workspace_are_capped(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.factory import reset_container
+
+    monkeypatch.setenv("VIDEO_UPLOAD_BYTES_PER_WORKSPACE", str(30 * MiB))
+    reset_container()
+    alone = _create(client, {"filename": "a.mp4", "multipart": {"size": 31 * MiB}})
+    assert alone.status_code == 413 and _error(alone)["code"] == "UploadTooLarge"
+    first = _create(client, {"filename": "a.mp4", "multipart": {"size": 20 * MiB}})
+    assert first.status_code == 201
+    over = _create(client, {"filename": "b.mp4", "multipart": {"size": 11 * MiB}})
+    assert over.status_code == 429 and over.headers["Retry-After"] == "60"
+    error = _error(over)
+    assert error["code"] == "TooManyUploadBytes"
+    assert error["details"] == {"bytesInFlight": 20 * MiB, "maxBytesInFlight": 30 * MiB}
+    fits = _create(client, {"filename": "c.mp4", "multipart": {"size": 10 * MiB}})
+    assert fits.status_code == 201
+    # aborting frees its bytes
+    upload_id = json.loads(first.body)["uploadId"]
+    assert client.http.delete(f"/uploads/{upload_id}").status_code == 204
+    again = _create(client, {"filename": "b.mp4", "multipart": {"size": 11 * MiB}})
+    assert again.status_code == 201
+
+
+def test_a_single_upload_past_the_bytes_in_flight_gets_429_before_100_continue(
+    tmp_path: Path,
+) -> None:
+    env = {"VIDEO_UPLOAD_BYTES_PER_WORKSPACE": str(16 * MiB)}
+    with serve(tmp_path, env=env) as running, closing(running.connect()) as conn:
+        status, _ = json_call(
+            conn, "POST", "/uploads", {"filename": "a.mp4", "multipart": {"size": 10 * MiB}}
+        )
+        assert status == 201
+        status, target = json_call(conn, "POST", "/uploads", {"filename": "b.mp4"})
+        assert status == 201
+        url = target["uploadUrl"].removeprefix(running.base)
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+            sock.sendall(
+                f"PUT {url} HTTP/1.1\r\nHost: x\r\nContent-Length: {7 * MiB}\r\n"
+                "Expect: 100-continue\r\n\r\n".encode()
+            )
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 429"), answer[:100]
+        assert b"100 Continue" not in answer and b"TooManyUploadBytes" in answer
+        # what fits is taken
+        body = b"x" * (6 * MiB)
+        status, _, raw = request(conn, "PUT", url, body, {"Content-Type": "video/mp4"})
+        assert status == 201, raw
+
+
+def test_bytes_in_flight_in_s3_count_the_stored_parts(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core.backends import open_backend
+
+    monkeypatch.setenv("VIDEO_UPLOAD_BYTES_PER_WORKSPACE", str(8 * MiB))
+    for api in open_backend("aws", request, tmp_path, monkeypatch):
+        assert (
+            api.post("/uploads", {"filename": "a.mp4", "multipart": {"size": 9 * MiB}}).status_code
+            == 413
+        )
+        first = api.post("/uploads", {"filename": "a.mp4", "multipart": {"size": 6 * MiB}})
+        assert first.status_code == 201
+        s3 = api.container.s3_client()
+        (open_upload,) = s3.list_multipart_uploads(Bucket=api.bucket)["Uploads"]
+        s3.upload_part(
+            Bucket=api.bucket,
+            Key=open_upload["Key"],
+            UploadId=open_upload["UploadId"],
+            PartNumber=1,
+            Body=b"x" * (5 * MiB),
+        )
+        over = api.post("/uploads", {"filename": "b.mp4", "multipart": {"size": 5 * MiB}})
+        assert over.status_code == 429, over.body
+        assert _error(over)["details"]["bytesInFlight"] == 5 * MiB
+        fits = api.post("/uploads", {"filename": "b.mp4", "multipart": {"size": 3 * MiB}})
+        assert fits.status_code == 201
+        # each part URL is signed with the part's length: S3 refuses any other body size
+        upload_id = json.loads(fits.body)["uploadId"]
+        parts = api.post(f"/uploads/{upload_id}/parts", {"partNumbers": [1]})
+        url = json.loads(parts.body)["parts"][0]["url"]
+        assert "X-Amz-SignedHeaders=content-length%3Bhost" in url

@@ -12,6 +12,7 @@ from chalicelib.api.signing import UrlSigner
 from chalicelib.api.upload_store_local import LocalUploadStore
 from chalicelib.api.uploads import Uploads
 from chalicelib.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from tests.conftest import uploaded_file
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def uploads(tmp_path: Path) -> Uploads:
     return Uploads(LocalUploadStore(tmp_path / "inbox" / "uploads", signer), signer)
 
 
-def slot_of(uploads: Uploads) -> tuple[str, Path]:
+def slot_of(uploads: Uploads, data_dir: Path) -> tuple[str, Path]:
     source = uploads.create({"filename": "clip.mp4"}, "http://x", "default")["sourceUrl"]
-    path = Path(source.removeprefix("file://"))
+    path = uploaded_file(source, data_dir)
     return path.parent.name, path.parent
 
 
@@ -31,8 +32,8 @@ def never_read() -> Iterator[bytes]:
     yield b""  # pragma: no cover
 
 
-def test_refusals_come_before_the_body_is_read(uploads: Uploads) -> None:
-    upload_id, _ = slot_of(uploads)
+def test_refusals_come_before_the_body_is_read(uploads: Uploads, tmp_path: Path) -> None:
+    upload_id, _ = slot_of(uploads, tmp_path)
     with pytest.raises(NotFoundError):
         uploads.receive_local_stream("A" * 22, "clip.mp4", never_read(), 3)
     with pytest.raises(PayloadTooLargeError):
@@ -42,8 +43,8 @@ def test_refusals_come_before_the_body_is_read(uploads: Uploads) -> None:
         uploads.receive_local_stream(upload_id, "clip.mp4", never_read(), 3)
 
 
-def test_the_size_is_counted_as_the_body_arrives(uploads: Uploads) -> None:
-    upload_id, slot = slot_of(uploads)
+def test_the_size_is_counted_as_the_body_arrives(uploads: Uploads, tmp_path: Path) -> None:
+    upload_id, slot = slot_of(uploads, tmp_path)
     pieces = iter([b"12345", b"67890", b"!"])
     with pytest.raises(PayloadTooLargeError):
         uploads.receive_local_stream(upload_id, "clip.mp4", pieces, None, max_bytes=10)
@@ -52,8 +53,10 @@ def test_the_size_is_counted_as_the_body_arrives(uploads: Uploads) -> None:
     assert result["size"] == 5
 
 
-def test_a_body_that_breaks_leaves_the_slot_empty_and_usable(uploads: Uploads) -> None:
-    upload_id, slot = slot_of(uploads)
+def test_a_body_that_breaks_leaves_the_slot_empty_and_usable(
+    uploads: Uploads, tmp_path: Path
+) -> None:
+    upload_id, slot = slot_of(uploads, tmp_path)
 
     def broken() -> Iterator[bytes]:
         yield b"first half"
@@ -66,8 +69,10 @@ def test_a_body_that_breaks_leaves_the_slot_empty_and_usable(uploads: Uploads) -
     assert (slot / "clip.mp4").read_bytes() == b"whole"
 
 
-def test_a_second_writer_is_refused_while_the_first_is_writing(uploads: Uploads) -> None:
-    upload_id, slot = slot_of(uploads)
+def test_a_second_writer_is_refused_while_the_first_is_writing(
+    uploads: Uploads, tmp_path: Path
+) -> None:
+    upload_id, slot = slot_of(uploads, tmp_path)
     refused: list[Exception] = []
 
     def first_body() -> Iterator[bytes]:

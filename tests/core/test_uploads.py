@@ -14,6 +14,7 @@ from chalicelib.api.upload_store_s3 import S3UploadStore
 from chalicelib.api.uploads import Uploads, safe_filename
 from chalicelib.config import Settings
 from chalicelib.errors import ValidationError
+from tests.conftest import uploaded_file
 
 JSON = {"content-type": "application/json"}
 
@@ -51,7 +52,7 @@ def test_local_upload_then_create_and_process_source(client: Any, local_env: Pat
         f"/uploads/{path}", headers={"content-type": "video/mp4"}, body=b"\x00\x01binary\xff"
     )
     assert put.status_code == 201, put.body
-    stored = Path(target["sourceUrl"].removeprefix("file://"))
+    stored = uploaded_file(target["sourceUrl"], local_env)
     assert stored.read_bytes() == b"\x00\x01binary\xff"
     assert stored.name == "my_clip.mp4"
     created = client.http.post(

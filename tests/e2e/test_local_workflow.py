@@ -4,7 +4,6 @@ local capacity pool -> processor (real ffmpeg) -> store, and back to zero capaci
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 
 from chalicelib.tasks.scaler import POOL
 from tests.conftest import install_container, with_token
+from videocli.clips import make_clip
 
 pytestmark = pytest.mark.slow
 JSON = {"content-type": "application/json"}
@@ -44,23 +44,7 @@ def container() -> Any:
 
 
 def clip(path: Path, seconds: float = 2, size: str = "320x180", audio: bool = True) -> Path:
-    import imageio_ffmpeg
-
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate=25:duration={seconds}",
-    ]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-shortest", str(path)]
-    subprocess.run(cmd, check=True)
-    return path
+    return make_clip(path, seconds, size, audio=audio)
 
 
 def create(client: Any, source: Path, title: str = "clip") -> str:
@@ -97,6 +81,15 @@ def assert_capacity_released() -> None:
     assert container().store.live_leases(POOL, time.time()) == 0
 
 
+def media_file(client: Any, url: str, data_dir: Path) -> Path:
+    """The file a signed media URL serves: the view checks the signature and hands the file
+    off by name (`X-Media-Handoff`) to the streaming server, never reading it."""
+    resp = client.http.get(url, headers={"accept": "*/*"})
+    assert resp.status_code == 200 and resp.body == b""
+    video_id, run_id, name = resp.headers["X-Media-Handoff"].split("/")
+    return data_dir / "media" / "videos" / video_id / run_id / name
+
+
 def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: Path) -> None:
     vid = create(client, clip(app_env / "inbox" / "demo.mp4", seconds=3, size="640x360"))
     resp = client.http.post(f"/videos/{vid}/process")
@@ -117,15 +110,20 @@ def test_video_is_processed_and_capacity_returns_to_zero(client: Any, app_env: P
     assert item["media"]["height"] == 360
     assert [f["height"] for f in item["transcoding"]["formats"]] == [360]  # never upscaled
     assert item["subtitles"]["status"] == "skipped"
-    poster = client.http.get(item["thumbnail"]["url"], headers={"accept": "*/*"})
-    assert poster.status_code == 200
-    assert poster.body[:2] == b"\xff\xd8"  # a JPEG
+    # the batch's capacity (every environment, scale-up to scale-down) charged to its one video
+    cost = item["cost"]
+    assert cost["capacitySeconds"] >= cost["environmentSeconds"] > 0
+    assert cost["costUsd"] == pytest.approx(
+        cost["capacitySeconds"] / 3600 * cost["pricePerEnvironmentHour"], abs=1e-6
+    )
+    poster = media_file(client, item["thumbnail"]["url"], app_env)
+    assert poster.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     master = client.http.get(item["transcoding"]["hls"]["masterUrl"])
     assert master.body.decode().startswith("#EXTM3U")
     variant_name = master.body.decode().splitlines()[-1]
     variant = client.http.get(f"/videos/{vid}/stream/{variant_name}").body.decode()
     segment = next(line for line in variant.splitlines() if ".ts?exp=" in line)
-    assert client.http.get(segment, headers={"accept": "*/*"}).status_code == 200
+    assert media_file(client, segment, app_env).stat().st_size > 0
     assert_capacity_released()
     capacity = get(client, "/capacity")
     assert (capacity["environments"], capacity["leases"]) == (0, 0)

@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_segment_is_retried_on_another_environment(
     assert_capacity_released()
 
 
-def test_a_source_corrupt_in_its_middle_fails_the_video_naming_the_segment(
+def test_a_source_damaged_in_its_middle_is_concealed_as_on_the_one_pass_path(
     client: Any, seg_env: Path
 ) -> None:
     source = clip(seg_env / "inbox" / "bad.mp4", seconds=14, size="320x180")
@@ -124,12 +124,10 @@ def test_a_source_corrupt_in_its_middle_fails_the_video_naming_the_segment(
     vid = create(client, source)
     ex = process(client, vid)
     item = get(client, f"/videos/{vid}")
-    assert ex["status"] == "SUCCEEDED", ex  # the batch goes on; this video failed
-    assert item["status"] == "failed"
-    assert item["error"]["code"] == "SourceCorrupt", item["error"]
-    assert "segment" in item["error"]["message"] and "damaged" in item["error"]["message"]
-    assert "transcoding" not in item  # nothing partial published
-    assert container().media_store().list_runs(vid) == []
+    assert ex["status"] == "SUCCEEDED", ex
+    assert item["status"] == "completed", item.get("error")  # the decoder conceals the damage
+    assert item["segments"]["count"] == 4
+    assert abs(item["media"]["duration"] - 14) < 0.2
     assert scratch_left(seg_env) == []
     assert_capacity_released()
 

@@ -19,7 +19,7 @@ from chalicelib.config import Settings
 from tests.infra.conftest import ROOT, Synthesized
 
 CHALICE_DIR = ROOT / ".chalice"
-FUNCTIONS = ("processor", "scaler", "finalizer", "dispatcher")
+FUNCTIONS = ("processor", "scaler", "finalizer", "dispatcher", "renderer")
 DEPLOYED_STAGES = ("dev", "prod")
 
 # Which settings (fields of chalicelib.config.Settings) each function's code path reads in AWS
@@ -35,6 +35,11 @@ REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
         "processor_function": "GET /capacity reads the processor's scaling config",
         "admin_token_secret_arn": "the operator's admin token",
         "signing_secret_arn": "signed media/stream URLs (else derived from the admin token)",
+        "renderer_function": "images on demand are rendered by invoking it",
+    },
+    "renderer": {
+        "backend": "as for the API",
+        "bucket": "reads the top rendition and writes the render under videos/",
     },
     "processor": {
         "backend": "as for the API",
@@ -70,6 +75,7 @@ CHALICE_NAMES = {
     "scaler": "scaler",
     "finalizer": "finalizer",
     "dispatcher": "dispatcher",
+    "renderer": "renderer",
 }
 CDK_NAMES = {
     "api": "ApiFunction",
@@ -77,6 +83,7 @@ CDK_NAMES = {
     "scaler": "ScalerFunction",
     "finalizer": "FinalizerFunction",
     "dispatcher": "DispatcherFunction",
+    "renderer": "RendererFunction",
 }
 HANDLERS = {
     "app.app": "api",
@@ -84,6 +91,7 @@ HANDLERS = {
     "app.scaler": "scaler",
     "app.finalizer": "finalizer",
     "app.dispatcher": "dispatcher",
+    "app.renderer": "renderer",
 }
 
 

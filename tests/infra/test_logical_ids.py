@@ -25,6 +25,7 @@ STATEFUL = {
     "ScalerLogGroupE71DDFF4": "AWS::Logs::LogGroup",
     "FinalizerLogGroup7AA1AA4D": "AWS::Logs::LogGroup",
     "DispatcherLogGroupB99EDF3E": "AWS::Logs::LogGroup",
+    "RendererLogGroup5D73345B": "AWS::Logs::LogGroup",
     "StateMachineLogGroup15B91BCB": "AWS::Logs::LogGroup",
     "ApiAccessLogGroupCEA70788": "AWS::Logs::LogGroup",
     "VpcFlowLogGroup86559C69": "AWS::Logs::LogGroup",  # only with a new VPC

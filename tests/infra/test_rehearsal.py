@@ -26,8 +26,15 @@ def test_every_function_runs_under_its_own_policy_and_uses_every_grant(
     assert not report.failures, "\n".join(report.failures)
     assert not report.unused_grants, "\n".join(report.unused_grants)
     ran = {outcome.name for outcome in report.outcomes}
-    assert {"one-pass", "segmented", "corrupt", "webhooks", "capacity"} <= ran
-    assert set(report.grants) == {"api", "scaler", "processor", "finalizer", "dispatcher"}
+    assert {"one-pass", "images", "segmented", "corrupt", "webhooks", "capacity"} <= ran
+    assert set(report.grants) == {
+        "api",
+        "scaler",
+        "processor",
+        "finalizer",
+        "dispatcher",
+        "renderer",
+    }
     # it cleans up after itself: no temp dir left
     assert set(Path(tempfile.gettempdir()).glob("rehearsal-*")) <= before
 

@@ -231,3 +231,34 @@ def test_a_rehearsal_of_a_broken_template_fails_and_leaves_nothing_behind(
     assert not report.ok
     assert any("DispatcherFunction" in f for f in report.failures), report.failures
     assert set(Path(tempfile.gettempdir()).glob("rehearsal-*")) <= before
+
+
+def test_the_loopback_server_is_quiet_when_a_client_drops(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A dropped client (ConnectionResetError in the handler) prints nothing; any other error
+    still prints its traceback (make rehearse logged ten resets as tracebacks)."""
+    import http.client
+
+    from rehearsal.loopback import LoopbackServer, QuietHandler
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            if self.path == "/reset":
+                raise ConnectionResetError(104, "Connection reset by peer")
+            raise ValueError("a real bug")
+
+    server = LoopbackServer(Handler)
+    server.start()
+    try:
+        for path in ("/reset", "/bug"):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request("GET", path)
+            with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+                conn.getresponse()
+            conn.close()
+    finally:
+        server.stop()
+    err = capsys.readouterr().err
+    assert "ConnectionResetError" not in err
+    assert "ValueError: a real bug" in err

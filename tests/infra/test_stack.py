@@ -172,7 +172,7 @@ def test_every_function_logs_to_its_own_group_with_retention(synth: Synthesized)
         ref = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[ref]["Properties"]["RetentionInDays"] == 30, logical_id
         seen.add(ref)
-    assert len(seen) == len(functions) == 5
+    assert len(seen) == len(functions) == 6
     assert all("RetentionInDays" in g["Properties"] for g in groups.values())
 
 

@@ -79,3 +79,50 @@ def test_the_protocols_follow_the_location() -> None:
     demuxers = source_open_options(url)["format_whitelist"].split(",")
     for refused in ("hls", "dash", "concat", "image2", "tee", "data", "ffmetadata"):
         assert refused not in demuxers
+
+
+# --- the ffmpeg command lines themselves (issue 28: the probe was the only gate) --------------
+@pytest.mark.parametrize("kind", ["hls", "concat"])
+def test_ffmpeg_itself_refuses_a_source_naming_other_files(
+    kind: str, outside: Path, tmp_path: Path, ffmpeg: str
+) -> None:
+    """Every command line that opens a source carries the confinement (`source_input`): even
+    with the probe bypassed, ffmpeg does not read the clip the playlist or list names. Without
+    it, the same command decodes that clip (the control)."""
+    from chalicelib.media.probe import source_input
+
+    source = sources(outside, tmp_path / "inbox")[kind]
+    forced = ["-f", "concat", "-safe", "0"] if kind == "concat" else []
+    decode = ["-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"]
+    base = [ffmpeg, "-hide_banner", "-nostdin", *forced]
+    confined = subprocess.run(
+        [*base, *source_input(source), *decode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert confined.returncode != 0
+    assert "Error opening input" in confined.stderr
+    control = subprocess.run(
+        [*base, "-i", str(source), *decode], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert control.returncode == 0, control.stderr[-500:]
+
+
+def test_every_source_command_line_is_confined(tmp_path: Path, outside: Path) -> None:
+    """The builders of the command lines that open a source put the whitelists right before
+    its `-i`."""
+    from chalicelib.media import segments, transcode
+
+    source = str(tmp_path / "source")
+    clip = probe(outside, max_duration=3600)
+    for args in (
+        segments.build_audio_args(source, 10.0),
+        segments.build_audio_args("https://b.example/s?X-Amz-Signature=x", 10.0),
+        transcode.build_transcode_args(clip, transcode.plan_ladder(clip.width, clip.height)),
+    ):
+        at = args.index("-i")
+        options = dict(zip(args[at - 4 : at : 2], args[at - 3 : at : 2], strict=True))
+        assert options["-format_whitelist"] == source_open_options(args[at + 1])["format_whitelist"]
+        assert options["-protocol_whitelist"] in ("file", "http,https,tcp,tls")

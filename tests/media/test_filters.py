@@ -19,6 +19,7 @@ from chalicelib.media.probe import (
     parse_idet,
     parse_mastering_peak,
     parse_max_cll,
+    source_input,
 )
 
 SDR_709 = ColorInfo("bt709", "bt709", "bt709", "tv", 8, "4:2:0")
@@ -57,7 +58,9 @@ def test_sdr_ladder_command_is_the_old_one_plus_labels_only() -> None:
     )
     # The only difference: the absolute stream pad and the setparams label before the split.
     assert graph == old_graph.replace("[0:v:0]", f"[0:0]{OUTPUT_TAGS},")
-    assert args[: args.index("-i")] == ["-filter_complex_threads", args[1]]  # no decoder options
+    # no decoder options: only the source's confinement (issue 28)
+    confine = source_input(args[args.index("-i") + 1])[:-2]
+    assert args[: args.index("-i")] == ["-filter_complex_threads", args[1], *confine]
     # Three video streams and ONE audio stream (encoded once, shared by every rendition).
     assert args.count("-map") == 4 and args.count("0:1") == 1 and args.count("-c:a") == 1
     for flag, value in zip(filters.ENCODER_COLOR_ARGS[::2], filters.ENCODER_COLOR_ARGS[1::2],

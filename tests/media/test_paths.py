@@ -153,6 +153,20 @@ def top_rendition(result: dict[str, Any], store: LocalMediaStore) -> Path:
     return media_path(store, result["transcoding"]["formats"][0]["url"])
 
 
+def check_downloads(result: dict[str, Any], store: LocalMediaStore) -> None:
+    """Issue 26: each MP4 rendition, and an audio-only M4A (the AAC copied) with audio."""
+    downloads = result["downloads"]
+    mp4s = [d["quality"] for d in downloads if d["format"] == "mp4"]
+    assert mp4s == [f["quality"] for f in result["transcoding"]["formats"]]
+    audio = [d for d in downloads if d["format"] == "m4a"]
+    assert len(audio) == (1 if result["media"]["hasAudio"] else 0)
+    if audio:
+        with av.open(str(media_path(store, audio[0]["url"]))) as c:
+            assert not c.streams.video and c.streams.audio[0].codec_context.name == "aac"
+            assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
+        assert result["stages"]["audio"]["status"] == "completed"
+
+
 def luma(path: Path) -> Any:
     with av.open(str(path)) as c:
         return next(c.decode(video=0)).to_ndarray()
@@ -204,6 +218,7 @@ def test_an_odd_source_gives_the_same_result_on_each_path(
     with av.open(str(mp4)) as c:
         assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
     check(name, result, mp4)
+    check_downloads(result, store)
     stages = result["stages"]
     for stage in ("transcode", "thumbnail", "analysis", "vision", "publish"):
         assert stages[stage]["status"] == "completed", (stage, stages[stage])
@@ -217,9 +232,8 @@ def test_an_odd_source_gives_the_same_result_on_each_path(
 def test_damage_in_one_segment(
     path: str, make_media: Callable[..., Path], media_settings: Settings, tmp_path: Path
 ) -> None:
-    """Damage in the second half: the one-pass ladder conceals it (as a player would), the
-    segmented path refuses to publish the damaged segment and names it: both say what became
-    of the video, neither crashes or publishes a partial run."""
+    """Damage in the second half (the second segment): both paths conceal it, as a player
+    would, and publish the same video: every frame of the whole duration, with its sound."""
     clip = make_media("paths_damage_base.mp4", "-f", "lavfi", "-i",
                       f"testsrc2=s=320x180:r=25:{T}", *TONE, *X264, "-c:a", "aac")  # fmt: skip
     # Damage placed by time, not by byte share (x264's output, so the layout, varies run to
@@ -239,15 +253,41 @@ def test_damage_in_one_segment(
     damaged.write_bytes(bytes(data))
     settings = settings_for(path, media_settings)
     result, store = run(path, damaged, settings)
-    if path == "one-pass":
-        assert "error" not in result, result
-        with av.open(str(top_rendition(result, store))) as c:
-            assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
-    else:
-        assert result["error"]["Error"] == "SourceCorrupt", result
-        assert "segment 2 of 2" in result["error"]["Cause"]
-        assert store.list_runs(VID) == []
-        assert not list((settings.data_dir / "work" / "scratch").rglob("*.ts"))
+    assert "error" not in result, result
+    mp4 = top_rendition(result, store)
+    assert_sdr_bt709(mp4, (320, 180))
+    assert _frames(mp4) == SECONDS * 25
+    assert facts(mp4)["audio"] == 1
+    with av.open(str(mp4)) as c:
+        assert abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
+    assert not list((settings.data_dir / "work" / "scratch").rglob("*.ts"))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_unreadable_source_fails_the_same_way_on_each_path(
+    path: str, make_media: Callable[..., Path], media_settings: Settings, tmp_path: Path
+) -> None:
+    """A source whose every picture is garbage behind an intact index (the `moov` box): the
+    same recorded failure on both paths, nothing published."""
+    clip = make_media("paths_damage_base.mp4", "-f", "lavfi", "-i",
+                      f"testsrc2=s=320x180:r=25:{T}", *TONE, *X264, "-c:a", "aac")  # fmt: skip
+    data = bytearray(clip.read_bytes())
+    mdat, moov = data.find(b"mdat") + 4, data.rfind(b"moov") - 4
+    assert 0 < mdat < moov
+    data[mdat:moov] = bytes((i * 7) % 256 for i in range(moov - mdat))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    settings = settings_for(path, media_settings)
+    url = into_inbox(settings, broken)
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    with pytest.raises(MediaError) as failed:
+        if path == "one-pass":
+            run_processing(VID, url, settings, store, lambda p: None)
+        else:
+            scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
+            segmented.prepare(VID, new_run_id(), url, settings, scratch)
+    assert failed.value.code == "Unreadable", failed.value
+    assert store.list_runs(VID) == []
 
 
 def one_pass_graph(info: Any) -> str:

@@ -459,7 +459,8 @@ def test_ffmpeg_timeout_kills_the_process(ffmpeg: str, tmp_path: Path) -> None:
 
 def test_subtitle_documents_are_written(tmp_path: Path) -> None:
     t = subtitles.Transcript([subtitles.Cue(0.5, 1.0, "Hi")], "en", 0.99)
-    assert subtitles.write_subtitles(tmp_path, t) == ("subtitles.vtt", "subtitles.srt")
+    names = ("subtitles.vtt", "subtitles.srt", "transcript.json")
+    assert subtitles.write_subtitles(tmp_path, t) == names
     assert (tmp_path / "subtitles.vtt").read_text().startswith("WEBVTT")
 
 

@@ -409,3 +409,20 @@ def test_importing_the_processing_entry_point_loads_no_heavy_media_library() -> 
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                          check=True)  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_warm_vision_loads_both_engines_and_never_raises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The segmented assembly warms the vision engines beside its joins: they are then cached
+    for analyse_vision, and a failure to load is left for the vision stage to report."""
+    loads: list[str] = []
+    monkeypatch.setattr(analysis, "_face_detector", lambda: loads.append("faces"))
+
+    def broken() -> None:
+        loads.append("ocr")
+        raise RuntimeError("model file is damaged")
+
+    monkeypatch.setattr(analysis, "_ocr_engine", broken)
+    analysis.warm_vision()  # no exception: the vision stage reports it when it runs
+    assert loads == ["faces", "ocr"]

@@ -39,3 +39,19 @@ def test_lease_items_never_show_up_in_lists(store: VideoStore) -> None:
     store.create(make())
     store.acquire_lease("processor", "exec-1", 1e12, 0)
     assert len(store.list(None, 10, None, workspace="default").items) == 1
+
+
+def test_a_lease_remembers_its_first_acquire(store: Leases) -> None:
+    """The batch's scale-up time, which the capacity cost is counted from."""
+    assert store.lease_acquired_at("p", "a") is None
+    store.acquire_lease("p", "a", expires_at=500, now=100)
+    store.acquire_lease("p", "b", expires_at=500, now=120)
+    store.acquire_lease("p", "a", expires_at=900, now=300)  # a refresh keeps the start
+    assert store.lease_acquired_at("p", "a") == 100
+    assert store.lease_acquired_at("p", "b") == 120
+    store.release_lease("p", "a", now=310)
+    assert store.lease_acquired_at("p", "a") is None
+    store.acquire_lease("p", "a", expires_at=900, now=400)  # a new lease starts anew
+    assert store.lease_acquired_at("p", "a") == 400
+    store.reset_leases("p")
+    assert store.lease_acquired_at("p", "b") is None

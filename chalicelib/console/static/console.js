@@ -223,11 +223,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Calls `tick()` every `interval` ms for as long as it resolves to true (there is something
  * in flight to watch). Paused while the tab is hidden. The library's updates, and the video
  * page's when its events route cannot be used (see EventFollower).
+ *
+ * With `maxInterval` above `interval` it backs off: each tick that resolves to true without
+ * anything having changed doubles the wait, up to `maxInterval`; a tick that resolves to
+ * "changed" brings it back to `interval`, and so does `nudge()` (the user just did something).
  */
 class LiveUpdates {
-  constructor(tick, interval = POLL_MS) {
+  constructor(tick, interval = POLL_MS, maxInterval = interval) {
     this.tick = tick;
     this.interval = interval;
+    this.maxInterval = Math.max(interval, maxInterval);
+    this.delay = interval;
     this.timer = null;
     this.busy = false;
     this.paused = false;
@@ -238,14 +244,21 @@ class LiveUpdates {
   watch() {
     if (this.timer === null && !this.busy) {
       const epoch = this.epoch;
-      this.timer = setTimeout(() => this.run(epoch), this.interval);
+      this.timer = setTimeout(() => this.run(epoch), this.delay);
     }
+  }
+
+  /** Something new to watch: the next tick at the base interval. */
+  nudge() {
+    this.stop();
+    this.watch();
   }
 
   stop() {
     this.epoch += 1;
     clearTimeout(this.timer);
     this.timer = null;
+    this.delay = this.interval;
   }
 
   async run(epoch) {
@@ -264,12 +277,15 @@ class LiveUpdates {
     } finally {
       this.busy = false;
     }
-    if (again && epoch === this.epoch) this.watch();
+    if (epoch !== this.epoch) return;
+    this.delay = again === "changed" ? this.interval : Math.min(this.maxInterval, this.delay * 2);
+    if (again) this.watch();
   }
 
   resume() {
     if (this.paused) {
       this.paused = false;
+      this.delay = this.interval; // back on the page: look now-ish, then back off again
       this.watch();
     }
   }
@@ -690,10 +706,21 @@ function renderPoster(poster, video) {
   }
 }
 
-/** One polling tick of the library: the first page again, plus in-flight videos further down. */
+/** What the library shows of its in-flight videos: a change of it resets the back-off. */
+function inFlightSignature() {
+  return [...library.videos.values()]
+    .filter((v) => ACTIVE.has(v.status))
+    .map((v) => `${v.id}:${v.status}:${v.progress ?? ""}`)
+    .join(",");
+}
+
+/** One polling tick of the library: the first page again, plus in-flight videos further down.
+ * Resolves to "changed" when an in-flight video moved (status or progress), true while some are
+ * still in flight, false when none is. */
 async function libraryTick(current) {
   const inFlight = [...library.videos.values()].filter((v) => ACTIVE.has(v.status));
   if (!inFlight.length) return false;
+  const before = inFlightSignature();
   const page = await api("GET", listPath(library.status, library.query));
   if (!current()) return false;
   const seen = new Set();
@@ -708,10 +735,14 @@ async function libraryTick(current) {
   if (!current()) return false;
   rest.forEach((v, i) => (items[i] ? upsert(items[i]) : library.videos.delete(v.id)));
   renderLibrary();
-  return [...library.videos.values()].some((v) => ACTIVE.has(v.status));
+  if (![...library.videos.values()].some((v) => ACTIVE.has(v.status))) return false;
+  return inFlightSignature() === before ? true : "changed";
 }
 
-const libraryUpdates = new LiveUpdates(libraryTick);
+// Every 3 s while something moves; a queue that stands still is asked less and less often, at
+// most every LIBRARY_MAX_POLL_MS (the video page follows its one video through events instead).
+const LIBRARY_MAX_POLL_MS = 30000;
+const libraryUpdates = new LiveUpdates(libraryTick, POLL_MS, LIBRARY_MAX_POLL_MS);
 
 // --- upload -----------------------------------------------------------------------------------
 
@@ -831,7 +862,7 @@ async function upload(event) {
     await api("POST", `${videoPath(video.id)}/process`);
     upsert({ ...video, status: "queued", progress: 0 });
     renderLibrary();
-    libraryUpdates.watch();
+    libraryUpdates.nudge();
     setText("upload-status", `Uploaded “${title}”: processing started.`);
     $("upload-form").reset();
     $("upload-progress").hidden = true;
@@ -1129,6 +1160,7 @@ function teardownPlayer() {
   video.removeAttribute("src");
   video.removeAttribute("poster");
   for (const track of video.querySelectorAll("track")) track.remove();
+  teardownMediaText();
   video.load();
   for (const url of player.blobUrls) URL.revokeObjectURL(url);
   player.blobUrls = [];
@@ -1187,6 +1219,7 @@ async function setupPlayer(item) {
   if (poster) video.poster = poster;
   player.duration = Number(item.media && item.media.duration) || Number(item.transcoding.duration) || 0;
   addSubtitles(item, generation);
+  setupMediaText(item, generation);
   loadStoryboard(item, generation);
   renderAnalysis(item);
   updatePlayhead();
@@ -1570,6 +1603,7 @@ function start() {
   $("process-again").addEventListener("click", processAgain);
   setupDragAndDrop();
   setupTimeline();
+  setupMediaTextControls();
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) {
       libraryUpdates.resume();
@@ -1578,6 +1612,146 @@ function start() {
   });
   window.addEventListener("hashchange", route);
   route();
+}
+
+// --- media text (issue 26 part B): chapters, the transcript with search, clips -----------------
+const mediaText = { videoId: null, generation: -1, segments: [], chapters: [] };
+
+function teardownMediaText() {
+  mediaText.videoId = null;
+  mediaText.segments = [];
+  mediaText.chapters = [];
+  $("chapters-lane").replaceChildren();
+  $("transcript-list").replaceChildren();
+  setText("transcript-status", "");
+  setText("clip-result", "");
+}
+
+function setupMediaText(item, generation) {
+  mediaText.videoId = item.id;
+  mediaText.generation = generation;
+  renderChapters(Array.isArray(item.chapters) ? item.chapters : []);
+  $("transcript-search").value = "";
+  $("clip-start").value = "0";
+  $("clip-end").value = String(Number(item.transcoding && item.transcoding.duration) || 0);
+  loadTranscript(item.id, generation);
+}
+
+/** Chapters as a lane under the timeline: one button per chapter, as wide as it is long. */
+function renderChapters(chapters) {
+  mediaText.chapters = chapters;
+  const total = chapters.length ? Number(chapters[chapters.length - 1].end) || 0 : 0;
+  const items = chapters.map((c, index) => {
+    const start = Number(c.start) || 0;
+    const end = Number(c.end) || start;
+    const button = el("button", {
+      type: "button",
+      text: text(c.title, `Chapter ${index + 1}`),
+      title: `${formatTime(start)} ${text(c.title, "")}`,
+      "aria-label": `Chapter ${index + 1}: ${text(c.title, "")}, at ${formatTime(start)}`,
+    });
+    button.dataset.start = String(start);
+    button.addEventListener("click", () => seek(start));
+    const li = el("li", {}, button);
+    li.style.flex = `${Math.max(0.01, total ? (end - start) / total : 1)} 1 0`;
+    return li;
+  });
+  $("chapters-lane").replaceChildren(...items);
+}
+
+function transcriptRow(start, label) {
+  const button = el("button", { type: "button" }, el("time", { text: formatTime(start) }), label);
+  button.dataset.start = String(start);
+  button.addEventListener("click", () => seek(start));
+  return el("li", {}, button);
+}
+
+async function loadTranscript(id, generation) {
+  setText("transcript-status", "Loading the transcript…");
+  try {
+    const doc = await api("GET", `${videoPath(id)}/transcript`);
+    if (generation !== player.generation || mediaText.videoId !== id) return;
+    mediaText.segments = Array.isArray(doc.segments) ? doc.segments : [];
+    showSegments(mediaText.segments);
+    setText(
+      "transcript-status",
+      mediaText.segments.length ? `Language: ${text(doc.language, "unknown")}` : "No speech was heard.",
+    );
+  } catch (error) {
+    if (generation !== player.generation) return;
+    setText("transcript-status", error.status === 404 ? "This video has no transcript." : describeError(error));
+  }
+}
+
+function showSegments(segments) {
+  $("transcript-list").replaceChildren(
+    ...segments.map((s) => transcriptRow(Number(s.start) || 0, text(s.text, ""))),
+  );
+}
+
+async function searchTranscript(event) {
+  event.preventDefault();
+  const id = mediaText.videoId;
+  const query = $("transcript-search").value.trim();
+  if (!id) return;
+  if (!query) {
+    showSegments(mediaText.segments);
+    setText("transcript-status", "");
+    return;
+  }
+  try {
+    const found = await api("GET", `${videoPath(id)}/transcript?q=${encodeURIComponent(query)}`);
+    if (mediaText.videoId !== id) return;
+    const matches = Array.isArray(found.matches) ? found.matches : [];
+    $("transcript-list").replaceChildren(
+      ...matches.map((m) => transcriptRow(Number(m.start) || 0, text(m.text, ""))),
+    );
+    setText("transcript-status", `${matches.length} match${matches.length === 1 ? "" : "es"} for “${query}”`);
+  } catch (error) {
+    setText("transcript-status", describeError(error));
+  }
+}
+
+async function makeClip(event) {
+  event.preventDefault();
+  const id = mediaText.videoId;
+  if (!id) return;
+  const mode = event.submitter && event.submitter.value === "instant" ? "instant" : "exact";
+  const start = Number($("clip-start").value);
+  const end = Number($("clip-end").value);
+  setText("clip-result", "Making the clip…");
+  try {
+    const made = await api("POST", `${videoPath(id)}/clips`, { start, end, mode });
+    if (mediaText.videoId !== id) return;
+    const result = $("clip-result");
+    if (mode === "instant") {
+      const url = safeUrl(made.hlsUrl);
+      result.replaceChildren(
+        `Instant clip (${formatTime(made.segmentStart)}–${formatTime(made.segmentEnd)}): `,
+        url ? el("a", { href: url, text: "HLS playlist", rel: "noopener" }) : "",
+      );
+    } else {
+      result.replaceChildren(
+        "New video: ",
+        el("a", { href: `#/videos/${encodeURIComponent(made.id)}`, text: text(made.title, made.id) }),
+        ` (${made.status})`,
+      );
+    }
+  } catch (error) {
+    setText("clip-result", describeError(error));
+  }
+}
+
+function setupMediaTextControls() {
+  $("transcript-search-form").addEventListener("submit", searchTranscript);
+  $("clip-form").addEventListener("submit", makeClip);
+  const now = () => (Math.round(($("player").currentTime || 0) * 100) / 100).toFixed(2);
+  $("clip-start-now").addEventListener("click", () => {
+    $("clip-start").value = now();
+  });
+  $("clip-end-now").addEventListener("click", () => {
+    $("clip-end").value = now();
+  });
 }
 
 start();

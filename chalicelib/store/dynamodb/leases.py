@@ -1,5 +1,7 @@
 """DynamoDB adapter of `Leases`: one item per pool (`lease#<pool>`) with a map of holder ->
-expiry. It has neither `status` nor `entity`, so it never appears in an index."""
+expiry, and per holder a top-level `start#<holder>` attribute with its first acquire (top-level,
+so items written before it existed need no migration). It has neither `status` nor `entity`,
+so it never appears in an index."""
 
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ def _lease_key(pool: str) -> dict[str, Any]:
     return key(f"lease#{pool}")
 
 
+def _start(holder: str) -> str:
+    return f"start#{holder}"
+
+
 def _live(holders: Mapping[str, Any], now: float) -> int:
     return sum(1 for exp in holders.values() if float(exp["N"]) > now)
 
@@ -30,9 +36,9 @@ class DynamoLeases(DynamoTable, Leases):
         attrs = self._client.update_item(
             TableName=self._table,
             Key=_lease_key(pool),
-            UpdateExpression="SET holders.#h = :exp",
-            ExpressionAttributeNames={"#h": holder},
-            ExpressionAttributeValues={":exp": {"N": repr(expires_at)}},
+            UpdateExpression="SET holders.#h = :exp, #s = if_not_exists(#s, :now)",
+            ExpressionAttributeNames={"#h": holder, "#s": _start(holder)},
+            ExpressionAttributeValues={":exp": {"N": repr(expires_at)}, ":now": {"N": repr(now)}},
             ReturnValues="ALL_NEW",
         )["Attributes"]
         return _live(attrs.get("holders", {}).get("M", {}), now)
@@ -42,9 +48,9 @@ class DynamoLeases(DynamoTable, Leases):
             attrs = self._client.update_item(
                 TableName=self._table,
                 Key=_lease_key(pool),
-                UpdateExpression="REMOVE holders.#h",
+                UpdateExpression="REMOVE holders.#h, #s",
                 ConditionExpression="attribute_exists(holders)",
-                ExpressionAttributeNames={"#h": holder},
+                ExpressionAttributeNames={"#h": holder, "#s": _start(holder)},
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
@@ -58,9 +64,9 @@ class DynamoLeases(DynamoTable, Leases):
                     self._client.update_item(
                         TableName=self._table,
                         Key=_lease_key(pool),
-                        UpdateExpression="REMOVE holders.#h",
+                        UpdateExpression="REMOVE holders.#h, #s",
                         ConditionExpression="holders.#h <= :now",
-                        ExpressionAttributeNames={"#h": name},
+                        ExpressionAttributeNames={"#h": name, "#s": _start(name)},
                         ExpressionAttributeValues={":now": {"N": repr(now)}},
                     )
         return _live(holders, now)
@@ -70,6 +76,15 @@ class DynamoLeases(DynamoTable, Leases):
             TableName=self._table, Key=_lease_key(pool), ConsistentRead=True
         )
         return _live(resp.get("Item", {}).get("holders", {}).get("M", {}), now)
+
+    def lease_acquired_at(self, pool: str, holder: str) -> float | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=_lease_key(pool), ConsistentRead=True
+        ).get("Item", {})
+        if holder not in item.get("holders", {}).get("M", {}):
+            return None
+        start = item.get(_start(holder))
+        return None if start is None else float(start["N"])
 
     def reset_leases(self, pool: str) -> None:
         self._client.delete_item(TableName=self._table, Key=_lease_key(pool))

@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS leases (
     expires_at REAL NOT NULL,
     PRIMARY KEY (pool, holder)
 );
+CREATE TABLE IF NOT EXISTS lease_starts (
+    pool TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    acquired_at REAL NOT NULL,
+    PRIMARY KEY (pool, holder)
+);
 """
 
 
