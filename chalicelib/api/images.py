@@ -111,7 +111,8 @@ class ImageService:
         item = self._completed(video_id, actor)
         duration = _duration(item)
         poster = (item.get("thumbnail") or {}).get("captureTime") or 0.0
-        time = found.get("time", min(float(poster), duration))
+        # The poster's time by default (kept inside the video: a poster is never past its end)
+        time = found.get("time", max(0.0, min(float(poster), duration - 0.05)))
         if time >= duration:
             raise ValidationError(
                 f"time must be before the end of the video ({duration:.3f} s)",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import run_ffmpeg
+from chalicelib.media.probe import source_input
 
 FITS = ("contain", "cover", "fill", "pad")
 _ENCODERS = {
@@ -66,14 +67,14 @@ def render_frame(source: str, spec: FrameSpec, out: Path, *, exe: str, timeout: 
     Near the end, where no frame starts at or after `time`, the last frame is taken."""
     vf = scale_filter(spec.width, spec.height, spec.fit)
     encode = _ENCODERS[spec.format]
-    args = ["-ss", f"{spec.time:.3f}", "-i", source, "-map", "0:v:0", "-an", "-sn", "-dn",
+    args = ["-ss", f"{spec.time:.3f}", *source_input(source), "-map", "0:v:0", "-an", "-sn", "-dn",
             "-vf", vf, "-frames:v", "1", *encode, str(out)]  # fmt: skip
     run_ffmpeg(args, exe=exe, timeout=timeout, error_code="RenderFailed", what="thumbnail")
     if out.is_file() and out.stat().st_size > 0:
         return
     # Past the last frame's start: decode the last second and keep the last frame.
-    args = ["-ss", f"{max(0.0, spec.time - 1.0):.3f}", "-i", source, "-map", "0:v:0", "-an",
-            "-vf", vf, "-update", "1", *encode, str(out)]  # fmt: skip
+    args = ["-ss", f"{max(0.0, spec.time - 1.0):.3f}", *source_input(source), "-map", "0:v:0",
+            "-an", "-vf", vf, "-update", "1", *encode, str(out)]  # fmt: skip
     run_ffmpeg(args, exe=exe, timeout=timeout, error_code="RenderFailed", what="thumbnail")
     if not out.is_file() or out.stat().st_size == 0:
         raise MediaError("RenderFailed", "no frame at that time")
@@ -90,7 +91,7 @@ def render_animation(
     else:
         graph = f"[0:v:0]{base}"
         encode = ["-c:v", "libwebp_anim", "-quality", "70", "-loop", "0", "-f", "webp"]
-    args = ["-ss", f"{spec.start:.3f}", "-t", f"{spec.end - spec.start:.3f}", "-i", source,
+    args = ["-ss", f"{spec.start:.3f}", "-t", f"{spec.end - spec.start:.3f}", *source_input(source),
             "-filter_complex", graph, "-an", *encode, str(out)]  # fmt: skip
     run_ffmpeg(args, exe=exe, timeout=timeout, error_code="RenderFailed", what="animation")
     if not out.is_file() or out.stat().st_size == 0:

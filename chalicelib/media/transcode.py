@@ -361,7 +361,7 @@ AUDIO_NAME = "audio.m4a"  # the audio-only download
 def extract_audio(source: str | Path, out: Path, *, exe: str, timeout: float) -> int:
     """The audio-only download: the rendition's AAC track copied into an M4A (no re-encode:
     every rendition carries the one AAC encode, see `transcode`). Returns its size in bytes."""
-    args = ["-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", "copy",
+    args = [*source_input(source), "-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", "copy",
             "-movflags", "+faststart", "-f", "ipod", str(out)]  # fmt: skip
     run_ffmpeg(args, exe=exe, timeout=timeout, error_code="AudioFailed", what="audio")
     return out.stat().st_size

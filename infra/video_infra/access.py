@@ -50,6 +50,8 @@ class FunctionAccess:
     index_queries: tuple[str, ...] = ()  # indexes it Queries (never the table)
     objects: tuple[ObjectAccess, ...] = ()
     list_prefixes: tuple[str, ...] = ()  # s3:ListBucket, only under these prefixes
+    # s3:ListBucketMultipartUploads on the bucket (IAM has no prefix condition for it)
+    list_multipart_uploads: bool = False
     start_executions: bool = False
     describe_executions: bool = False
     processor_scaling: tuple[str, ...] = ()  # lambda:*FunctionScalingConfig on the processor
@@ -87,6 +89,9 @@ ACCESS: dict[str, FunctionAccess] = {
         ),
         # HeadObject of a missing key: 404, not 403 (a source; a render not cached yet)
         list_prefixes=(UPLOADS_PREFIX, OUTPUTS_PREFIX),
+        # bytes in flight per workspace: its open multipart uploads (listed under its
+        # uploads/ prefix, then their parts: ListMultipartUploadParts above)
+        list_multipart_uploads=True,
         start_executions=True,
         describe_executions=True,
         processor_scaling=("lambda:GetFunctionScalingConfig",),  # GET /capacity, read-only
@@ -184,6 +189,11 @@ def statements(access: FunctionAccess, arns: Resources) -> list[dict[str, Any]]:
         ("s3:ListBucket",) * bool(access.list_prefixes),
         arns.bucket,
         Condition={"StringLike": {"s3:prefix": [f"{p}*" for p in access.list_prefixes]}},
+    )
+    allow(
+        "ListOpenUploads",
+        ("s3:ListBucketMultipartUploads",) * access.list_multipart_uploads,
+        arns.bucket,
     )
     allow(
         "StartProcessing", ("states:StartExecution",) * access.start_executions, arns.state_machine
