@@ -1,7 +1,8 @@
 """The content-aware (per-title) ladder: each rung's CRF chosen from short probe encodes.
 
-`VIDEO_LADDER=per-title` (the default) decides the ladder of a video once, before it is
-encoded (one-pass: before the ladder; segmented: in the plan, which every segment reads):
+`VIDEO_LADDER=per-title` (opt-in; `fixed` is the default until it meets its goals) decides
+the ladder of a video once, before it is encoded (one-pass: before the ladder; segmented:
+in the plan, which every segment reads):
 
 1. Sample: a few windows spread over the video, together ~10 % of it (1-6 s;
    `quality.sample_windows`).

@@ -75,9 +75,9 @@ def probe_like(width: int, height: int) -> object:
 
 def test_settings_choose_the_ladder_and_codecs() -> None:
     s = Settings.from_env({})
-    assert (s.video_ladder, s.vmaf_target, s.video_codecs) == ("per-title", 95.0, ("h264",))
-    s = Settings.from_env({"VIDEO_LADDER": "fixed", "VIDEO_CODECS": "av1"})
-    assert s.video_ladder == "fixed" and s.video_codecs == ("h264", "av1")  # H.264 always
+    assert (s.video_ladder, s.vmaf_target, s.video_codecs) == ("fixed", 95.0, ("h264",))
+    s = Settings.from_env({"VIDEO_LADDER": "per-title", "VIDEO_CODECS": "av1"})
+    assert s.video_ladder == "per-title" and s.video_codecs == ("h264", "av1")  # H.264 always
     with pytest.raises(ValueError, match="VIDEO_CODECS"):
         Settings.from_env({"VIDEO_CODECS": "h264,vp9"})
     with pytest.raises(ValueError, match="VIDEO_LADDER"):
