@@ -20,9 +20,9 @@ from chalicelib.media.probe import probe
 from tests.conftest import ROOT
 from tests.console.conftest import CHROMIUM_ARGS
 
-HLS_JS = ROOT / "chalicelib" / "console" / "static" / "hls.light.min.js"
+HLS_JS = ROOT / "chalicelib" / "console" / "static" / "hls.min.js"
 PAGE = """<!doctype html><meta charset="utf-8"><video id="v" muted playsinline></video>
-<script src="hls.light.min.js"></script><script src="play.js"></script>"""
+<script src="hls.min.js"></script><script src="play.js"></script>"""
 # Plays the variant whose CODECS start with ?codec=, locked to it (manual level).
 SCRIPT = """
 const want = new URLSearchParams(location.search).get("codec");

@@ -105,9 +105,8 @@ def test_no_response_carries_the_data_dir(api: Backend) -> None:
     assert not leaks, leaks
 
 
+@pytest.mark.parametrize("api", ["local"], indirect=True)  # file:// sources: local backend only
 def test_an_older_upload_source_is_shown_relative_and_still_accepted(api: Backend) -> None:
-    if api.name != "local":
-        pytest.skip("file:// sources exist on the local backend only")
     rec = Recorder(api)
     source = _upload_single(rec)
     workspace, slot, name = source.removeprefix("upload://").split("/")
