@@ -73,6 +73,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     for name in ("VIDEO_SOURCE_ROOTS", "VIDEO_PUBLIC_URL", "VIDEO_BUCKET"):
         env.pop(name, None)
+    yield from serve(data, port, env)
+
+
+def serve(data: Path, port: int, env: dict[str, str]) -> Iterator[Served]:
+    """`python -m devserver` on `port` with `env`, its output in `data/server.log`; stopped when
+    the generator is closed (a fixture's teardown)."""
     log = data / "server.log"
     with log.open("wb") as out:  # a file, not a pipe nobody reads: the server must not block
         proc = subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, ROOT, free_port, wait_for_port
-from tests.console.conftest import Served, screenshot, sign_in
+from tests.conftest import ADMIN_TOKEN, free_port
+from tests.console.conftest import Served, screenshot, serve, sign_in
 
 pytestmark = pytest.mark.slow  # real ffmpeg processing and a real browser
 
@@ -46,20 +45,7 @@ def slow_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     }
     for name in ("VIDEO_PUBLIC_URL", "VIDEO_BUCKET"):
         env.pop(name, None)
-    log = data / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "devserver"), "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, timeout=60)
-        yield Served(f"http://127.0.0.1:{port}", data, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    yield from serve(data, port, env)
 
 
 def make_clip(path: Path) -> None:
