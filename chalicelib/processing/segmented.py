@@ -128,20 +128,20 @@ def prepare(
         plan = plan.reading(scratch.locate(prefix, segments.REMUX_NAME))  # segments seek in it
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
-    first_job = 0
-    if playable:
-        # The first (short) segment right here, in the invocation that holds an environment
-        # already: the workflow's Map starts its iterations at once and the capacity serves
-        # them in no particular order (throttles retried with backoff), so it would not be
-        # scheduled first otherwise. The processor publishes it (`publish_job`).
-        try:
-            run_job(video_id, run_id, 0, settings, scratch, s3_client=s3_client)
-        except SegmentFailed:
-            error = failure(scratch, video_id, run_id, None)  # scratch removed
-            raise MediaError(error["Error"], error["Cause"]) from None
-        first_job = 1
-    jobs = ([AUDIO_JOB] if info.has_audio else []) + list(range(first_job, plan.count))
+    jobs = job_order(plan.count, info.has_audio, playable)
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
+
+
+def job_order(count: int, has_audio: bool, playable: bool) -> list[int]:
+    """The order the workflow's Map hands the jobs out (a Map whose MaxConcurrency is the
+    capacity starts its items in this order): the longest job (the whole audio) first, so it
+    does not finish last; when the run is playable early, the first (short) segment before it,
+    so the first seconds are published as soon as one job's time has passed. Nothing is encoded
+    in the planning invocation itself: every environment starts work at once."""
+    audio = [AUDIO_JOB] if has_audio else []
+    if playable:
+        return [0, *audio, *range(1, count)]
+    return [*audio, *range(count)]
 
 
 def _with_ladder(
@@ -206,7 +206,7 @@ def _prepare_cut(
     source = {"url": source_url, "remuxed": True, "playable": playable}
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
-    jobs = ([AUDIO_JOB] if cut.has_audio else []) + list(range(plan.count))
+    jobs = job_order(plan.count, cut.has_audio, playable)
     return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, cut, probe_ms)
 
 

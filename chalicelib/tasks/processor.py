@@ -107,13 +107,10 @@ class Processor:
                 )
             planned = prepared.planned
             if planned is not None:
-                done = 0 if 0 in planned["jobs"] else 1  # a playable plan's first segment
-                record = {"count": planned["segments"], "done": done, "published": 0}
+                record = {"count": planned["segments"], "done": 0, "published": 0}
                 self._store.update_fields(
                     video_id, {"progress": PROGRESS_STARTED, "segments": record}, {PROCESSING}
                 )
-                if done:
-                    self._published(video_id, planned["runId"], 0, owner)
                 return {"videoId": video_id, "status": PROCESSING, "segmented": True, **planned}
             result = run_processing(
                 video_id,

@@ -72,9 +72,9 @@ def test_a_video_plays_its_finished_prefix_while_processing(client: Any, play_en
     c.store.transition(vid, {"uploaded"}, "queued", set_fields={"executionName": EXECUTION})
     processor = c.processor
     planned = processor.handle({"videoId": vid, "executionId": EXECUTION})
-    # the first segment was encoded by this first invocation (scheduled first, whatever order
-    # the capacity serves the Map's iterations in)
-    assert planned["segmented"] and planned["jobs"] == [-1, 1, 2]
+    # the Map hands out the first (short) segment first, then the audio; nothing is encoded
+    # by the planning invocation itself
+    assert planned["segmented"] and planned["jobs"] == [0, -1, 1, 2]
     run = planned["runId"]
 
     def job(n: int) -> dict[str, Any]:
@@ -83,7 +83,9 @@ def test_a_video_plays_its_finished_prefix_while_processing(client: Any, play_en
         )
         return dict(get(client, f"/videos/{vid}"))
 
-    assert get(client, f"/videos/{vid}")["segments"] == {"count": 3, "done": 1, "published": 0}
+    assert get(client, f"/videos/{vid}")["segments"] == {"count": 3, "done": 0, "published": 0}
+    item = job(0)
+    assert item["segments"]["done"] == 1 and "playback" not in item
     item = job(1)
     assert "playback" not in item and item["segments"]["published"] == 0  # the audio is not in
     assert fetch(client, signed(vid, "hls_master.m3u8"))[0] == 404
@@ -141,7 +143,7 @@ def test_the_local_product_announces_once_and_a_failure_removes_playback(
     processor = c.processor
     planned = processor.handle({"videoId": vid, "executionId": EXECUTION})
     run = planned["runId"]
-    for n in (-1,):
+    for n in (0, -1):
         processor.handle(
             {"videoId": vid, "executionId": EXECUTION, "action": "segment", "runId": run, "job": n}
         )

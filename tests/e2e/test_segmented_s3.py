@@ -146,11 +146,13 @@ def test_a_playable_run_on_s3_publishes_each_job_and_its_prefix_playlists(
     settings = replace(run["settings"], playable_seconds=8, first_segment_seconds=4)
     run_id = new_run_id()
     planned = segmented.prepare(VID, run_id, run["url"], settings, scratch, s3_client=s3).planned
-    assert planned is not None and planned["jobs"] == [-1, 1, 2, 3]  # 0: encoded by the plan
+    assert planned is not None and planned["jobs"] == [0, -1, 1, 2, 3]  # the first segment first
     prefix = f"videos/{VID}/{run_id}/"
     calls.take()
     published = 0
+    segmented.run_job(VID, run_id, 0, settings, scratch, s3_client=s3)
     assert segmented.publish_job(VID, run_id, 0, scratch, store, 0) is None  # no audio yet
+    calls.take()
     for job in [-1, 2, 1, 3]:  # out of order: 2 waits for 1
         segmented.run_job(VID, run_id, job, settings, scratch, s3_client=s3)
         live = segmented.publish_job(VID, run_id, job, scratch, store, published)
