@@ -495,6 +495,13 @@ def _cap_throttle_delays(definition: dict[str, Any]) -> dict[str, Any]:
             del state["Error"], state["Cause"]
             state["ErrorPath"] = "$.segmentError.Error"
             state["CausePath"] = "$.segmentError.Cause"
+        if name == "EncodeSegments":
+            # ...and MaxConcurrencyPath: a video's jobs run as many at once as the processor's
+            # capacity serves (`concurrency`, from the plan), so the Map starts them in the
+            # plan's order — the first segment first — instead of throttled items retrying
+            # for environments in no set order.
+            del state["MaxConcurrency"]
+            state["MaxConcurrencyPath"] = "$.processed.concurrency"
         if "Iterator" in state:
             _cap_throttle_delays(state["Iterator"])
     return definition

@@ -129,7 +129,14 @@ def prepare(
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = job_order(plan.count, info.has_audio, playable)
-    return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, info, probe_ms)
+    return Prepared(_planned(run_id, plan.count, jobs, settings), info, probe_ms)
+
+
+def _planned(run_id: str, count: int, jobs: list[int], settings: Settings) -> dict[str, Any]:
+    """What the workflow state holds of a plan: `concurrency` is the Map's MaxConcurrencyPath,
+    the environments the processor's capacity scales to (one invocation each)."""
+    return {"runId": run_id, "segments": count, "jobs": jobs,
+            "concurrency": max(1, min(settings.scale_max, len(jobs)))}  # fmt: skip
 
 
 def job_order(count: int, has_audio: bool, playable: bool) -> list[int]:
@@ -207,7 +214,7 @@ def _prepare_cut(
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())
     jobs = job_order(plan.count, cut.has_audio, playable)
-    return Prepared({"runId": run_id, "segments": plan.count, "jobs": jobs}, cut, probe_ms)
+    return Prepared(_planned(run_id, plan.count, jobs, settings), cut, probe_ms)
 
 
 def _load(scratch: ScratchStore, prefix: str) -> tuple[segments.SegmentPlan, dict[str, Any]]:

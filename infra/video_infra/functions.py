@@ -162,6 +162,8 @@ class WorkflowFunctions:
                     **common_env,
                     "VIDEO_BUCKET": data.bucket.bucket_name,
                     "VIDEO_MAX_DURATION_SECONDS": str(settings.max_duration_seconds),
+                    # a segmented video's jobs at once (the Map's MaxConcurrencyPath)
+                    "VIDEO_SCALE_MAX": str(settings.scale_max),
                     "VIDEO_DATA_DIR": "/tmp/video-data",  # noqa: S108 - Lambda's only writable dir
                 },
             ),

@@ -616,6 +616,11 @@ def test_workflow_fan_out_fits_the_processor_capacity(synth: Synthesized) -> Non
     fan_outs = [int(v) for v in _find_values(json.loads(definition), "MaxConcurrency")]
     assert fan_outs, "the definition has no Map state"
     assert max(fan_outs) <= scale_max * per_env
+    # A video's jobs: as many at once as the plan says (`concurrency`: the processor's own
+    # VIDEO_SCALE_MAX, one invocation per environment), so the Map starts them in order.
+    assert _find_values(json.loads(definition), "MaxConcurrencyPath") == ["$.processed.concurrency"]
+    processor_env = fn["Properties"]["Environment"]["Variables"]
+    assert int(processor_env["VIDEO_SCALE_MAX"]) == scale_max and per_env == 1
 
 
 def _find_values(node: Any, key: str) -> list[Any]:

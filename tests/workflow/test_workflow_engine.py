@@ -341,11 +341,32 @@ def test_a_long_video_is_planned_mapped_and_assembled(
     assert {e["runId"] for e in calls if "runId" in e} == {"run-1"}
     # Never more invocations at once than the Map's concurrency (the capacity asked for).
     assert 1 < fakes.max_in_flight <= 5 * 2  # outer x inner Map; the capacity throttles beyond
+    assert fakes.segment_max_in_flight["long"] <= fakes.concurrency
+
     assert sorted(output(result)["results"], key=lambda r: r["videoId"]) == [
         {"videoId": "long", "status": "completed"},
         {"videoId": "short", "status": "completed"},
     ]
     assert output(result)["release"]["scaledToZero"] is True
+
+
+def test_a_videos_jobs_start_in_the_plans_order_within_its_concurrency(
+    fakes: FakeFunctions, make_engine: Callable[..., Any]
+) -> None:
+    """The Map's MaxConcurrencyPath is the plan's `concurrency` (the environments the capacity
+    scales to): the jobs start in the plan's order, the first segment first, and never more
+    at once than that — not all at once, throttled items retrying in no set order."""
+    fakes.segmented["long"] = 8
+    fakes.concurrency = 2
+    result = run(make_engine(fakes), fakes.batch("long"))
+
+    assert result["status"] == "SUCCEEDED"
+    assert fakes.segment_max_in_flight["long"] == 2
+    started = [job for _, job in fakes.started_jobs]
+    assert set(started[:2]) == {0, -1}  # the first segment and the audio: the playable prefix
+    assert sorted(started) == list(range(-1, 8))
+    # handed out in order: two items whose slots free together may start in either order
+    assert all(abs(started.index(job) - i) <= 1 for i, job in enumerate([0, -1, *range(1, 8)]))
 
 
 def test_a_failing_segment_is_retried_then_the_video_fails_naming_it(

@@ -33,6 +33,10 @@ class FakeFunctions:
     failing_job: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
+    concurrency: int = 5  # what the plan answers: the Map's MaxConcurrencyPath
+    started_jobs: list[tuple[str, int]] = field(default_factory=list)  # (video, job) in start order
+    segment_in_flight: dict[str, int] = field(default_factory=dict)
+    segment_max_in_flight: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def batch(self, *video_ids: str) -> dict[str, Any]:
@@ -99,10 +103,22 @@ class FakeFunctions:
         video_id = event["videoId"]
         action = event.get("action", "process")
         if action == "segment":
-            time.sleep(0.002)  # long enough for the Map's iterations to overlap
-            if self.failing_job.get(video_id) == event["job"]:
-                raise FunctionError("SegmentFailed", f"segment {event['job'] + 1}: damaged")
-            return {"job": event["job"]}
+            with self.lock:
+                self.started_jobs.append((video_id, event["job"]))
+                now = self.segment_in_flight.get(video_id, 0) + 1
+                self.segment_in_flight[video_id] = now
+                most = max(now, self.segment_max_in_flight.get(video_id, 0))
+                self.segment_max_in_flight[video_id] = most
+            try:
+                # long enough for the Map's iterations to overlap; later jobs are quicker, so
+                # a Map that started them at once would see them finish out of order
+                time.sleep(0.002 + 0.002 * max(0, 6 - event["job"]))
+                if self.failing_job.get(video_id) == event["job"]:
+                    raise FunctionError("SegmentFailed", f"segment {event['job'] + 1}: damaged")
+                return {"job": event["job"]}
+            finally:
+                with self.lock:
+                    self.segment_in_flight[video_id] -= 1
         if action == "assemble":
             with self.lock:
                 self.videos[video_id] = "completed"
@@ -113,9 +129,11 @@ class FakeFunctions:
         with self.lock:
             self.videos[video_id] = "processing"
         if video_id in self.segmented:
-            jobs = list(range(-1, self.segmented[video_id]))
+            count = self.segmented[video_id]
+            jobs = [0, -1, *range(1, count)]  # segmented.job_order of a playable plan
             return {"videoId": video_id, "status": "processing", "segmented": True,
-                    "runId": "run-1", "segments": len(jobs) - 1, "jobs": jobs}  # fmt: skip
+                    "runId": "run-1", "segments": count, "jobs": jobs,
+                    "concurrency": self.concurrency}  # fmt: skip
         if video_id in self.processor_failures:
             raise self.processor_failures[video_id]
         with self.lock:
