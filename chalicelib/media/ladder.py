@@ -1,30 +1,40 @@
-"""The content-aware (per-title) ladder: each rung's CRF chosen from short probe encodes.
+"""The content-aware (per-title) ladder: rungs chosen from short probe encodes, measured by VMAF.
 
-`VIDEO_LADDER=per-title` (opt-in; `fixed` is the default until it meets its goals) decides
-the ladder of a video once, before it is encoded (one-pass: before the ladder; segmented:
-in the plan, which every segment reads):
+`VIDEO_LADDER=per-title` decides the ladder of a video once, before it is encoded (one-pass:
+before the ladder; segmented: in the plan, which every segment reads):
 
-1. Sample: a few windows spread over the video, together ~10 % of it (1-6 s;
-   `quality.sample_windows`).
-2. Probe: ONE ffmpeg process encodes the sample at every rung twice, at the fixed ladder's
-   CRF 23 and at CRF 32 (same preset, caps and keyframes as the ladder), and, when AV1 is on,
-   the top rung with SVT-AV1 at two CRFs.
-3. Score: ONE ffmpeg process scores every probe with VMAF against the sample (each upscaled to
-   the top rung's size, `quality.score`).
-4. Choose, per rung: its goal is min(`VIDEO_VMAF_TARGET`, what CRF 23 gives) - 0.5: never below
-   the fixed ladder by more than half a point, never spending past the target. The CRF is the
-   highest whose VMAF, interpolated between the two probes (VMAF falls faster as the CRF
-   rises, so the chord under-promises), meets the goal: 23..32. The caps stay the fixed
-   ladder's, so no rung ever costs more than the fixed one.
-5. Drop: the top rung goes when the rung below already reaches the top's goal at CRF 23 (e.g.
-   1080p adds nothing over 720p upscaled on a slide); the rung below then aims at that goal.
+1. Sample: ~6 % of the video (1-6 s; `quality.sample_windows`): three windows spread over a
+   long video, one in the middle of a video up to a minute (read from its start: one window
+   decodes least).
+2. Probe: ONE ffmpeg process encodes the sample at every rung of the fixed ladder three times:
+   at the fixed ladder's own settings (CRF 23, its cap: the *reference* point) and at two steps
+   down the quality dial (`LEVELS`: CRF 27 and 33, the cap x 0.82 and x CAP_FLOOR), and, when AV1
+   is on, the top rung with SVT-AV1 at two CRFs. Each probe's bytes are kept (the encodes are
+   written, not discarded).
+3. Score: the same process decodes every probe back and scores it with VMAF against the sample,
+   upscaled to the top rung's size (what a viewer of that rung sees on the big screen).
+4. Choose (the convex hull of the sample): every reference rung is a *slot* — a viewer whose
+   bandwidth affords its bytes and who is owed its quality, min(`VIDEO_VMAF_TARGET`, its VMAF)
+   less MARGIN. A candidate (a resolution at a level of the dial, VMAF interpolated on the
+   chord between the probes, which under-promises on the concave curve; bytes log-linearly)
+   serves a slot when it reaches that quality at no more than BYTES_MARGIN of the slot's bytes.
+   The ladder is the set of candidates, at most one per resolution, that serves every slot for
+   the fewest bytes — so a rung is dropped when another serves its viewers (1080p at a higher
+   CRF can serve the 720p viewer of a screen recording; 720p the 1080p viewer of a slide), and
+   a reference rung at its own settings always serves its own slot (never worse, at worst the
+   fixed ladder).
+5. Keyframes: one per HLS segment (4 s, `transcode.SEGMENT_SECONDS`) instead of the fixed
+   ladder's every 2 s: a player switches and seeks at segment starts only, and a static picture
+   (slides, screens) spends most of its bytes on keyframes.
 
-`fixed` is the fixed ladder (CRF 23 everywhere, nothing probed). AV1 (`VIDEO_CODECS=h264,av1`)
-adds SVT-AV1 renditions of the top `AV1_RUNGS` kept rungs, aiming at the top H.264 rung's goal.
+`fixed` is the fixed ladder (CRF 23, 2 s keyframes, nothing probed). AV1
+(`VIDEO_CODECS=h264,av1`) adds SVT-AV1 renditions of the top `AV1_RUNGS` rungs of the fixed
+ladder, at the CRF whose probed VMAF meets the top slot's quality.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -40,11 +50,12 @@ from chalicelib.media.probe import ProbeResult
 from chalicelib.media.transcode import (
     AV1,
     H264,
-    KEYFRAME_SECONDS,
     REFERENCE_CRF,
+    SEGMENT_SECONDS,
     Rung,
     TranscodeResult,
     encoder_args,
+    keyframes,
     plan_ladder,
 )
 
@@ -52,20 +63,36 @@ FIXED, PER_TITLE = "fixed", "per-title"
 LADDERS = (FIXED, PER_TITLE)
 CODECS = (H264, AV1)
 DEFAULT_VMAF_TARGET = 95.0  # about transparent on a 1080p screen: bits past it are not seen
-MARGIN = 0.5  # the probe's sample stands for the whole video: keep half a point in hand
+# The probe's sample stands for the whole video: keep 0.75 of the point in hand (measured: with
+# 0.5, an 8 s animation's 480p came out 1.2 below the fixed rung; the sample said 0.5).
+MARGIN = 0.75
+BYTES_MARGIN = 0.97  # ...and 3 % of a slot's bytes when another resolution serves it
 # The quality dial (`at_level`): level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR.
-CRF_SPAN = 8.0
-CAP_FLOOR = 0.6
-MIN_LEVEL = 0.05  # CRF +0.4, cap -2 %: when the goal allows it, never the fixed rung's own bytes
-DROP_WITHIN = 1.0  # a rung is dropped only within 1 VMAF of the one below (upscaled)
-AV1_CRFS = (30, 42)  # SVT-AV1's probe points (its CRF scale is 0-63)
-AV1_CRF_RANGE = (24, 50)
+CRF_SPAN = 10.0
+CAP_FLOOR = 0.55
+# The probed levels: CRF 23, 27 and 33. VMAF falls faster the further down the dial (concave):
+# a chord over the whole span under-promises by several points near the top (measured: fast
+# motion meets 94.5 at CRF 26.5, the one chord from 23 to 33 said 24).
+LEVELS = (0.0, 0.4, 1.0)
+LEVEL_STEPS = 40  # the levels searched between the probes
+AV1_CRFS = (32, 48)  # SVT-AV1's probe points (its CRF scale is 0-63)
+AV1_CRF_RANGE = (24, 56)
 AV1_DEFAULT_CRF = 35  # the fixed ladder's AV1 rungs (nothing probed)
 AV1_RUNGS = 2  # AV1 renditions of the top two rungs: the bytes are in them
-PROBE_SUBSAMPLE = 2  # VMAF every second frame of the probes (and of the outputs' measure)
-# The probe's sample: 6 % of the video, 0.5-6 s, in three windows (one when short).
-SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 0.5, 6.0
+PROBE_SUBSAMPLE = 3  # VMAF every third frame of the probes (the model is most of their cost)
+MEASURE_SUBSAMPLE = 2  # ...and every second frame of the outputs' measure on the item
+# The probe's sample: 6 % of the video, 1-6 s, in three windows (one when short).
+SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 1.0, 6.0
 MEASURE_LEAST = 1.0  # the outputs' VMAF on the item: on at least a second of the video
+PER_TITLE_KEYFRAME_SECONDS = SEGMENT_SECONDS
+
+
+@dataclass(frozen=True)
+class Point:
+    """One probe encode of the sample: its VMAF mean and its bytes."""
+
+    vmaf: float
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,8 @@ class RungScore:
     goal: float | None
     chosen: float  # the level (H.264) or the CRF (AV1)
     predicted: float
+    serves: list[str] = field(default_factory=list)  # the reference rungs whose viewers it serves
+    bytes_ratio: float | None = None  # its predicted bytes / the same resolution's reference
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -84,6 +113,8 @@ class RungScore:
         d["predicted"] = round(self.predicted, 2)
         d["chosen"] = round(self.chosen, 3)
         d["goal"] = None if self.goal is None else round(self.goal, 2)
+        d["bytesRatio"] = None if self.bytes_ratio is None else round(self.bytes_ratio, 3)
+        del d["bytes_ratio"]
         return d
 
 
@@ -106,7 +137,13 @@ class LadderDecision:
             "mode": self.mode,
             "vmafTarget": self.target,
             "rungs": [
-                {"key": r.key, "codec": r.codec, "crf": r.crf, "maxrateKbps": r.maxrate_kbps}
+                {
+                    "key": r.key,
+                    "codec": r.codec,
+                    "crf": r.crf,
+                    "maxrateKbps": r.maxrate_kbps,
+                    "keyframeSeconds": r.keyframe_seconds,
+                }
                 for r in self.rungs
             ],
             "dropped": self.dropped,
@@ -129,10 +166,11 @@ def fixed_ladder(info: ProbeResult, codecs: Sequence[str] = (H264,)) -> LadderDe
 def at_level(rung: Rung, level: float) -> Rung:
     """The rung one step down the quality dial: level 0 is the fixed ladder's (CRF 23, its
     cap), level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR; between, both linearly. CRF
-    governs where the cap does not bind (easy pictures), the cap where it does (grain, motion)."""
-    crf = round(REFERENCE_CRF + CRF_SPAN * level, 1)
+    governs where the cap does not bind (easy pictures), the cap where it does (grain, motion).
+    Per-title rungs key once per HLS segment."""
+    crf = round(REFERENCE_CRF + CRF_SPAN * level, 2)
     cap = round(rung.maxrate_kbps * (1 - (1 - CAP_FLOOR) * level))
-    return replace(rung, crf=crf, maxrate_kbps=cap)
+    return replace(rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=PER_TITLE_KEYFRAME_SECONDS)
 
 
 def decide(
@@ -153,69 +191,136 @@ def decide(
         return fixed_ladder(info, codecs)
     started = time.monotonic()
     base = plan_ladder(info.width, info.height)
-    windows = quality.sample_windows(info.duration, fraction=SAMPLE_FRACTION,
-                                     least=SAMPLE_LEAST, most=SAMPLE_MOST)  # fmt: skip
-    probes = [at_level(r, level) for r in base for level in (0.0, 1.0)]
+    windows = quality.sample_windows(
+        info.duration, fraction=SAMPLE_FRACTION, least=SAMPLE_LEAST, most=SAMPLE_MOST,
+        count=1 if info.duration <= quality.SEEK_AFTER_SECONDS else 3,
+    )  # fmt: skip
+    probes = [at_level(r, level) for r in base for level in LEVELS]
     if AV1 in codecs:
-        probes += [replace(base[0], codec=AV1, crf=c) for c in AV1_CRFS]
-    scores = probe(work_dir, info, probes, source=source, windows=windows, exe=exe,
+        probes += [at_level(replace(base[0], codec=AV1), 0.0) for _ in AV1_CRFS]
+        probes[-len(AV1_CRFS):] = [replace(p, crf=c, maxrate_kbps=base[0].maxrate_kbps)
+                                   for p, c in zip(probes[-len(AV1_CRFS):], AV1_CRFS,
+                                                   strict=True)]  # fmt: skip
+    points = probe(work_dir, info, probes, source=source, windows=windows, exe=exe,
                    timeout=timeout, preset=preset)  # fmt: skip
-    measured = {(p.key, i % 2 if p.codec == H264 else p.crf): s.mean
-                for i, (p, s) in enumerate(zip(probes, scores, strict=True))}  # fmt: skip
+    measured = {(p.key, LEVELS[i % len(LEVELS)] if p.codec == H264 else p.crf): point
+                for i, (p, point) in enumerate(zip(probes, points, strict=True))}  # fmt: skip
     decision = choose(base, measured, target=target, codecs=codecs)
     decision.windows = windows
     decision.probe_seconds = time.monotonic() - started
     return decision
 
 
+def _on_curve(x: float, curve: Sequence[tuple[float, Point]]) -> Point:
+    """The probes' piecewise chord at `x` (within the probed levels)."""
+    for low, high in itertools.pairwise(curve):
+        if x <= high[0]:
+            return _interpolate(x, low, high)
+    return curve[-1][1]
+
+
+def _interpolate(x: float, low: tuple[float, Point], high: tuple[float, Point]) -> Point:
+    """The probe chord at `x`: VMAF linearly, bytes log-linearly (a CRF step costs a share)."""
+    (x0, p0), (x1, p1) = low, high
+    t = (x - x0) / (x1 - x0)
+    b0, b1 = max(1, p0.bytes), max(1, p1.bytes)
+    return Point(p0.vmaf + (p1.vmaf - p0.vmaf) * t, round(b0 * (b1 / b0) ** t))
+
+
+Option = tuple[int, int, float, Point]  # (slots served as a bit mask, bytes, level, point)
+
+
 def choose(
     base: Sequence[Rung],
-    measured: dict[tuple[str, float], float],
+    measured: dict[tuple[str, float], Point],
     *,
     target: float = DEFAULT_VMAF_TARGET,
     codecs: Sequence[str] = (H264,),
 ) -> LadderDecision:
-    """The per-title ladder from the probe's VMAF means: `measured[(rung key, 0)]` at level 0
-    (the fixed ladder's settings), `[(key, 1)]` at level 1; `[("av1_<top>", crf)]` for AV1."""
-
-    def points(r: Rung) -> tuple[tuple[float, float], tuple[float, float]]:
-        return (0.0, measured[(r.key, 0)]), (1.0, measured[(r.key, 1)])
-
-    goals = {r.key: min(target, points(r)[0][1]) - MARGIN for r in base}
-    kept = list(base)
-    dropped: list[str] = []
-    # The top rung goes when the one below, at the fixed ladder's settings, is itself about
-    # transparent (the target, less the margin) and within DROP_WITHIN of it (VMAF past the
-    # target counting as the target): below that, the sample may flatter a lower rung (measured
-    # on film grain: 1080p was dropped for a 720p 6 points below it on the whole clip).
-    while (
-        len(kept) > 1
-        and points(kept[1])[0][1] >= max(goals[kept[0].key], target - MARGIN)
-        and min(target, points(kept[0])[0][1]) - min(target, points(kept[1])[0][1]) <= DROP_WITHIN
-    ):
-        top = kept.pop(0)
-        dropped.append(top.key)
-        goals[kept[0].key] = max(goals[kept[0].key], goals[top.key])
+    """The per-title ladder from the probe: `measured[(rung key, 0)]` at level 0 (the fixed
+    ladder's settings), `[(key, 1)]` at level 1; `[("av1_<top>", crf)]` for AV1 (see the
+    module's doc, step 4)."""
+    slots = {r.key: measured[(r.key, 0)] for r in base}
+    goals = {k: min(target, p.vmaf) - MARGIN for k, p in slots.items()}
+    options = [_options(r, base, measured, goals) for r in base]
+    chosen = _cheapest(options, len(base))
     rungs: list[Rung] = []
     scores: list[RungScore] = []
-    for r in kept:
-        low, high = points(r)
-        level = level_for(goals[r.key], low, high)
-        if level < MIN_LEVEL and _predict(MIN_LEVEL, low, high) >= low[1] - 2 * MARGIN + 0.1:
-            level = MIN_LEVEL  # a step below the fixed rung: fewer bytes, not the same ones
+    dropped: list[str] = []
+    for r, option in zip(base, chosen, strict=True):
+        if option is None:
+            dropped.append(r.key)
+            continue
+        mask, _, level, point = option
+        serves = [s.key for j, s in enumerate(base) if mask >> j & 1]
         rungs.append(at_level(r, level))
-        scores.append(RungScore(r.key, {0: low[1], 1: high[1]}, goals[r.key], level,
-                                _predict(level, low, high)))  # fmt: skip
+        scores.append(RungScore(
+            r.key, {lv: measured[(r.key, lv)].vmaf for lv in LEVELS},
+            max(goals[k] for k in serves), level, point.vmaf, serves,
+            point.bytes / max(1, slots[r.key].bytes),
+        ))  # fmt: skip
     if AV1 in codecs:
-        top = base[0]
-        a_low, a_high = ((float(c), measured[(f"{AV1}_{top.quality}", c)]) for c in AV1_CRFS)
-        goal = goals[rungs[0].key]
-        crf = _av1_crf(goal, a_low, a_high)
-        rungs += [replace(r, codec=AV1, crf=crf, maxrate_kbps=r.maxrate_kbps)
-                  for r in rungs[:AV1_RUNGS]]  # fmt: skip
-        scores.append(RungScore(f"{AV1}_{top.quality}", dict((a_low, a_high)), goal,
-                                crf, _predict(crf, a_low, a_high)))  # fmt: skip
+        av1_rungs, av1_score = _av1(base, measured, goals[base[0].key], slots[base[0].key])
+        rungs += av1_rungs
+        scores.append(av1_score)
     return LadderDecision(PER_TITLE, rungs, target, dropped, scores)
+
+
+def _options(
+    r: Rung, base: Sequence[Rung], measured: dict[tuple[str, float], Point],
+    goals: dict[str, float],
+) -> list[Option]:  # fmt: skip
+    """The levels of rung `r` worth considering: per set of slots it would serve, the
+    cheapest. A slot is served at its quality goal within BYTES_MARGIN of its bytes; a
+    reference rung at its own settings always serves its own slot."""
+    curve = [(lv, measured[(r.key, lv)]) for lv in LEVELS]
+    best: dict[int, Option] = {}
+    for level in (i / LEVEL_STEPS for i in range(LEVEL_STEPS + 1)):
+        point = _on_curve(level, curve)
+        mask = 0
+        for j, slot in enumerate(base):
+            ref = measured[(slot.key, 0)]
+            if slot.key == r.key:  # its own viewers: the same resolution, fewer bytes for sure
+                ok = level == 0.0 or (point.vmaf >= goals[slot.key] and point.bytes <= ref.bytes)
+            else:
+                ok = point.vmaf >= goals[slot.key] and point.bytes <= ref.bytes * BYTES_MARGIN
+            if ok:
+                mask |= 1 << j
+        if mask and (mask not in best or point.bytes < best[mask][1]):
+            best[mask] = (mask, point.bytes, level, point)
+    return list(best.values())
+
+
+def _cheapest(options: list[list[Option]], slots: int) -> tuple[Option | None, ...]:
+    """One option (or none) per resolution: every slot served, the fewest bytes in all."""
+    everyone = (1 << slots) - 1
+    chosen: tuple[Option | None, ...] | None = None
+    cost = math.inf
+    for combo in itertools.product(*[[None, *o] for o in options]):
+        mask = total = 0
+        for option in combo:
+            if option is not None:
+                mask, total = mask | option[0], total + option[1]
+        if mask == everyone and total < cost:
+            chosen, cost = combo, total
+    assert chosen is not None  # every reference rung at level 0 serves its own slot
+    return chosen
+
+
+def _av1(
+    base: Sequence[Rung], measured: dict[tuple[str, float], Point], goal: float, ref: Point
+) -> tuple[list[Rung], RungScore]:
+    """AV1 renditions of the top AV1_RUNGS rungs at the CRF meeting the top slot's goal."""
+    top = base[0]
+    low, high = ((float(c), measured[(f"{AV1}_{top.quality}", c)]) for c in AV1_CRFS)
+    chord = (low[0], low[1].vmaf), (high[0], high[1].vmaf)
+    crf = _av1_crf(goal, *chord)
+    rungs = [replace(r, codec=AV1, crf=crf, keyframe_seconds=PER_TITLE_KEYFRAME_SECONDS)
+             for r in base[:AV1_RUNGS]]  # fmt: skip
+    ratio = _interpolate(crf, low, high).bytes / max(1, ref.bytes)
+    score = RungScore(f"{AV1}_{top.quality}", dict(chord), goal, crf,
+                      _predict(crf, *chord), [top.key], ratio)  # fmt: skip
+    return rungs, score
 
 
 def level_for(goal: float, low: tuple[float, float], high: tuple[float, float]) -> float:
@@ -239,7 +344,7 @@ def _av1_crf(goal: float, low: tuple[float, float], high: tuple[float, float]) -
     linear extension (the curve is flatter there: it over-delivers), within AV1_CRF_RANGE."""
     (c0, v0), (c1, v1) = low, high
     if v0 >= goal or v0 <= v1:
-        return math.floor(level_for(goal, low, high))
+        return min(AV1_CRF_RANGE[1], math.floor(level_for(goal, low, high)))
     slope = (v0 - v1) / (c1 - c0)  # VMAF per CRF step
     return max(AV1_CRF_RANGE[0], int(c0) - math.ceil((goal - v0) / slope))
 
@@ -254,11 +359,15 @@ def probe(
     exe: str,
     timeout: float,
     preset: str,
-) -> list[quality.VmafScore]:
+) -> list[Point]:
     """Encode every probe from the sampled windows and score each with VMAF against them, in
-    ONE ffmpeg process: the windows are decoded once, each encode is decoded back by a loopback
-    decoder (`-dec`) and compared, upscaled to the top rung's size; nothing is written but the
-    VMAF logs. The encoders keep the sample's timestamps (`passthrough`), which pair each
+    ONE ffmpeg process: the windows are decoded once, each encode is written (its bytes are
+    the probe's other half: raw H.264 or IVF, removed after) and decoded back by a loopback
+    decoder (`-dec`) and compared, upscaled to the top rung's size.
+    The encoders keep the sample's timestamps (`passthrough`, in the filter's time base: in the
+    default one, 1/frame rate, the re-timed pictures of a source not at 25 fps collide and the
+    pairs slip by a frame — measured, a 24 fps clip's probe scored 60 where the clip scores 92),
+    which pair each
     decoded picture with its original (a loopback decoder's frames are not re-timed: measured,
     a count-based re-timing pairs them with their neighbours)."""
     size = (probes[0].width, probes[0].height)
@@ -276,11 +385,13 @@ def probe(
         for i in range(n)
     )
     args = [*quality.sample_inputs(source, windows, info), "-filter_complex", encode_graph]
-    gop = f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
+    encodes = [work_dir / f"probe_{i:02d}.{'ivf' if r.codec == AV1 else 'h264'}"
+               for i, r in enumerate(probes)]  # fmt: skip
     for i, r in enumerate(probes):
-        args += ["-map", f"[v{i}]", *encoder_args(r, 0, preset), "-force_key_frames", gop,
-                 *ENCODER_COLOR_ARGS, "-fps_mode", "passthrough", "-f", "null", "-",
-                 "-dec", f"{i}:0"]  # fmt: skip
+        args += ["-map", f"[v{i}]", *encoder_args(r, 0, preset), "-force_key_frames",
+                 keyframes(r), "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
+                 "-fps_mode", "passthrough", f"-enc_time_base:v:{0}", "filter",
+                 "-y", encodes[i].name, "-dec", f"{i}:0"]  # fmt: skip
     args += ["-filter_complex", score_graph]
     for i in range(n):
         args += ["-map", f"[o{i}]", "-f", "null", "-"]
@@ -288,10 +399,11 @@ def probe(
     try:
         run_ffmpeg(args, exe=exe, timeout=timeout, cwd=work_dir, error_code="TranscodeFailed",
                    what="Probing the ladder")  # fmt: skip
-        return [quality.read_log(log) for log in logs]
+        return [Point(quality.read_log(log).mean, path.stat().st_size)
+                for log, path in zip(logs, encodes, strict=True)]  # fmt: skip
     finally:
-        for log in logs:
-            log.unlink(missing_ok=True)
+        for path in [*logs, *encodes]:
+            path.unlink(missing_ok=True)
 
 
 def decide_or_fixed(
@@ -338,7 +450,7 @@ def measure_quality(
         scores = quality.score(
             work_dir, info, [where(r.name) for r in result.renditions], source=source,
             size=(top.width, top.height), exe=exe, timeout=timeout, windows=windows,
-            subsample=PROBE_SUBSAMPLE, name="quality",
+            subsample=MEASURE_SUBSAMPLE, name="quality",
         )  # fmt: skip
     except MediaError:
         return result
