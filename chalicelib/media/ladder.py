@@ -14,10 +14,12 @@ before the ladder; segmented: in the plan, which every segment reads):
 3. Score: the same process decodes every probe back and scores it with VMAF against the sample,
    upscaled to the top rung's size (what a viewer of that rung sees on the big screen).
 4. Choose (the convex hull of the sample): every reference rung is a *slot* — a viewer whose
-   bandwidth affords its bytes and who is owed its quality, min(`VIDEO_VMAF_TARGET`, its VMAF)
-   less MARGIN. A candidate (a resolution at a level of the dial, VMAF interpolated on the
-   chord between the probes, which under-promises on the concave curve; bytes log-linearly)
-   serves a slot when it reaches that quality at no more than BYTES_MARGIN of the slot's bytes.
+   bandwidth affords its bytes and who is owed its quality: the target less MARGIN, or its
+   VMAF less MARGIN_BELOW when that is lower. A candidate (a resolution at a level of the
+   dial, VMAF interpolated on the chords between the probes, which under-promise on the
+   concave curve; bytes log-linearly)
+   serves a slot when it reaches that quality at no more than BYTES_MARGIN of the slot's bytes
+   (a lower resolution serves a higher one's only when about transparent).
    The ladder is the set of candidates, at most one per resolution, that serves every slot for
    the fewest bytes — so a rung is dropped when another serves its viewers (1080p at a higher
    CRF can serve the 720p viewer of a screen recording; 720p the 1080p viewer of a slide), and
@@ -63,9 +65,16 @@ FIXED, PER_TITLE = "fixed", "per-title"
 LADDERS = (FIXED, PER_TITLE)
 CODECS = (H264, AV1)
 DEFAULT_VMAF_TARGET = 95.0  # about transparent on a 1080p screen: bits past it are not seen
-# The probe's sample stands for the whole video: keep 0.75 of the point in hand (measured: with
-# 0.5, an 8 s animation's 480p came out 1.2 below the fixed rung; the sample said 0.5).
+# The probe's sample stands for the whole video, and misjudges it: a rung aims at most MARGIN
+# below the target (VMAF past it is not seen), and at most MARGIN_BELOW below its fixed rung's
+# VMAF when that is under the target (measured: an 8 s animation's 480p came out 1.2 below the
+# fixed rung where the sample said 0.75).
 MARGIN = 0.75
+MARGIN_BELOW = 0.4
+# ...and under the target a rung steps at most this far down the dial (CRF +1.5): a sample whose
+# VMAF hardly falls there is trusted no further (the same animation's 480p: CRF 28 on the
+# sample's word, 1.8 below on the clip).
+BELOW_TARGET_MOST = 0.15
 BYTES_MARGIN = 0.97  # ...and 3 % of a slot's bytes when another resolution serves it
 # The quality dial (`at_level`): level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR.
 CRF_SPAN = 10.0
@@ -74,7 +83,11 @@ CAP_FLOOR = 0.55
 # a chord over the whole span under-promises by several points near the top (measured: fast
 # motion meets 94.5 at CRF 26.5, the one chord from 23 to 33 said 24).
 LEVELS = (0.0, 0.4, 1.0)
-LEVEL_STEPS = 40  # the levels searched between the probes
+LEVEL_STEPS = 40
+# The least step down the dial a per-title rung takes (CRF +0.25, cap -1.1 %): its own viewers'
+# rung at (about) the fixed settings, yet never more bytes (measured: at level 0 with 4 s
+# keyframes a cap-bound 720p came out 1 % over the fixed rung).
+LEVEL_FLOOR = 1 / LEVEL_STEPS  # the levels searched between the probes
 AV1_CRFS = (32, 48)  # SVT-AV1's probe points (its CRF scale is 0-63)
 AV1_CRF_RANGE = (24, 56)
 AV1_DEFAULT_CRF = 35  # the fixed ladder's AV1 rungs (nothing probed)
@@ -241,8 +254,8 @@ def choose(
     ladder's settings), `[(key, 1)]` at level 1; `[("av1_<top>", crf)]` for AV1 (see the
     module's doc, step 4)."""
     slots = {r.key: measured[(r.key, 0)] for r in base}
-    goals = {k: min(target, p.vmaf) - MARGIN for k, p in slots.items()}
-    options = [_options(r, base, measured, goals) for r in base]
+    goals = {k: min(target - MARGIN, p.vmaf - MARGIN_BELOW) for k, p in slots.items()}
+    options = [_options(r, base, measured, goals, target) for r in base]
     chosen = _cheapest(options, len(base))
     rungs: list[Rung] = []
     scores: list[RungScore] = []
@@ -260,7 +273,9 @@ def choose(
             point.bytes / max(1, slots[r.key].bytes),
         ))  # fmt: skip
     if AV1 in codecs:
-        av1_rungs, av1_score = _av1(base, measured, goals[base[0].key], slots[base[0].key])
+        # AV1 is measured against the top fixed rung within 1 point: the margin is MARGIN
+        top = slots[base[0].key]
+        av1_rungs, av1_score = _av1(base, measured, min(target, top.vmaf) - MARGIN, top)
         rungs += av1_rungs
         scores.append(av1_score)
     return LadderDecision(PER_TITLE, rungs, target, dropped, scores)
@@ -268,20 +283,25 @@ def choose(
 
 def _options(
     r: Rung, base: Sequence[Rung], measured: dict[tuple[str, float], Point],
-    goals: dict[str, float],
+    goals: dict[str, float], target: float,
 ) -> list[Option]:  # fmt: skip
     """The levels of rung `r` worth considering: per set of slots it would serve, the
-    cheapest. A slot is served at its quality goal within BYTES_MARGIN of its bytes; a
-    reference rung at its own settings always serves its own slot."""
+    cheapest. Its own slot it serves at its goal (and at LEVEL_FLOOR whatever the probe says:
+    about the fixed rung); another resolution's slot at its goal within BYTES_MARGIN of its
+    bytes — a higher one's only when about transparent (the sample flatters a lower rung on
+    grain: measured, 720p dropped 1080p on the probe and was 5 points under it on the clip)."""
     curve = [(lv, measured[(r.key, lv)]) for lv in LEVELS]
     best: dict[int, Option] = {}
-    for level in (i / LEVEL_STEPS for i in range(LEVEL_STEPS + 1)):
+    for level in (i / LEVEL_STEPS for i in range(1, LEVEL_STEPS + 1)):
         point = _on_curve(level, curve)
         mask = 0
         for j, slot in enumerate(base):
             ref = measured[(slot.key, 0)]
             if slot.key == r.key:  # its own viewers: the same resolution, fewer bytes for sure
-                ok = level == 0.0 or (point.vmaf >= goals[slot.key] and point.bytes <= ref.bytes)
+                near = ref.vmaf >= target or level <= BELOW_TARGET_MOST
+                ok = level == LEVEL_FLOOR or (near and point.vmaf >= goals[slot.key])
+            elif j < base.index(r):  # a higher resolution's: only when about transparent
+                ok = point.vmaf >= target - MARGIN and point.bytes <= ref.bytes * BYTES_MARGIN
             else:
                 ok = point.vmaf >= goals[slot.key] and point.bytes <= ref.bytes * BYTES_MARGIN
             if ok:

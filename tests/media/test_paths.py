@@ -391,3 +391,21 @@ def test_an_assembly_whose_scratch_stays_is_not_reported_clean(
         segmented.run_job(VID, run_id, job, settings, scratch)
     with pytest.raises(DeleteFailed, match="AccessDenied"):
         segmented.assemble(VID, run_id, settings, scratch, store)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_per_title_ladder_on_each_path(
+    path: str, sources: dict[str, Path], media_settings: Settings
+) -> None:
+    """Issue 25 on both paths: the ladder decided once (segmented: in the plan), its rungs keyed
+    once per HLS segment (4 s) — the renditions' keyframes fall there, and nowhere else."""
+    settings = replace(settings_for(path, media_settings), video_ladder="per-title")
+    r, store = run(path, sources["no-audio"], settings)
+    assert "error" not in r, r
+    decided = r["transcoding"]["ladder"]
+    assert decided["mode"] == "per-title" and "fallback" not in decided
+    assert {rung["keyframeSeconds"] for rung in decided["rungs"]} == {transcode.SEGMENT_SECONDS}
+    with av.open(str(top_rendition(r, store))) as c:
+        keys = [round(float(p.pts * p.time_base), 2) for p in c.demux(video=0)
+                if p.is_keyframe and p.pts is not None and p.time_base is not None]  # fmt: skip
+    assert keys == [0.0, 4.0]  # the 6 s source
