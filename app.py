@@ -831,64 +831,42 @@ def _viewer() -> Any:
 _IMAGES = "/videos/{video_id}/images"
 
 
-@routes.route(
-    "/videos/{video_id}/thumbnail.jpg",
-    methods=["GET"],
-    access="read-or-signed",
-    signed_as=_IMAGES,
-    cors=True,
-    op=_image_op("thumbnailJpg", "A frame as JPEG, scaled", THUMBNAIL_PARAMS),
+# (file name, kind, format, operationId, summary): one route each, all alike but for these.
+_IMAGE_ROUTES = (
+    ("thumbnail.jpg", "thumbnail", "jpg", "thumbnailJpg", "A frame as JPEG, scaled"),
+    ("thumbnail.png", "thumbnail", "png", "thumbnailPng", "A frame as PNG, scaled"),
+    ("thumbnail.webp", "thumbnail", "webp", "thumbnailWebp", "A frame as WebP, scaled"),
+    (
+        "animated.webp",
+        "animated",
+        "webp",
+        "animatedWebp",
+        "An animated WebP preview (at most 10 s)",
+    ),
+    ("animated.gif", "animated", "gif", "animatedGif", "An animated GIF preview (at most 10 s)"),
 )
-def thumbnail_jpg(video_id: str) -> Response:
-    return _thumbnail(video_id, "jpg")
 
 
-@routes.route(
-    "/videos/{video_id}/thumbnail.png",
-    methods=["GET"],
-    access="read-or-signed",
-    signed_as=_IMAGES,
-    cors=True,
-    op=_image_op("thumbnailPng", "A frame as PNG, scaled", THUMBNAIL_PARAMS),
-)
-def thumbnail_png(video_id: str) -> Response:
-    return _thumbnail(video_id, "png")
+def _register_image_route(name: str, kind: str, fmt: str, operation_id: str, summary: str) -> None:
+    render = _thumbnail if kind == "thumbnail" else _animated
+
+    def view(video_id: str) -> Response:
+        return render(video_id, fmt)
+
+    view.__name__ = view.__qualname__ = f"{kind}_{fmt}"  # Chalice names a route by its view
+    params = THUMBNAIL_PARAMS if kind == "thumbnail" else ANIMATED_PARAMS
+    routes.route(
+        f"/videos/{{video_id}}/{name}",
+        methods=["GET"],
+        access="read-or-signed",
+        signed_as=_IMAGES,
+        cors=True,
+        op=_image_op(operation_id, summary, params),
+    )(view)
 
 
-@routes.route(
-    "/videos/{video_id}/thumbnail.webp",
-    methods=["GET"],
-    access="read-or-signed",
-    signed_as=_IMAGES,
-    cors=True,
-    op=_image_op("thumbnailWebp", "A frame as WebP, scaled", THUMBNAIL_PARAMS),
-)
-def thumbnail_webp(video_id: str) -> Response:
-    return _thumbnail(video_id, "webp")
-
-
-@routes.route(
-    "/videos/{video_id}/animated.webp",
-    methods=["GET"],
-    access="read-or-signed",
-    signed_as=_IMAGES,
-    cors=True,
-    op=_image_op("animatedWebp", "An animated WebP preview (at most 10 s)", ANIMATED_PARAMS),
-)
-def animated_webp(video_id: str) -> Response:
-    return _animated(video_id, "webp")
-
-
-@routes.route(
-    "/videos/{video_id}/animated.gif",
-    methods=["GET"],
-    access="read-or-signed",
-    signed_as=_IMAGES,
-    cors=True,
-    op=_image_op("animatedGif", "An animated GIF preview (at most 10 s)", ANIMATED_PARAMS),
-)
-def animated_gif(video_id: str) -> Response:
-    return _animated(video_id, "gif")
+for _image_route in _IMAGE_ROUTES:
+    _register_image_route(*_image_route)
 
 
 # --- Transcript, chapters, clips (issue 26 part B): chalicelib/api/media_text.py ------------------

@@ -143,12 +143,7 @@ class WorkflowFunctions:
                 scope,
                 "ProcessorFunction",
                 description="Processes videos with ffmpeg (ladder, HLS, analysis, subtitles)",
-                code=lambda_.DockerImageCode.from_image_asset(
-                    str(REPO_ROOT),
-                    file="infra/processor.Dockerfile",
-                    platform=ecr_assets.Platform.LINUX_ARM64,
-                    cmd=[chalice_app.handler_for("processor")],
-                ),
+                code=_processor_image(chalice_app, "processor"),
                 architecture=ARCH,
                 memory_size=PROCESSOR_SIZING.memory_mib,
                 # /tmp holds a segment's encode, or a short video's whole run (source, ladder,
@@ -232,12 +227,7 @@ class RendererFunction:
                 scope,
                 "RendererFunction",
                 description="Renders thumbnails and animated previews on demand (ffmpeg)",
-                code=lambda_.DockerImageCode.from_image_asset(
-                    str(REPO_ROOT),
-                    file="infra/processor.Dockerfile",
-                    platform=ecr_assets.Platform.LINUX_ARM64,
-                    cmd=[chalice_app.handler_for("renderer")],
-                ),
+                code=_processor_image(chalice_app, "renderer"),
                 architecture=ARCH,
                 memory_size=RENDERER_MEMORY_MIB,
                 timeout=cdk.Duration.seconds(RENDERER_TIMEOUT_SECONDS),
@@ -300,6 +290,17 @@ class ApiFunction:
 
 
 F = TypeVar("F", bound=lambda_.Function)
+
+
+def _processor_image(chalice_app: ChaliceApp, handler: str) -> lambda_.DockerImageCode:
+    """The processor's image (ffmpeg, the Whisper model) running one of the app's handlers: the
+    processor and the renderer share it (one asset, one build)."""
+    return lambda_.DockerImageCode.from_image_asset(
+        str(REPO_ROOT),
+        file="infra/processor.Dockerfile",
+        platform=ecr_assets.Platform.LINUX_ARM64,
+        cmd=[chalice_app.handler_for(handler)],
+    )
 
 
 def _function(
