@@ -26,9 +26,11 @@ def test_the_meter_counts_this_process_and_its_children() -> None:
     import sys
 
     meter = CostMeter(0.0938)
-    subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+    # the child spins until it has used 0.2 s of CPU itself, however fast the machine
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass"
+    subprocess.run([sys.executable, "-c", spin], check=True)
     block = meter.block(60.0, {"transcode": {"ms": 1500}})
-    assert block["cpuSeconds"] > 0.05  # the child's CPU counted once it ended
+    assert block["cpuSeconds"] >= 0.2  # the child's CPU counted once it ended
     assert block["environmentSeconds"] > 0 and block["stageSeconds"] == {"transcode": 1.5}
 
 
