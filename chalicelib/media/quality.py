@@ -88,8 +88,15 @@ def sample_windows(duration: float, *, fraction: float = 0.1, least: float = 1.0
 
 # Longer than this, a sample is read by seeking to each window (only the windows are decoded);
 # shorter, in one read from the start (a short file is often one GOP: every seek would decode
-# from its start again).
+# from its start again). A lone window is always sought: one seek decodes at most what a read
+# from the start does, and from the keyframe before it when the file has regular keyframes.
 SEEK_AFTER_SECONDS = 60.0
+
+
+def _seeking(info: ProbeResult, windows: Sequence[Window]) -> bool:
+    return info.duration > SEEK_AFTER_SECONDS or len(windows) == 1
+
+
 # Both sides of a comparison are re-timed by frame count: renditions keep every frame of the
 # source, and an edit list or a start offset must not pair a frame with its neighbour.
 RETIME = "setpts=N/25/TB"
@@ -97,9 +104,9 @@ RETIME = "setpts=N/25/TB"
 
 def sample_inputs(source: str, windows: Sequence[Window], info: ProbeResult) -> list[str]:
     """The inputs that read `windows` of `source`: one per window (input seeking) for a long
-    video, else one read up to the last window's end (see `sample_pads`)."""
+    video or a lone window, else one read up to the last window's end (`SEEK_AFTER_SECONDS`)."""
     stage = input_stage(info)
-    if info.duration > SEEK_AFTER_SECONDS:
+    if _seeking(info, windows):
         args: list[str] = []
         for w in windows:
             args += [*stage.input_args, "-ss", f"{w.start:.3f}", "-t", f"{w.duration:.3f}",
@@ -125,7 +132,7 @@ def sample_chain(
     pad_of = (lambda i: f"[{i}:{stream}]") if stream else (lambda i: source_pad(info, i))
     chain = input_stage(info, size=size).chain() + "," if stage else ""
     tail = f"{RETIME},scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p{out}"
-    if info.duration <= SEEK_AFTER_SECONDS:
+    if not _seeking(info, windows):
         return f"{pad_of(first_input)}{_select(windows)},{chain}{tail}"
     n = len(windows)
     parts = "".join(

@@ -150,6 +150,25 @@ def test_vmaf_pools_mean_and_5th_percentile() -> None:
     assert s.mean == pytest.approx(50.5) and s.p5 == pytest.approx(5.95) and s.frames == 100
 
 
+def test_a_lone_window_is_sought_and_several_in_a_short_video_read_once(
+    small_clip: Path, ffmpeg: str
+) -> None:
+    """A probe's lone window is reached by one seek (decoding from the keyframe before it, not
+    from the start of the file); several windows of a short video in one read from its start."""
+    from dataclasses import replace
+
+    info = replace(probe(small_clip, max_duration=60, exe=ffmpeg), duration=30.0)
+    lone = quality.sample_windows(30.0, fraction=0.06, least=1.0, most=6.0, count=1)
+    assert lone == [quality.Window(14.1, 1.8)]
+    args = quality.sample_inputs("src.mp4", lone, info)
+    assert args[args.index("-ss") + 1] == "14.100" and args.count("-i") == 1
+    assert "select=" not in quality.sample_chain(info, lone, (640, 360), "[out]")
+    three = quality.sample_windows(30.0, least=0.5, count=3)
+    args = quality.sample_inputs("src.mp4", three, info)
+    assert "-ss" not in args and args.count("-i") == 1
+    assert "select=" in quality.sample_chain(info, three, (640, 360), "[out]")
+
+
 def test_an_fmp4_init_segment_is_signed_like_the_media_segments() -> None:
     text = '#EXTM3U\n#EXT-X-MAP:URI="hls_av1_720p_init.mp4"\n#EXTINF:4.0,\nhls_av1_720p_00000.m4s\n'
     out = rewrite_references(text, lambda n: f"https://cdn/{n}?sig=1")
