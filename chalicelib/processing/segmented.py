@@ -47,6 +47,13 @@ def published_json(job: int) -> str:
     return "pub_audio.json" if job == AUDIO_JOB else f"pub{job:05d}.json"
 
 
+def live_entries_json(ready: int) -> str:
+    """Every rung's HLS entries over the first `ready` segments of a playable run: immutable
+    once written (racing jobs write the same bytes), so a job reads only the segments past the
+    longest prefix already gathered, not all of them again."""
+    return f"live{ready:05d}.json"
+
+
 def error_json(job: int) -> str:
     return "error_audio.json" if job == AUDIO_JOB else f"error_{job:05d}.json"
 
@@ -373,12 +380,14 @@ def publish_job(
     if plan_text is None or source_text is None or not json.loads(source_text).get("playable"):
         return None  # planned without playback, or discarded meanwhile (the job cleaned up)
     plan = segments.SegmentPlan.from_json(plan_text)
+    read: dict[int, segments.SegmentOutput] = {}  # segment results read by this call
     if job == AUDIO_JOB:
         audio_text = scratch.get_text(prefix, AUDIO_JSON)
         names = [n for _, n in segments.AudioOutput.from_json(audio_text or "").hls]
     else:
         part = segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(job)) or "")
         names = [n for entries in part.hls.values() for _, n in entries]
+        read[job] = part
     media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in names])
     scratch.put_text(prefix, published_json(job), "{}")
     if scratch.get_text(prefix, PLAN_JSON) is None:  # discarded meanwhile: leave nothing
@@ -392,15 +401,11 @@ def publish_job(
         ready += 1
     if ready <= published:
         return None
-    parts = [
-        segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(i)) or "")
-        for i in range(ready)
-    ]
+    gathered = _prefix_entries(scratch, prefix, plan, listed, ready, read)
     playlists: dict[str, str] = {}
     for rung in plan.rungs:
-        entries = [e for p in parts for e in p.hls[rung.quality]]
         playlists[live_playlist_name(rung.quality, ready)] = segments.media_playlist(
-            entries, ended=False
+            gathered[rung.quality], ended=False
         )
     if plan.info.has_audio:
         audio = segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
@@ -413,6 +418,37 @@ def publish_job(
     for name, text in playlists.items():
         media_store.write_stream(video_id, run_id, name, io.BytesIO(text.encode("utf-8")))
     return Published(ready, str(MediaRef(video_id, run_id, MASTER_PLAYLIST)))
+
+
+def _prefix_entries(
+    scratch: ScratchStore,
+    prefix: str,
+    plan: segments.SegmentPlan,
+    listed: set[str],
+    ready: int,
+    read: dict[int, segments.SegmentOutput],
+) -> dict[str, list[tuple[float, str]]]:
+    """Every rung's HLS entries over the first `ready` segments: the longest prefix gathered
+    before (`live_entries_json`) and the segments after it, then stored for the next job (one
+    read per segment over the run, not one per segment per job: a three-hour video has
+    hundreds)."""
+    start = next((k for k in range(ready, 0, -1) if live_entries_json(k) in listed), 0)
+    cached = (
+        json.loads(scratch.get_text(prefix, live_entries_json(start)) or "null") if start else None
+    )
+    if cached is None:
+        start, cached = 0, {}
+    entries = {r.quality: [(float(d), str(n)) for d, n in cached.get(r.quality, [])]
+               for r in plan.rungs}  # fmt: skip
+    for i in range(start, ready):
+        part = read.get(i) or segments.SegmentOutput.from_json(
+            scratch.get_text(prefix, segment_json(i)) or ""
+        )
+        for rung in plan.rungs:
+            entries[rung.quality] += part.hls[rung.quality]
+    if start < ready:
+        scratch.put_text(prefix, live_entries_json(ready), json.dumps(entries))
+    return entries
 
 
 def progress(scratch: ScratchStore, video_id: str, run_id: str) -> tuple[int, int]:

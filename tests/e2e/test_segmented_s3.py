@@ -155,9 +155,13 @@ def test_a_playable_run_on_s3_publishes_each_job_and_its_prefix_playlists(
     calls.take()
     for job in [-1, 2, 1, 3]:  # out of order: 2 waits for 1
         segmented.run_job(VID, run_id, job, settings, scratch, s3_client=s3)
+        calls.take()
         live = segmented.publish_job(VID, run_id, job, scratch, store, published)
         ops = calls.take()
         assert any(op == "CopyObject" and k.startswith(prefix) for op, k in ops)
+        # its own result, and the segments past the prefix gathered before (not all again)
+        results = [k for op, k in ops if op == "GetObject" and re.search(r"seg\d{5}\.json$", k)]
+        assert len(results) == {-1: 1, 2: 1, 1: 2, 3: 1}[job], (job, results)
         published = live.segments if live else published
         assert published == {-1: 1, 2: 1, 1: 3, 3: 4}[job]
     names = {o["Key"].removeprefix(prefix)
