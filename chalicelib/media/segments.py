@@ -8,7 +8,8 @@ them. Each segment is one invocation:
 * the ladder for its time range, video only, with the builder of transcode.py (same filter
   graph, same encoder settings, keyframes forced every 2 s from the boundary, closed GOPs),
   written straight as the final HLS `.ts` files of each rung (numbered from the segment's first
-  HLS index, timestamps shifted to the segment's place in the video);
+  HLS index, timestamps shifted to the segment's place in the video); AV1 rungs
+  (`VIDEO_CODECS`) as fMP4 pieces whose fragments carry that place, and an init per segment;
 * in the same process (one decode: `SegmentTap`), the signal analysis (scene cuts, black) and
   the storyboard tiles of its range, over a window that reaches `ANALYSIS_MARGIN` into its
   neighbours so a detector never starts cold at a boundary (merge.py keeps what each segment
@@ -126,9 +127,14 @@ class SegmentPlan:
 
     @property
     def rungs(self) -> list[transcode.Rung]:
-        if self.ladder:  # the segmented path carries H.264 rungs only (AV1: one-pass)
-            return [r for r in self.ladder if r.codec == transcode.H264]
-        return transcode.plan_ladder(self.info.width, self.info.height)
+        """Every rung a segment encodes: H.264, then AV1 (`VIDEO_CODECS`) when the ladder has it."""
+        return self.ladder or transcode.plan_ladder(self.info.width, self.info.height)
+
+    @property
+    def live_rungs(self) -> list[transcode.Rung]:
+        """The rungs a playable run shows while it is processed: H.264 (every player decodes
+        it); the AV1 variants join the master when the video is complete."""
+        return [r for r in self.rungs if r.codec == transcode.H264]
 
     def to_json(self) -> str:
         """The stored form of the plan."""
@@ -347,7 +353,8 @@ class SegmentOutput:
     its owned range (absolute times) and its transcript words."""
 
     index: int
-    hls: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    hls: dict[str, list[tuple[float, str]]] = field(default_factory=dict)  # by rung key
+    inits: dict[str, str] = field(default_factory=dict)  # an fMP4 (AV1) rung's init segment
     cuts: list[dict[str, float]] = field(default_factory=list)
     black_segments: list[dict[str, float]] = field(default_factory=list)
     tiles: list[str] = field(default_factory=list)
@@ -368,7 +375,13 @@ class SegmentOutput:
 
 def piece_playlist_name(rung: transcode.Rung) -> str:
     """The playlist ffmpeg writes for one segment of one rung (read back, never published)."""
-    return f"part_{rung.quality}.m3u8"
+    return f"part_{rung.key}.m3u8"
+
+
+def segment_init_name(rung: transcode.Rung, index: int) -> str:
+    """The fMP4 initialisation segment one segment's encode of an AV1 rung writes (each process
+    writes its own; the rung's playlist names it before that segment's pieces)."""
+    return f"hls_{rung.key}_init_{index:05d}.mp4"
 
 
 def _us(seconds: str) -> int:
@@ -517,9 +530,18 @@ def build_segment_args(
         encode_filter = _trim_to_segment(plan, f"{w0:.6f}", cut, length)
 
     def outputs_for(rung: transcode.Rung) -> list[tuple[str, str]]:
+        # AV1: fragmented MP4 whose fragments carry their place in the video (`frag_discont`:
+        # each one's decode time is its timestamp, not the time since this process started),
+        # so the segments' pieces join into one timeline as MPEG-TS pieces do.
+        fmp4 = (
+            ":hls_segment_type=fmp4:hls_segment_options=movflags=+frag_discont"
+            f":hls_fmp4_init_filename={segment_init_name(rung, index)}"
+            if rung.codec == transcode.AV1
+            else ""
+        )
         return [
             (
-                f"f=hls:hls_time={HLS_SECONDS}:hls_playlist_type=vod:hls_list_size=0"
+                f"f=hls:hls_time={HLS_SECONDS}:hls_playlist_type=vod:hls_list_size=0{fmp4}"
                 f":start_number={seg.first_hls}:hls_segment_filename={rung.segment_pattern}",
                 piece_playlist_name(rung),
             )
@@ -585,8 +607,13 @@ def encode_segment(
         playlist = out_dir / piece_playlist_name(rung)
         entries = read_playlist(playlist) if playlist.is_file() else []
         if not entries:
-            raise MediaError("TranscodeFailed", f"Segment {index} wrote no {rung.quality} video.")
-        out.hls[rung.quality] = entries
+            raise MediaError("TranscodeFailed", f"Segment {index} wrote no {rung.key} video.")
+        out.hls[rung.key] = entries
+        if rung.codec == transcode.AV1:
+            init = segment_init_name(rung, index)
+            if not (out_dir / init).is_file():
+                raise MediaError("TranscodeFailed", f"Segment {index} wrote no {rung.key} init.")
+            out.inits[rung.key] = init
     read_at = time.monotonic()
     out.cuts, out.black_segments, out.tiles = tap.read(result.stderr, out_dir)
     out.timings["encodeMs"] = int((read_at - started) * 1000)
@@ -711,17 +738,25 @@ def encode_audio(
 # --- assembly ------------------------------------------------------------------------------------
 
 
-def media_playlist(entries: Sequence[tuple[float, str]], *, ended: bool = True) -> str:
+def media_playlist(
+    entries: Sequence[tuple[float, str]],
+    *,
+    ended: bool = True,
+    maps: dict[int, str] | None = None,
+) -> str:
     """A VOD media playlist of `entries` in order: one continuous timeline, no discontinuity.
     `ended=False`: the EVENT playlist of a run still being processed (`#EXT-X-PLAYLIST-TYPE:
-    EVENT`, no `#EXT-X-ENDLIST`: players reload it and it only ever grows at its end)."""
+    EVENT`, no `#EXT-X-ENDLIST`: players reload it and it only ever grows at its end).
+    `maps`: fMP4 pieces — {entry index: the init segment (`#EXT-X-MAP`) from that entry on}."""
     target = max((math.ceil(d - 1e-3) for d, _ in entries), default=HLS_SECONDS)
     if not ended:  # the whole video's pieces are not known yet: never below the HLS length
         target = max(target, HLS_SECONDS)
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}",
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{7 if maps else 3}", f"#EXT-X-TARGETDURATION:{target}",
              "#EXT-X-MEDIA-SEQUENCE:0",
              f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}"]  # fmt: skip
-    for duration, uri in entries:
+    for i, (duration, uri) in enumerate(entries):
+        if maps and i in maps:
+            lines.append(f'#EXT-X-MAP:URI="{maps[i]}"')
         lines += [f"#EXTINF:{duration:.6f},", uri]
     if ended:
         lines.append("#EXT-X-ENDLIST")
@@ -729,8 +764,9 @@ def media_playlist(entries: Sequence[tuple[float, str]], *, ended: bool = True) 
 
 
 def live_master_playlist(plan: SegmentPlan) -> str:
-    """The master playlist of a run still being processed: today's, with each variant's
-    bandwidth from its rate cap (its MP4, which the final master measures, is not joined yet)."""
+    """The master playlist of a run still being processed: its H.264 variants (`live_rungs`),
+    each one's bandwidth from its rate cap (its MP4, which the final master measures, is not
+    joined yet)."""
     audio_kbps = transcode.AUDIO_KBPS if plan.info.has_audio else 0
     codec = "aac" if plan.info.has_audio else None
     nominal = [
@@ -745,7 +781,7 @@ def live_master_playlist(plan: SegmentPlan) -> str:
             "h264",
             codec,
         )
-        for r in plan.rungs
+        for r in plan.live_rungs
     ]
     audio = AUDIO_PLAYLIST if plan.info.has_audio else None
     return transcode.master_playlist(nominal, audio, AUDIO_GROUP)
@@ -763,15 +799,29 @@ def audio_until(entries: Sequence[tuple[float, str]], end: float) -> list[tuple[
     return out
 
 
-def build_mp4_args(has_audio: bool) -> list[str]:
-    """Stream copy: the rung's segments back to back (one input, fed through a pipe) plus the
-    one audio encode (a second), as fragmented MP4 on stdout.
+def rung_entries(
+    parts: Sequence[SegmentOutput], rung: transcode.Rung
+) -> tuple[list[tuple[float, str]], dict[int, str]]:
+    """A rung's HLS entries over `parts` in order, and (fMP4) where each part's init begins."""
+    entries: list[tuple[float, str]] = []
+    maps: dict[int, str] = {}
+    for p in parts:
+        if rung.key in p.inits:
+            maps[len(entries)] = p.inits[rung.key]
+        entries += p.hls[rung.key]
+    return entries, maps
 
-    Both inputs keep their MPEG-TS timestamps (`-copyts`), which share one timeline, and are
-    shifted together so the video starts at zero: their relative offset is exactly the one the
-    encoders produced.
+
+def build_mp4_args(has_audio: bool, video_format: str = "mpegts") -> list[str]:
+    """Stream copy: the rung's segments back to back (one input, fed through a pipe: MPEG-TS
+    pieces, or an fMP4 init and every fragment after it) plus the one audio encode (a second),
+    as fragmented MP4 on stdout.
+
+    Both inputs keep their timestamps (`-copyts`), which share one timeline (an fMP4 fragment
+    carries its own: `frag_discont`), and are shifted together so the video starts at zero:
+    their relative offset is exactly the one the encoders produced.
     """
-    args = ["-copyts", "-f", "mpegts", "-i", feed_input(0)]
+    args = ["-copyts", "-f", video_format, "-i", feed_input(0)]
     if has_audio:
         args += ["-f", "mpegts", "-i", feed_input(1), "-map", "0:v:0", "-map", "1:a:0",
                  "-bsf:a", "aac_adtstoasc"]  # fmt: skip
@@ -834,9 +884,15 @@ def assemble(
         raise MediaError("AssemblyFailed", "Not every segment of the video was encoded.")
 
     def join(rung: transcode.Rung) -> transcode.Rendition:
-        entries = [e for p in parts for e in p.hls[rung.quality]]
-        (work_dir / rung.playlist_name).write_text(media_playlist(entries), encoding="utf-8")
-        feeds = [_reader(opener, [n for _, n in entries])]
+        entries, maps = rung_entries(parts, rung)
+        (work_dir / rung.playlist_name).write_text(
+            media_playlist(entries, maps=maps), encoding="utf-8"
+        )
+        pieces = [n for _, n in entries]
+        # fMP4: the first segment's init, then every fragment (the segments' inits are alike:
+        # the same encoder settings; each fragment says where it lies)
+        video = [maps[0], *pieces] if maps else pieces
+        feeds = [_reader(opener, video)]
         if audio:
             feeds.append(_reader(opener, [n for _, n in audio.hls]))
         size: list[int] = []
@@ -844,9 +900,10 @@ def assemble(
         def sink(out: BinaryIO) -> None:
             size.append(writer(rung.mp4_name, out))
 
-        run_ffmpeg(build_mp4_args(audio is not None), exe=exe, timeout=timeout, cwd=work_dir,
-                   error_code="AssemblyFailed", what=f"Joining the {rung.quality} rendition",
-                   feeds=feeds, stdout_sink=sink)  # fmt: skip
+        args = build_mp4_args(audio is not None, "mov" if maps else "mpegts")
+        run_ffmpeg(args, exe=exe, timeout=timeout, cwd=work_dir, error_code="AssemblyFailed",
+                   what=f"Joining the {rung.key} rendition", feeds=feeds,
+                   stdout_sink=sink)  # fmt: skip
         return transcode.measure(where(rung.mp4_name), rung, size[0])
 
     # The rungs at once: stream copies wait on reads and uploads, not on the CPU.

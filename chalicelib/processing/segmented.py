@@ -162,15 +162,15 @@ def _with_ladder(
     ctx: RunContext, plan: segments.SegmentPlan, location: str
 ) -> segments.SegmentPlan:
     """The plan with the ladder decided once for the whole video (per-title: probe encodes on
-    sampled windows of the source where it lies, ladder.py): every segment encodes it. The
-    segmented path encodes H.264 only (AV1 renditions: the one-pass path)."""
+    sampled windows of the source where it lies, ladder.py): every segment encodes it, AV1
+    rungs (`VIDEO_CODECS`) as fMP4 pieces beside the H.264 ones."""
     from chalicelib.media import ladder
 
     s = ctx.settings
     with ctx.work_dir("ladder-") as work:
         decision = ladder.decide_or_fixed(
             work, plan.info, source=location, exe=ctx.exe, timeout=ctx.timeout(60.0),
-            mode=s.video_ladder, target=s.vmaf_target, codecs=("h264",), preset=ctx.preset,
+            mode=s.video_ladder, target=s.vmaf_target, codecs=s.video_codecs, preset=ctx.preset,
         )  # fmt: skip
     return replace(plan, ladder=decision.rungs, ladder_decision=decision.to_dict())
 
@@ -270,6 +270,7 @@ def run_job(
             else:
                 out = _encode(ctx, plan, job, source, work)
                 files = [work / n for entries in out.hls.values() for _, n in entries]
+                files += [work / n for n in out.inits.values()]
                 scratch.put_files(prefix, files + [work / n for n in out.tiles])
                 ms = out.timings["totalMs"] = int((time.monotonic() - started) * 1000)
                 scratch.put_text(prefix, segment_json(job), out.to_json())
@@ -305,7 +306,8 @@ def _encode(
             work, plan, job, source=source, exe=ctx.exe, timeout=timeout,
             storyboard=thumbnails.plan_storyboard(plan.info), preset=ctx.preset,
         )  # fmt: skip
-        out.hls, out.cuts, out.black_segments = done.hls, done.cuts, done.black_segments
+        out.hls, out.inits = done.hls, done.inits
+        out.cuts, out.black_segments = done.cuts, done.black_segments
         out.tiles = done.tiles
         out.timings.update(done.timings)
 
@@ -387,6 +389,7 @@ def publish_job(
     else:
         part = segments.SegmentOutput.from_json(scratch.get_text(prefix, segment_json(job)) or "")
         names = [n for entries in part.hls.values() for _, n in entries]
+        names += list(part.inits.values())
         read[job] = part
     media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in names])
     scratch.put_text(prefix, published_json(job), "{}")
@@ -403,9 +406,9 @@ def publish_job(
         return None
     gathered = _prefix_entries(scratch, prefix, plan, listed, ready, read)
     playlists: dict[str, str] = {}
-    for rung in plan.rungs:
-        playlists[live_playlist_name(rung.quality, ready)] = segments.media_playlist(
-            gathered[rung.quality], ended=False
+    for rung in plan.live_rungs:
+        playlists[live_playlist_name(rung.key, ready)] = segments.media_playlist(
+            gathered[rung.key], ended=False
         )
     if plan.info.has_audio:
         audio = segments.AudioOutput.from_json(scratch.get_text(prefix, AUDIO_JSON) or "")
@@ -438,14 +441,14 @@ def _prefix_entries(
     )
     if cached is None:
         start, cached = 0, {}
-    entries = {r.quality: [(float(d), str(n)) for d, n in cached.get(r.quality, [])]
-               for r in plan.rungs}  # fmt: skip
+    entries = {r.key: [(float(d), str(n)) for d, n in cached.get(r.key, [])]
+               for r in plan.live_rungs}  # fmt: skip
     for i in range(start, ready):
         part = read.get(i) or segments.SegmentOutput.from_json(
             scratch.get_text(prefix, segment_json(i)) or ""
         )
-        for rung in plan.rungs:
-            entries[rung.quality] += part.hls[rung.quality]
+        for rung in plan.live_rungs:
+            entries[rung.key] += part.hls[rung.key]
     if start < ready:
         scratch.put_text(prefix, live_entries_json(ready), json.dumps(entries))
     return entries
@@ -496,9 +499,11 @@ def assemble(
     scratch: ScratchStore,
     media_store: MediaStore,
     on_progress: Callable[[int], None] | None = None,
+    *,
+    s3_client: Any = None,
 ) -> dict[str, Any]:
     """Join every segment's output into the run, publish it, and return the item's fields."""
-    from chalicelib.media import analysis, thumbnails
+    from chalicelib.media import analysis, ladder, thumbnails
     from chalicelib.media.cost import cost_block
     from chalicelib.processing.one_pass import write_audio, write_documents
     from chalicelib.processing.pipeline import PipelineOutput
@@ -520,6 +525,7 @@ def assemble(
             t0 = time.monotonic()
             # The HLS media are copied inside the stores (S3: CopyObject), never through here.
             hls = [n for p in parts for e in p.hls.values() for _, n in e]
+            hls += [n for p in parts for n in p.inits.values()]
             hls += [n for _, n in audio.hls] if audio else []
             if not source_doc.get("playable"):  # a playable run's jobs put theirs in already
                 media_store.copy_in(video_id, run_id, [(scratch.stored(prefix, n), n) for n in hls])
@@ -527,11 +533,23 @@ def assemble(
             timeout = ctx.timeout(info.duration, 0.5)
             # Each MP4 streams from the scratch segments through ffmpeg into the run (S3: a
             # multipart upload): local disk holds playlists and tiles only.
-            ladder = segments.assemble(
+            joined = segments.assemble(
                 work, plan, parts, audio, exe=ctx.exe, timeout=timeout,
                 open_file=lambda name: scratch.open(prefix, name),
                 write_mp4=lambda name, stream: media_store.write_stream(
                     video_id, run_id, name, stream),
+                locate=lambda name: media_store.locate(video_id, run_id, name),
+            )  # fmt: skip
+            # Each rendition's VMAF, as the one-pass path measures it (sampled windows of the
+            # joined MP4s against the source the segments read; best effort)
+            read_plan = plan.as_remuxed() if source_doc["remuxed"] else plan
+            source = (
+                scratch.locate(prefix, segments.REMUX_NAME)
+                if source_doc["remuxed"]
+                else _source_for_jobs(source_doc["url"], settings, s3_client)
+            )
+            joined = ladder.measure_quality(
+                work, read_plan.info, joined, source=source, exe=ctx.exe, timeout=timeout,
                 locate=lambda name: media_store.locate(video_id, run_id, name),
             )  # fmt: skip
             stages.record("transcode", OK, ms=_total(parts, "encodeMs"))
@@ -543,8 +561,8 @@ def assemble(
             # Poster and vision from the top rendition where it was written: upright already,
             # and read as what it is (SDR, progressive): the source's facts would tone-map or
             # deinterlace it again.
-            top = media_store.locate(video_id, run_id, ladder.renditions[0].name)
-            upright = ladder.renditions[0].as_source(info)
+            top = media_store.locate(video_id, run_id, joined.renditions[0].name)
+            upright = joined.renditions[0].as_source(info)
             poster = stages.run("thumbnail", lambda: thumbnails.extract_poster(
                 work, upright, exe=ctx.exe, timeout=timeout, source=top,
             ), required=True)  # fmt: skip
@@ -552,7 +570,7 @@ def assemble(
             vision = stages.run("vision", lambda: analysis.analyse_vision(
                 top, upright, signals.scenes, work_dir=work), required=False)  # fmt: skip
             out = PipelineOutput(
-                transcode=ladder, poster=poster, storyboard=storyboard if written else None,
+                transcode=joined, poster=poster, storyboard=storyboard if written else None,
                 signals=signals, vision=vision, transcript=_transcript(stages, plan, parts),
                 stages=stages.reports,
             )  # fmt: skip
@@ -561,7 +579,7 @@ def assemble(
             written_here = write_documents(work, out, info.duration)
             if audio:
                 written_here.append(segments.AUDIO_PLAYLIST)
-            in_run = set(hls) | {r.name for r in ladder.renditions}  # already in the run
+            in_run = set(hls) | {r.name for r in joined.renditions}  # already in the run
             t0 = time.monotonic()
             out_prefix = media_store.publish(
                 video_id, run_id, [work / n for n in written_here if n not in in_run]

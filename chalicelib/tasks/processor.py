@@ -265,7 +265,10 @@ class Processor:
         from chalicelib.processing import segmented
 
         media_store = self._media_store()
-        result = segmented.assemble(video_id, run_id, self._settings, self._scratch(), media_store)
+        result = segmented.assemble(
+            video_id, run_id, self._settings, self._scratch(), media_store,
+            s3_client=self._s3_client() if self._s3_client else None,
+        )  # fmt: skip
         self._complete(video_id, owner, result, media_store)
         return {"videoId": video_id, "status": VideoStatus.COMPLETED.value}
 

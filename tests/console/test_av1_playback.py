@@ -44,32 +44,79 @@ hls.attachMedia(video);
 """
 
 
+def _source(exe: str, work: Path, seconds: int) -> Path:
+    path = work / "source.mp4"
+    subprocess.run(
+        [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+         "-i", f"testsrc2=s=640x480:r=25:d={seconds}", "-f", "lavfi", "-i",
+         f"sine=f=440:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
+         "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def _page(folder: Path) -> Path:
+    shutil.copyfile(HLS_JS, folder / HLS_JS.name)
+    (folder / "index.html").write_text(PAGE, encoding="utf-8")
+    (folder / "play.js").write_text(SCRIPT, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def ladder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4 s 480p clip encoded as one H.264 and one AV1 rendition, with the master playlist."""
     exe = ffmpeg_exe()
     work = tmp_path_factory.mktemp("av1-ladder")
-    subprocess.run(
-        [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-         "-i", "testsrc2=s=640x480:r=25:d=4", "-f", "lavfi", "-i", "sine=f=440:d=4",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-         "-shortest", str(work / "source.mp4")],
-        check=True,
-    )  # fmt: skip
-    (work / "source").symlink_to(work / "source.mp4")
+    (work / "source").symlink_to(_source(exe, work, 4))
     info = probe(work / "source.mp4", max_duration=60, exe=exe)
     rungs = transcode.plan_ladder(info.width, info.height)
     rungs += [transcode.Rung(r.quality, r.width, r.height, r.maxrate_kbps, 35, "av1")
               for r in rungs]  # fmt: skip
     transcode.transcode(work, info, exe=exe, timeout=300, rungs=rungs, preset="ultrafast")
-    shutil.copyfile(HLS_JS, work / HLS_JS.name)
-    (work / "index.html").write_text(PAGE, encoding="utf-8")
-    (work / "play.js").write_text(SCRIPT, encoding="utf-8")
-    return work
+    return _page(work)
 
 
-@pytest.fixture(scope="module")
-def origin(ladder_dir: Path) -> Iterator[str]:
+def segmented_dir(work: Path) -> Path:
+    """An 8 s 480p clip through the segmented path (4 s segments) with `VIDEO_CODECS=h264,av1`:
+    the run's folder, whose AV1 playlist names each segment's init before its pieces."""
+    from chalicelib.config import Settings
+    from chalicelib.media_store.local import LocalMediaStore
+    from chalicelib.media_store.scratch import LocalScratchStore
+    from chalicelib.processing import segmented
+    from chalicelib.processing.context import new_run_id
+    from tests.media.test_pipeline import media_path
+
+    inbox = work / "data" / "inbox"
+    inbox.mkdir(parents=True)
+    source = _source(ffmpeg_exe(), inbox, 8)
+    settings = Settings(backend="local", data_dir=work / "data", source_roots=(inbox,),
+                        public_base_url="http://127.0.0.1:8000", whisper_model="off",
+                        x264_preset="ultrafast", segment_seconds=4,
+                        video_codecs=("h264", "av1"))  # fmt: skip
+    scratch = LocalScratchStore(settings.data_dir / "work" / "scratch")
+    store = LocalMediaStore(settings.media_dir, settings.public_base_url)
+    vid, run_id = "Av1SegmentedPlayback01", new_run_id()
+    prepared = segmented.prepare(vid, run_id, source.as_uri(), settings, scratch)
+    assert prepared.planned is not None and prepared.planned["segments"] == 2
+    for job in prepared.planned["jobs"]:
+        segmented.run_job(vid, run_id, job, settings, scratch)
+    result = segmented.assemble(vid, run_id, settings, scratch, store)
+    folder = media_path(store, result["transcoding"]["formats"][0]["url"]).parent
+    assert (folder / "hls_av1_480p.m3u8").read_text().count("#EXT-X-MAP:") == 2
+    return _page(folder)
+
+
+@pytest.fixture(scope="module", params=["one-pass", "segmented"])
+def origin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, float]]:  # fmt: skip
+    """The ladder of one path served from loopback: one-pass (4 s) or segmented (8 s, played
+    past the segment boundary at 4 s)."""
+    if request.param == "one-pass":
+        ladder_dir = request.getfixturevalue("ladder_dir")
+    else:
+        ladder_dir = segmented_dir(tmp_path_factory.mktemp("av1-segmented"))
+
     class Quiet(SimpleHTTPRequestHandler):
         extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
                           ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t",
@@ -82,14 +129,17 @@ def origin(ladder_dir: Path) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    played = 1.5 if request.param == "one-pass" else 5.5  # past the boundary at 4 s
+    yield f"http://127.0.0.1:{server.server_address[1]}", played
     server.shutdown()
     server.server_close()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("codec", ["avc1", "av01"])
-def test_each_codec_variant_of_the_master_plays_in_chromium(origin: str, codec: str) -> None:
+def test_each_codec_variant_of_the_master_plays_in_chromium(
+    origin: tuple[str, float], codec: str
+) -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
@@ -99,9 +149,10 @@ def test_each_codec_variant_of_the_master_plays_in_chromium(origin: str, codec: 
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(f"{origin}/index.html?codec={codec}")
+            base, until = origin
+            page.goto(f"{base}/index.html?codec={codec}")
             page.wait_for_function(
-                "() => document.getElementById('v').currentTime > 1.5 || "
+                f"() => document.getElementById('v').currentTime > {until} || "
                 "window.result.errors.length > 0",
                 timeout=60_000,
             )

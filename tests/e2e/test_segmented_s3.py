@@ -103,7 +103,7 @@ def test_a_segmented_run_on_s3_never_holds_the_video_on_local_disk(run: dict[str
     )
 
     with PeakBytes(tmp) as peak:
-        result = segmented.assemble(VID, run_id, settings, scratch, store)
+        result = segmented.assemble(VID, run_id, settings, scratch, store, s3_client=s3)
     ops = calls.take()
     prefix = f"videos/{VID}/{run_id}/"
     copied = {key.removeprefix(prefix) for op, key in ops if op == "CopyObject"}
@@ -132,6 +132,7 @@ def test_a_segmented_run_on_s3_never_holds_the_video_on_local_disk(run: dict[str
         assert sum(1 for _ in c.decode(video=0)) == SECONDS * 25  # every frame once
     rendition = result["transcoding"]["formats"][0]
     assert rendition["height"] == 180 and rendition["size"] > 0
+    assert 50 < rendition["vmaf"]["mean"] <= 100  # measured on the joined MP4 in S3
     assert scratch.list(run_scratch(VID, run_id)) == []  # scratch removed
 
 
@@ -171,7 +172,7 @@ def test_a_playable_run_on_s3_publishes_each_job_and_its_prefix_playlists(
     live_uris = [ln for ln in live_text.splitlines() if ln and not ln.startswith("#")]
     assert live_uris == [f"hls_180p_{i:05d}.ts" for i in range(3)] and set(live_uris) <= names
 
-    segmented.assemble(VID, run_id, settings, scratch, store)
+    segmented.assemble(VID, run_id, settings, scratch, store, s3_client=s3)
     assert not [k for op, k in calls.take() if op == "CopyObject"]  # in the run already
     final = store.read_text(VID, run_id, "hls_180p.m3u8") or ""
     last = store.read_text(VID, run_id, "live_180p_00004.m3u8") or ""

@@ -11,6 +11,7 @@ every fixture.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -409,3 +410,34 @@ def test_the_per_title_ladder_on_each_path(
         keys = [round(float(p.pts * p.time_base), 2) for p in c.demux(video=0)
                 if p.is_keyframe and p.pts is not None and p.time_base is not None]  # fmt: skip
     assert keys == [0.0, 4.0]  # the 6 s source
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_av1_beside_h264_on_each_path(
+    path: str, sources: dict[str, Path], media_settings: Settings
+) -> None:
+    """Issue 25 on both paths: with `VIDEO_CODECS=h264,av1` the AV1 rung is in the master beside
+    the H.264 one, as fMP4 pieces (segmented: each segment's init before its pieces, one
+    timeline), and its MP4 holds every frame once, with the audio."""
+    settings = replace(settings_for(path, media_settings), video_codecs=("h264", "av1"))
+    r, store = run(path, sources["two-audio-second-default"], settings)
+    assert "error" not in r, r
+    formats = r["transcoding"]["formats"]
+    assert [(f["codec"], f["height"]) for f in formats] == [("h264", 180), ("av1", 180)]
+    assert all(50 < f["vmaf"]["mean"] <= 100 and f["vmaf"]["p5"] <= 100 for f in formats)
+    mp4 = media_path(store, formats[1]["url"])
+    with av.open(str(mp4)) as c:
+        assert c.streams.video[0].codec_context.name in ("av1", "libdav1d", "libaom-av1")
+        assert c.streams.audio and abs(float(c.duration or 0) / 1e6 - SECONDS) < 0.15
+        assert sum(1 for _ in c.decode(video=0)) == SECONDS * 25  # every frame once
+    folder = mp4.parent
+    master = (folder / transcode.MASTER_PLAYLIST).read_text()
+    assert 'CODECS="av01.0.08M.08' in master and 'CODECS="avc1.640028' in master
+    playlist = (folder / "hls_av1_180p.m3u8").read_text()
+    maps = re.findall(r'#EXT-X-MAP:URI="([^"]+)"', playlist)
+    assert len(maps) == (2 if path == "segmented" else 1)
+    uris = [ln for ln in playlist.splitlines() if ln and not ln.startswith("#")]
+    assert all(u.endswith(".m4s") for u in uris)
+    assert all((folder / name).is_file() for name in [*maps, *uris])
+    total = sum(float(d) for d in re.findall(r"#EXTINF:([\d.]+),", playlist))
+    assert abs(total - SECONDS) < 0.1
