@@ -6,9 +6,10 @@ before the ladder; segmented: in the plan, which every segment reads):
 1. Sample: ~6 % of the video (1-6 s; `quality.sample_windows`): three windows spread over a
    long video, one in the middle of a video up to a minute (read from its start: one window
    decodes least).
-2. Probe: ONE ffmpeg process encodes the sample at every rung of the fixed ladder three times:
+2. Probe: ONE ffmpeg process encodes the sample at the top rung of the fixed ladder three times:
    at the fixed ladder's own settings (CRF 23, its cap: the *reference* point) and at two steps
-   down the quality dial (`LEVELS`: CRF 27 and 33, the cap x 0.82 and x CAP_FLOOR), and, when AV1
+   down the quality dial (`LEVELS`: CRF 27 and 33, the cap x 0.82 and x CAP_FLOOR); the lower
+   rungs at the first two (`LOWER_LEVELS`); and, when AV1
    is on, the top rung with SVT-AV1 at two CRFs. Each probe's bytes are kept (the encodes are
    written, not discarded).
 3. Score: the same process decodes every probe back and scores it with VMAF against the sample,
@@ -83,6 +84,11 @@ CAP_FLOOR = 0.55
 # a chord over the whole span under-promises by several points near the top (measured: fast
 # motion meets 94.5 at CRF 26.5, the one chord from 23 to 33 said 24).
 LEVELS = (0.0, 0.4, 1.0)
+# The lower rungs are probed at the first two only: under the target they step at most
+# BELOW_TARGET_MOST down the dial anyway, and a lower rung at level 1 is seldom the cheapest way
+# to serve a slot (its bytes are a fraction of the top rung's). Two probes fewer of nine: two
+# encodes and two VMAF comparisons at the top size.
+LOWER_LEVELS = LEVELS[:2]
 LEVEL_STEPS = 40
 # The least step down the dial a per-title rung takes (CRF +0.25, cap -1.1 %): its own viewers'
 # rung at (about) the fixed settings, yet never more bytes (measured: at level 0 with 4 s
@@ -208,7 +214,8 @@ def decide(
         info.duration, fraction=SAMPLE_FRACTION, least=SAMPLE_LEAST, most=SAMPLE_MOST,
         count=1 if info.duration <= quality.SEEK_AFTER_SECONDS else 3,
     )  # fmt: skip
-    probes = [at_level(r, level) for r in base for level in LEVELS]
+    probed = [(r, level) for i, r in enumerate(base) for level in (LOWER_LEVELS if i else LEVELS)]
+    probes = [at_level(r, level) for r, level in probed]
     if AV1 in codecs:
         probes += [at_level(replace(base[0], codec=AV1), 0.0) for _ in AV1_CRFS]
         probes[-len(AV1_CRFS):] = [replace(p, crf=c, maxrate_kbps=base[0].maxrate_kbps)
@@ -216,8 +223,9 @@ def decide(
                                                    strict=True)]  # fmt: skip
     points = probe(work_dir, info, probes, source=source, windows=windows, exe=exe,
                    timeout=timeout, preset=preset)  # fmt: skip
-    measured = {(p.key, LEVELS[i % len(LEVELS)] if p.codec == H264 else p.crf): point
-                for i, (p, point) in enumerate(zip(probes, points, strict=True))}  # fmt: skip
+    keys = [(r.key, level) for r, level in probed]
+    keys += [(p.key, p.crf) for p in probes[len(probed) :]]  # AV1: by its CRF
+    measured = dict(zip(keys, points, strict=True))
     decision = choose(base, measured, target=target, codecs=codecs)
     decision.windows = windows
     decision.probe_seconds = time.monotonic() - started
@@ -268,7 +276,7 @@ def choose(
         serves = [s.key for j, s in enumerate(base) if mask >> j & 1]
         rungs.append(at_level(r, level))
         scores.append(RungScore(
-            r.key, {lv: measured[(r.key, lv)].vmaf for lv in LEVELS},
+            r.key, {lv: measured[(r.key, lv)].vmaf for lv in LEVELS if (r.key, lv) in measured},
             max(goals[k] for k in serves), level, point.vmaf, serves,
             point.bytes / max(1, slots[r.key].bytes),
         ))  # fmt: skip
@@ -290,9 +298,11 @@ def _options(
     about the fixed rung); another resolution's slot at its goal within BYTES_MARGIN of its
     bytes — a higher one's only when about transparent (the sample flatters a lower rung on
     grain: measured, 720p dropped 1080p on the probe and was 5 points under it on the clip)."""
-    curve = [(lv, measured[(r.key, lv)]) for lv in LEVELS]
+    curve = [(lv, measured[(r.key, lv)]) for lv in LEVELS if (r.key, lv) in measured]
     best: dict[int, Option] = {}
     for level in (i / LEVEL_STEPS for i in range(1, LEVEL_STEPS + 1)):
+        if level > curve[-1][0]:  # never past the last probe: the chord says nothing there
+            break
         point = _on_curve(level, curve)
         mask = 0
         for j, slot in enumerate(base):
