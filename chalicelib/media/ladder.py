@@ -4,8 +4,8 @@
 before the ladder; segmented: in the plan, which every segment reads):
 
 1. Sample: ~6 % of the video (1-6 s; `quality.sample_windows`): three windows spread over a
-   long video, one in the middle of a video up to a minute (read from its start: one window
-   decodes least).
+   long video, one in the middle of a video up to a minute (reached by one seek in an MP4,
+   MOV or Matroska file; read from the start in others, where a seek lands between keyframes).
 2. Probe: ONE ffmpeg process encodes the sample at the top rung of the fixed ladder three times:
    at the fixed ladder's own settings (CRF 23, its cap: the *reference* point) and at two steps
    down the quality dial (`LEVELS`: CRF 27 and 33, the cap x 0.82 and x CAP_FLOOR); the lower

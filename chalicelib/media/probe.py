@@ -21,6 +21,9 @@ from chalicelib.media.errors import MediaError
 # Demuxers that read single still images: a picture is not a video.
 _IMAGE_FORMATS = frozenset({"image2", "image2pipe", "apng", "webp", "tiff"})
 
+# Containers whose index makes an accurate seek land on the right frame (an input `-ss`
+# elsewhere — MPEG-TS, AVI, FLV — lands between keyframes and loses pictures).
+SEEK_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"})
 # ffmpeg confined (issue 28): a source is opened only by a demuxer of a real media container,
 # never by one that reads other files or URLs named inside it (HLS playlists, DASH manifests,
 # concat lists, image sequences, subtitles' includes…), and only through the protocol its

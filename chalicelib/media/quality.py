@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import available_cpus, run_ffmpeg
 from chalicelib.media.filters import input_stage, source_pad
-from chalicelib.media.probe import ProbeResult
+from chalicelib.media.probe import SEEK_INDEXED_FORMATS, ProbeResult
 
 VMAF_MODEL = "vmaf_v0.6.1"  # libvmaf's default model: a 1080p screen at three picture heights
 PERCENTILE = 5
@@ -88,13 +88,15 @@ def sample_windows(duration: float, *, fraction: float = 0.1, least: float = 1.0
 
 # Longer than this, a sample is read by seeking to each window (only the windows are decoded);
 # shorter, in one read from the start (a short file is often one GOP: every seek would decode
-# from its start again). A lone window is always sought: one seek decodes at most what a read
-# from the start does, and from the keyframe before it when the file has regular keyframes.
+# from its start again). A lone window in a container with a seek index is sought: one seek
+# decodes at most what a read from the start does, and from the keyframe before it when the file
+# has regular keyframes (elsewhere — MPEG-TS — a seek lands between keyframes: read instead).
 SEEK_AFTER_SECONDS = 60.0
 
 
 def _seeking(info: ProbeResult, windows: Sequence[Window]) -> bool:
-    return info.duration > SEEK_AFTER_SECONDS or len(windows) == 1
+    lone = len(windows) == 1 and info.container in SEEK_INDEXED_FORMATS
+    return info.duration > SEEK_AFTER_SECONDS or lone
 
 
 # Both sides of a comparison are re-timed by frame count: renditions keep every frame of the

@@ -49,7 +49,12 @@ from typing import Any, BinaryIO
 from chalicelib.media import analysis, thumbnails, transcode
 from chalicelib.media.errors import MediaError
 from chalicelib.media.ffmpeg import feed_input, run_ffmpeg
-from chalicelib.media.probe import ProbeResult, source_input, source_open_options
+from chalicelib.media.probe import (
+    SEEK_INDEXED_FORMATS,
+    ProbeResult,
+    source_input,
+    source_open_options,
+)
 
 HLS_SECONDS = transcode.SEGMENT_SECONDS
 # A last piece shorter than this share of a segment joins the one before it.
@@ -62,9 +67,9 @@ CUT_EPSILON = 0.002
 ANALYSIS_MARGIN = 1.0
 # Context each side of a segment for speech to text: the merge finds a pause in it.
 SPEECH_MARGIN = 3.0
-# Containers whose index makes an accurate seek land on the right frame. Anything else (MPEG-TS,
-# AVI, FLV, ...) is first remuxed into Matroska without decoding.
-SEEK_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"})
+# Anything but a container whose index makes an accurate seek land on the right frame
+# (probe.SEEK_INDEXED_FORMATS: MPEG-TS, AVI, FLV, ...) is first remuxed into Matroska without
+# decoding.
 REMUX_NAME = "source.mov"
 # The segmented MP4s are fragmented (a fragment per keyframe, an `mfra` index at the end for
 # seeking): a muxer that never seeks back can write to a pipe, so a rendition of any length goes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
@@ -99,7 +100,9 @@ class LocalScratchStore:
     def put_text(self, prefix: str, name: str, text: str) -> None:
         target = self._dir(prefix)
         target.mkdir(parents=True, exist_ok=True)
-        tmp = target / f".{_check(name)}.tmp"
+        # a temp name of this writer's own: jobs in parallel processes may write the same name
+        # (same bytes: `live<N>.json`), and each rename is whole
+        tmp = target / f".{_check(name)}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target / name)
 

@@ -436,10 +436,12 @@ def _prefix_entries(
     read per segment over the run, not one per segment per job: a three-hour video has
     hundreds)."""
     start = next((k for k in range(ready, 0, -1) if live_entries_json(k) in listed), 0)
-    cached = (
-        json.loads(scratch.get_text(prefix, live_entries_json(start)) or "null") if start else None
-    )
-    if cached is None:
+    try:
+        text = scratch.get_text(prefix, live_entries_json(start)) if start else None
+        cached = json.loads(text or "null")
+    except ValueError:  # unreadable: gathered from the start again
+        cached = None
+    if not isinstance(cached, dict):
         start, cached = 0, {}
     entries = {r.key: [(float(d), str(n)) for d, n in cached.get(r.key, [])]
                for r in plan.live_rungs}  # fmt: skip
@@ -543,15 +545,19 @@ def assemble(
             # Each rendition's VMAF, as the one-pass path measures it (sampled windows of the
             # joined MP4s against the source the segments read; best effort)
             read_plan = plan.as_remuxed() if source_doc["remuxed"] else plan
-            source = (
-                scratch.locate(prefix, segments.REMUX_NAME)
-                if source_doc["remuxed"]
-                else _source_for_jobs(source_doc["url"], settings, s3_client)
-            )
-            joined = ladder.measure_quality(
-                work, read_plan.info, joined, source=source, exe=ctx.exe, timeout=timeout,
-                locate=lambda name: media_store.locate(video_id, run_id, name),
-            )  # fmt: skip
+            try:
+                source: str | None = (
+                    scratch.locate(prefix, segments.REMUX_NAME)
+                    if source_doc["remuxed"]
+                    else _source_for_jobs(source_doc["url"], settings, s3_client)
+                )
+            except MediaError:  # gone since the jobs read it: the renditions stay unmeasured
+                source = None
+            if source is not None:
+                joined = ladder.measure_quality(
+                    work, read_plan.info, joined, source=source, exe=ctx.exe, timeout=timeout,
+                    locate=lambda name: media_store.locate(video_id, run_id, name),
+                )  # fmt: skip
             stages.record("transcode", OK, ms=_total(parts, "encodeMs"))
             stages.record("assemble", OK, t0)
             storyboard = thumbnails.plan_storyboard(info)

@@ -64,6 +64,19 @@ def test_past_the_target_a_rung_spends_nothing_more() -> None:
     assert d.rungs[0].crf == pytest.approx(23 + ladder.CRF_SPAN)  # 96 >= 95 - 0.75 at level 1
 
 
+def test_a_lower_rung_probed_at_two_levels_never_goes_past_the_second() -> None:
+    """The lower rungs are probed at LOWER_LEVELS only: past the last probe nothing is known,
+    so even a transparent lower rung stops there (a flat extrapolation would promise CRF 33 the
+    CRF 27 probe's VMAF and bytes)."""
+    m = measured(r1080p=(99, 1000, 96, 400), r720p=(99, 500, 98, 200), r480p=(99, 250, 98, 100))
+    for key in ("720p", "480p"):
+        del m[(key, 1)]
+    d = ladder.choose(BASE, m)
+    lower = {s.key: s for s in d.scores if s.key != "1080p"}
+    assert lower and all(s.chosen <= ladder.LOWER_LEVELS[-1] for s in lower.values())
+    assert all(1.0 not in s.scores for s in lower.values())
+
+
 def test_a_rung_whose_viewers_another_serves_is_dropped() -> None:
     # A screen recording: 1080p is transparent far down the dial and by then cheaper than the
     # 720p and 480p rungs at the fixed settings, and better than both: one rung serves all.
@@ -163,6 +176,10 @@ def test_a_lone_window_is_sought_and_several_in_a_short_video_read_once(
     args = quality.sample_inputs("src.mp4", lone, info)
     assert args[args.index("-ss") + 1] == "14.100" and args.count("-i") == 1
     assert "select=" not in quality.sample_chain(info, lone, (640, 360), "[out]")
+    # ...but not in a container without a seek index (MPEG-TS: a seek lands between keyframes)
+    ts = replace(info, container="mpegts")
+    assert "-ss" not in quality.sample_inputs("src.ts", lone, ts)
+    assert "select=" in quality.sample_chain(ts, lone, (640, 360), "[out]")
     three = quality.sample_windows(30.0, least=0.5, count=3)
     args = quality.sample_inputs("src.mp4", three, info)
     assert "-ss" not in args and args.count("-i") == 1
