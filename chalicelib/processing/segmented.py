@@ -74,6 +74,17 @@ def _source_for_jobs(source_url: str, settings: Settings, s3_client: Any) -> str
     )
 
 
+def _run_source(
+    scratch: ScratchStore, prefix: str, source_doc: dict[str, Any], settings: Settings,
+    s3_client: Any,
+) -> str:  # fmt: skip
+    """What a run's jobs and its assembly read as the video: the remux (or clip cut) in scratch,
+    or the source itself."""
+    if source_doc["remuxed"]:
+        return scratch.locate(prefix, segments.REMUX_NAME)
+    return _source_for_jobs(source_doc["url"], settings, s3_client)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What the first invocation learned: the jobs of a segmented run (`planned`), or None when
@@ -255,11 +266,7 @@ def run_job(
     started = time.monotonic()
     try:
         with ctx.work_dir("seg-") as work:
-            source = (
-                scratch.locate(prefix, segments.REMUX_NAME)
-                if source_doc["remuxed"]
-                else _source_for_jobs(source_doc["url"], settings, s3_client)
-            )
+            source = _run_source(scratch, prefix, source_doc, settings, s3_client)
             if job == AUDIO_JOB:
                 timeout = ctx.timeout(plan.info.duration, 1.0)
                 audio = segments.encode_audio(work, plan.info, source=source, exe=ctx.exe,
@@ -546,11 +553,7 @@ def assemble(
             # joined MP4s against the source the segments read; best effort)
             read_plan = plan.as_remuxed() if source_doc["remuxed"] else plan
             try:
-                source: str | None = (
-                    scratch.locate(prefix, segments.REMUX_NAME)
-                    if source_doc["remuxed"]
-                    else _source_for_jobs(source_doc["url"], settings, s3_client)
-                )
+                source: str | None = _run_source(scratch, prefix, source_doc, settings, s3_client)
             except MediaError:  # gone since the jobs read it: the renditions stay unmeasured
                 source = None
             if source is not None:
