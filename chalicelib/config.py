@@ -114,7 +114,7 @@ class Settings:
     x264_preset: str = "veryfast"
     # the ladder: "per-title" (probe encodes scored with VMAF choose each rung's CRF and cap and
     # drop rungs that add nothing; media/ladder.py) or "fixed" (CRF 23, fixed caps)
-    video_ladder: str = "fixed"
+    video_ladder: str = "per-title"
     vmaf_target: float = 95.0  # per-title: the VMAF a rung never spends past
     video_codecs: tuple[str, ...] = ("h264",)  # + "av1": SVT-AV1 renditions of the top rungs
     ffmpeg_timeout_seconds: float = 0.0  # 0: estimated per run from the media's duration
@@ -218,7 +218,7 @@ class Settings:
             max_source_bytes=_int(env, "VIDEO_MAX_SOURCE_BYTES", 5 * 1024**3),
             max_duration_seconds=_float(env, "VIDEO_MAX_DURATION_SECONDS", 3 * 3600.0),
             x264_preset=env.get("VIDEO_X264_PRESET", "").strip() or "veryfast",
-            video_ladder=_choice(env, "VIDEO_LADDER", ("fixed", "per-title")),
+            video_ladder=_choice(env, "VIDEO_LADDER", ("per-title", "fixed")),
             vmaf_target=_float(env, "VIDEO_VMAF_TARGET", 95.0),
             video_codecs=_codecs(env.get("VIDEO_CODECS", "")),
             ffmpeg_timeout_seconds=_float(env, "VIDEO_FFMPEG_TIMEOUT_SECONDS", 0.0),

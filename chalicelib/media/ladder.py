@@ -72,10 +72,10 @@ DEFAULT_VMAF_TARGET = 95.0  # about transparent on a 1080p screen: bits past it 
 # fixed rung where the sample said 0.75).
 MARGIN = 0.75
 MARGIN_BELOW = 0.4
-# ...and under the target a rung steps at most this far down the dial (CRF +1.5): a sample whose
+# ...and under the target a rung steps at most this far down the dial (CRF +2.5): a sample whose
 # VMAF hardly falls there is trusted no further (the same animation's 480p: CRF 28 on the
-# sample's word, 1.8 below on the clip).
-BELOW_TARGET_MOST = 0.15
+# sample's word, 1.8 below on the clip; with lanczos the lower rungs gain about a CRF step back).
+BELOW_TARGET_MOST = 0.25
 BYTES_MARGIN = 0.97  # ...and 3 % of a slot's bytes when another resolution serves it
 # The quality dial (`at_level`): level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR.
 CRF_SPAN = 10.0
@@ -84,11 +84,15 @@ CAP_FLOOR = 0.55
 # a chord over the whole span under-promises by several points near the top (measured: fast
 # motion meets 94.5 at CRF 26.5, the one chord from 23 to 33 said 24).
 LEVELS = (0.0, 0.4, 1.0)
-# The lower rungs are probed at the first two only: under the target they step at most
-# BELOW_TARGET_MOST down the dial anyway, and a lower rung at level 1 is seldom the cheapest way
-# to serve a slot (its bytes are a fraction of the top rung's). Two probes fewer of nine: two
-# encodes and two VMAF comparisons at the top size.
-LOWER_LEVELS = LEVELS[:2]
+# The lower rungs (downscaled from the source) are encoded with lanczos instead of the fixed
+# ladder's bicubic: sharper, ~1 VMAF more at the same CRF for ~5-10 % more bytes, ~8 % fewer bytes
+# at the same VMAF (bench clips, 720p and 480p). So they are probed at the fixed settings (level 0,
+# bicubic: their viewers' slot) and with lanczos at two levels; a lower rung takes a level on
+# that chord, or the least step with bicubic (about the fixed rung, never its bytes). Under the
+# target they step at most BELOW_TARGET_MOST down the dial anyway, and a lower rung far down is
+# seldom the cheapest way to serve a slot (its bytes are a fraction of the top rung's).
+LOWER_LEVELS = (0.1, 0.4)
+BICUBIC, LANCZOS = "bicubic", "lanczos"
 LEVEL_STEPS = 40
 # The least step down the dial a per-title rung takes (CRF +0.25, cap -1.1 %): its own viewers'
 # rung at (about) the fixed settings, yet never more bytes (measured: at level 0 with 4 s
@@ -101,7 +105,11 @@ AV1_RUNGS = 2  # AV1 renditions of the top two rungs: the bytes are in them
 PROBE_SUBSAMPLE = 3  # VMAF every third frame of the probes (the model is most of their cost)
 MEASURE_SUBSAMPLE = 2  # ...and every second frame of the outputs' measure on the item
 # The probe's sample: 6 % of the video, 1-6 s, in three windows (one when short).
-SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 1.0, 6.0
+SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 0.5, 6.0
+# ...and at most 2 s when the video is to be playable while it is processed (segmented, published
+# as its segments finish): the probe runs in the plan, before the first segment starts — measured
+# on a 1 min 1080p30 source at load ~9: 6 % (3.6 s) 14.0 s wall, 2 s 8.6 s.
+PLAYABLE_SAMPLE_MOST = 2.0
 MEASURE_LEAST = 1.0  # the outputs' VMAF on the item: on at least a second of the video
 PER_TITLE_KEYFRAME_SECONDS = SEGMENT_SECONDS
 
@@ -162,6 +170,7 @@ class LadderDecision:
                     "crf": r.crf,
                     "maxrateKbps": r.maxrate_kbps,
                     "keyframeSeconds": r.keyframe_seconds,
+                    "scaler": r.scaler,
                 }
                 for r in self.rungs
             ],
@@ -182,14 +191,27 @@ def fixed_ladder(info: ProbeResult, codecs: Sequence[str] = (H264,)) -> LadderDe
     return LadderDecision(FIXED, rungs + (av1 if AV1 in codecs else []), DEFAULT_VMAF_TARGET)
 
 
-def at_level(rung: Rung, level: float) -> Rung:
+def at_level(rung: Rung, level: float, scaler: str = BICUBIC) -> Rung:
     """The rung one step down the quality dial: level 0 is the fixed ladder's (CRF 23, its
     cap), level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR; between, both linearly. CRF
     governs where the cap does not bind (easy pictures), the cap where it does (grain, motion).
     Per-title rungs key once per HLS segment."""
     crf = round(REFERENCE_CRF + CRF_SPAN * level, 2)
     cap = round(rung.maxrate_kbps * (1 - (1 - CAP_FLOOR) * level))
-    return replace(rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=PER_TITLE_KEYFRAME_SECONDS)
+    return replace(rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=PER_TITLE_KEYFRAME_SECONDS,
+                   scaler=scaler)  # fmt: skip
+
+
+def scaler_at(index: int, level: float) -> str:
+    """Rung `index` (0: the top) at `level`: a lower rung on its lanczos chord uses lanczos;
+    the top rung, and a lower rung at the least step (about the fixed rung), bicubic."""
+    return LANCZOS if index and level >= LOWER_LEVELS[0] else BICUBIC
+
+
+def levels_of(index: int) -> tuple[float, ...]:
+    """The probed levels of rung `index`: level 0 (the fixed settings: the slot) and the levels
+    of its candidates' curve."""
+    return LEVELS if index == 0 else (0.0, *LOWER_LEVELS)
 
 
 def decide(
@@ -203,19 +225,20 @@ def decide(
     target: float = DEFAULT_VMAF_TARGET,
     codecs: Sequence[str] = (H264,),
     preset: str = "veryfast",
+    sample_most: float = SAMPLE_MOST,
 ) -> LadderDecision:
     """The ladder of this video (see the module's doc); `source` is read in sampled windows
-    only (a local path or a URL)."""
+    only (a local path or a URL), `sample_most` seconds of it at most."""
     if mode == FIXED:
         return fixed_ladder(info, codecs)
     started = time.monotonic()
     base = plan_ladder(info.width, info.height)
     windows = quality.sample_windows(
-        info.duration, fraction=SAMPLE_FRACTION, least=SAMPLE_LEAST, most=SAMPLE_MOST,
+        info.duration, fraction=SAMPLE_FRACTION, least=SAMPLE_LEAST, most=sample_most,
         count=1 if info.duration <= quality.SEEK_AFTER_SECONDS else 3,
     )  # fmt: skip
-    probed = [(r, level) for i, r in enumerate(base) for level in (LOWER_LEVELS if i else LEVELS)]
-    probes = [at_level(r, level) for r, level in probed]
+    probed = [(i, r, level) for i, r in enumerate(base) for level in levels_of(i)]
+    probes = [at_level(r, level, scaler_at(i, level)) for i, r, level in probed]
     if AV1 in codecs:
         probes += [at_level(replace(base[0], codec=AV1), 0.0) for _ in AV1_CRFS]
         probes[-len(AV1_CRFS):] = [replace(p, crf=c, maxrate_kbps=base[0].maxrate_kbps)
@@ -223,7 +246,7 @@ def decide(
                                                    strict=True)]  # fmt: skip
     points = probe(work_dir, info, probes, source=source, windows=windows, exe=exe,
                    timeout=timeout, preset=preset)  # fmt: skip
-    keys = [(r.key, level) for r, level in probed]
+    keys = [(r.key, level) for _, r, level in probed]
     keys += [(p.key, p.crf) for p in probes[len(probed) :]]  # AV1: by its CRF
     measured = dict(zip(keys, points, strict=True))
     decision = choose(base, measured, target=target, codecs=codecs)
@@ -263,20 +286,21 @@ def choose(
     module's doc, step 4)."""
     slots = {r.key: measured[(r.key, 0)] for r in base}
     goals = {k: min(target - MARGIN, p.vmaf - MARGIN_BELOW) for k, p in slots.items()}
-    options = [_options(r, base, measured, goals, target) for r in base]
+    options = [_options(i, base, measured, goals, target) for i in range(len(base))]
     chosen = _cheapest(options, len(base))
     rungs: list[Rung] = []
     scores: list[RungScore] = []
     dropped: list[str] = []
-    for r, option in zip(base, chosen, strict=True):
+    for i, (r, option) in enumerate(zip(base, chosen, strict=True)):
         if option is None:
             dropped.append(r.key)
             continue
         mask, _, level, point = option
         serves = [s.key for j, s in enumerate(base) if mask >> j & 1]
-        rungs.append(at_level(r, level))
+        rungs.append(at_level(r, level, scaler_at(i, level)))
         scores.append(RungScore(
-            r.key, {lv: measured[(r.key, lv)].vmaf for lv in LEVELS if (r.key, lv) in measured},
+            r.key, {lv: measured[(r.key, lv)].vmaf for lv in levels_of(i)
+                    if (r.key, lv) in measured},
             max(goals[k] for k in serves), level, point.vmaf, serves,
             point.bytes / max(1, slots[r.key].bytes),
         ))  # fmt: skip
@@ -290,27 +314,39 @@ def choose(
 
 
 def _options(
-    r: Rung, base: Sequence[Rung], measured: dict[tuple[str, float], Point],
+    index: int, base: Sequence[Rung], measured: dict[tuple[str, float], Point],
     goals: dict[str, float], target: float,
 ) -> list[Option]:  # fmt: skip
-    """The levels of rung `r` worth considering: per set of slots it would serve, the
+    """The levels of rung `base[index]` worth considering: per set of slots it would serve, the
     cheapest. Its own slot it serves at its goal (and at LEVEL_FLOOR whatever the probe says:
-    about the fixed rung); another resolution's slot at its goal within BYTES_MARGIN of its
-    bytes — a higher one's only when about transparent (the sample flatters a lower rung on
-    grain: measured, 720p dropped 1080p on the probe and was 5 points under it on the clip)."""
-    curve = [(lv, measured[(r.key, lv)]) for lv in LEVELS if (r.key, lv) in measured]
+    about the fixed rung; on a lower rung's lanczos chord only within BYTES_MARGIN of the fixed
+    rung's bytes: lanczos spends more at the same CRF); another resolution's slot at its goal
+    within BYTES_MARGIN of its bytes — a higher one's only when about transparent (the sample
+    flatters a lower rung on grain: measured, 720p dropped 1080p on the probe and was 5 points
+    under it on the clip)."""
+    r = base[index]
+    curve = [(lv, measured[(r.key, lv)]) for lv in levels_of(index)[1 if index else 0 :]
+             if (r.key, lv) in measured]  # fmt: skip
     best: dict[int, Option] = {}
     for level in (i / LEVEL_STEPS for i in range(1, LEVEL_STEPS + 1)):
         if level > curve[-1][0]:  # never past the last probe: the chord says nothing there
             break
-        point = _on_curve(level, curve)
+        if level < curve[0][0]:  # before a lower rung's lanczos chord: only its least step
+            if level != LEVEL_FLOOR:
+                continue
+            point = measured[(r.key, 0)]  # bicubic about the fixed rung (its bytes, at most)
+        else:
+            point = _on_curve(level, curve)
         mask = 0
         for j, slot in enumerate(base):
             ref = measured[(slot.key, 0)]
-            if slot.key == r.key:  # its own viewers: the same resolution, fewer bytes for sure
+            if j == index:  # its own viewers: the same resolution
                 near = ref.vmaf >= target or level <= BELOW_TARGET_MOST
-                ok = level == LEVEL_FLOOR or (near and point.vmaf >= goals[slot.key])
-            elif j < base.index(r):  # a higher resolution's: only when about transparent
+                cheaper = scaler_at(index, level) == BICUBIC or (
+                    point.bytes <= ref.bytes * BYTES_MARGIN
+                )
+                ok = level == LEVEL_FLOOR or (near and cheaper and point.vmaf >= goals[slot.key])
+            elif j < index:  # a higher resolution's: only when about transparent
                 ok = point.vmaf >= target - MARGIN and point.bytes <= ref.bytes * BYTES_MARGIN
             else:
                 ok = point.vmaf >= goals[slot.key] and point.bytes <= ref.bytes * BYTES_MARGIN
@@ -404,7 +440,7 @@ def probe(
     n = len(probes)
     encode_graph = quality.sample_chain(info, windows, size, "[sample]") + f";[sample]split={n}"
     encode_graph += "".join(f"[s{i}]" for i in range(n)) + "".join(
-        f";[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+        f";[s{i}]scale={r.width}:{r.height}:flags={r.scaler},setsar=1,format=yuv420p[v{i}]"
         for i, r in enumerate(probes)
     )
     score_graph = quality.sample_chain(info, windows, size, "[ref]") + f";[ref]split={n}"
@@ -418,7 +454,11 @@ def probe(
     encodes = [work_dir / f"probe_{i:02d}.{'ivf' if r.codec == AV1 else 'h264'}"
                for i, r in enumerate(probes)]  # fmt: skip
     for i, r in enumerate(probes):
-        args += ["-map", f"[v{i}]", *encoder_args(r, 0, preset), "-force_key_frames",
+        # One thread per encoder: the probes run side by side anyway, and x264's frame threads
+        # on a 1 s sample are mostly start-up and flush (measured: probe CPU -28 % on slides,
+        # -10 % on the talking head).
+        threads = ["-threads:v:0", "1"] if r.codec == H264 else []
+        args += ["-map", f"[v{i}]", *encoder_args(r, 0, preset), *threads, "-force_key_frames",
                  keyframes(r), "-sc_threshold", "0", *ENCODER_COLOR_ARGS,
                  "-fps_mode", "passthrough", f"-enc_time_base:v:{0}", "filter",
                  "-y", encodes[i].name, "-dec", f"{i}:0"]  # fmt: skip
@@ -447,12 +487,14 @@ def decide_or_fixed(
     target: float,
     codecs: Sequence[str],
     preset: str,
+    sample_most: float = SAMPLE_MOST,
 ) -> LadderDecision:
     """`decide`, falling back to the fixed ladder when the probe fails (a source the probe
     cannot read is the ladder's to report, with its own error); the decision says why."""
     try:
         return decide(work_dir, info, source=source, exe=exe, timeout=timeout, mode=mode,
-                      target=target, codecs=codecs, preset=preset)  # fmt: skip
+                      target=target, codecs=codecs, preset=preset,
+                      sample_most=sample_most)  # fmt: skip
     except MediaError as exc:
         fixed = fixed_ladder(info, codecs)
         fixed.fallback = f"{exc.code}: {exc.message}"

@@ -131,7 +131,7 @@ def prepare(
         return _prepare_cut(video_id, run_id, ctx, scratch, source_url, location, info, trim,
                             probe_ms, first=first, playable=playable)  # fmt: skip
     plan = segments.make_plan(location, info, settings.segment_seconds, first)
-    plan = _with_ladder(ctx, plan, location)
+    plan = _with_ladder(ctx, plan, location, playable)
     # `playable`: each job's files go into the run as it finishes (see `publish_job`).
     source = {"url": source_url, "remuxed": plan.remux, "playable": playable}
     if plan.remux:
@@ -170,10 +170,11 @@ def job_order(count: int, has_audio: bool, playable: bool) -> list[int]:
 
 
 def _with_ladder(
-    ctx: RunContext, plan: segments.SegmentPlan, location: str
+    ctx: RunContext, plan: segments.SegmentPlan, location: str, playable: bool
 ) -> segments.SegmentPlan:
     """The plan with the ladder decided once for the whole video (per-title: probe encodes on
-    sampled windows of the source where it lies, ladder.py): every segment encodes it, AV1
+    sampled windows of the source where it lies, ladder.py; a shorter sample when the video is
+    to be playable early: the first segment waits for it): every segment encodes it, AV1
     rungs (`VIDEO_CODECS`) as fMP4 pieces beside the H.264 ones."""
     from chalicelib.media import ladder
 
@@ -182,6 +183,7 @@ def _with_ladder(
         decision = ladder.decide_or_fixed(
             work, plan.info, source=location, exe=ctx.exe, timeout=ctx.timeout(60.0),
             mode=s.video_ladder, target=s.vmaf_target, codecs=s.video_codecs, preset=ctx.preset,
+            sample_most=ladder.PLAYABLE_SAMPLE_MOST if playable else ladder.SAMPLE_MOST,
         )  # fmt: skip
     return replace(plan, ladder=decision.rungs, ladder_decision=decision.to_dict())
 
@@ -227,7 +229,7 @@ def _prepare_cut(
     cut = probe.probe(cut_location, max_duration=settings.max_duration_seconds, exe=ctx.exe)
     plan = segments.make_plan(cut_location, cut, settings.segment_seconds, first)
     plan = replace(plan, remux=True).reading(cut_location)
-    plan = _with_ladder(ctx, plan, cut_location)
+    plan = _with_ladder(ctx, plan, cut_location, playable)
     source = {"url": source_url, "remuxed": True, "playable": playable}
     scratch.put_text(prefix, SOURCE_JSON, json.dumps(source))
     scratch.put_text(prefix, PLAN_JSON, plan.to_json())

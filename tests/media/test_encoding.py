@@ -21,13 +21,14 @@ BASE = transcode.plan_ladder(1920, 1080)
 
 def measured(**rungs: tuple[float, int, float, int]) -> dict[tuple[str, float], ladder.Point]:
     """{(rung, level): Point} from rung=(VMAF, bytes at level 0, VMAF, bytes at level 1); the
-    middle level on their chord (VMAF linearly, bytes log-linearly)."""
+    levels between (the top's and the lower rungs' probes) on their chord (VMAF linearly, bytes
+    log-linearly)."""
     out: dict[tuple[str, float], ladder.Point] = {}
-    mid = ladder.LEVELS[1]
     for key, (v0, b0, v1, b1) in rungs.items():
         k = key.removeprefix("r")
         out[(k, 0)], out[(k, 1)] = ladder.Point(v0, b0), ladder.Point(v1, b1)
-        out[(k, mid)] = ladder.Point(v0 + (v1 - v0) * mid, round(b0 * (b1 / b0) ** mid))
+        for mid in {*ladder.LEVELS[1:-1], *ladder.LOWER_LEVELS}:
+            out[(k, mid)] = ladder.Point(v0 + (v1 - v0) * mid, round(b0 * (b1 / b0) ** mid))
     return out
 
 
@@ -102,10 +103,10 @@ def test_the_middle_probe_lets_a_concave_curve_go_further() -> None:
 
 
 def test_under_the_target_a_flat_sample_is_trusted_only_a_step_down_the_dial() -> None:
-    # Animation's 480p: the sample's VMAF hardly falls (85 -> 83 over the whole dial); the
-    # chord would allow level 0.8. Under the target, a rung goes at most BELOW_TARGET_MOST.
+    # Animation's 480p: the sample's VMAF hardly falls (85 -> 84 over the whole dial); the
+    # chord would allow level 0.4. Under the target, a rung goes at most BELOW_TARGET_MOST.
     m = measured(r1080p=(98, 60_000, 91, 58_000), r720p=(92, 50_000, 81, 38_000),
-                 r480p=(85, 44_000, 83, 30_000))  # fmt: skip
+                 r480p=(85, 44_000, 84, 30_000))  # fmt: skip
     d = ladder.choose(BASE, m)
     by_key = {s.key: s for s in d.scores}
     assert by_key["480p"].chosen == pytest.approx(ladder.BELOW_TARGET_MOST)
@@ -149,9 +150,9 @@ def probe_like(width: int, height: int) -> object:
 
 def test_settings_choose_the_ladder_and_codecs() -> None:
     s = Settings.from_env({})
-    assert (s.video_ladder, s.vmaf_target, s.video_codecs) == ("fixed", 95.0, ("h264",))
-    s = Settings.from_env({"VIDEO_LADDER": "per-title", "VIDEO_CODECS": "av1"})
-    assert s.video_ladder == "per-title" and s.video_codecs == ("h264", "av1")  # H.264 always
+    assert (s.video_ladder, s.vmaf_target, s.video_codecs) == ("per-title", 95.0, ("h264",))
+    s = Settings.from_env({"VIDEO_LADDER": "fixed", "VIDEO_CODECS": "av1"})
+    assert s.video_ladder == "fixed" and s.video_codecs == ("h264", "av1")  # H.264 always
     with pytest.raises(ValueError, match="VIDEO_CODECS"):
         Settings.from_env({"VIDEO_CODECS": "h264,vp9"})
     with pytest.raises(ValueError, match="VIDEO_LADDER"):
@@ -239,3 +240,21 @@ def test_probe_decides_and_av1_renditions_join_the_master(
     assert '#EXT-X-MAP:URI="hls_av1_480p_init.mp4"' in av1 and ".m4s" in av1
     assert result.renditions[1].media_glob == "hls_av1_480p_*"
     assert (tmp_path / "hls_av1_480p_init.mp4").is_file()
+
+
+def test_a_lower_rung_on_its_lanczos_chord_is_lanczos_and_never_more_bytes() -> None:
+    """The lower rungs are probed with bicubic at the fixed settings (their viewers' slot) and with
+    lanczos further down the dial: a sharper downscale that keeps the VMAF while spending fewer
+    bytes is taken (lanczos); one that would spend more than the slot's bytes is not (the least
+    step with bicubic, about the fixed rung)."""
+    m = measured(r1080p=(93, 1000, 83, 500), r720p=(88, 500, 78, 250), r480p=(80, 250, 70, 125))
+    lo, hi = ladder.LOWER_LEVELS
+    m[("720p", lo)], m[("720p", hi)] = ladder.Point(88.9, 450), ladder.Point(86.5, 330)
+    m[("480p", lo)], m[("480p", hi)] = ladder.Point(80.9, 262), ladder.Point(78.5, 240)
+    d = ladder.choose(BASE, m)
+    by_key = {r.quality: r for r in d.rungs}
+    assert by_key["720p"].scaler == "lanczos" and by_key["720p"].crf > 23 + ladder.CRF_SPAN * lo
+    assert by_key["480p"].scaler == "bicubic" and by_key["480p"].crf == pytest.approx(23.25)
+    assert by_key["1080p"].scaler == "bicubic"
+    assert d.to_dict()["rungs"][1]["scaler"] == "lanczos"
+    served(d, m)
