@@ -193,7 +193,8 @@ _VIDEO = {
                     {
                         "type": "object",
                         "description": "How the ladder was decided (VIDEO_LADDER): `mode` "
-                        "per-title or fixed, the VMAF target, each rung's CRF and cap, the rungs "
+                        "per-title or fixed, the VMAF target, each rung's CRF, cap, keyframe "
+                        "interval and downscaler (bicubic, or lanczos), the rungs "
                         "dropped, and the probe's windows, scores and seconds.",
                     }
                 ),

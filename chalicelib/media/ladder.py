@@ -1,15 +1,17 @@
 """The content-aware (per-title) ladder: rungs chosen from short probe encodes, measured by VMAF.
 
-`VIDEO_LADDER=per-title` decides the ladder of a video once, before it is encoded (one-pass:
-before the ladder; segmented: in the plan, which every segment reads):
+`VIDEO_LADDER=per-title` (the default) decides the ladder of a video once, before it is encoded
+(one-pass: before the ladder; segmented: in the plan, which every segment reads):
 
-1. Sample: ~6 % of the video (1-6 s; `quality.sample_windows`): three windows spread over a
+1. Sample: ~6 % of the video (0.5-6 s, at most PLAYABLE_SAMPLE_MOST when the first segment waits
+   for it; `quality.sample_windows`): three windows spread over a
    long video, one in the middle of a video up to a minute (reached by one seek in an MP4,
    MOV or Matroska file; read from the start in others, where a seek lands between keyframes).
 2. Probe: ONE ffmpeg process encodes the sample at the top rung of the fixed ladder three times:
    at the fixed ladder's own settings (CRF 23, its cap: the *reference* point) and at two steps
    down the quality dial (`LEVELS`: CRF 27 and 33, the cap x 0.82 and x CAP_FLOOR); the lower
-   rungs at the first two (`LOWER_LEVELS`); and, when AV1
+   rungs at the fixed settings (bicubic) and, downscaled with lanczos, at two steps
+   (`LOWER_LEVELS`: CRF 24 and 27); and, when AV1
    is on, the top rung with SVT-AV1 at two CRFs. Each probe's bytes are kept (the encodes are
    written, not discarded).
 3. Score: the same process decodes every probe back and scores it with VMAF against the sample,
@@ -23,14 +25,14 @@ before the ladder; segmented: in the plan, which every segment reads):
    (a lower resolution serves a higher one's only when about transparent).
    The ladder is the set of candidates, at most one per resolution, that serves every slot for
    the fewest bytes — so a rung is dropped when another serves its viewers (1080p at a higher
-   CRF can serve the 720p viewer of a screen recording; 720p the 1080p viewer of a slide), and
+   CRF can serve the 720p viewer of a screen recording; never the top rung itself), and
    a reference rung at its own settings always serves its own slot (never worse, at worst the
    fixed ladder).
 5. Keyframes: one per HLS segment (4 s, `transcode.SEGMENT_SECONDS`) instead of the fixed
    ladder's every 2 s: a player switches and seeks at segment starts only, and a static picture
    (slides, screens) spends most of its bytes on keyframes.
 
-`fixed` is the fixed ladder (CRF 23, 2 s keyframes, nothing probed). AV1
+`fixed` is the fixed ladder (CRF 23, bicubic, 2 s keyframes, nothing probed). AV1
 (`VIDEO_CODECS=h264,av1`) adds SVT-AV1 renditions of the top `AV1_RUNGS` rungs of the fixed
 ladder, at the CRF whose probed VMAF meets the top slot's quality.
 """
@@ -358,11 +360,15 @@ def _options(
 
 
 def _cheapest(options: list[list[Option]], slots: int) -> tuple[Option | None, ...]:
-    """One option (or none) per resolution: every slot served, the fewest bytes in all."""
+    """One option (or none) per resolution: every slot served, the fewest bytes in all. The top
+    rung (the source's size, or the ladder's top) is always kept: the video is downloadable and
+    playable at the size it was made (a lower rung may still serve the top's viewers, and the top
+    rung then goes far down the dial: measured, it is the cheaper way on slides and screens)."""
     everyone = (1 << slots) - 1
     chosen: tuple[Option | None, ...] | None = None
     cost = math.inf
-    for combo in itertools.product(*[[None, *o] for o in options]):
+    choices = [list(o) if i == 0 else [None, *o] for i, o in enumerate(options)]
+    for combo in itertools.product(*choices):
         mask = total = 0
         for option in combo:
             if option is not None:
