@@ -74,10 +74,13 @@ DEFAULT_VMAF_TARGET = 95.0  # about transparent on a 1080p screen: bits past it 
 # fixed rung where the sample said 0.75).
 MARGIN = 0.75
 MARGIN_BELOW = 0.4
-# ...and under the target a rung steps at most this far down the dial (CRF +2.5): a sample whose
+# ...and under the target a rung steps at most this far down the dial (CRF +1.5): a sample whose
 # VMAF hardly falls there is trusted no further (the same animation's 480p: CRF 28 on the
-# sample's word, 1.8 below on the clip; with lanczos the lower rungs gain about a CRF step back).
-BELOW_TARGET_MOST = 0.25
+# sample's word, 1.8 below on the clip). A lower rung on its lanczos chord goes to CRF +2.5: the
+# sharper downscale gains about a CRF step back (the top rung at +2.5 came out 1.1 under its fixed
+# rung on the bench's film grain).
+BELOW_TARGET_MOST = 0.15
+LOWER_BELOW_TARGET_MOST = 0.25
 BYTES_MARGIN = 0.97  # ...and 3 % of a slot's bytes when another resolution serves it
 # The quality dial (`at_level`): level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR.
 CRF_SPAN = 10.0
@@ -343,7 +346,8 @@ def _options(
         for j, slot in enumerate(base):
             ref = measured[(slot.key, 0)]
             if j == index:  # its own viewers: the same resolution
-                near = ref.vmaf >= target or level <= BELOW_TARGET_MOST
+                most = LOWER_BELOW_TARGET_MOST if index else BELOW_TARGET_MOST
+                near = ref.vmaf >= target or level <= most
                 cheaper = scaler_at(index, level) == BICUBIC or (
                     point.bytes <= ref.bytes * BYTES_MARGIN
                 )

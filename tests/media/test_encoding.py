@@ -104,13 +104,14 @@ def test_the_middle_probe_lets_a_concave_curve_go_further() -> None:
 
 def test_under_the_target_a_flat_sample_is_trusted_only_a_step_down_the_dial() -> None:
     # Animation's 480p: the sample's VMAF hardly falls (85 -> 84 over the whole dial); the
-    # chord would allow level 0.4. Under the target, a rung goes at most BELOW_TARGET_MOST.
+    # chord would allow level 0.4. Under the target, a lower rung goes at most
+    # LOWER_BELOW_TARGET_MOST (on its lanczos chord), the top rung at most BELOW_TARGET_MOST.
     m = measured(r1080p=(98, 60_000, 91, 58_000), r720p=(92, 50_000, 81, 38_000),
                  r480p=(85, 44_000, 84, 30_000))  # fmt: skip
     d = ladder.choose(BASE, m)
     by_key = {s.key: s for s in d.scores}
-    assert by_key["480p"].chosen == pytest.approx(ladder.BELOW_TARGET_MOST)
-    assert by_key["1080p"].chosen > ladder.BELOW_TARGET_MOST  # transparent: the target rules
+    assert by_key["480p"].chosen == pytest.approx(ladder.LOWER_BELOW_TARGET_MOST)
+    assert by_key["1080p"].chosen > ladder.LOWER_BELOW_TARGET_MOST  # transparent: target rules
     served(d, m)
 
 
@@ -268,4 +269,16 @@ def test_the_top_rung_is_kept_even_when_a_lower_one_would_serve_its_viewers() ->
                  r480p=(80, 250, 60, 100))  # fmt: skip
     d = ladder.choose(BASE, m)
     assert d.rungs[0].quality == "1080p" and d.dropped == []
+    served(d, m)
+
+
+def test_under_the_target_the_top_rung_steps_less_far_than_a_lanczos_lower_rung() -> None:
+    # Grain under the target with a flat sample: the top rung (no sharper downscale to win a
+    # step back) stops at BELOW_TARGET_MOST; the lower rungs on their lanczos chord go further.
+    m = measured(r1080p=(80, 5000, 79, 3000), r720p=(70, 3000, 69, 1500),
+                 r480p=(60, 1200, 59, 600))  # fmt: skip
+    d = ladder.choose(BASE, m)
+    by_key = {s.key: s.chosen for s in d.scores}
+    assert by_key["1080p"] == pytest.approx(ladder.BELOW_TARGET_MOST)
+    assert by_key["720p"] == by_key["480p"] == pytest.approx(ladder.LOWER_BELOW_TARGET_MOST)
     served(d, m)
