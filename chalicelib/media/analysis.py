@@ -7,7 +7,8 @@
    decoded once for the renditions and the analysis together.
 2. Vision on one frame per scene (capped): faces with OpenCV Haar cascades, on-screen text with
    rapidocr. The frames come from the top rendition once it is written (upright, tone-mapped,
-   deinterlaced, BT.709 like every rendition, and a keyframe at most 2 s before any time), each
+   deinterlaced, BT.709 like every rendition, and a keyframe at most 2 s (fixed ladder) or 4 s
+   (per-title) before any time), each
    one seeked ffmpeg decode into raw BGR (no JPEG round trip).
 """
 

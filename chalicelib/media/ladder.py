@@ -94,8 +94,8 @@ LEVELS = (0.0, 0.4, 1.0)
 # at the same VMAF (bench clips, 720p and 480p). So they are probed at the fixed settings (level 0,
 # bicubic: their viewers' slot) and with lanczos at two levels; a lower rung takes a level on
 # that chord, or the least step with bicubic (about the fixed rung, never its bytes). Under the
-# target they step at most BELOW_TARGET_MOST down the dial anyway, and a lower rung far down is
-# seldom the cheapest way to serve a slot (its bytes are a fraction of the top rung's).
+# target they step at most LOWER_BELOW_TARGET_MOST down the dial anyway, and a lower rung far
+# down is seldom the cheapest way to serve a slot (its bytes are a fraction of the top rung's).
 LOWER_LEVELS = (0.1, 0.4)
 BICUBIC, LANCZOS = "bicubic", "lanczos"
 LEVEL_STEPS = 40
@@ -109,7 +109,7 @@ AV1_DEFAULT_CRF = 35  # the fixed ladder's AV1 rungs (nothing probed)
 AV1_RUNGS = 2  # AV1 renditions of the top two rungs: the bytes are in them
 PROBE_SUBSAMPLE = 3  # VMAF every third frame of the probes (the model is most of their cost)
 MEASURE_SUBSAMPLE = 2  # ...and every second frame of the outputs' measure on the item
-# The probe's sample: 6 % of the video, 1-6 s, in three windows (one when short).
+# The probe's sample: 6 % of the video, 0.5-6 s, in three windows (one when short).
 SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 0.5, 6.0
 # ...and at most 1 s when the video is to be playable while it is processed (segmented, published
 # as its segments finish): the probe runs in the plan, before the first segment starts (measured,

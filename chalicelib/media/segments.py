@@ -6,7 +6,8 @@ time, so every rung's keyframes and HLS segments fall exactly where the one-proc
 them. Each segment is one invocation:
 
 * the ladder for its time range, video only, with the builder of transcode.py (same filter
-  graph, same encoder settings, keyframes forced every 2 s from the boundary, closed GOPs),
+  graph, same encoder settings, keyframes forced every 2 s (fixed) or 4 s (per-title) from the
+  boundary, closed GOPs),
   written straight as the final HLS `.ts` files of each rung (numbered from the segment's first
   HLS index, timestamps shifted to the segment's place in the video); AV1 rungs
   (`VIDEO_CODECS`) as fMP4 pieces whose fragments carry that place, and an init per segment;

@@ -11,7 +11,7 @@ master playlist is written by us from the measured outputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,7 +92,10 @@ class Rung:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Rung:
-        return cls(**raw)
+        """A rung from its dict; keys this version does not know are left out (a plan written by
+        a newer worker while a run is in flight still reads)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
 
 
 def _even(value: float) -> int:

@@ -161,7 +161,11 @@ def vision_clip(make_media: Callable[..., Path], tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def media_settings(tmp_path: Path) -> Settings:
-    """Local settings on a fresh data dir whose inbox is the only source root."""
+    """Local settings on a fresh data dir whose inbox is the only source root. The fixed ladder:
+    these tests assert renditions, keyframes and sizes of the fixed ladder on tiny synthetic clips,
+    where the per-title probe's choice (which rungs, which CRFs) is not what they test; per-title
+    (the product's default) runs on both paths in test_paths.py and test_encoding.py, and
+    everywhere the app's settings come from the environment (tests/e2e, tests/console)."""
     data = tmp_path / "data"
     inbox = data / "inbox"
     inbox.mkdir(parents=True)
@@ -170,6 +174,7 @@ def media_settings(tmp_path: Path) -> Settings:
         data_dir=data,
         source_roots=(inbox,),
         public_base_url="http://127.0.0.1:8000",
+        video_ladder="fixed",
     )
 
 

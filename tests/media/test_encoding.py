@@ -5,6 +5,7 @@ rules on measured numbers (fast), then the probe and an H.264 + AV1 ladder on a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from chalicelib.api.streaming import rewrite_references
 from chalicelib.config import Settings
 from chalicelib.media import ladder, quality, transcode
+from chalicelib.media.errors import MediaError
 from chalicelib.media.probe import probe
 from chalicelib.media.segments import SegmentPlan
 from tests.media.conftest import X264
@@ -67,11 +69,10 @@ def test_past_the_target_a_rung_spends_nothing_more() -> None:
 
 def test_a_lower_rung_probed_at_two_levels_never_goes_past_the_second() -> None:
     """The lower rungs are probed at LOWER_LEVELS only: past the last probe nothing is known,
-    so even a transparent lower rung stops there (a flat extrapolation would promise CRF 33 the
-    CRF 27 probe's VMAF and bytes)."""
+    so even a transparent lower rung stops there — points further down the dial, had they been
+    measured, are not read (a flat extrapolation would promise CRF 33 the CRF 27 probe's VMAF)."""
     m = measured(r1080p=(99, 1000, 96, 400), r720p=(99, 500, 98, 200), r480p=(99, 250, 98, 100))
-    for key in ("720p", "480p"):
-        del m[(key, 1)]
+    assert ("720p", 1) in m and ("480p", 1) in m  # there, and cheaper: still not taken
     d = ladder.choose(BASE, m)
     lower = {s.key: s for s in d.scores if s.key != "1080p"}
     assert lower and all(s.chosen <= ladder.LOWER_LEVELS[-1] for s in lower.values())
@@ -197,10 +198,13 @@ def test_an_fmp4_init_segment_is_signed_like_the_media_segments() -> None:
 
 def test_the_segment_plan_keeps_its_ladder(small_clip: Path, ffmpeg: str) -> None:
     info = probe(small_clip, max_duration=60, exe=ffmpeg)
-    rungs = [transcode.Rung("360p", 640, 360, 600, crf=26.5)]
+    rungs = [transcode.Rung("360p", 640, 360, 600, crf=26.5, keyframe_seconds=4,
+                            scaler="lanczos")]  # fmt: skip
     plan = SegmentPlan(info, 60, "25/1", False, ladder=rungs, ladder_decision={"mode": "x"})
     again = SegmentPlan.from_json(plan.to_json())
     assert again.rungs == rungs and again.ladder_decision == {"mode": "x"}
+    # a key a newer version wrote is left out, not fatal (a plan read across a deploy)
+    assert transcode.Rung.from_dict({**rungs[0].to_dict(), "future": 1}) == rungs[0]
     assert SegmentPlan(info, 60, "25/1", False).rungs == transcode.plan_ladder(640, 360)
 
 
@@ -282,3 +286,61 @@ def test_under_the_target_the_top_rung_steps_less_far_than_a_lanczos_lower_rung(
     assert by_key["1080p"] == pytest.approx(ladder.BELOW_TARGET_MOST)
     assert by_key["720p"] == by_key["480p"] == pytest.approx(ladder.LOWER_BELOW_TARGET_MOST)
     served(d, m)
+
+
+def test_each_rung_is_downscaled_with_its_own_scaler_and_probes_run_one_x264_thread(
+    small_clip: Path, ffmpeg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ladder's graph scales each rung with the rung's scaler (lanczos where the decision
+    says so, bicubic elsewhere); the probe's graph likewise, and its x264 encoders run on one
+    thread each (SVT-AV1 keeps its own)."""
+    info = probe(small_clip, max_duration=60, exe=ffmpeg)
+    top, low = transcode.plan_ladder(1920, 1080)[:2]
+    args = transcode.build_transcode_args(info, [top, replace(low, scaler="lanczos")])
+    graph = args[args.index("-filter_complex") + 1]
+    assert "[s0]scale=1920:1080:flags=bicubic" in graph
+    assert "[s1]scale=1280:720:flags=lanczos" in graph
+
+    seen: list[list[str]] = []
+
+    def capture(args: list[str], **_: object) -> None:
+        seen.append(args)
+        raise MediaError("Stop", "captured")
+
+    monkeypatch.setattr(ladder, "run_ffmpeg", capture)
+    probes = [top, replace(low, scaler="lanczos"), replace(top, codec="av1", crf=32)]
+    with pytest.raises(MediaError):
+        ladder.probe(tmp_path, info, probes, source=str(small_clip),
+                     windows=[quality.Window(0.0, 0.5)], exe=ffmpeg, timeout=60,
+                     preset="veryfast")  # fmt: skip
+    (cmd,) = seen
+    graph = cmd[cmd.index("-filter_complex") + 1]
+    assert (
+        "[s1]scale=1280:720:flags=lanczos" in graph and "[s0]scale=1920:1080:flags=bicubic" in graph
+    )
+    outputs = " ".join(cmd).split(" -map ")[1:4]
+    assert ["-threads:v:0 1" in o for o in outputs] == [True, True, False]  # not SVT-AV1
+
+
+@pytest.mark.parametrize("playable", [True, False])
+def test_the_plan_probes_a_shorter_sample_when_the_first_segment_waits_for_it(
+    playable: bool, small_clip: Path, ffmpeg: str, media_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from chalicelib.processing import segmented
+    from chalicelib.processing.context import RunContext
+
+    asked: dict[str, object] = {}
+
+    def decide(*_: object, **kwargs: object) -> ladder.LadderDecision:
+        asked.update(kwargs)
+        return ladder.fixed_ladder(info)
+
+    monkeypatch.setattr(ladder, "decide_or_fixed", decide)
+    info = probe(small_clip, max_duration=60, exe=ffmpeg)
+    plan = SegmentPlan(info, 60, "25/1", False)
+    ctx = RunContext(replace(media_settings, video_ladder="per-title"))
+    segmented._with_ladder(ctx, plan, str(small_clip), playable)
+    assert asked["mode"] == "per-title"
+    most = ladder.PLAYABLE_SAMPLE_MOST if playable else ladder.SAMPLE_MOST
+    assert asked["sample_most"] == most and ladder.PLAYABLE_SAMPLE_MOST < ladder.SAMPLE_MOST

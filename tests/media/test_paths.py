@@ -123,8 +123,11 @@ def sources(make_media: Callable[..., Path]) -> dict[str, Path]:
 
 
 def settings_for(path: str, media_settings: Settings) -> Settings:
+    """The product's defaults where they matter here: the per-title ladder (odd sources go through
+    its probe as they would in production)."""
     return replace(media_settings, whisper_model="off", x264_preset="ultrafast",
-                   segment_seconds=4 if path == "segmented" else 0)  # fmt: skip
+                   segment_seconds=4 if path == "segmented" else 0,
+                   video_ladder="per-title")  # fmt: skip
 
 
 def run(path: str, clip: Path, settings: Settings) -> tuple[dict[str, Any], LocalMediaStore]:
@@ -400,7 +403,7 @@ def test_the_per_title_ladder_on_each_path(
 ) -> None:
     """Issue 25 on both paths: the ladder decided once (segmented: in the plan), its rungs keyed
     once per HLS segment (4 s) — the renditions' keyframes fall there, and nowhere else."""
-    settings = replace(settings_for(path, media_settings), video_ladder="per-title")
+    settings = settings_for(path, media_settings)
     r, store = run(path, sources["no-audio"], settings)
     assert "error" not in r, r
     decided = r["transcoding"]["ladder"]
