@@ -25,7 +25,7 @@
    (a lower resolution serves a higher one's only when about transparent).
    The ladder is the set of candidates, at most one per resolution, that serves every slot for
    the fewest bytes — so a rung is dropped when another serves its viewers (1080p at a higher
-   CRF can serve the 720p viewer of a screen recording; never the top rung itself), and
+   CRF can serve the 720p viewer of a screen recording; 720p the 1080p viewer of a slide), and
    a reference rung at its own settings always serves its own slot (never worse, at worst the
    fixed ladder).
 5. Keyframes: one per HLS segment (4 s, `transcode.SEGMENT_SECONDS`) instead of the fixed
@@ -365,15 +365,13 @@ def _options(
 
 
 def _cheapest(options: list[list[Option]], slots: int) -> tuple[Option | None, ...]:
-    """One option (or none) per resolution: every slot served, the fewest bytes in all. The top
-    rung (the source's size, or the ladder's top) is always kept: the video is downloadable and
-    playable at the size it was made (a lower rung may still serve the top's viewers, and the top
-    rung then goes far down the dial: measured, it is the cheaper way on slides and screens)."""
+    """One option (or none) per resolution: every slot served, the fewest bytes in all — the top
+    rung included: when a lower resolution is about transparent for the top's viewers in fewer
+    bytes, the top adds no quality and goes (issue 25: "1080p within 1 VMAF of 720p upscaled")."""
     everyone = (1 << slots) - 1
     chosen: tuple[Option | None, ...] | None = None
     cost = math.inf
-    choices = [list(o) if i == 0 else [None, *o] for i, o in enumerate(options)]
-    for combo in itertools.product(*choices):
+    for combo in itertools.product(*[[None, *o] for o in options]):
         mask = total = 0
         for option in combo:
             if option is not None:
