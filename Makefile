@@ -17,7 +17,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 .PHONY: run test test-fast install install-dev lint typecheck pytest bench bench-api bench-auth bench-search bench-media-text bench-media \
 	bench-workflow bench-load bench-events bench-chunked bench-cost bench-whisper bench-segtap bench-coldstart \
 	bench-disk bench-playable synth definition clean smoke rehearse chalice-files install-checkov checkov \
-	bench-images bench-encoding
+	bench-images bench-encoding bench-encoding-curves
 
 ## make run: serve the API locally on the embedded backend (SQLite, local media, local workflow)
 run: $(RUN_STAMP) $(BIN)/video
@@ -132,6 +132,11 @@ bench-segtap: $(DEV_STAMP)
 ## corpus (slides, talking head, grain, motion, animation, screen): bytes, VMAF mean/p5, CPU
 bench-encoding: $(RUN_STAMP)
 	$(BIN)/python bench/bench_encoding.py $(BENCH_ENCODING_ARGS)
+
+## make bench-encoding-curves: each rung's bytes/VMAF over CRFs per downscaler on the same corpus,
+## and the oracle ladder (the fewest bytes one rung per resolution could reach): a ceiling
+bench-encoding-curves: $(RUN_STAMP)
+	$(BIN)/python bench/encoding_curves.py
 
 ## make bench-coldstart: first vs later videos through `python -m devserver` (CPU of the server's
 ## process tree), cold pool vs warm, the 20 s slide talk vs the bare ladder, fixed cost per batch

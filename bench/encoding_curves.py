@@ -1,0 +1,115 @@
+"""Bytes/VMAF curves of each rung on the bench-encoding corpus, per downscaler, and what an oracle
+would save (`.venv/bin/python bench/encoding_curves.py`).
+
+For each clip (bench_encoding.py's generated corpus, cached in --corpus) and each scaler, the
+product's transcode encodes the whole clip at each CRF of --crfs with 4 s keyframes (the per-title
+ladder's), and every rendition is scored with VMAF against the source, upscaled to 1080p — the
+same measure as `make bench-encoding`. The reference is the fixed ladder (CRF 23, bicubic, 2 s
+keyframes), encoded and scored in the same run.
+
+Printed per clip: each rung's (bytes, VMAF) per scaler and CRF; then the **oracle**: for each
+reference rung the fewest bytes any CRF of that resolution and scaler reaches (bytes
+log-linear, VMAF linear between the CRFs measured) at the rung's VMAF less --margin (VMAF
+above 95 counting as 95), and the ladder's bytes against the reference's. It is what a probe
+that knew the whole clip could do with one rung per resolution: a ceiling for the per-title
+ladder, not a product figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_encoding import CAP, SIZE, make_corpus  # noqa: E402
+from chalicelib.media import ladder, quality, transcode  # noqa: E402
+from chalicelib.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from chalicelib.media.probe import probe  # noqa: E402
+
+Point = tuple[int, float]  # (bytes, VMAF mean)
+
+
+def encode_and_score(exe: str, work: Path, info: Any, clip: Path, rungs: list[transcode.Rung]
+                     ) -> dict[str, Point]:  # fmt: skip
+    """Each rung's (bytes, VMAF) of one ladder process over the whole clip."""
+    work.mkdir(parents=True, exist_ok=True)
+    link = work / "source"
+    if not link.exists():
+        link.symlink_to(clip)
+    transcode.transcode(work, info, exe=exe, timeout=3600, rungs=rungs)
+    files = [str(work / r.mp4_name) for r in rungs]
+    scores = quality.score(work, info, files, source=str(clip), size=SIZE, exe=exe,
+                           timeout=3600, subsample=2)  # fmt: skip
+    return {r.key: (os.path.getsize(f), s.mean) for r, f, s in zip(rungs, files, scores,
+                                                                  strict=True)}  # fmt: skip
+
+
+def fewest_bytes(curve: list[tuple[float, Point]], goal: float, steps: int = 20) -> float | None:
+    """The fewest bytes on the curve (CRF -> point) whose VMAF meets `goal`."""
+    best: float | None = None
+    for (_, (b0, v0)), (_, (b1, v1)) in itertools.pairwise(curve):
+        for i in range(steps + 1):
+            t = i / steps
+            vmaf, size = v0 + (v1 - v0) * t, b0 * (b1 / b0) ** t
+            if vmaf >= goal and (best is None or size < best):
+                best = size
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--clips", default="slides,talking-head,film-grain,fast-motion,"
+                        "animation,screen")  # fmt: skip
+    parser.add_argument("--scalers", default="bicubic,lanczos")
+    parser.add_argument("--crfs", default="23,25,27,30")
+    parser.add_argument("--margin", type=float, default=0.5, help="VMAF below the fixed rung")
+    parser.add_argument("--corpus", type=Path, default=ROOT / ".data" / "bench-encoding")
+    args = parser.parse_args()
+    exe = ffmpeg_exe(os.environ.get("VIDEO_FFMPEG", ""))
+    names = [n for n in args.clips.split(",") if n]
+    scalers = [s for s in args.scalers.split(",") if s]
+    crfs = [float(c) for c in args.crfs.split(",")]
+    clips = make_corpus(exe, args.corpus, args.seconds, names)
+    ratios: dict[str, list[float]] = {s: [] for s in scalers}
+    for name in names:
+        info = probe(clips[name], max_duration=3600, exe=exe)
+        fixed = ladder.fixed_ladder(info).rungs
+        work = args.corpus / f"curves-{name}"
+        ref = encode_and_score(exe, work / "ref", info, clips[name], fixed)
+        print(f"\n## {name}\nreference: " + ", ".join(
+            f"{k} {b / 1e6:.3f} MB / {v:.2f}" for k, (b, v) in ref.items()))  # fmt: skip
+        for scaler in scalers:
+            curves: dict[str, list[tuple[float, Point]]] = {r.key: [] for r in fixed}
+            for crf in crfs:
+                rungs = [replace(r, crf=crf, keyframe_seconds=ladder.PER_TITLE_KEYFRAME_SECONDS,
+                                 scaler=scaler) for r in fixed]  # fmt: skip
+                got = encode_and_score(exe, work / f"{scaler}-{crf:g}", info, clips[name], rungs)
+                for key, point in got.items():
+                    curves[key].append((crf, point))
+                print(f"{scaler} CRF {crf:g}: " + ", ".join(
+                    f"{k} {b / 1e6:.3f} MB / {v:.2f}" for k, (b, v) in got.items()))  # fmt: skip
+            total = 0.0
+            for key, (size, vmaf) in ref.items():
+                best = fewest_bytes(curves[key], min(CAP, vmaf) - args.margin)
+                total += size if best is None else min(size, best)
+            ratios[scaler].append(total / sum(b for b, _ in ref.values()))
+            print(f"{scaler} oracle ladder bytes: {ratios[scaler][-1]:.2f}x the reference")
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    for scaler, values in ratios.items():
+        print(f"- {scaler}: oracle median {statistics.median(values):.3f}x over "
+              f"{len(values)} clips (margin {args.margin} VMAF)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
