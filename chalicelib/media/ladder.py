@@ -55,6 +55,7 @@ from chalicelib.media.probe import ProbeResult
 from chalicelib.media.transcode import (
     AV1,
     H264,
+    KEYFRAME_SECONDS,
     REFERENCE_CRF,
     SEGMENT_SECONDS,
     Rung,
@@ -71,9 +72,11 @@ DEFAULT_VMAF_TARGET = 95.0  # about transparent on a 1080p screen: bits past it 
 # The probe's sample stands for the whole video, and misjudges it: a rung aims at most MARGIN
 # below the target (VMAF past it is not seen), and at most MARGIN_BELOW below its fixed rung's
 # VMAF when that is under the target (measured: an 8 s animation's 480p came out 1.2 below the
-# fixed rung where the sample said 0.75).
+# fixed rung where the sample said 0.75; a 12 s fast motion's lanczos 720p 1.03 below where it
+# said 0.4 — 4 s keyframes cost high motion a few tenths a 1 s sample cannot see, and the fixed
+# rung itself moves ±0.3 between runs).
 MARGIN = 0.75
-MARGIN_BELOW = 0.4
+MARGIN_BELOW = 0.2
 # ...and under the target a rung steps at most this far down the dial (CRF +1.5): a sample whose
 # VMAF hardly falls there is trusted no further (the same animation's 480p: CRF 28 on the
 # sample's word, 1.8 below on the clip). A lower rung on its lanczos chord goes to CRF +2.5: the
@@ -110,7 +113,7 @@ AV1_RUNGS = 2  # AV1 renditions of the top two rungs: the bytes are in them
 PROBE_SUBSAMPLE = 3  # VMAF every third frame of the probes (the model is most of their cost)
 MEASURE_SUBSAMPLE = 2  # ...and every second frame of the outputs' measure on the item
 # The probe's sample: 6 % of the video, 0.5-6 s, in three windows (one when short).
-SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 0.5, 6.0
+SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 1.0, 6.0
 # ...and at most 1 s when the video is to be playable while it is processed (segmented, published
 # as its segments finish): the probe runs in the plan, before the first segment starts (measured,
 # `make bench-playable`, 1 min 1080p30 with grain: the first frame at 10.2 s with the fixed
@@ -118,6 +121,14 @@ SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 0.5, 6.0
 PLAYABLE_SAMPLE_MOST = 1.0
 MEASURE_LEAST = 1.0  # the outputs' VMAF on the item: on at least a second of the video
 PER_TITLE_KEYFRAME_SECONDS = SEGMENT_SECONDS
+# ...where the pictures repeat: a keyframe per HLS segment pays when inter frames are cheap and a
+# keyframe is much of the bytes (slides: 0.55x at the same VMAF), and costs quality where every
+# frame spends many bits (measured: 4 s keyframes put a 12 s fast motion's 720p a few tenths under
+# 2 s ones — a 1 s sample cannot see it, and the rung came out 1.03 under its fixed rung). The
+# top rung's bits per pixel at the fixed settings on the sample decide: under this, one keyframe
+# per segment; over it, every 2 s as the fixed ladder (bench clips at 1080p: animation 0.001,
+# slides 0.006, screen 0.036 | talking head 0.062, fast motion 0.08, film grain 0.17).
+LONG_GOP_MOST_BPP = 0.05
 
 
 @dataclass(frozen=True)
@@ -255,7 +266,8 @@ def decide(
     keys = [(r.key, level) for _, r, level in probed]
     keys += [(p.key, p.crf) for p in probes[len(probed) :]]  # AV1: by its CRF
     measured = dict(zip(keys, points, strict=True))
-    decision = choose(base, measured, target=target, codecs=codecs)
+    frames = sum(w.duration for w in windows) * (info.fps or 25.0)
+    decision = choose(base, measured, target=target, codecs=codecs, sample_frames=frames)
     decision.windows = windows
     decision.probe_seconds = time.monotonic() - started
     return decision
@@ -286,10 +298,12 @@ def choose(
     *,
     target: float = DEFAULT_VMAF_TARGET,
     codecs: Sequence[str] = (H264,),
+    sample_frames: float | None = None,
 ) -> LadderDecision:
     """The per-title ladder from the probe: `measured[(rung key, 0)]` at level 0 (the fixed
     ladder's settings), `[(key, 1)]` at level 1; `[("av1_<top>", crf)]` for AV1 (see the
-    module's doc, step 4)."""
+    module's doc, step 4). `sample_frames`: the frames probed (for the keyframe interval,
+    LONG_GOP_MOST_BPP; None: one keyframe per segment)."""
     slots = {r.key: measured[(r.key, 0)] for r in base}
     goals = {k: min(target - MARGIN, p.vmaf - MARGIN_BELOW) for k, p in slots.items()}
     options = [_options(i, base, measured, goals, target) for i in range(len(base))]
@@ -316,7 +330,18 @@ def choose(
         av1_rungs, av1_score = _av1(base, measured, min(target, top.vmaf) - MARGIN, top)
         rungs += av1_rungs
         scores.append(av1_score)
+    keyframe_seconds = keyframes_for(base[0], slots[base[0].key], sample_frames)
+    rungs = [replace(r, keyframe_seconds=keyframe_seconds) for r in rungs]
     return LadderDecision(PER_TITLE, rungs, target, dropped, scores)
+
+
+def keyframes_for(top: Rung, slot: Point, sample_frames: float | None) -> int:
+    """The per-title ladder's keyframe interval (LONG_GOP_MOST_BPP): one per HLS segment where
+    the top rung at the fixed settings spends few bits per pixel, else the fixed ladder's."""
+    if not sample_frames:
+        return PER_TITLE_KEYFRAME_SECONDS
+    bpp = slot.bytes * 8 / (top.width * top.height * sample_frames)
+    return PER_TITLE_KEYFRAME_SECONDS if bpp < LONG_GOP_MOST_BPP else KEYFRAME_SECONDS
 
 
 def _options(
