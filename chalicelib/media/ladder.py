@@ -443,7 +443,9 @@ def _av1_crf(goal: float, low: tuple[float, float], high: tuple[float, float]) -
     """SVT-AV1's CRF for `goal`: on the chord between its probes, and below the lower probe a
     linear extension (the curve is flatter there: it over-delivers), within AV1_CRF_RANGE."""
     (c0, v0), (c1, v1) = low, high
-    if v0 >= goal or v0 <= v1:
+    if v0 <= v1:  # the higher CRF scored as well for fewer bytes (its cap binds: grain)
+        return min(AV1_CRF_RANGE[1], int(c1))
+    if v0 >= goal:
         return min(AV1_CRF_RANGE[1], math.floor(level_for(goal, low, high)))
     slope = (v0 - v1) / (c1 - c0)  # VMAF per CRF step
     return max(AV1_CRF_RANGE[0], int(c0) - math.ceil((goal - v0) / slope))

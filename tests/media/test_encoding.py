@@ -366,3 +366,14 @@ def test_keyframes_per_segment_only_where_the_pictures_repeat() -> None:
     m[("av1_1080p", 32)], m[("av1_1080p", 48)] = ladder.Point(98, 600_000), ladder.Point(90, 10**5)
     d = ladder.choose(BASE, m, sample_frames=frames, codecs=("h264", "av1"))
     assert {r.keyframe_seconds for r in d.rungs} == {2}  # every rung, AV1 too: aligned segments
+
+
+def test_an_av1_probe_that_scores_better_at_the_higher_crf_takes_it() -> None:
+    """Grain under the cap: SVT-AV1 at CRF 48 scored above CRF 32 on the sample (the cap binds
+    the lower CRF), both under the goal — the higher CRF is as good for fewer bytes (measured:
+    CRF 32 spent 1.18x the H.264 reference's bytes, CRF 48 0.56x at a higher VMAF)."""
+    m = measured(r1080p=(74, 5400, 60, 5000), r720p=(67, 3000, 55, 2900),
+                 r480p=(57, 1250, 45, 1200))  # fmt: skip
+    m[("av1_1080p", 32)], m[("av1_1080p", 48)] = ladder.Point(71, 6400), ladder.Point(72, 3000)
+    d = ladder.choose(BASE, m, codecs=("h264", "av1"))
+    assert {r.crf for r in d.rungs if r.codec == "av1"} == {48}
