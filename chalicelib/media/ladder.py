@@ -3,7 +3,7 @@
 `VIDEO_LADDER=per-title` (the default) decides the ladder of a video once, before it is encoded
 (one-pass: before the ladder; segmented: in the plan, which every segment reads):
 
-1. Sample: ~6 % of the video (0.5-6 s, at most PLAYABLE_SAMPLE_MOST when the first segment waits
+1. Sample: ~6 % of the video (1-6 s, at most PLAYABLE_SAMPLE_MOST when the first segment waits
    for it; `quality.sample_windows`): three windows spread over a
    long video, one in the middle of a video up to a minute (reached by one seek in an MP4,
    MOV or Matroska file; read from the start in others, where a seek lands between keyframes).
@@ -112,7 +112,7 @@ AV1_DEFAULT_CRF = 35  # the fixed ladder's AV1 rungs (nothing probed)
 AV1_RUNGS = 2  # AV1 renditions of the top two rungs: the bytes are in them
 PROBE_SUBSAMPLE = 3  # VMAF every third frame of the probes (the model is most of their cost)
 MEASURE_SUBSAMPLE = 2  # ...and every second frame of the outputs' measure on the item
-# The probe's sample: 6 % of the video, 0.5-6 s, in three windows (one when short).
+# The probe's sample: 6 % of the video, 1-6 s, in three windows (one when short).
 SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 1.0, 6.0
 # ...and at most 1 s when the video is to be playable while it is processed (segmented, published
 # as its segments finish): the probe runs in the plan, before the first segment starts (measured,
