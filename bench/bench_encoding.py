@@ -293,15 +293,22 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> bool:
     return ok
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def corpus_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options naming the corpus (its length, clips and cache), shared by the encoding
+    benches."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--clips", default="slides,talking-head,film-grain,fast-motion,"
                         "animation,screen")  # fmt: skip
+    parser.add_argument("--corpus", type=Path, default=ROOT / ".data" / "bench-encoding")
+    return parser
+
+
+def main() -> None:
+    parser = corpus_parser(__doc__)
     parser.add_argument("--subsample", type=int, default=2, help="VMAF every n-th frame")
     parser.add_argument("--target", type=float, default=ladder.DEFAULT_VMAF_TARGET)
     parser.add_argument("--av1", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--corpus", type=Path, default=ROOT / ".data" / "bench-encoding")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     exe = ffmpeg_exe(os.environ.get("VIDEO_FFMPEG", ""))

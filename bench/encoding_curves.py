@@ -17,7 +17,6 @@ ladder, not a product figure.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import shutil
@@ -30,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_encoding import CAP, SIZE, make_corpus  # noqa: E402
+from bench.bench_encoding import CAP, SIZE, corpus_parser, make_corpus  # noqa: E402
 from chalicelib.media import ladder, quality, transcode  # noqa: E402
 from chalicelib.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from chalicelib.media.probe import probe  # noqa: E402
@@ -66,14 +65,10 @@ def fewest_bytes(curve: list[tuple[float, Point]], goal: float, steps: int = 20)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--clips", default="slides,talking-head,film-grain,fast-motion,"
-                        "animation,screen")  # fmt: skip
+    parser = corpus_parser(__doc__)
     parser.add_argument("--scalers", default="bicubic,lanczos")
     parser.add_argument("--crfs", default="23,25,27,30")
     parser.add_argument("--margin", type=float, default=0.5, help="VMAF below the fixed rung")
-    parser.add_argument("--corpus", type=Path, default=ROOT / ".data" / "bench-encoding")
     args = parser.parse_args()
     exe = ffmpeg_exe(os.environ.get("VIDEO_FFMPEG", ""))
     names = [n for n in args.clips.split(",") if n]
