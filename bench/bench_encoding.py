@@ -296,7 +296,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> bool:
 def corpus_parser(doc: str | None) -> argparse.ArgumentParser:
     """The options naming the corpus (its length, clips and cache), shared by the encoding
     benches."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n", maxsplit=1)[0])
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n", maxsplit=1)[0])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--clips", default="slides,talking-head,film-grain,fast-motion,"
                         "animation,screen")  # fmt: skip
