@@ -208,14 +208,17 @@ def fixed_ladder(info: ProbeResult, codecs: Sequence[str] = (H264,)) -> LadderDe
     return LadderDecision(FIXED, rungs + (av1 if AV1 in codecs else []), DEFAULT_VMAF_TARGET)
 
 
-def at_level(rung: Rung, level: float, scaler: str = BICUBIC) -> Rung:
+def at_level(
+    rung: Rung, level: float, scaler: str = BICUBIC,
+    keyframe_seconds: int = PER_TITLE_KEYFRAME_SECONDS,
+) -> Rung:  # fmt: skip
     """The rung one step down the quality dial: level 0 is the fixed ladder's (CRF 23, its
     cap), level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR; between, both linearly. CRF
     governs where the cap does not bind (easy pictures), the cap where it does (grain, motion).
     Per-title rungs key once per HLS segment."""
     crf = round(REFERENCE_CRF + CRF_SPAN * level, 2)
     cap = round(rung.maxrate_kbps * (1 - (1 - CAP_FLOOR) * level))
-    return replace(rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=PER_TITLE_KEYFRAME_SECONDS,
+    return replace(rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=keyframe_seconds,
                    scaler=scaler)  # fmt: skip
 
 
@@ -305,6 +308,7 @@ def choose(
     module's doc, step 4). `sample_frames`: the frames probed (for the keyframe interval,
     LONG_GOP_MOST_BPP; None: one keyframe per segment)."""
     slots = {r.key: measured[(r.key, 0)] for r in base}
+    keyframe_seconds = keyframes_for(base[0], slots[base[0].key], sample_frames)
     goals = {k: min(target - MARGIN, p.vmaf - MARGIN_BELOW) for k, p in slots.items()}
     options = [_options(i, base, measured, goals, target) for i in range(len(base))]
     chosen = _cheapest(options, len(base))
@@ -317,7 +321,7 @@ def choose(
             continue
         mask, _, level, point = option
         serves = [s.key for j, s in enumerate(base) if mask >> j & 1]
-        rungs.append(at_level(r, level, scaler_at(i, level)))
+        rungs.append(at_level(r, level, scaler_at(i, level), keyframe_seconds))
         scores.append(RungScore(
             r.key, {lv: measured[(r.key, lv)].vmaf for lv in levels_of(i)
                     if (r.key, lv) in measured},
@@ -327,11 +331,10 @@ def choose(
     if AV1 in codecs:
         # AV1 is measured against the top fixed rung within 1 point: the margin is MARGIN
         top = slots[base[0].key]
-        av1_rungs, av1_score = _av1(base, measured, min(target, top.vmaf) - MARGIN, top)
+        av1_rungs, av1_score = _av1(base, measured, min(target, top.vmaf) - MARGIN, top,
+                                    keyframe_seconds)  # fmt: skip
         rungs += av1_rungs
         scores.append(av1_score)
-    keyframe_seconds = keyframes_for(base[0], slots[base[0].key], sample_frames)
-    rungs = [replace(r, keyframe_seconds=keyframe_seconds) for r in rungs]
     return LadderDecision(PER_TITLE, rungs, target, dropped, scores)
 
 
@@ -408,14 +411,16 @@ def _cheapest(options: list[list[Option]], slots: int) -> tuple[Option | None, .
 
 
 def _av1(
-    base: Sequence[Rung], measured: dict[tuple[str, float], Point], goal: float, ref: Point
-) -> tuple[list[Rung], RungScore]:
-    """AV1 renditions of the top AV1_RUNGS rungs at the CRF meeting the top slot's goal."""
+    base: Sequence[Rung], measured: dict[tuple[str, float], Point], goal: float, ref: Point,
+    keyframe_seconds: int,
+) -> tuple[list[Rung], RungScore]:  # fmt: skip
+    """AV1 renditions of the top AV1_RUNGS rungs at the CRF meeting the top slot's goal, keyed
+    with the H.264 rungs (aligned segments)."""
     top = base[0]
     low, high = ((float(c), measured[(f"{AV1}_{top.quality}", c)]) for c in AV1_CRFS)
     chord = (low[0], low[1].vmaf), (high[0], high[1].vmaf)
     crf = _av1_crf(goal, *chord)
-    rungs = [replace(r, codec=AV1, crf=crf, keyframe_seconds=PER_TITLE_KEYFRAME_SECONDS)
+    rungs = [replace(r, codec=AV1, crf=crf, keyframe_seconds=keyframe_seconds)
              for r in base[:AV1_RUNGS]]  # fmt: skip
     ratio = _interpolate(crf, low, high).bytes / max(1, ref.bytes)
     score = RungScore(f"{AV1}_{top.quality}", dict(chord), goal, crf,
