@@ -194,8 +194,9 @@ _VIDEO = {
                         "type": "object",
                         "description": "How the ladder was decided (VIDEO_LADDER): `mode` "
                         "per-title or fixed, the VMAF target, each rung's CRF, cap, keyframe "
-                        "interval and downscaler (bicubic, or lanczos), the rungs "
-                        "dropped, and the probe's windows, scores and seconds.",
+                        "interval, downscaler (bicubic, or lanczos) and x264 options on "
+                        "top of the preset (x264Params), the rungs dropped, and the probe's "
+                        "windows, scores and seconds.",
                     }
                 ),
                 "hls": {"type": "object", "properties": {"masterUrl": {**_STR, "format": "uri"}}},

@@ -7,13 +7,14 @@
    for it; `quality.sample_windows`): three windows spread over a
    long video, one in the middle of a video up to a minute (reached by one seek in an MP4,
    MOV or Matroska file; read from the start in others, where a seek lands between keyframes).
-2. Probe: ONE ffmpeg process encodes the sample at the top rung of the fixed ladder three times:
-   at the fixed ladder's own settings (CRF 23, its cap: the *reference* point) and at two steps
-   down the quality dial (`LEVELS`: CRF 27 and 33, the cap x 0.82 and x CAP_FLOOR); the lower
-   rungs at the fixed settings (bicubic) and, downscaled with lanczos, at two steps
-   (`LOWER_LEVELS`: CRF 24 and 27); and, when AV1
-   is on, the top rung with SVT-AV1 at two CRFs. Each probe's bytes are kept (the encodes are
-   written, not discarded).
+2. Probe: ONE ffmpeg process encodes the sample at each rung of the fixed ladder three times:
+   at the fixed ladder's own settings (x264 veryfast CRF 23, its cap, bicubic: the *reference*
+   point, what its viewers are owed) and at two steps down the quality dial with the per-title
+   settings (`TOP_LEVELS`: CRF 24 and 28 with the cap x 0.96 and x 0.78; `LOWER_LEVELS` for the
+   lower rungs: CRF 24 and 27.5), which are x264 options that spend the bits where VMAF sees
+   them (`TUNED_X264`) and, below the top, a lanczos downscale; and, when AV1 is on, the top
+   rung with SVT-AV1 at two CRFs. Each probe's bytes are kept (the encodes are written, not
+   discarded).
 3. Score: the same process decodes every probe back and scores it with VMAF against the sample,
    upscaled to the top rung's size (what a viewer of that rung sees on the big screen).
 4. Choose (the convex hull of the sample): every reference rung is a *slot* — a viewer whose
@@ -26,11 +27,12 @@
    The ladder is the set of candidates, at most one per resolution, that serves every slot for
    the fewest bytes — so a rung is dropped when another serves its viewers (1080p at a higher
    CRF can serve the 720p viewer of a screen recording; 720p the 1080p viewer of a slide), and
-   a reference rung at its own settings always serves its own slot (never worse, at worst the
-   fixed ladder).
+   a reference rung at the least step from its own settings always serves its own slot (never
+   worse, at worst about the fixed ladder).
 5. Keyframes: one per HLS segment (4 s, `transcode.SEGMENT_SECONDS`) instead of the fixed
-   ladder's every 2 s: a player switches and seeks at segment starts only, and a static picture
-   (slides, screens) spends most of its bytes on keyframes.
+   ladder's every 2 s where the pictures repeat (LONG_GOP_MOST_BPP): a player switches and seeks
+   at segment starts only, and a static picture (slides, screens) spends most of its bytes on
+   keyframes.
 
 `fixed` is the fixed ladder (CRF 23, bicubic, 2 s keyframes, nothing probed). AV1
 (`VIDEO_CODECS=h264,av1`) adds SVT-AV1 renditions of the top `AV1_RUNGS` rungs of the fixed
@@ -77,29 +79,34 @@ DEFAULT_VMAF_TARGET = 95.0  # about transparent on a 1080p screen: bits past it 
 # rung itself moves ±0.3 between runs).
 MARGIN = 0.75
 MARGIN_BELOW = 0.2
-# ...and under the target a rung steps at most this far down the dial (CRF +1.5): a sample whose
-# VMAF hardly falls there is trusted no further (the same animation's 480p: CRF 28 on the
-# sample's word, 1.8 below on the clip). A lower rung on its lanczos chord goes to CRF +2.5: the
-# sharper downscale gains about a CRF step back (the top rung at +2.5 came out 1.1 under its fixed
-# rung on the bench's film grain).
-BELOW_TARGET_MOST = 0.15
-LOWER_BELOW_TARGET_MOST = 0.25
+# The per-title rungs are encoded with x264 options on top of the preset that spend the bits where
+# VMAF sees them: trellis quantisation, variance AQ (aq-mode 2), two reference frames and a longer
+# rate lookahead. Measured (bench/encoding_curves.py's curves, whole 8 s clips, VMAF at 1080p): at
+# CRF 26 they score what plain veryfast scores at CRF 23 (talking head 1080p 90.7 vs 91.1, 720p
+# 78.2 vs 78.1; fast motion 1080p 98.8 vs 98.7) in ~0.8x the bytes, for ~1.1x the encode CPU;
+# x264's `faster` preset with AQ 2 saved no more at 1.3x, `medium` without psy-rd ~10 % more at
+# 1.5x (docs/encoding.md).
+TUNED_X264 = (
+    "subme=7:ref=3:mixed-refs=1:trellis=1:rc-lookahead=40:weightp=2:"
+    "partitions=p8x8,b8x8,i8x8,i4x4:psy=0"
+)
+# ...and under the target a rung steps at most this far down the dial (CRF +4.5 tuned, about +1.5
+# plain): a sample whose VMAF hardly falls there is trusted no further (an 8 s animation's 480p:
+# CRF 28 on the sample's word, 1.8 below on the clip).
+BELOW_TARGET_MOST = 0.35
+LOWER_BELOW_TARGET_MOST = 0.4
 BYTES_MARGIN = 0.97  # ...and 3 % of a slot's bytes when another resolution serves it
 # The quality dial (`at_level`): level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR.
 CRF_SPAN = 10.0
 CAP_FLOOR = 0.55
-# The probed levels: CRF 23, 27 and 33. VMAF falls faster the further down the dial (concave):
-# a chord over the whole span under-promises by several points near the top (measured: fast
-# motion meets 94.5 at CRF 26.5, the one chord from 23 to 33 said 24).
-LEVELS = (0.0, 0.4, 1.0)
-# The lower rungs (downscaled from the source) are encoded with lanczos instead of the fixed
-# ladder's bicubic: sharper, ~1 VMAF more at the same CRF for ~5-10 % more bytes, ~8 % fewer bytes
-# at the same VMAF (bench clips, 720p and 480p). So they are probed at the fixed settings (level 0,
-# bicubic: their viewers' slot) and with lanczos at two levels; a lower rung takes a level on
-# that chord, or the least step with bicubic (about the fixed rung, never its bytes). Under the
-# target they step at most LOWER_BELOW_TARGET_MOST down the dial anyway, and a lower rung far
-# down is seldom the cheapest way to serve a slot (its bytes are a fraction of the top rung's).
-LOWER_LEVELS = (0.1, 0.4)
+# Each rung is probed at level 0 with the fixed ladder's settings (plain preset, bicubic: its
+# viewers' slot, what they are owed) and with the per-title settings (TUNED_X264; lanczos for the
+# lower rungs: sharper, ~1 VMAF more at the same CRF, ~8 % fewer bytes at the same VMAF) at two
+# levels: CRF 24 and 28 for the top rung, 24 and 27.5 for the lower ones. A rung takes a level on
+# that chord (VMAF falls faster the further down the dial: the chord under-promises), or the
+# least step with the fixed settings (about the fixed rung, never its bytes).
+TOP_LEVELS = (0.1, 0.5)
+LOWER_LEVELS = (0.1, 0.45)
 BICUBIC, LANCZOS = "bicubic", "lanczos"
 LEVEL_STEPS = 40
 # The least step down the dial a per-title rung takes (CRF +0.25, cap -1.1 %): its own viewers'
@@ -188,6 +195,7 @@ class LadderDecision:
                     "maxrateKbps": r.maxrate_kbps,
                     "keyframeSeconds": r.keyframe_seconds,
                     "scaler": r.scaler,
+                    "x264Params": r.x264_params,
                 }
                 for r in self.rungs
             ],
@@ -209,29 +217,39 @@ def fixed_ladder(info: ProbeResult, codecs: Sequence[str] = (H264,)) -> LadderDe
 
 
 def at_level(
-    rung: Rung, level: float, scaler: str = BICUBIC,
+    rung: Rung, level: float, index: int = 0,
     keyframe_seconds: int = PER_TITLE_KEYFRAME_SECONDS,
 ) -> Rung:  # fmt: skip
-    """The rung one step down the quality dial: level 0 is the fixed ladder's (CRF 23, its
-    cap), level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR; between, both linearly. CRF
-    governs where the cap does not bind (easy pictures), the cap where it does (grain, motion).
-    Per-title rungs key once per HLS segment."""
+    """Rung `index` (0: the top) one step down the quality dial: level 0 is the fixed ladder's
+    (CRF 23, its cap), level 1 is CRF 23 + CRF_SPAN with the cap x CAP_FLOOR; between, both
+    linearly. CRF governs where the cap does not bind (easy pictures), the cap where it does
+    (grain, motion). On its candidates' chord (`tuned`) the rung takes the per-title settings,
+    below it the fixed ladder's. Per-title rungs key once per HLS segment."""
     crf = round(REFERENCE_CRF + CRF_SPAN * level, 2)
     cap = round(rung.maxrate_kbps * (1 - (1 - CAP_FLOOR) * level))
-    return replace(rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=keyframe_seconds,
-                   scaler=scaler)  # fmt: skip
+    on = tuned(index, level)
+    return replace(
+        rung, crf=crf, maxrate_kbps=cap, keyframe_seconds=keyframe_seconds,
+        scaler=LANCZOS if on and index else BICUBIC,
+        x264_params=TUNED_X264 if on and rung.codec == H264 else "",
+    )  # fmt: skip
 
 
-def scaler_at(index: int, level: float) -> str:
-    """Rung `index` (0: the top) at `level`: a lower rung on its lanczos chord uses lanczos;
-    the top rung, and a lower rung at the least step (about the fixed rung), bicubic."""
-    return LANCZOS if index and level >= LOWER_LEVELS[0] else BICUBIC
+def tuned(index: int, level: float) -> bool:
+    """Rung `index` at `level` is on its candidates' chord (TUNED_X264, lanczos below the top);
+    level 0 (the slot) and the least step (about the fixed rung) are the fixed settings."""
+    return level >= candidate_levels(index)[0]
+
+
+def candidate_levels(index: int) -> tuple[float, ...]:
+    """The levels of rung `index`'s candidates' chord (TOP_LEVELS or LOWER_LEVELS)."""
+    return TOP_LEVELS if index == 0 else LOWER_LEVELS
 
 
 def levels_of(index: int) -> tuple[float, ...]:
     """The probed levels of rung `index`: level 0 (the fixed settings: the slot) and the levels
-    of its candidates' curve."""
-    return LEVELS if index == 0 else (0.0, *LOWER_LEVELS)
+    of its candidates' chord."""
+    return (0.0, *candidate_levels(index))
 
 
 def decide(
@@ -258,7 +276,7 @@ def decide(
         count=1 if info.duration <= quality.SEEK_AFTER_SECONDS else 3,
     )  # fmt: skip
     probed = [(i, r, level) for i, r in enumerate(base) for level in levels_of(i)]
-    probes = [at_level(r, level, scaler_at(i, level)) for i, r, level in probed]
+    probes = [at_level(r, level, i) for i, r, level in probed]
     if AV1 in codecs:
         probes += [at_level(replace(base[0], codec=AV1), 0.0) for _ in AV1_CRFS]
         probes[-len(AV1_CRFS):] = [replace(p, crf=c, maxrate_kbps=base[0].maxrate_kbps)
@@ -321,7 +339,7 @@ def choose(
             continue
         mask, _, level, point = option
         serves = [s.key for j, s in enumerate(base) if mask >> j & 1]
-        rungs.append(at_level(r, level, scaler_at(i, level), keyframe_seconds))
+        rungs.append(at_level(r, level, i, keyframe_seconds))
         scores.append(RungScore(
             r.key, {lv: measured[(r.key, lv)].vmaf for lv in levels_of(i)
                     if (r.key, lv) in measured},
@@ -359,16 +377,16 @@ def _options(
     flatters a lower rung on grain: measured, 720p dropped 1080p on the probe and was 5 points
     under it on the clip)."""
     r = base[index]
-    curve = [(lv, measured[(r.key, lv)]) for lv in levels_of(index)[1 if index else 0 :]
+    curve = [(lv, measured[(r.key, lv)]) for lv in candidate_levels(index)
              if (r.key, lv) in measured]  # fmt: skip
     best: dict[int, Option] = {}
     for level in (i / LEVEL_STEPS for i in range(1, LEVEL_STEPS + 1)):
         if level > curve[-1][0]:  # never past the last probe: the chord says nothing there
             break
-        if level < curve[0][0]:  # before a lower rung's lanczos chord: only its least step
+        if level < curve[0][0]:  # before its candidates' chord: only its least step
             if level != LEVEL_FLOOR:
                 continue
-            point = measured[(r.key, 0)]  # bicubic about the fixed rung (its bytes, at most)
+            point = measured[(r.key, 0)]  # the fixed settings: about the fixed rung's bytes
         else:
             point = _on_curve(level, curve)
         mask = 0
@@ -377,9 +395,7 @@ def _options(
             if j == index:  # its own viewers: the same resolution
                 most = LOWER_BELOW_TARGET_MOST if index else BELOW_TARGET_MOST
                 near = ref.vmaf >= target or level <= most
-                cheaper = scaler_at(index, level) == BICUBIC or (
-                    point.bytes <= ref.bytes * BYTES_MARGIN
-                )
+                cheaper = point.bytes <= ref.bytes * BYTES_MARGIN
                 ok = level == LEVEL_FLOOR or (near and cheaper and point.vmaf >= goals[slot.key])
             elif j < index:  # a higher resolution's: only when about transparent
                 ok = point.vmaf >= target - MARGIN and point.bytes <= ref.bytes * BYTES_MARGIN

@@ -55,6 +55,9 @@ class Rung:
     # lanczos for the per-title ladder's lower rungs (sharper: ~1 VMAF more at the same CRF on
     # the bench's 720p/480p, ~8 % fewer bytes at the same VMAF; docs/encoding.md).
     scaler: str = "bicubic"
+    # x264 options on top of the preset (`-x264-params`, "k=v:k=v"): "" is the fixed ladder's
+    # plain preset; the per-title ladder's rungs add ladder.TUNED_X264 (docs/encoding.md).
+    x264_params: str = ""
 
     @property
     def key(self) -> str:
@@ -280,8 +283,9 @@ def encoder_args(
             f"-svtav1-params:{v}", f"mbr={rate}:keyint={rung.keyframe_seconds}s:scd=0",
         ]  # fmt: skip
     chosen = rung.crf if crf is None else crf
+    tuned = [f"-x264-params:{v}", rung.x264_params] if rung.x264_params else []
     return [
-        f"-c:{v}", "libx264", f"-preset:{v}", preset, f"-crf:{v}", f"{chosen:g}",
+        f"-c:{v}", "libx264", f"-preset:{v}", preset, *tuned, f"-crf:{v}", f"{chosen:g}",
         f"-profile:{v}", "high",
         f"-maxrate:{v}", f"{rate}k", f"-bufsize:{v}", f"{2 * rate}k",
     ]  # fmt: skip

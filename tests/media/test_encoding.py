@@ -29,7 +29,7 @@ def measured(**rungs: tuple[float, int, float, int]) -> dict[tuple[str, float], 
     for key, (v0, b0, v1, b1) in rungs.items():
         k = key.removeprefix("r")
         out[(k, 0)], out[(k, 1)] = ladder.Point(v0, b0), ladder.Point(v1, b1)
-        for mid in {*ladder.LEVELS[1:-1], *ladder.LOWER_LEVELS}:
+        for mid in {*ladder.TOP_LEVELS, *ladder.LOWER_LEVELS} - {0, 1}:
             out[(k, mid)] = ladder.Point(v0 + (v1 - v0) * mid, round(b0 * (b1 / b0) ** mid))
     return out
 
@@ -67,7 +67,8 @@ def test_a_rung_is_never_aimed_below_the_fixed_ladder_by_more_than_the_margin() 
 def test_past_the_target_a_rung_spends_nothing_more() -> None:
     m = measured(r1080p=(99, 1000, 96, 400), r720p=(91, 500, 80, 200), r480p=(80, 250, 60, 100))
     d = ladder.choose(BASE, m)
-    assert d.rungs[0].crf == pytest.approx(23 + ladder.CRF_SPAN)  # 96 >= 95 - 0.75 at level 1
+    # 97.5 >= 95 - 0.75 at the end of its chord (the last probe: nothing is known past it)
+    assert d.rungs[0].crf == pytest.approx(23 + ladder.CRF_SPAN * ladder.TOP_LEVELS[-1])
 
 
 def test_a_lower_rung_probed_at_two_levels_never_goes_past_the_second() -> None:
@@ -85,24 +86,26 @@ def test_a_lower_rung_probed_at_two_levels_never_goes_past_the_second() -> None:
 def test_a_rung_whose_viewers_another_serves_is_dropped() -> None:
     # A screen recording: 1080p is transparent far down the dial and by then cheaper than the
     # 720p and 480p rungs at the fixed settings, and better than both: one rung serves all.
-    m = measured(r1080p=(99.9, 1400, 94.6, 420), r720p=(89, 450, 78, 230),
+    m = measured(r1080p=(99.9, 1400, 94.6, 60), r720p=(89, 450, 78, 230),
                  r480p=(61, 460, 41, 140))  # fmt: skip
     d = ladder.choose(BASE, m)
     assert d.dropped == ["720p", "480p"]
     (score,) = d.scores
     assert score.serves == ["1080p", "720p", "480p"] and score.predicted >= 94.25
-    assert d.rungs[0].crf == pytest.approx(33.0)
+    assert d.rungs[0].crf == pytest.approx(28.0)  # the end of its chord
     served(d, m)
 
 
-def test_the_middle_probe_lets_a_concave_curve_go_further() -> None:
-    # Fast motion: 97 at CRF 23, 93 at CRF 27, 76 at CRF 33. The one chord from 23 to 33 meets
-    # 94.25 at level 0.13; through the middle probe, at 0.275.
+def test_the_top_rung_takes_the_furthest_level_its_tuned_chord_allows() -> None:
+    # Fast motion: 97 at the fixed settings (the slot); tuned, 96.5 at CRF 24 and 90 at CRF 28.
+    # The chord between the tuned probes meets 94.25 at level 0.238: the grid's 0.225.
     m = measured(r1080p=(97, 4500, 76, 1500), r720p=(87, 1800, 62, 800),
                  r480p=(75, 1000, 43, 450))  # fmt: skip
-    m[("1080p", ladder.LEVELS[1])] = ladder.Point(93, 2600)
+    lo, hi = ladder.TOP_LEVELS
+    m[("1080p", lo)], m[("1080p", hi)] = ladder.Point(96.5, 3900), ladder.Point(90, 2000)
     d = ladder.choose(BASE, m)
-    assert d.scores[0].chosen == pytest.approx(0.275) and d.scores[0].predicted >= 94.25
+    assert d.scores[0].chosen == pytest.approx(0.225) and d.scores[0].predicted >= 94.25
+    assert d.rungs[0].x264_params == ladder.TUNED_X264 and d.rungs[0].scaler == "bicubic"
     served(d, m)
 
 
@@ -110,7 +113,7 @@ def test_under_the_target_a_flat_sample_is_trusted_only_a_step_down_the_dial() -
     # Animation's 480p: the sample's VMAF hardly falls (85 -> 84.5 over the whole dial); the
     # chord would allow level 0.4. Under the target, a lower rung goes at most
     # LOWER_BELOW_TARGET_MOST (on its lanczos chord), the top rung at most BELOW_TARGET_MOST.
-    m = measured(r1080p=(98, 60_000, 91, 58_000), r720p=(92, 50_000, 81, 38_000),
+    m = measured(r1080p=(98, 60_000, 91, 40_000), r720p=(92, 50_000, 81, 38_000),
                  r480p=(85, 44_000, 84.5, 30_000))  # fmt: skip
     d = ladder.choose(BASE, m)
     by_key = {s.key: s for s in d.scores}
@@ -250,21 +253,26 @@ def test_probe_decides_and_av1_renditions_join_the_master(
     assert (tmp_path / "hls_av1_480p_init.mp4").is_file()
 
 
-def test_a_lower_rung_on_its_lanczos_chord_is_lanczos_and_never_more_bytes() -> None:
-    """The lower rungs are probed with bicubic at the fixed settings (their viewers' slot) and with
-    lanczos further down the dial: a sharper downscale that keeps the VMAF while spending fewer
-    bytes is taken (lanczos); one that would spend more than the slot's bytes is not (the least
-    step with bicubic, about the fixed rung)."""
+def test_a_rung_on_its_tuned_chord_is_tuned_and_never_more_bytes() -> None:
+    """Every rung is probed at the fixed settings (its viewers' slot) and with the per-title
+    settings further down the dial (TUNED_X264; lanczos below the top): a candidate that keeps
+    the VMAF while spending fewer bytes is taken; one that would spend more than the slot's bytes
+    is not (the least step with the fixed settings, about the fixed rung)."""
     m = measured(r1080p=(93, 1000, 83, 500), r720p=(88, 500, 78, 250), r480p=(80, 250, 70, 125))
     lo, hi = ladder.LOWER_LEVELS
     m[("720p", lo)], m[("720p", hi)] = ladder.Point(88.9, 450), ladder.Point(86.5, 330)
     m[("480p", lo)], m[("480p", hi)] = ladder.Point(80.9, 262), ladder.Point(78.5, 240)
+    top_lo, top_hi = ladder.TOP_LEVELS  # tuned, the top scores more but spends more
+    m[("1080p", top_lo)], m[("1080p", top_hi)] = ladder.Point(94, 1100), ladder.Point(93, 980)
     d = ladder.choose(BASE, m)
     by_key = {r.quality: r for r in d.rungs}
     assert by_key["720p"].scaler == "lanczos" and by_key["720p"].crf > 23 + ladder.CRF_SPAN * lo
-    assert by_key["480p"].scaler == "bicubic" and by_key["480p"].crf == pytest.approx(23.25)
-    assert by_key["1080p"].scaler == "bicubic"
-    assert d.to_dict()["rungs"][1]["scaler"] == "lanczos"
+    assert by_key["720p"].x264_params == ladder.TUNED_X264
+    for plain in ("480p", "1080p"):
+        assert by_key[plain].scaler == "bicubic" and by_key[plain].crf == pytest.approx(23.25)
+        assert by_key[plain].x264_params == ""
+    rungs = d.to_dict()["rungs"]
+    assert rungs[1]["scaler"] == "lanczos" and rungs[1]["x264Params"] == ladder.TUNED_X264
     served(d, m)
 
 
@@ -283,8 +291,8 @@ def test_the_top_rung_goes_when_a_lower_one_serves_its_viewers_for_fewer_bytes()
 def test_under_the_target_the_top_rung_steps_less_far_than_a_lanczos_lower_rung() -> None:
     # Grain under the target with a flat sample: the top rung (no sharper downscale to win a
     # step back) stops at BELOW_TARGET_MOST; the lower rungs on their lanczos chord go further.
-    m = measured(r1080p=(80, 5000, 79, 3000), r720p=(70, 3000, 69.5, 1500),
-                 r480p=(60, 1200, 59.5, 600))  # fmt: skip
+    m = measured(r1080p=(80, 5000, 79.7, 3000), r720p=(70, 3000, 69.8, 1500),
+                 r480p=(60, 1200, 59.8, 600))  # fmt: skip
     d = ladder.choose(BASE, m)
     by_key = {s.key: s.chosen for s in d.scores}
     assert by_key["1080p"] == pytest.approx(ladder.BELOW_TARGET_MOST)
