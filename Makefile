@@ -133,10 +133,11 @@ bench-segtap: $(DEV_STAMP)
 bench-encoding: $(RUN_STAMP)
 	$(BIN)/python bench/bench_encoding.py $(BENCH_ENCODING_ARGS)
 
-## make bench-encoding-curves: each rung's bytes/VMAF over CRFs per downscaler on the same corpus,
-## and the oracle ladder (the fewest bytes one rung per resolution could reach): a ceiling
+## make bench-encoding-curves: each rung's bytes/VMAF over CRFs per downscaler and x264 settings on
+## the same corpus, and the oracle ladder (the fewest bytes one rung per resolution could reach): a
+## ceiling (BENCH_CURVES_ARGS='--x264 "veryfast;veryfast/trellis=1"' compares encoder settings)
 bench-encoding-curves: $(RUN_STAMP)
-	$(BIN)/python bench/encoding_curves.py
+	$(BIN)/python bench/encoding_curves.py $(BENCH_CURVES_ARGS)
 
 ## make bench-coldstart: first vs later videos through `python -m devserver` (CPU of the server's
 ## process tree), cold pool vs warm, the 20 s slide talk vs the bare ladder, fixed cost per batch
