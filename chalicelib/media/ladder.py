@@ -127,6 +127,11 @@ SAMPLE_FRACTION, SAMPLE_LEAST, SAMPLE_MOST = 0.06, 1.0, 6.0
 # ladder, 26.5 s with a 2 s sample).
 PLAYABLE_SAMPLE_MOST = 1.0
 MEASURE_LEAST = 1.0  # the outputs' VMAF on the item: on at least a second of the video
+# VMAF is scored on pictures at least this tall (short side): the model (vmaf_v0.6.1) stands for a
+# viewer of a 1080p screen, so a smaller source's rungs are scored as that viewer sees them,
+# upscaled (measured: a 720p source's 720p rung scored 96.5 at 720p and 93.5 upscaled to 1080p;
+# judged at 720p it was taken for transparent and came out 3.2 under its fixed rung at 1080p).
+SCORE_SHORT_SIDE_LEAST = 1080
 PER_TITLE_KEYFRAME_SECONDS = SEGMENT_SECONDS
 # ...where the pictures repeat: a keyframe per HLS segment pays when inter frames are cheap and a
 # keyframe is much of the bytes (slides: 0.55x at the same VMAF), and costs quality where every
@@ -472,6 +477,17 @@ def _av1_crf(goal: float, low: tuple[float, float], high: tuple[float, float]) -
     return max(AV1_CRF_RANGE[0], int(c0) - math.ceil((goal - v0) / slope))
 
 
+def score_size(top: Rung) -> tuple[int, int]:
+    """The size VMAF is scored at: the top rung's, upscaled (aspect kept, even sides) when its
+    short side is under SCORE_SHORT_SIDE_LEAST."""
+    short = min(top.width, top.height)
+    if short >= SCORE_SHORT_SIDE_LEAST:
+        return top.width, top.height
+    k = SCORE_SHORT_SIDE_LEAST / short
+    width, height = (max(2, round(side * k / 2) * 2) for side in (top.width, top.height))
+    return width, height
+
+
 def probe(
     work_dir: Path,
     info: ProbeResult,
@@ -486,7 +502,8 @@ def probe(
     """Encode every probe from the sampled windows and score each with VMAF against them, in
     ONE ffmpeg process: the windows are decoded once, each encode is written (its bytes are
     the probe's other half: raw H.264 or IVF, removed after) and decoded back by a loopback
-    decoder (`-dec`) and compared, upscaled to the top rung's size.
+    decoder (`-dec`) and compared, upscaled to the top rung's size (`score_size`: at least
+    1080p).
     The encoders keep the sample's timestamps (`passthrough`, in the filter's time base: in the
     default one, 1/frame rate, the re-timed pictures of a source not at 25 fps collide and the
     pairs slip by a frame — measured, a 24 fps clip's probe scored 60 where the clip scores 92),
@@ -494,15 +511,16 @@ def probe(
     decoded picture with its original (a loopback decoder's frames are not re-timed: measured,
     a count-based re-timing pairs them with their neighbours)."""
     size = (probes[0].width, probes[0].height)
+    scored = score_size(probes[0])
     n = len(probes)
     encode_graph = quality.sample_chain(info, windows, size, "[sample]") + f";[sample]split={n}"
     encode_graph += "".join(f"[s{i}]" for i in range(n)) + "".join(
         f";[s{i}]scale={r.width}:{r.height}:flags={r.scaler},setsar=1,format=yuv420p[v{i}]"
         for i, r in enumerate(probes)
     )
-    score_graph = quality.sample_chain(info, windows, size, "[ref]") + f";[ref]split={n}"
+    score_graph = quality.sample_chain(info, windows, scored, "[ref]") + f";[ref]split={n}"
     score_graph += "".join(f"[r{i}]" for i in range(n)) + "".join(
-        f";[dec:{i}]scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,"
+        f";[dec:{i}]scale={scored[0]}:{scored[1]}:flags=bicubic,setsar=1,"
         f"format=yuv420p[d{i}];[d{i}][r{i}]"
         f"{quality.vmaf_filter(f'probe_{i:02d}.json', PROBE_SUBSAMPLE)}[o{i}]"
         for i in range(n)
@@ -570,15 +588,15 @@ def measure_quality(
 ) -> TranscodeResult:
     """`result` with each rendition's VMAF, measured on the outputs in sampled windows (the
     probe's sample, every second frame) against the source, upscaled to the fixed ladder's top
-    size; best effort: unmeasured (None) when scoring fails."""
-    top = plan_ladder(info.width, info.height)[0]
+    size (`score_size`: at least 1080p); best effort: unmeasured (None) when scoring fails."""
+    top = score_size(plan_ladder(info.width, info.height)[0])
     windows = quality.sample_windows(info.duration, fraction=SAMPLE_FRACTION,
                                      least=MEASURE_LEAST, most=SAMPLE_MOST)  # fmt: skip
     where = locate or (lambda name: str(work_dir / name))
     try:
         scores = quality.score(
             work_dir, info, [where(r.name) for r in result.renditions], source=source,
-            size=(top.width, top.height), exe=exe, timeout=timeout, windows=windows,
+            size=top, exe=exe, timeout=timeout, windows=windows,
             subsample=MEASURE_SUBSAMPLE, name="quality",
         )  # fmt: skip
     except MediaError:

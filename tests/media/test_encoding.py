@@ -385,3 +385,35 @@ def test_an_av1_probe_that_scores_better_at_the_higher_crf_takes_it() -> None:
     m[("av1_1080p", 32)], m[("av1_1080p", 48)] = ladder.Point(71, 6400), ladder.Point(72, 3000)
     d = ladder.choose(BASE, m, codecs=("h264", "av1"))
     assert {r.crf for r in d.rungs if r.codec == "av1"} == {48}
+
+
+def test_vmaf_is_scored_as_a_1080p_screen_shows_a_smaller_source(
+    small_clip: Path, ffmpeg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source under 1080p is encoded at its own size but scored upscaled to a 1080p short side
+    (the VMAF model's viewer): judged at 720p a 720p rung passed for transparent that was 3 points
+    under its fixed rung on a 1080p screen. 1080p and portrait sizes keep their aspect."""
+    rung = transcode.Rung
+    assert ladder.score_size(rung("1080p", 1920, 1080, 5000)) == (1920, 1080)
+    assert ladder.score_size(rung("720p", 1280, 720, 2800)) == (1920, 1080)
+    assert ladder.score_size(rung("480p", 640, 480, 1400)) == (1440, 1080)
+    assert ladder.score_size(rung("720p", 720, 1280, 2800)) == (1080, 1920)
+
+    seen: list[list[str]] = []
+
+    def capture(args: list[str], **_: object) -> None:
+        seen.append(args)
+        raise MediaError("Stop", "captured")
+
+    monkeypatch.setattr(ladder, "run_ffmpeg", capture)
+    info = probe(small_clip, max_duration=60, exe=ffmpeg)
+    top = transcode.plan_ladder(1280, 720)[0]
+    with pytest.raises(MediaError):
+        ladder.probe(tmp_path, info, [top], source=str(small_clip),
+                     windows=[quality.Window(0.0, 0.5)], exe=ffmpeg, timeout=60,
+                     preset="veryfast")  # fmt: skip
+    (cmd,) = seen
+    encode_graph, score_graph = (cmd[i + 1] for i, a in enumerate(cmd) if a == "-filter_complex")
+    assert "scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[sample]" in encode_graph
+    assert "scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p[ref]" in score_graph
+    assert "[dec:0]scale=1920:1080:flags=bicubic" in score_graph
