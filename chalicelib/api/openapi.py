@@ -175,7 +175,8 @@ _VIDEO = {
                                 {
                                     "type": "object",
                                     "description": "VMAF (vmaf_v0.6.1) of this rendition, "
-                                    "upscaled to the ladder's top size, against the source: "
+                                    "upscaled to the ladder's top size (a 1080p short side "
+                                    "at least), against the source: "
                                     "mean and 5th percentile of the frames scored (sampled "
                                     "windows, every second frame). Null: not measured.",
                                     "properties": {
