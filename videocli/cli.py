@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -432,8 +433,44 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+# A video id is 22 URL-safe base64 characters. The service issued some that start with "-" (about
+# one in 64 until stop 35), which argparse takes for an option: such a word, when it is no option
+# of ours, is shielded while the command line is parsed and restored after. A word that starts with
+# "--" stays an option (a mistyped one is a usage error): the rare id that does (one in 4096) goes
+# after `--` (`video get -- --Ab…`).
+_ID_WORD = re.compile(r"-[A-Za-z0-9_][A-Za-z0-9_-]{20}")
+_SHIELD = "\x00id:"
+
+
+def _option_strings(p: argparse.ArgumentParser) -> set[str]:
+    """Every option string of `p` and of its subcommands."""
+    found: set[str] = set()
+    for action in p._actions:
+        found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (usage errors exit 2), ids that start with "-" included."""
+    p = parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    options = _option_strings(p)
+    shielded = [_SHIELD + w if _ID_WORD.fullmatch(w) and w not in options else w for w in words]
+    args = p.parse_args(shielded)
+    for name, value in vars(args).items():
+        if isinstance(value, str):
+            setattr(args, name, value.removeprefix(_SHIELD))
+        elif isinstance(value, list):
+            setattr(args, name, [v.removeprefix(_SHIELD) if isinstance(v, str) else v
+                                 for v in value])  # fmt: skip
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)  # usage errors exit 2
+    args = parse(argv)  # usage errors exit 2
     err = Console(stderr=True)
     cli = Cli(args, Console(), err)
     command = getattr(cli, args.command)

@@ -112,6 +112,19 @@ def test_exit_codes_and_messages(server: Server) -> None:
     assert absent.returncode == 2 and "no such file" in absent.stderr
 
 
+def test_an_id_that_starts_with_a_dash_is_an_id_not_an_option(server: Server) -> None:
+    """Ids are URL-safe base64: the service issued some that start with "-" (one in 64 before
+    stop 35), and `video download -dCk…` failed as a usage error (exit 2). It reaches the API."""
+    dash_id = "-dCkIuabWJXq0bDU0a1b2c"
+    for command in (["get", dash_id], ["download", dash_id, "--rendition", "720p"],
+                    ["process", dash_id], ["--json", "get", dash_id]):  # fmt: skip
+        result = video(server, *command)
+        assert result.returncode == 3, (command, result.stderr)
+        assert "404 NotFound" in result.stderr, (command, result.stderr)
+    # an option of ours is still an option, and an unknown one a usage error
+    assert video(server, "get", "--no-such-option-here1").returncode == 2
+
+
 BAD_TOKEN = "vt_0123456789abcdef_" + "A" * 43
 
 

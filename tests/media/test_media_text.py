@@ -22,7 +22,7 @@ from chalicelib.media_store.scratch import LocalScratchStore
 from chalicelib.processing import segmented
 from chalicelib.processing.context import new_run_id
 from chalicelib.processing.one_pass import run_processing
-from tests.media.conftest import X264, into_inbox
+from tests.media.conftest import FIXTURES, X264, into_inbox
 from tests.media.test_pipeline import VID, media_path, whisper_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
@@ -143,20 +143,11 @@ def test_exact_clip_is_frame_accurate(
 
 
 @pytest.fixture(scope="session")
-def german_clip(make_media: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """320x180 video over an espeak-ng German sentence (~6 s)."""
-    import shutil
-    import subprocess
-
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        pytest.skip("espeak-ng is not installed")
-    wav = tmp_path_factory.mktemp("german") / "de.wav"
-    text = "Guten Morgen. Ich habe heute keine Zeit, aber morgen komme ich gerne zum Bahnhof."
-    subprocess.run([espeak, "-v", "de", "-s", "140", "-w", str(wav), text], check=True)
+def german_clip(make_media: Callable[..., Path]) -> Path:
+    """320x180 video over the committed espeak-ng German sentence (6.3 s, fixtures/README.md)."""
     return make_media(
         "german.mp4", "-f", "lavfi", "-i", "color=c=darkgreen:s=320x180:r=25",
-        "-i", str(wav), "-shortest", *X264, "-c:a", "aac",
+        "-i", str(FIXTURES / "speech_de.opus"), "-shortest", *X264, "-c:a", "aac",
     )  # fmt: skip
 
 
