@@ -434,31 +434,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 # A video id is 22 URL-safe base64 characters. The service issued some that start with "-" (about
-# one in 64 until stop 35), which argparse takes for an option: such a word, when it is no option
-# of ours, is shielded while the command line is parsed and restored after. A word that starts with
-# "--" stays an option (a mistyped one is a usage error): the rare id that does (one in 4096) goes
-# after `--` (`video get -- --Ab…`).
+# one in 64 until stop 35), which argparse takes for an option: such a word is shielded while the
+# command line is parsed and restored after (no option of ours is 22 characters with one dash; the
+# one word it could take for an id is `-o` with a 20-character name glued on: write `-o NAME`). A
+# word that starts with "--" stays an option (a mistyped one is a usage error): the rare id that
+# does (one in 4096) goes after `--` (`video get -- --Ab…`).
 _ID_WORD = re.compile(r"-[A-Za-z0-9_][A-Za-z0-9_-]{20}")
 _SHIELD = "\x00id:"
-
-
-def _option_strings(p: argparse.ArgumentParser) -> set[str]:
-    """Every option string of `p` and of its subcommands."""
-    found: set[str] = set()
-    for action in p._actions:
-        found.update(action.option_strings)
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found |= _option_strings(sub)
-    return found
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (usage errors exit 2), ids that start with "-" included."""
     p = parser()
     words = sys.argv[1:] if argv is None else list(argv)
-    options = _option_strings(p)
-    shielded = [_SHIELD + w if _ID_WORD.fullmatch(w) and w not in options else w for w in words]
+    shielded = [_SHIELD + w if _ID_WORD.fullmatch(w) else w for w in words]
     args = p.parse_args(shielded)
     for name, value in vars(args).items():
         if isinstance(value, str):

@@ -22,7 +22,7 @@ from chalicelib.media_store.scratch import LocalScratchStore
 from chalicelib.processing import segmented
 from chalicelib.processing.context import new_run_id
 from chalicelib.processing.one_pass import run_processing
-from tests.media.conftest import FIXTURES, X264, into_inbox
+from tests.media.conftest import AAC, FIXTURES, X264, into_inbox
 from tests.media.test_pipeline import VID, media_path, whisper_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
@@ -147,7 +147,7 @@ def german_clip(make_media: Callable[..., Path]) -> Path:
     """320x180 video over the committed espeak-ng German sentence (6.3 s, fixtures/README.md)."""
     return make_media(
         "german.mp4", "-f", "lavfi", "-i", "color=c=darkgreen:s=320x180:r=25",
-        "-i", str(FIXTURES / "speech_de.opus"), "-shortest", *X264, "-c:a", "aac",
+        "-i", str(FIXTURES / "speech_de.opus"), "-shortest", *X264, *AAC,
     )  # fmt: skip
 
 
