@@ -230,6 +230,17 @@ def test_an_odd_source_gives_the_same_result_on_each_path(
     assert stages["subtitles"] == {"status": "skipped", "ms": 0,
                                    "reason": stages["subtitles"]["reason"]}  # fmt: skip
     assert result["subtitles"]["status"] == "skipped"
+    # The per-title probe is paid for: one-pass runs it inside the transcode stage; the
+    # segmented plan runs it apart, and the run's environment time adds its seconds.
+    ladder_decision = result["transcoding"]["ladder"]
+    probe_s = ladder_decision["probe"]["seconds"]
+    assert ladder_decision.get("fallback") or probe_s > 0, ladder_decision
+    if path == "one-pass":
+        assert stages["transcode"]["ms"] >= probe_s * 1000 - 1
+    else:
+        jobs = sum(s["totalMs"] for s in result["segments"]["items"]) / 1000
+        expected = jobs + result["assembleMs"] / 1000 + probe_s
+        assert result["cost"]["environmentSeconds"] == pytest.approx(expected, abs=0.002)
 
 
 @pytest.mark.parametrize("path", PATHS)
